@@ -1,0 +1,286 @@
+"""Capture the exact attention probabilities of a timm ViT while it keeps its fused attention.
+
+timm's ``Attention.forward`` computes q and k, passes them through ``q_norm``/``k_norm`` (``nn.Identity``
+when unused; hooks still fire) and calls ``F.scaled_dot_product_attention``. A forward hook on ``k_norm``
+sees the very q and k the fused kernel used, so ``softmax(q k^T * scale + mask)`` rebuilds the
+probabilities without touching the prediction path (the fix for vit-explain #23).
+
+For gradients (class-specific relevance) the attention must be inside the autograd graph: with
+``with_grad=True`` a forward hook on each attention module replaces its output by timm's own
+non-fused computation, built from the module's own submodules, and keeps the probabilities.
+
+Hooks live in a context manager, are removed in ``finally``, and act only for the thread that opened
+the context, so one cached model can serve several threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import torch
+from timm.layers import Attention, AttentionPoolLatent
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from .errors import CaptureError, UnsupportedModelError
+from .geometry import geometry_of
+from .types import Capture
+
+__all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention"]
+
+# sink(layer_index, probabilities [batch, head, query, key]) -> None
+AttentionSink = Callable[[int, torch.Tensor], None]
+
+
+def attention_modules(model: nn.Module) -> list[Attention]:
+    """The attention module of every block, in depth order, or a clear refusal.
+
+    Raises:
+        UnsupportedModelError: the model is not a timm VisionTransformer with standard attention blocks
+            (EVA's rotary attention or BEiT's relative-position bias would give wrong maps here).
+    """
+    if not isinstance(model, VisionTransformer):
+        raise UnsupportedModelError(
+            f"{type(model).__name__} is not a timm VisionTransformer; choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
+        )
+    modules = []
+    for index, block in enumerate(model.blocks):
+        attn = getattr(block, "attn", None)
+        if type(attn) is not Attention:
+            kind = type(attn).__name__ if attn is not None else type(block).__name__
+            raise UnsupportedModelError(
+                f"block {index} uses {kind}, whose attention this tool cannot rebuild exactly; "
+                "choose a model with standard timm attention blocks (ViT, DeiT, DINO, DINOv2, CLIP)."
+            )
+        modules.append(attn)
+    return modules
+
+
+def _probabilities(
+    q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """softmax(q k^T * scale + mask) in float32. q, k: [batch, head, tokens, head_dim]."""
+    logits = (q.float() * scale) @ k.float().transpose(-2, -1)
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            logits = logits.masked_fill(~mask, float("-inf"))
+        else:
+            logits = logits + mask.float()
+    return logits.softmax(dim=-1)
+
+
+def _fused_scale(module: nn.Module, q: torch.Tensor) -> float:
+    # The fused kernel is called without scale=, so it uses 1/sqrt(head_dim), whatever module.scale says.
+    return q.shape[-1] ** -0.5 if module.fused_attn else float(module.scale)
+
+
+def eager_attention(
+    module: Attention, x: torch.Tensor, attn_mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """timm's non-fused ``Attention`` path: (output [batch, tokens, dim], probs [batch, head, query, key])."""
+    batch, tokens, _ = x.shape
+    gate = module.gate(x).sigmoid() if getattr(module, "gate", None) is not None else None
+    qkv = module.qkv(x).reshape(batch, tokens, 3, module.num_heads, module.head_dim).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv.unbind(0)
+    q, k = module.q_norm(q), module.k_norm(k)
+    logits = (q * module.scale) @ k.transpose(-2, -1)
+    if attn_mask is not None:
+        logits = logits.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else logits + attn_mask
+    probs = logits.softmax(dim=-1)
+    out = module.attn_drop(probs) @ v
+    out = out.transpose(1, 2).reshape(batch, tokens, module.attn_dim)
+    out = module.norm(out)
+    if gate is not None:
+        out = out * gate
+    return module.proj_drop(module.proj(out)), probs
+
+
+class AttentionCapture:
+    """Context manager that records (or streams) each chosen layer's attention probabilities.
+
+    Args:
+        model: a timm VisionTransformer.
+        layers: block indices to capture; None for all. Fewer layers, less memory.
+        sink: called as ``sink(layer, probs)`` with probs [batch, head, query, key] float32; when given,
+            nothing is stored (reduce on the device as the forward goes). Default: store all.
+        with_grad: keep the probabilities in the autograd graph (runs the non-fused path).
+        pool: also capture an attention-pool ("map") head's weights.
+
+    Example:
+        >>> with AttentionCapture(model) as cap:
+        ...     logits = model(pixel_values)
+        >>> cap.attention.shape  # [batch, layer, head, query, key]
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[int] | None = None,
+        sink: AttentionSink | None = None,
+        with_grad: bool = False,
+        pool: bool = True,
+    ) -> None:
+        self.model = model
+        modules = attention_modules(model)
+        depth = len(modules)
+        chosen = range(depth) if layers is None else sorted(set(int(i) for i in layers))
+        for i in chosen:
+            if not 0 <= i < depth:
+                raise CaptureError(f"layer {i} does not exist; this model has layers 0 to {depth - 1}.")
+        self.layers: tuple[int, ...] = tuple(chosen)
+        self._modules = modules
+        self._sink = sink
+        self.with_grad = with_grad
+        self._pool = pool and isinstance(getattr(model, "attn_pool", None), AttentionPoolLatent)
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._owner: int | None = None
+        self._stored: dict[int, torch.Tensor] = {}
+        self._seen: set[int] = set()
+        self._pool_probs: torch.Tensor | None = None
+        self._pending_q: dict[int, torch.Tensor] = {}
+        self._pending_mask: dict[int, torch.Tensor | None] = {}
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def _mine(self) -> bool:
+        return threading.get_ident() == self._owner
+
+    def _emit(self, layer: int, probs: torch.Tensor) -> None:
+        self._seen.add(layer)
+        if self._sink is not None:
+            self._sink(layer, probs)
+        else:
+            self._stored[layer] = probs
+
+    def _hook_mask(self, layer: int):
+        def hook(module, args, kwargs):
+            if self._mine():
+                self._pending_mask[layer] = kwargs.get("attn_mask", args[1] if len(args) > 1 else None)
+
+        return hook
+
+    def _hook_q(self, layer: int):
+        def hook(module, args, output):
+            if self._mine():
+                self._pending_q[layer] = output
+
+        return hook
+
+    def _hook_k(self, layer: int, attn: nn.Module):
+        def hook(module, args, output):
+            if not self._mine():
+                return
+            q = self._pending_q.pop(layer)
+            with torch.no_grad():
+                probs = _probabilities(q, output, _fused_scale(attn, q), self._pending_mask.pop(layer, None))
+            if layer >= 0:
+                self._emit(layer, probs)
+            else:
+                self._pool_probs = probs
+
+        return hook
+
+    def _hook_eager(self, layer: int):
+        def hook(module, args, kwargs, output):
+            if not self._mine():
+                return None
+            x = args[0]
+            mask = kwargs.get("attn_mask", args[1] if len(args) > 1 else None)
+            out, probs = eager_attention(module, x, mask)
+            self._emit(layer, probs)
+            return out
+
+        return hook
+
+    def _watch_qk(self, key: int, attn: nn.Module) -> None:
+        add = self._handles.append
+        add(attn.register_forward_pre_hook(self._hook_mask(key), with_kwargs=True))
+        add(attn.q_norm.register_forward_hook(self._hook_q(key)))
+        add(attn.k_norm.register_forward_hook(self._hook_k(key, attn)))
+
+    # -- context -------------------------------------------------------------------------------
+    def __enter__(self) -> AttentionCapture:
+        if self._handles:
+            raise CaptureError("this AttentionCapture is already open; open a new one for each forward pass.")
+        self._owner = threading.get_ident()
+        try:
+            for layer in self.layers:
+                attn = self._modules[layer]
+                if self.with_grad:
+                    self._handles.append(attn.register_forward_hook(self._hook_eager(layer), with_kwargs=True))
+                else:
+                    self._watch_qk(layer, attn)
+            if self._pool:
+                self._watch_qk(-1, self.model.attn_pool)
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove every hook this capture added (idempotent)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._pending_q.clear()
+        self._pending_mask.clear()
+
+    # -- results -------------------------------------------------------------------------------
+    def check_complete(self) -> None:
+        """Raise unless every chosen layer produced attention (never return nothing silently)."""
+        missing = [i for i in self.layers if i not in self._seen]
+        if missing:
+            raise CaptureError(
+                f"no attention was captured for layers {missing}; run the model's forward inside the capture context."
+            )
+
+    @property
+    def attention(self) -> torch.Tensor:
+        """[batch, layer, head, query, key] for ``self.layers``; raises if nothing was captured."""
+        self.check_complete()
+        if self._sink is not None:
+            raise CaptureError("attention was streamed to a sink and not stored; read it from the sink.")
+        return torch.stack([self._stored[i] for i in self.layers], dim=1)
+
+    @property
+    def attention_list(self) -> list[torch.Tensor]:
+        """Per captured layer, [batch, head, query, key] (in the autograd graph when with_grad)."""
+        self.check_complete()
+        return [self._stored[i] for i in self.layers]
+
+    @property
+    def pool_attention(self) -> torch.Tensor | None:
+        """[batch, pool_head, latent, key] of an attention-pool head, or None."""
+        return self._pool_probs
+
+
+def capture(
+    model: nn.Module,
+    pixel_values: torch.Tensor,
+    layers: Sequence[int] | None = None,
+    sink: AttentionSink | None = None,
+) -> Capture:
+    """Run one fused forward pass and return logits, attention and geometry.
+
+    Args:
+        model: a timm VisionTransformer in eval mode.
+        pixel_values: [batch, 3, h, w] on the model's device and dtype.
+        layers: block indices to keep; None for all.
+        sink: stream each layer's [batch, head, query, key] probabilities instead of storing them.
+    """
+    geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
+    with AttentionCapture(model, layers=layers, sink=sink) as cap, torch.no_grad():
+        logits = model(pixel_values)
+    cap.check_complete()
+    attention = cap.attention if sink is None else None
+    return Capture(
+        logits=logits.float(),
+        attention=attention,
+        layers=cap.layers,
+        geometry=geometry,
+        pool_attention=cap.pool_attention,
+    )
+

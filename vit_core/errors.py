@@ -1,0 +1,46 @@
+"""The project's own error types. Every message is one sentence that says what to do next."""
+
+from __future__ import annotations
+
+__all__ = [
+    "VitCoreError",
+    "ModelLoadError",
+    "UnsupportedModelError",
+    "CheckpointError",
+    "ImageError",
+    "CaptureError",
+    "SettingsError",
+    "NotAvailableError",
+]
+
+
+class VitCoreError(Exception):
+    """Base of every error vit_core raises on purpose; its message is meant for a person."""
+
+
+class ModelLoadError(VitCoreError):
+    """A model could not be created or its weights could not be fetched."""
+
+
+class UnsupportedModelError(ModelLoadError):
+    """The model is not a ViT this tool can capture exactly."""
+
+
+class CheckpointError(ModelLoadError):
+    """A checkpoint file is unsafe, unreadable, or does not match the architecture."""
+
+
+class ImageError(VitCoreError):
+    """An image could not be decoded or is unsafe to decode."""
+
+
+class CaptureError(VitCoreError):
+    """Attention capture saw nothing, or was asked for something that does not exist."""
+
+
+class SettingsError(VitCoreError):
+    """A method setting is out of range."""
+
+
+class NotAvailableError(VitCoreError):
+    """A view does not apply to this model (e.g. no learned position embeddings)."""
