@@ -1,0 +1,52 @@
+"""Explanation methods over captured attention: pure, batched torch functions on the tensors' device.
+
+See ``shared/design/MATH.md`` for the formulas; none of these modules draws or imports a UI library.
+"""
+
+from __future__ import annotations
+
+from .distance import attention_entropy, mean_attention_distance, patch_centres, patch_distances
+from .patch_embed import patch_embed_components
+from .pos_embed import patch_position_embeddings, pos_embed_similarity
+from .readout import DistilledReadout, output_row, readout, split_tokens
+from .relevance import Relevance, class_relevance, relevance_from_gradients, resolve_targets
+from .rollout import (
+    HeadFusion,
+    RolloutSettings,
+    RolloutSink,
+    attention_rollout,
+    discard_lowest,
+    fuse_heads,
+    rollout_layer_matrix,
+)
+from .token_attention import QueryToken, class_token_attention, resolve_query, token_attention, token_rollout
+
+__all__ = [
+    "HeadFusion",
+    "RolloutSettings",
+    "RolloutSink",
+    "attention_rollout",
+    "discard_lowest",
+    "fuse_heads",
+    "rollout_layer_matrix",
+    "DistilledReadout",
+    "output_row",
+    "readout",
+    "split_tokens",
+    "Relevance",
+    "class_relevance",
+    "relevance_from_gradients",
+    "resolve_targets",
+    "QueryToken",
+    "class_token_attention",
+    "resolve_query",
+    "token_attention",
+    "token_rollout",
+    "attention_entropy",
+    "mean_attention_distance",
+    "patch_centres",
+    "patch_distances",
+    "patch_embed_components",
+    "patch_position_embeddings",
+    "pos_embed_similarity",
+]

@@ -1,0 +1,72 @@
+"""Mean attention distance (ViT paper, Dosovitskiy et al. 2021, Figure 7 right and appendix D.7) and
+attention entropy, per layer and head.
+
+Mean attention distance: for patch queries q and patch keys k, with A' the patch-to-patch block of one
+head's attention renormalised over the patch keys, ``d = mean_q sum_k A'[q,k] ||p_q - p_k||_2`` in input
+pixels, p_k the centre of patch k. Over a data set the paper averages it over images.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import SettingsError
+from ..types import Geometry
+
+__all__ = ["patch_centres", "patch_distances", "mean_attention_distance", "attention_entropy"]
+
+
+def patch_centres(geometry: Geometry, device: torch.device | str | None = None) -> torch.Tensor:
+    """Centre of every patch in input pixels, row-major, as ``[patch, 2]`` (y, x) float32."""
+    gh, gw = geometry.grid_size
+    ph, pw = geometry.patch_size
+    ys = (torch.arange(gh, device=device, dtype=torch.float32) + 0.5) * ph
+    xs = (torch.arange(gw, device=device, dtype=torch.float32) + 0.5) * pw
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_y.reshape(-1), grid_x.reshape(-1)], dim=-1)
+
+
+def patch_distances(geometry: Geometry, device: torch.device | str | None = None) -> torch.Tensor:
+    """Euclidean distance in pixels between every pair of patch centres, ``[patch, patch]`` float32."""
+    centres = patch_centres(geometry, device)
+    return torch.cdist(centres[None], centres[None])[0]
+
+
+def _check(attention: torch.Tensor, geometry: Geometry) -> None:
+    if attention.dim() < 2 or attention.shape[-1] != geometry.num_tokens or attention.shape[-2] != geometry.num_tokens:
+        raise SettingsError(
+            f"attention has shape {tuple(attention.shape)}; pass [..., {geometry.num_tokens}, {geometry.num_tokens}] "
+            "from the same forward pass as the geometry."
+        )
+
+
+def mean_attention_distance(attention: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """Attention-weighted distance in input pixels between patch queries and patch keys.
+
+    Args:
+        attention: ``[..., query, key]`` probabilities, e.g. ``[batch, layer, head, query, key]``.
+        geometry: token layout (patch size, grid, prefix tokens).
+
+    Returns:
+        ``[...]`` float32, e.g. ``[batch, layer, head]``: per head, the mean over patch queries.
+    """
+    _check(attention, geometry)
+    p = geometry.num_prefix_tokens
+    patch = attention[..., p:, p:].float()  # [..., patch_query, patch_key]
+    distances = patch_distances(geometry, attention.device)  # [patch_query, patch_key]
+    weighted = torch.einsum("...qk,qk->...q", patch, distances)  # [..., patch_query]
+    mass = patch.sum(dim=-1).clamp_min(torch.finfo(torch.float32).tiny)  # renormalise over patch keys
+    return (weighted / mass).mean(dim=-1)
+
+
+def attention_entropy(attention: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each query's distribution over all keys, averaged over all queries.
+
+    Args:
+        attention: ``[..., query, key]`` probabilities.
+
+    Returns:
+        ``[...]`` float32, e.g. ``[batch, layer, head]``; 0 for one-hot rows, log(keys) for uniform rows.
+    """
+    probs = attention.float()
+    return -torch.special.xlogy(probs, probs).sum(dim=-1).mean(dim=-1)

@@ -1,0 +1,120 @@
+"""Read the model's output row out of a token-mixing matrix (rollout, relevance, or one layer's attention).
+
+Which row stands for the prediction depends on the head's pooling (MATH.md, "Reading a map out of R"):
+
+- class-token pooling ("token"): the class token's row; distilled models (DeiT) average the class and
+  distillation heads, so their row is the class row, the distillation row, or the mean of the two;
+- global average pooling ("avg", and "avgmax" / "max" as their closest linear stand-in): the mean of the
+  rows of the pooled tokens (the patches, or all tokens when the model pools the prefix too);
+- attention pooling ("map", SigLIP-style): the pool's weights over the final tokens, averaged over its
+  heads and latent queries, times the matrix.
+
+The row splits into a patch map ``[batch, gh, gw]`` and the weights on the prefix tokens ``[batch, prefix]``:
+registers soak up attention, and that mass is reported, not hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from ..errors import NotAvailableError, SettingsError
+from ..types import Geometry
+
+__all__ = ["DistilledReadout", "output_row", "split_tokens", "readout"]
+
+DistilledReadout = Literal["cls", "dist", "mean"]
+
+
+def _pool_weights(pool_attention: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """Pool attention ``[batch, pool_head, latent, key]`` -> weights over all tokens ``[batch, token]``."""
+    weights = pool_attention.float().mean(dim=(1, 2))  # [batch, key]
+    keys = weights.shape[-1]
+    if keys == geometry.num_tokens:
+        return weights
+    if keys == geometry.num_patches:  # the pool saw the patch tokens only (pool_include_prefix=False)
+        prefix = weights.new_zeros(weights.shape[0], geometry.num_prefix_tokens)
+        return torch.cat([prefix, weights], dim=-1)
+    raise SettingsError(
+        f"pool attention has {keys} keys but this input has {geometry.num_tokens} tokens; "
+        "capture the pool attention from the same forward pass."
+    )
+
+
+def output_row(
+    matrix: torch.Tensor,
+    geometry: Geometry,
+    *,
+    distilled: DistilledReadout = "mean",
+    pool_attention: torch.Tensor | None = None,
+    pool_include_prefix: bool = False,
+) -> torch.Tensor:
+    """The row of `matrix` that feeds the model's output, for whatever pooling the model uses.
+
+    Args:
+        matrix: ``[batch, query, key]`` token-mixing matrix (e.g. rollout R or relevance).
+        geometry: token layout and pooling of the forward pass that produced `matrix`.
+        distilled: for models with a distillation token: "cls", "dist" or their "mean" (what the model outputs).
+        pool_attention: ``[batch, pool_head, latent, key]`` of a "map" head; required for "map" pooling.
+        pool_include_prefix: whether average pooling includes the prefix tokens (timm's ``pool_include_prefix``).
+
+    Returns:
+        ``[batch, key]`` float32.
+    """
+    if matrix.dim() != 3 or matrix.shape[-1] != geometry.num_tokens or matrix.shape[-2] != geometry.num_tokens:
+        raise SettingsError(
+            f"matrix has shape {tuple(matrix.shape)}; pass [batch, {geometry.num_tokens}, {geometry.num_tokens}] "
+            "from the same forward pass as the geometry."
+        )
+    if distilled not in ("cls", "dist", "mean"):
+        raise SettingsError(f"distilled readout {distilled!r} is unknown; choose 'cls', 'dist' or 'mean'.")
+    matrix = matrix.float()
+    pool = geometry.global_pool
+    if pool == "map":
+        if pool_attention is None:
+            raise NotAvailableError(
+                "this model pools with attention ('map') and no pool attention was given; capture it with pool=True."
+            )
+        weights = _pool_weights(pool_attention, geometry).to(matrix.device)  # [batch, token]
+        return torch.einsum("bq,bqk->bk", weights, matrix)
+    if geometry.has_dist_token and pool == "token":
+        cls_row = matrix[:, geometry.token_index("cls")]
+        dist_row = matrix[:, geometry.token_index("dist")]
+        return {"cls": cls_row, "dist": dist_row, "mean": 0.5 * (cls_row + dist_row)}[distilled]
+    if pool == "token" or (pool == "" and geometry.has_class_token):
+        return matrix[:, 0]  # timm's "token" pooling reads sequence position 0
+    start = 0 if pool_include_prefix else geometry.num_prefix_tokens
+    return matrix[:, start:].mean(dim=1)
+
+
+def split_tokens(row: torch.Tensor, geometry: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``[..., token]`` into the patch map ``[..., gh, gw]`` and the prefix weights ``[..., prefix]``."""
+    p = geometry.num_prefix_tokens
+    gh, gw = geometry.grid_size
+    if row.shape[-1] != geometry.num_tokens:
+        raise SettingsError(
+            f"row has {row.shape[-1]} tokens but the geometry has {geometry.num_tokens}; use the same forward pass."
+        )
+    return row[..., p:].reshape(*row.shape[:-1], gh, gw), row[..., :p]
+
+
+def readout(
+    matrix: torch.Tensor,
+    geometry: Geometry,
+    *,
+    distilled: DistilledReadout = "mean",
+    pool_attention: torch.Tensor | None = None,
+    pool_include_prefix: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Patch map ``[batch, gh, gw]`` and prefix weights ``[batch, prefix]`` of the model's output row.
+
+    Args: as :func:`output_row`.
+
+    Example:
+        >>> heat, prefix = readout(attention_rollout(att, num_prefix_tokens=g.num_prefix_tokens), g)
+    """
+    row = output_row(
+        matrix, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix
+    )
+    return split_tokens(row, geometry)

@@ -1,0 +1,143 @@
+"""Class-specific relevance (Chefer, Gur, Wolf, ICCV 2021, "Generic Attention-model Explainability for
+Interpreting Bi-Modal and Encoder-Decoder Transformers", arXiv 2103.15679), for self-attention encoders.
+
+Per layer l: ``Abar_l = mean_h clamp(dy_c/dA[l,h] * A[l,h], min=0)`` and ``R <- R + Abar_l R`` from ``R = I``,
+with y_c the pre-softmax logit of the target class. The gradients of every layer come from ONE backward
+pass for the whole batch (the sum of each image's target logit; images do not interact in a ViT), taken
+with ``torch.autograd.grad`` on the captured probabilities themselves, so no backward hook order can pair a
+layer's attention with another layer's gradient (vit-explain #6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..capture import AttentionCapture
+from ..errors import SettingsError
+from ..geometry import geometry_of
+from ..types import Geometry
+from .readout import DistilledReadout, readout
+
+__all__ = ["Relevance", "relevance_from_gradients", "resolve_targets", "class_relevance"]
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """Class-specific relevance of one batch.
+
+    Attributes:
+        heatmap: ``[batch, gh, gw]`` relevance of the patches for the target class (not normalised).
+        prefix_weights: ``[batch, prefix]`` relevance on the prefix tokens.
+        matrix: ``[batch, query, key]`` the full relevance matrix R.
+        target_class: ``[batch]`` class index explained for each image.
+        logits: ``[batch, classes]`` logits of the (non-fused) forward pass used for the gradients.
+        geometry: token layout of that forward pass.
+    """
+
+    heatmap: torch.Tensor
+    prefix_weights: torch.Tensor
+    matrix: torch.Tensor
+    target_class: torch.Tensor
+    logits: torch.Tensor
+    geometry: Geometry
+
+
+def relevance_from_gradients(
+    attention: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor | None]
+) -> torch.Tensor:
+    """Chefer et al.'s rule over layers in forward order.
+
+    Args:
+        attention: per layer, ``[batch, head, query, key]`` probabilities A_l, first layer first.
+        gradients: per layer, ``[batch, head, query, key]`` dy_c/dA_l (None: the layer has no influence).
+
+    Returns:
+        ``[batch, query, key]`` float32 relevance R (no row normalisation, as in the authors' ViT notebook).
+    """
+    if len(attention) != len(gradients) or not attention:
+        raise SettingsError("pass one gradient per attention layer, for at least one layer.")
+    first = attention[0]
+    batch, tokens = first.shape[0], first.shape[-1]
+    eye = torch.eye(tokens, device=first.device, dtype=torch.float32)
+    relevance = eye.expand(batch, tokens, tokens).clone()  # [batch, query, key]
+    for probs, grad in zip(attention, gradients, strict=True):
+        if grad is None:
+            continue
+        weighted = (grad.detach().float() * probs.detach().float()).clamp(min=0).mean(dim=1)  # [batch, query, key]
+        relevance = relevance + weighted @ relevance
+    return relevance
+
+
+def resolve_targets(logits: torch.Tensor, target_class: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor:
+    """Target class per image ``[batch]``: top-1 when None, one class for all, or one class per image."""
+    batch, classes = logits.shape
+    if target_class is None:
+        return logits.detach().argmax(dim=-1)
+    target = torch.as_tensor(target_class, dtype=torch.long, device=logits.device).reshape(-1)
+    if target.numel() == 1:
+        target = target.expand(batch)
+    if target.numel() != batch:
+        raise SettingsError(f"{target.numel()} target classes for {batch} images; give one class or one per image.")
+    if bool(((target < 0) | (target >= classes)).any()):
+        raise SettingsError(f"target class {target.tolist()} is outside 0 to {classes - 1}; pick a class of this model.")
+    return target
+
+
+def class_relevance(
+    model: nn.Module,
+    pixel_values: torch.Tensor,
+    *,
+    target_class: int | Sequence[int] | torch.Tensor | None = None,
+    distilled: DistilledReadout = "mean",
+) -> Relevance:
+    """Class-specific relevance maps for a batch, from one forward and one backward pass.
+
+    The forward runs the layers' non-fused attention (``AttentionCapture(with_grad=True)``) so the
+    probabilities sit in the autograd graph; the model's parameters are not modified and need not
+    require gradients.
+
+    Args:
+        model: a timm VisionTransformer in eval mode.
+        pixel_values: ``[batch, 3, h, w]`` on the model's device and dtype.
+        target_class: None for each image's top-1 class, one class index for all, or one per image.
+        distilled: readout for distilled models: "cls", "dist" or "mean".
+
+    Returns:
+        :class:`Relevance` with the patch heatmap ``[batch, gh, gw]`` and the full matrix.
+
+    Example:
+        >>> rel = class_relevance(model, pixel_values, target_class=207)
+        >>> rel.heatmap.shape  # [batch, gh, gw]
+    """
+    if model.training:
+        raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
+    inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
+    with torch.enable_grad(), AttentionCapture(model, with_grad=True) as cap:
+        logits = model(inputs)
+    cap.check_complete()
+    attention = cap.attention_list  # per layer [batch, head, query, key], in the graph
+    target = resolve_targets(logits, target_class)
+    score = logits.gather(1, target[:, None]).sum()
+    gradients = torch.autograd.grad(score, attention, allow_unused=True)
+    with torch.no_grad():
+        matrix = relevance_from_gradients(attention, gradients)
+        heatmap, prefix = readout(
+            matrix,
+            geometry,
+            distilled=distilled,
+            pool_attention=cap.pool_attention,
+            pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
+        )
+    return Relevance(
+        heatmap=heatmap,
+        prefix_weights=prefix,
+        matrix=matrix,
+        target_class=target,
+        logits=logits.detach().float(),
+        geometry=geometry,
+    )

@@ -1,0 +1,203 @@
+"""Attention rollout (Abnar & Zuidema 2020, "Quantifying Attention Flow in Transformers", arXiv 2005.00928, section 3).
+
+Per layer l the heads are fused (mean as in the paper, or max / min), optionally the lowest fraction r of
+each query row's weights to *patch* keys is zeroed (prefix keys are never dropped), the residual identity
+is mixed in, ``B_l = (1 - a) F_l + a I``, and every row is divided by its own sum. The rollout is the
+product ``R = B_L ... B_s`` from the start layer s to the last layer; row q of R says how much of each input
+token flows into output token q.
+
+Two forms that give the same R: :func:`attention_rollout` over a stored ``[batch, layer, head, query, key]``
+tensor, and :class:`RolloutSink`, a capture sink that updates R layer by layer on the device so the full
+attention tensor never has to exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from ..errors import CaptureError, SettingsError
+
+__all__ = [
+    "HeadFusion",
+    "RolloutSettings",
+    "fuse_heads",
+    "discard_lowest",
+    "rollout_layer_matrix",
+    "attention_rollout",
+    "RolloutSink",
+]
+
+HeadFusion = Literal["mean", "max", "min"]
+_FUSIONS = ("mean", "max", "min")
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """How attention rollout combines heads and layers.
+
+    Attributes:
+        head_fusion: how the heads of one layer are combined: "mean" (the paper), "max" or "min".
+        discard_ratio: fraction in [0, 1) of each query row's patch-key weights (the lowest) set to zero.
+        residual_weight: weight a in [0, 1] of the identity in ``(1 - a) F + a I``; 0.5 in the paper.
+        start_layer: first layer (0-based) that enters the product.
+    """
+
+    head_fusion: HeadFusion = "mean"
+    discard_ratio: float = 0.0
+    residual_weight: float = 0.5
+    start_layer: int = 0
+
+    def __post_init__(self) -> None:
+        if self.head_fusion not in _FUSIONS:
+            raise SettingsError(f"head fusion {self.head_fusion!r} is unknown; choose 'mean', 'max' or 'min'.")
+        if not 0.0 <= float(self.discard_ratio) < 1.0:
+            raise SettingsError(f"discard ratio {self.discard_ratio} is outside [0, 1); choose a value such as 0.9.")
+        if not 0.0 <= float(self.residual_weight) <= 1.0:
+            raise SettingsError(f"residual weight {self.residual_weight} is outside [0, 1]; 0.5 is the paper's value.")
+        if isinstance(self.start_layer, bool) or int(self.start_layer) != self.start_layer or self.start_layer < 0:
+            raise SettingsError(f"start layer {self.start_layer} is not a layer index; use 0 for the first layer.")
+
+    def check_depth(self, depth: int) -> None:
+        """Raise SettingsError unless the start layer exists in a model of `depth` layers."""
+        if self.start_layer >= depth:
+            raise SettingsError(
+                f"start layer {self.start_layer} is beyond this model's {depth} layers; choose 0 to {depth - 1}."
+            )
+
+
+def fuse_heads(attention: torch.Tensor, fusion: HeadFusion = "mean") -> torch.Tensor:
+    """Combine the heads of attention ``[..., head, query, key]`` into ``[..., query, key]`` (float32)."""
+    attention = attention.float()
+    if fusion == "mean":
+        return attention.mean(dim=-3)
+    if fusion == "max":
+        return attention.amax(dim=-3)
+    if fusion == "min":
+        return attention.amin(dim=-3)
+    raise SettingsError(f"head fusion {fusion!r} is unknown; choose 'mean', 'max' or 'min'.")
+
+
+def discard_lowest(fused: torch.Tensor, ratio: float, num_prefix_tokens: int) -> torch.Tensor:
+    """Zero, in every query row, the lowest ``floor(ratio * patches)`` weights to patch keys.
+
+    Weights to the prefix keys (class, distillation, registers) are never dropped: vit-explain discards over
+    the flattened matrix and so protects only the [cls, cls] entry.
+
+    Args:
+        fused: ``[..., query, key]`` fused attention.
+        ratio: fraction in [0, 1) of the patch keys to drop per row.
+        num_prefix_tokens: number of leading prefix tokens.
+
+    Returns:
+        A new tensor of the same shape.
+    """
+    if not 0.0 <= ratio < 1.0:
+        raise SettingsError(f"discard ratio {ratio} is outside [0, 1); choose a value such as 0.9.")
+    num_patches = fused.shape[-1] - num_prefix_tokens
+    drop = int(ratio * num_patches)
+    if drop == 0:
+        return fused
+    patch = fused[..., num_prefix_tokens:]  # [..., query, patch_key]
+    lowest = patch.topk(drop, dim=-1, largest=False).indices
+    patch = patch.scatter(-1, lowest, 0.0)
+    return torch.cat([fused[..., :num_prefix_tokens], patch], dim=-1)
+
+
+def rollout_layer_matrix(
+    attention: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int
+) -> torch.Tensor:
+    """One layer's rollout factor B_l from its attention ``[..., head, query, key]``; returns ``[..., query, key]``.
+
+    Rows are divided by their own sums (keepdim): ``a / a.sum(-1)`` without keepdim would divide column j by
+    row j's sum (vit-explain #16).
+    """
+    fused = fuse_heads(attention, settings.head_fusion)  # [..., query, key]
+    fused = discard_lowest(fused, float(settings.discard_ratio), num_prefix_tokens)
+    a = float(settings.residual_weight)
+    eye = torch.eye(fused.shape[-1], device=fused.device, dtype=fused.dtype)
+    mixed = (1.0 - a) * fused + a * eye
+    return mixed / mixed.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(mixed.dtype).tiny)
+
+
+def attention_rollout(
+    attention: torch.Tensor,
+    settings: RolloutSettings | None = None,
+    *,
+    num_prefix_tokens: int,
+) -> torch.Tensor:
+    """Attention rollout ``R = B_L ... B_s`` of a stored attention tensor.
+
+    Args:
+        attention: ``[batch, layer, head, query, key]`` post-softmax probabilities of all layers in order.
+        settings: fusion, discard ratio, residual weight and start layer; default: the paper's.
+        num_prefix_tokens: leading prefix tokens, whose key columns discarding never touches.
+
+    Returns:
+        ``[batch, query, key]`` float32; every row sums to 1.
+
+    Example:
+        >>> R = attention_rollout(cap.attention, num_prefix_tokens=1)
+        >>> R[:, 0, 1:]  # class token's rollout over the patches
+    """
+    settings = settings or RolloutSettings()
+    if attention.dim() != 5 or attention.shape[-1] != attention.shape[-2]:
+        raise SettingsError(
+            f"attention has shape {tuple(attention.shape)}; pass [batch, layer, head, query, key] with query == key."
+        )
+    settings.check_depth(attention.shape[1])
+    sink = RolloutSink(settings, num_prefix_tokens=num_prefix_tokens)
+    for layer in range(attention.shape[1]):
+        sink(layer, attention[:, layer])
+    return sink.result
+
+
+class RolloutSink:
+    """Streaming rollout: a capture ``sink`` that folds each layer into R as the forward pass runs.
+
+    Only R ``[batch, query, key]`` is kept on the device, never ``[batch, layer, head, query, key]``.
+    Layers before ``settings.start_layer`` are ignored; layers must arrive in increasing order (the forward
+    order), which a forward pass guarantees.
+
+    Args:
+        settings: rollout settings; default: the paper's.
+        num_prefix_tokens: leading prefix tokens, whose key columns discarding never touches.
+
+    Example:
+        >>> sink = RolloutSink(num_prefix_tokens=1)
+        >>> capture(model, pixel_values, sink=sink)
+        >>> sink.result  # [batch, query, key]
+    """
+
+    def __init__(self, settings: RolloutSettings | None = None, *, num_prefix_tokens: int) -> None:
+        self.settings = settings or RolloutSettings()
+        self.num_prefix_tokens = int(num_prefix_tokens)
+        self._rollout: torch.Tensor | None = None  # [batch, query, key]
+        self._last_layer = -1
+        self.layers: list[int] = []
+
+    def __call__(self, layer: int, probs: torch.Tensor) -> None:
+        """Fold one layer's probabilities ``[batch, head, query, key]`` into R."""
+        if layer <= self._last_layer:
+            raise CaptureError(
+                f"layer {layer} arrived after layer {self._last_layer}; use a new RolloutSink for each forward pass."
+            )
+        self._last_layer = layer
+        if layer < self.settings.start_layer:
+            return
+        with torch.no_grad():
+            factor = rollout_layer_matrix(probs.detach(), self.settings, num_prefix_tokens=self.num_prefix_tokens)
+            self._rollout = factor if self._rollout is None else factor @ self._rollout
+        self.layers.append(layer)
+
+    @property
+    def result(self) -> torch.Tensor:
+        """R ``[batch, query, key]``; raises if no layer from the start layer on was seen."""
+        if self._rollout is None:
+            raise SettingsError(
+                f"no layer at or after start layer {self.settings.start_layer} was seen; "
+                "choose a start layer below the model's depth."
+            )
+        return self._rollout
