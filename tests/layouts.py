@@ -1,0 +1,32 @@
+"""Every token layout the project must support, as tiny random-weight timm models."""
+
+from __future__ import annotations
+
+import timm
+import torch
+
+# id -> (timm architecture, create_model kwargs)
+LAYOUTS: dict[str, tuple[str, dict]] = {
+    "class_token": ("test_vit", {}),
+    "distilled": ("deit_tiny_distilled_patch16_224", {"img_size": 64, "depth": 3}),
+    "registers_gap": ("test_vit2", {}),
+    "attention_pool": ("test_vit3", {}),
+    "no_embed_class_registers": ("test_vit", {"no_embed_class": True, "reg_tokens": 4}),
+    "qk_norm": ("test_vit", {"qk_norm": True}),
+    "patch8": ("test_vit", {"patch_size": 8, "img_size": 64}),
+    "patch14": ("test_vit", {"patch_size": 14, "img_size": 112}),
+    "patch32": ("test_vit", {"patch_size": 32, "img_size": 256}),
+    "non_square_input": ("test_vit", {"img_size": (96, 160)}),
+}
+
+
+def make_model(layout: str, device: torch.device | str = "cpu") -> torch.nn.Module:
+    name, kwargs = LAYOUTS[layout]
+    torch.manual_seed(0)
+    return timm.create_model(name, pretrained=False, **kwargs).eval().to(device)
+
+
+def input_for(model: torch.nn.Module, batch: int = 2, device: torch.device | str = "cpu") -> torch.Tensor:
+    h, w = model.patch_embed.img_size
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(batch, 3, h, w, generator=generator).to(device)

@@ -1,0 +1,125 @@
+"""Command line: ``python -m vit_core analyze IMAGE [IMAGE ...] --model NAME --out RESULT.npz``.
+
+Errors print one line and exit non-zero without leaving a partial output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VitCoreError
+
+__all__ = ["main", "build_parser", "write_npz_atomically"]
+
+
+def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an .npz so that readers see either the old file or the complete new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from .loading import DEMO_MODEL_NAME
+
+    parser.add_argument("--model", default=DEMO_MODEL_NAME, help=f"timm model name (default: {DEMO_MODEL_NAME})")
+    parser.add_argument("--checkpoint", type=Path, help="local weights for --model (.safetensors, .pth, .pt, .bin, .npz)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--random-weights", action="store_true", help="random weights instead of pretrained ones")
+
+
+def _add_rollout_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--head-fusion", default="mean", choices=["mean", "max", "min"])
+    parser.add_argument("--discard-ratio", type=float, default=0.0, help="per row, drop this fraction of patch weights")
+    parser.add_argument("--residual-weight", type=float, default=0.5, help="a in (1-a) A + a I (default 0.5)")
+    parser.add_argument("--start-layer", type=int, default=0, help="first layer of the rollout product")
+    parser.add_argument("--target-class", type=int, help="class for the class-specific relevance (default: top-1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vit_core", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    analyze = commands.add_parser("analyze", help="analyse images and write every array to one .npz")
+    analyze.add_argument("images", nargs="+", type=Path)
+    analyze.add_argument("--out", type=Path, required=True, help="RESULT.npz")
+    analyze.add_argument("--no-attention", action="store_true", help="leave out the full [B,L,H,N,N] attention")
+    _add_model_options(analyze)
+    _add_rollout_options(analyze)
+    return parser
+
+
+def _load(args):
+    from .loading import load_model
+
+    return load_model(
+        args.model, args.checkpoint, device=args.device, dtype=args.dtype, pretrained=not args.random_weights
+    )
+
+
+def _rollout_settings(args):
+    from .analysis import RolloutSettings
+
+    return RolloutSettings(
+        head_fusion=args.head_fusion,
+        discard_ratio=args.discard_ratio,
+        residual_weight=args.residual_weight,
+        start_layer=args.start_layer,
+    )
+
+
+def _print_top5(names: list[str], logits: np.ndarray, label_names) -> None:
+    import torch
+
+    from .predict import top_k
+
+    for name, row in zip(names, top_k(torch.from_numpy(logits), label_names, k=5), strict=True):
+        print(f"{name}: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in row))
+
+
+def run_analyze(args) -> int:
+    import torch
+
+    from .analysis import analyze
+    from .images import load_image, preprocess_batch
+
+    settings = _rollout_settings(args)
+    images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
+    loaded = _load(args)
+    pixel_values, _ = preprocess_batch(images, loaded.data_config)
+    pixel_values = pixel_values.to(loaded.device, loaded.dtype)
+    target = None if args.target_class is None else torch.full((len(images),), args.target_class, dtype=torch.long)
+    arrays = analyze(
+        loaded.model, pixel_values, rollout=settings, target_class=target, keep_attention=not args.no_attention
+    )
+    write_npz_atomically(args.out, arrays)
+    _print_top5([p.name for p in args.images], arrays["logits"], loaded.label_names)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"analyze": run_analyze}
+    try:
+        return handlers[args.command](args)
+    except VitCoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written.", file=sys.stderr)
+        return 130

@@ -1,0 +1,272 @@
+"""One entry point for every model source: timm hub names, local checkpoints, the bundled demo model.
+
+Weights come through timm's own loaders: the hub path through ``timm.create_model(pretrained=True)``
+(huggingface_hub underneath, cached there), local files through ``timm.models.load_state_dict``
+(``weights_only=True``: a checkpoint can never run code) or a ViT's own ``load_pretrained`` for
+original JAX ``.npz`` files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import timm
+import torch
+from timm.data import resolve_data_config
+from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
+from torch import nn
+
+from .errors import CheckpointError, ModelLoadError, UnsupportedModelError
+from .geometry import geometry_of
+from .types import Geometry
+
+__all__ = ["LoadedModel", "load_model", "resolve_device", "resolve_dtype", "parameter_bytes", "DEMO_MODEL_NAME"]
+
+DEMO_MODEL_NAME = "vit_demo_shapes"
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-/]{1,200}$")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A ViT ready for analysis.
+
+    Attributes:
+        model: the timm model, eval mode, on `device` in `dtype`.
+        name: timm architecture name (with pretrained tag, if any).
+        source: "hub", "checkpoint", "demo" or "random".
+        device: where it runs.
+        dtype: parameter dtype.
+        data_config: timm's data config (input_size, mean, std, crop_pct, crop_mode, interpolation).
+        label_names: class names in output order, when known.
+        geometry: token geometry at the configured input size.
+    """
+
+    model: nn.Module
+    name: str
+    source: str
+    device: torch.device
+    dtype: torch.dtype
+    data_config: dict
+    label_names: tuple[str, ...] | None
+    geometry: Geometry
+
+    @property
+    def model_id(self) -> str:
+        """Stable identity for caches: name, source and dtype."""
+        return f"{self.source}:{self.name}:{str(self.dtype).removeprefix('torch.')}"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; a named device must exist."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ModelLoadError(f"unknown device {device!r}; use auto, cpu, cuda or mps.") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("CUDA was asked for but no GPU is visible; use --device auto or cpu.")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """float32 anywhere; bfloat16/float16 only on a GPU, where they are fast and safe."""
+    if isinstance(dtype, torch.dtype):
+        resolved = dtype
+    elif dtype in _DTYPES:
+        resolved = _DTYPES[dtype]
+    else:
+        raise ModelLoadError(f"unknown precision {dtype!r}; use float32, bfloat16 or float16.")
+    if resolved != torch.float32 and device.type == "cpu":
+        raise ModelLoadError("bfloat16 and float16 are for GPUs; use float32 on the CPU.")
+    return resolved
+
+
+def parameter_bytes(model: nn.Module) -> int:
+    """Bytes the parameters and buffers take."""
+    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        raise ModelLoadError(
+            f"{name!r} is not a valid model name; use a timm name such as vit_base_patch16_224.augreg_in21k_ft_in1k."
+        )
+    architecture = name.split(".", 1)[0]
+    if not timm.is_model(architecture):
+        close = difflib.get_close_matches(architecture, timm.list_models(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(close)}?" if close else " See timm.list_models('vit_*') for ViT names."
+        raise ModelLoadError(f"timm has no model named {architecture!r}.{hint}")
+    return architecture
+
+
+def _build(name: str, pretrained: bool, **kwargs) -> nn.Module:
+    """Create the model, translating timm's and the hub's failures into one clear sentence."""
+    architecture = _check_name(name)
+    with torch.device("meta"):
+        skeleton = timm.create_model(architecture, pretrained=False, **kwargs)
+    if not isinstance(skeleton, VisionTransformer):
+        raise UnsupportedModelError(
+            f"{architecture} is a {type(skeleton).__name__}, not a Vision Transformer; "
+            "choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
+        )
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except RuntimeError as error:
+        if "No pretrained weights" in str(error) or "Invalid pretrained tag" in str(error):
+            tags = [m for m in timm.list_pretrained(f"{architecture}.*")]
+            hint = f" Available: {', '.join(tags[:5])}." if tags else " Load it from a local checkpoint instead."
+            raise ModelLoadError(f"timm has no pretrained weights for {name}.{hint}") from error
+        raise ModelLoadError(f"could not create {name}: {error}; check the name and try again.") from error
+    except (OSError, ValueError) as error:  # huggingface_hub: offline, not found, timeouts
+        raise ModelLoadError(
+            f"could not download the weights of {name} ({type(error).__name__}); with no network, "
+            f"pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
+        ) from error
+
+
+def _state_dict_from(path: Path, model: nn.Module) -> dict:
+    from timm.models import load_state_dict
+
+    try:
+        state = load_state_dict(str(path), weights_only=True)
+    except RuntimeError as error:
+        if "weights_only" in str(error):
+            raise CheckpointError(
+                f"{path.name} holds pickled objects beyond plain tensors and was refused without running them; "
+                "save the weights with safetensors or torch.save(model.state_dict())."
+            ) from error
+        raise CheckpointError(f"{path.name} could not be read ({error}); check that the file is complete.") from error
+    except Exception as error:  # safetensors header errors, truncated zips, pickles that are not checkpoints
+        raise CheckpointError(
+            f"{path.name} is not a readable checkpoint ({type(error).__name__}); check that the file is complete."
+        ) from error
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path.name} does not hold a state dict of tensors; save model.state_dict().")
+    return checkpoint_filter_fn(state, model)
+
+
+def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong_shape = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing[:3])}")
+    if unexpected:
+        parts.append(f"unexpected {', '.join(unexpected[:3])}")
+    if wrong_shape:
+        k = wrong_shape[0]
+        parts.append(f"{k} is {tuple(state[k].shape)} but the model needs {tuple(expected[k].shape)}")
+    if not parts:
+        return None
+    return f"{path.name} does not match this architecture ({'; '.join(parts)}); pick the architecture it was trained with."
+
+
+def _load_checkpoint(model: nn.Module, path: Path) -> None:
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}; check the path.")
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        raise CheckpointError(
+            f"{path.name} is not a supported checkpoint; use one of {', '.join(CHECKPOINT_SUFFIXES)}."
+        )
+    if path.suffix.lower() == ".npz":
+        try:
+            model.load_pretrained(str(path))
+        except (KeyError, ValueError, OSError) as error:
+            raise CheckpointError(
+                f"{path.name} is not an original ViT .npz checkpoint for this architecture ({error}); check the file."
+            ) from error
+        return
+    state = _state_dict_from(path, model)
+    message = _mismatch_message(path, model, state)
+    if message:
+        raise CheckpointError(message)
+    model.load_state_dict(state, strict=True)
+
+
+def _label_names(model: nn.Module) -> tuple[str, ...] | None:
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    names = cfg.get("label_names")
+    num_classes = getattr(model, "num_classes", 0)
+    if names and len(names) == num_classes:
+        return tuple(names)
+    if num_classes in (1000, 11821, 21841, 21843):
+        from timm.data import ImageNetInfo, infer_imagenet_subset
+
+        subset = infer_imagenet_subset(model)
+        if subset:
+            info = ImageNetInfo(subset)
+            return tuple(info.index_to_description(i) for i in range(num_classes))
+    return None
+
+
+def _register_demo_model() -> None:
+    """Import the bundled model's timm registration (lives in vit_core.demo)."""
+    import importlib
+
+    try:
+        importlib.import_module("vit_core.demo")
+    except ModuleNotFoundError as error:
+        if error.name != "vit_core.demo":
+            raise
+
+
+def load_model(
+    name: str = DEMO_MODEL_NAME,
+    checkpoint: str | Path | None = None,
+    *,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "float32",
+    pretrained: bool = True,
+    **model_kwargs,
+) -> LoadedModel:
+    """Load a timm ViT from the hub, from a local checkpoint, or the bundled demo model.
+
+    Args:
+        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``) or the demo model's name.
+        checkpoint: local weights for architecture `name`: .safetensors, .pth/.pt/.bin (loaded with
+            weights_only=True) or an original JAX .npz.
+        device: "auto" (cuda, mps, cpu) or a device name.
+        dtype: "float32", or "bfloat16"/"float16" on a GPU.
+        pretrained: False gives random weights (for tests and the randomised control).
+        model_kwargs: passed to ``timm.create_model`` (e.g. ``img_size``, ``dynamic_img_size``).
+
+    Raises:
+        ModelLoadError: with one sentence that says what to do next.
+    """
+    _register_demo_model()
+    resolved_device = resolve_device(device)
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    if checkpoint is not None:
+        model = _build(name.split(".", 1)[0], pretrained=False, **model_kwargs)
+        _load_checkpoint(model, Path(checkpoint))
+        source = "checkpoint"
+    else:
+        model = _build(name, pretrained=pretrained, **model_kwargs)
+        source = ("demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub") if pretrained else "random"
+    model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
+    data_config = resolve_data_config({}, model=model)
+    img_size = tuple(data_config["input_size"][-2:])
+    return LoadedModel(
+        model=model,
+        name=name,
+        source=source,
+        device=resolved_device,
+        dtype=resolved_dtype,
+        data_config=data_config,
+        label_names=_label_names(model),
+        geometry=geometry_of(model, img_size),
+    )
