@@ -1,0 +1,646 @@
+"""Pure figure builders: numpy arrays in, ``plotly.graph_objects.Figure`` out.
+
+No streamlit, no torch: every builder here can be called from a notebook or a test with plain arrays.
+Images are ``[h, w, 3]`` uint8 as the model sees them (after resize and crop); maps are per patch,
+``[gh, gw]``; token order is timm's (prefix tokens first, then patches row-major).
+
+Clickable figures follow the pattern checked in a real browser (shared/design/UI-NOTES.md): a
+``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
+centre whose ``customdata`` starts with the patch index; a click comes back to the app as that point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+__all__ = [
+    "COLORSCALES",
+    "PREFIX_COLOURS",
+    "image_figure",
+    "overlay_figure",
+    "patch_grid_figure",
+    "token_sequence_figure",
+    "topk_figure",
+    "head_grid_figure",
+    "prefix_weights_figure",
+    "pos_embed_tiles_figure",
+    "pos_embed_tile_figure",
+    "head_metric_figure",
+    "filters_figure",
+    "normalise_maps",
+    "mosaic",
+]
+
+COLORSCALES: tuple[str, ...] = ("Inferno", "Viridis", "Jet", "Turbo", "Hot", "Greys", "RdBu_r")
+PREFIX_COLOURS: dict[str, tuple[int, int, int]] = {
+    "cls": (214, 39, 40),
+    "dist": (31, 119, 180),
+    "reg": (148, 103, 189),
+}
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"image must be [h, w, 3], got {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return image
+
+
+def _image_axes(fig: go.Figure, height: int | None = None, title: str | None = None) -> go.Figure:
+    fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1)
+    fig.update_layout(
+        margin=_MARGIN,
+        title=title,
+        height=height,
+        dragmode=False,
+        clickmode="event+select",
+        hovermode="closest",
+        hoverdistance=-1,  # a click anywhere picks the nearest patch centre
+        showlegend=False,
+    )
+    return fig
+
+
+def normalise_maps(maps: np.ndarray) -> np.ndarray:
+    """Min-max scale every ``[gh, gw]`` map of ``[..., gh, gw]`` to [0, 1] on its own (for display)."""
+    maps = np.asarray(maps, dtype=np.float32)
+    low = maps.min(axis=(-2, -1), keepdims=True)
+    high = maps.max(axis=(-2, -1), keepdims=True)
+    span = np.where(high > low, high - low, 1.0)
+    return (maps - low) / span
+
+
+def _patch_markers(
+    grid_size: tuple[int, int],
+    patch_size: tuple[int, int],
+    num_prefix_tokens: int,
+    values: np.ndarray | None = None,
+    marker_px: float = 18.0,
+) -> go.Scatter:
+    """One invisible square marker per patch centre; customdata = [patch index, row, col, token, value]."""
+    gh, gw = grid_size
+    ph, pw = patch_size
+    rows, cols = np.divmod(np.arange(gh * gw), gw)
+    vals = np.zeros(gh * gw) if values is None else np.asarray(values, dtype=np.float64).reshape(-1)
+    custom = np.stack([np.arange(gh * gw), rows, cols, num_prefix_tokens + np.arange(gh * gw), vals], axis=-1)
+    hover = "patch (%{customdata[1]}, %{customdata[2]})<br>token %{customdata[3]}"
+    if values is not None:
+        hover += "<br>value %{customdata[4]:.4f}"
+    return go.Scatter(
+        x=(cols + 0.5) * pw,
+        y=(rows + 0.5) * ph,
+        mode="markers",
+        marker={"symbol": "square", "size": marker_px, "opacity": 0.01, "color": "white"},
+        customdata=custom,
+        hovertemplate=hover + "<extra></extra>",
+        name="patches",
+        showlegend=False,
+    )
+
+
+def _selected_box(fig: go.Figure, selected: tuple[int, int] | None, patch_size: tuple[int, int], colour: str) -> None:
+    if selected is None:
+        return
+    r, c = selected
+    ph, pw = patch_size
+    fig.add_shape(
+        type="rect",
+        x0=c * pw,
+        x1=(c + 1) * pw,
+        y0=r * ph,
+        y1=(r + 1) * ph,
+        line={"color": colour, "width": 3},
+        name="selected patch",
+    )
+
+
+def image_figure(image: np.ndarray, *, title: str | None = None, height: int | None = None) -> go.Figure:
+    """The picture alone, pixel-exact and with its aspect ratio."""
+    fig = go.Figure(go.Image(z=_as_rgb(image), hoverinfo="skip"))
+    return _image_axes(fig, height, title)
+
+
+def overlay_figure(
+    image: np.ndarray,
+    heat: np.ndarray,
+    patch_size: tuple[int, int],
+    *,
+    opacity: float = 0.6,
+    colorscale: str = "Inferno",
+    title: str | None = None,
+    num_prefix_tokens: int = 0,
+    clickable: bool = True,
+    selected: tuple[int, int] | None = None,
+    normalise: bool = True,
+    smooth: bool = False,
+    height: int | None = None,
+    colorbar_title: str | None = None,
+) -> go.Figure:
+    """A per-patch map over the image: ``go.Image`` + ``go.Heatmap`` (+ clickable patch markers).
+
+    Args:
+        image: ``[h, w, 3]`` uint8, the model's view (h = gh * ph, w = gw * pw).
+        heat: ``[gh, gw]`` map, one value per patch.
+        patch_size: (ph, pw) in pixels.
+        opacity: heatmap opacity in [0, 1].
+        colorscale: a plotly colour scale name.
+        num_prefix_tokens: to label patch tokens with their sequence index.
+        clickable: add the patch markers a click selects.
+        selected: (row, col) to outline.
+        normalise: min-max scale the map to [0, 1] (the raw range is shown in the hover).
+        smooth: interpolate between patch centres instead of drawing square patches.
+    """
+    image = _as_rgb(image)
+    heat = np.asarray(heat, dtype=np.float32)
+    if heat.ndim != 2:
+        raise ValueError(f"heat must be [gh, gw], got {heat.shape}")
+    ph, pw = patch_size
+    shown = normalise_maps(heat) if normalise else heat
+    fig = go.Figure()
+    fig.add_trace(go.Image(z=image, hoverinfo="skip", name="image"))
+    fig.add_trace(
+        go.Heatmap(
+            z=shown,
+            x0=pw / 2,
+            dx=pw,
+            y0=ph / 2,
+            dy=ph,
+            opacity=float(opacity),
+            colorscale=colorscale,
+            zsmooth="best" if smooth else False,
+            hoverinfo="skip",
+            colorbar={"title": colorbar_title or ("scaled" if normalise else "value"), "thickness": 12},
+            name="map",
+        )
+    )
+    if clickable:
+        fig.add_trace(_patch_markers(heat.shape, patch_size, num_prefix_tokens, heat, _marker_px(heat.shape)))
+    _selected_box(fig, selected, patch_size, "#00e5ff")
+    fig = _image_axes(fig, height, title)
+    fig.update_xaxes(range=[0, image.shape[1]])
+    fig.update_yaxes(range=[image.shape[0], 0])
+    return fig
+
+
+def _marker_px(grid_size: tuple[int, int], plot_px: float = 480.0) -> float:
+    return float(max(4.0, min(40.0, plot_px / max(grid_size))))
+
+
+def patch_grid_figure(
+    image: np.ndarray,
+    grid_size: tuple[int, int],
+    patch_size: tuple[int, int],
+    num_prefix_tokens: int,
+    *,
+    show_indices: bool = True,
+    selected: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The image cut into its patch grid, each patch labelled with its token index (clickable)."""
+    image = _as_rgb(image)
+    gh, gw = grid_size
+    ph, pw = patch_size
+    fig = go.Figure(go.Image(z=image, hoverinfo="skip", name="image"))
+    for r in range(gh + 1):
+        fig.add_shape(type="line", x0=0, x1=gw * pw, y0=r * ph, y1=r * ph, line={"color": "white", "width": 1})
+    for c in range(gw + 1):
+        fig.add_shape(type="line", x0=c * pw, x1=c * pw, y0=0, y1=gh * ph, line={"color": "white", "width": 1})
+    fig.add_trace(_patch_markers(grid_size, patch_size, num_prefix_tokens, marker_px=_marker_px(grid_size)))
+    if show_indices:
+        rows, cols = np.divmod(np.arange(gh * gw), gw)
+        fig.add_trace(
+            go.Scatter(
+                x=(cols + 0.5) * pw,
+                y=(rows + 0.5) * ph,
+                mode="text",
+                text=[str(num_prefix_tokens + i) for i in range(gh * gw)],
+                textfont={"color": "white", "size": max(7, min(13, int(360 / max(gh, gw) / 2)))},
+                hoverinfo="skip",
+                name="token index",
+            )
+        )
+    _selected_box(fig, selected, patch_size, "#00e5ff")
+    fig = _image_axes(fig, None, title)
+    fig.update_xaxes(range=[0, image.shape[1]])
+    fig.update_yaxes(range=[image.shape[0], 0])
+    return fig
+
+
+def token_sequence_figure(
+    image: np.ndarray,
+    grid_size: tuple[int, int],
+    patch_size: tuple[int, int],
+    prefix_labels: Sequence[str],
+    *,
+    per_row: int | None = None,
+    gap: int = 3,
+    title: str | None = None,
+) -> go.Figure:
+    """The flattened token sequence: prefix tokens (coloured, labelled) then every patch, row-major.
+
+    Drawn as one mosaic image that wraps every `per_row` tokens, so a 576-patch model stays one trace.
+    """
+    image = _as_rgb(image)
+    gh, gw = grid_size
+    ph, pw = patch_size
+    tokens = len(prefix_labels) + gh * gw
+    per_row = per_row or max(8, min(2 * gw, tokens))
+    rows = -(-tokens // per_row)
+    cell_h, cell_w = ph + gap, pw + gap
+    mosaic = np.full((rows * cell_h, per_row * cell_w, 3), 255, dtype=np.uint8)
+    labels_x, labels_y, labels = [], [], []
+    for t in range(tokens):
+        r, c = divmod(t, per_row)
+        y0, x0 = r * cell_h, c * cell_w
+        if t < len(prefix_labels):
+            label = prefix_labels[t]
+            kind = "reg" if label.startswith("reg") else label
+            mosaic[y0 : y0 + ph, x0 : x0 + pw] = PREFIX_COLOURS.get(kind, (90, 90, 90))
+            labels_x.append(x0 + pw / 2)
+            labels_y.append(y0 + ph / 2)
+            labels.append(label.upper() if kind != "reg" else label)
+        else:
+            pr, pc = divmod(t - len(prefix_labels), gw)
+            mosaic[y0 : y0 + ph, x0 : x0 + pw] = image[pr * ph : (pr + 1) * ph, pc * pw : (pc + 1) * pw]
+    fig = go.Figure(go.Image(z=mosaic, hoverinfo="skip", name="tokens"))
+    fig.add_trace(
+        go.Scatter(
+            x=labels_x,
+            y=labels_y,
+            mode="text",
+            text=labels,
+            textfont={"color": "white", "size": 10},
+            hoverinfo="skip",
+            name="prefix tokens",
+        )
+    )
+    fig = _image_axes(fig, None, title)
+    fig.update_layout(clickmode="none")
+    return fig
+
+
+def topk_figure(labels: Sequence[str], probabilities: Sequence[float], *, title: str | None = None) -> go.Figure:
+    """Top-k classes as horizontal bars, most probable on top."""
+    labels = list(labels)
+    probs = [float(p) for p in probabilities]
+    fig = go.Figure(
+        go.Bar(
+            x=probs[::-1],
+            y=labels[::-1],
+            orientation="h",
+            text=[f"{p:.1%}" for p in probs[::-1]],
+            textposition="auto",
+            marker={"color": "#4c78a8"},
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 30},
+        height=60 + 36 * max(1, len(labels)),
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+        yaxis={"automargin": True},
+    )
+    return fig
+
+
+def mosaic(tiles: np.ndarray, columns: int, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Lay out ``[n, th, tw, ...]`` tiles row-major on a grid of `columns`, `gap` cells of `fill` between.
+
+    One array (one plotly trace) instead of n subplots: a 12 x 12 head grid draws in milliseconds.
+    """
+    tiles = np.asarray(tiles)
+    n, th, tw = tiles.shape[:3]
+    rows = -(-n // columns)
+    out = np.full((rows * (th + gap) - gap, columns * (tw + gap) - gap, *tiles.shape[3:]), fill, dtype=tiles.dtype)
+    for index in range(n):
+        r, c = divmod(index, columns)
+        out[r * (th + gap) : r * (th + gap) + th, c * (tw + gap) : c * (tw + gap) + tw] = tiles[index]
+    return out
+
+
+def _tile_ticks(count: int, size: int, gap: int, labels: Sequence[str]) -> dict:
+    return {
+        "tickmode": "array",
+        "tickvals": [i * (size + gap) + (size - 1) / 2 for i in range(count)],
+        "ticktext": list(labels),
+        "showgrid": False,
+        "zeroline": False,
+    }
+
+
+def _animated_heatmap(
+    frames: Sequence[np.ndarray], names: Sequence[str], prefix: str, colorscale: str, zmax: float
+) -> go.Figure:
+    """One heatmap trace, one ``go.Frame`` per 2-D array, a slider and play/pause buttons."""
+    heat = {"coloraxis": "coloraxis", "hovertemplate": "%{z:.3f}<extra></extra>"}
+    fig = go.Figure(
+        data=[go.Heatmap(z=frames[0], **heat)],
+        frames=[go.Frame(data=[go.Heatmap(z=z, **heat)], name=name) for z, name in zip(frames, names, strict=True)],
+    )
+    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
+    fig.update_layout(
+        coloraxis={"colorscale": colorscale, "cmin": 0.0, "cmax": zmax},
+        sliders=[
+            {
+                "active": 0,
+                "currentvalue": {"prefix": prefix},
+                "pad": {"t": 30},
+                "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names],
+            }
+        ],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": 0.0,
+                "xanchor": "right",
+                "yanchor": "top",
+                "pad": {"t": 40, "r": 10},
+                "showactive": False,
+                "buttons": [
+                    {
+                        "label": "▶",
+                        "method": "animate",
+                        "args": [None, {"frame": {"duration": 600, "redraw": True}, "fromcurrent": True}],
+                    },
+                    {"label": "❚❚", "method": "animate", "args": [[None], still]},
+                ],
+            }
+        ],
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def head_grid_figure(
+    maps: np.ndarray,
+    *,
+    mode: str = "animate",
+    layers: Sequence[int] | None = None,
+    colorscale: str = "Inferno",
+    normalise: bool = True,
+    title: str | None = None,
+    tile_px: int = 64,
+) -> go.Figure:
+    """Layer x head grid of per-patch maps ``[layer, head, gh, gw]``.
+
+    Each layer's heads are laid out as one mosaic (NaN gaps between maps), so the figure is one trace
+    (per frame) however many heads there are.
+
+    Args:
+        maps: ``[layer, head, gh, gw]``.
+        mode: "animate" (one frame per layer: heads side by side, a layer slider and play button) or
+            "grid" (every map at once with ``px.imshow``: rows are layers, columns heads).
+        layers: layer numbers for the labels (default 0..L-1).
+        normalise: scale each map to [0, 1] on its own, so weak heads stay visible.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 4:
+        raise ValueError(f"maps must be [layer, head, gh, gw], got {maps.shape}")
+    num_layers, num_heads, gh, gw = maps.shape
+    layers = list(range(num_layers)) if layers is None else list(layers)
+    shown = normalise_maps(maps) if normalise else maps
+    zmax = 1.0 if normalise else float(np.nanmax(shown))
+    gap = max(1, gh // 7)
+    common = {"color_continuous_scale": colorscale, "zmin": 0.0, "zmax": zmax}
+    if mode == "animate":
+        columns = min(num_heads, 6)
+        frames = [mosaic(shown[i], columns, gap) for i in range(num_layers)]
+        fig = _animated_heatmap(frames, [str(layer) for layer in layers], "layer ", colorscale, zmax)
+        rows = -(-num_heads // columns)
+        fig.update_xaxes(**_tile_ticks(columns, gw, gap, [f"head {h}" for h in range(columns)]))
+        if rows > 1:
+            fig.update_xaxes(ticktext=[f"head {h}, {h + columns}…" for h in range(columns)])
+        fig.update_yaxes(visible=False)
+        height = 180 + rows * tile_px * 1.6
+    elif mode == "grid":
+        flat = shown.reshape(num_layers * num_heads, gh, gw)
+        fig = px.imshow(mosaic(flat, num_heads, gap), labels={"color": "attention"}, **common)
+        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [f"H{h}" for h in range(num_heads)]), side="top")
+        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [f"L{layer}" for layer in layers]))
+        height = 120 + num_layers * tile_px
+    else:
+        raise ValueError(f"mode must be 'animate' or 'grid', got {mode!r}")
+    fig.update_traces(hovertemplate="%{z:.3f}<extra></extra>")
+    fig.update_layout(
+        title=title,
+        height=int(height),
+        margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
+        coloraxis_colorbar={"title": "scaled" if normalise else "weight", "thickness": 12},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+def prefix_weights_figure(
+    weights: np.ndarray, prefix_labels: Sequence[str], *, title: str | None = None
+) -> go.Figure:
+    """Attention mass the query put on each prefix token, per layer and head: ``[layer, head, prefix]``.
+
+    One heatmap per prefix token (class, distillation, registers), layers down, heads across, so the
+    weight registers soak up is shown rather than hidden.
+    """
+    weights = np.asarray(weights, dtype=np.float32)
+    if weights.ndim != 3 or weights.shape[-1] != len(prefix_labels):
+        raise ValueError(f"weights must be [layer, head, {len(prefix_labels)}], got {weights.shape}")
+    num_layers, num_heads, num_prefix = weights.shape
+    fig = px.imshow(
+        np.moveaxis(weights, -1, 0),
+        facet_col=0,
+        facet_col_wrap=min(num_prefix, 5),
+        facet_col_spacing=0.04,
+        color_continuous_scale="Blues",
+        zmin=0.0,
+        zmax=max(1e-6, float(weights.max())),
+        labels={"x": "head", "y": "layer", "color": "weight"},
+        aspect="auto",
+    )
+    for annotation in fig.layout.annotations:
+        annotation.text = f"on {prefix_labels[int(annotation.text.split('=')[-1])]}"
+    fig.update_layout(
+        title=title,
+        height=120 + 22 * num_layers,
+        margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
+    )
+    return fig
+
+
+def pos_embed_tiles_figure(
+    similarity: np.ndarray,
+    *,
+    gap: int = 1,
+    colorscale: str = "Viridis",
+    selected: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The ViT paper's Figure 7 (centre): a gh x gw grid of tiles, tile (i, j) = cos(e_ij, e_uv) over (u, v).
+
+    Drawn as one heatmap mosaic (NaN gaps between tiles) plus a clickable marker per tile centre whose
+    customdata is [tile index, row, col], so 24 x 24 tiles stay one fast trace.
+    """
+    sim = np.asarray(similarity, dtype=np.float32)
+    if sim.ndim != 4 or sim.shape[:2] != sim.shape[2:]:
+        raise ValueError(f"similarity must be [gh, gw, gh, gw], got {sim.shape}")
+    gh, gw = sim.shape[:2]
+    th, tw = gh + gap, gw + gap
+    mosaic = np.full((gh * th - gap, gw * tw - gap), np.nan, dtype=np.float32)
+    for i in range(gh):
+        for j in range(gw):
+            mosaic[i * th : i * th + gh, j * tw : j * tw + gw] = sim[i, j]
+    fig = go.Figure(
+        go.Heatmap(
+            z=mosaic,
+            colorscale=colorscale,
+            zmin=-1.0,
+            zmax=1.0,
+            hoverinfo="skip",
+            colorbar={"title": "cosine", "thickness": 12},
+            name="tiles",
+        )
+    )
+    rows, cols = np.divmod(np.arange(gh * gw), gw)
+    fig.add_trace(
+        go.Scatter(
+            x=cols * tw + (gw - 1) / 2,
+            y=rows * th + (gh - 1) / 2,
+            mode="markers",
+            marker={"symbol": "square", "size": _marker_px((gh, gw)), "opacity": 0.01, "color": "white"},
+            customdata=np.stack([np.arange(gh * gw), rows, cols], axis=-1),
+            hovertemplate="tile of patch (%{customdata[1]}, %{customdata[2]})<br>click to enlarge<extra></extra>",
+            name="tiles",
+        )
+    )
+    if selected is not None:
+        r, c = selected
+        fig.add_shape(
+            type="rect",
+            x0=c * tw - 0.5,
+            x1=c * tw + gw - 0.5,
+            y0=r * th - 0.5,
+            y1=r * th + gh - 0.5,
+            line={"color": "#ff4b4b", "width": 2},
+        )
+    fig = _image_axes(fig, None, title)
+    fig.update_xaxes(range=[-0.5, gw * tw - gap - 0.5])
+    fig.update_yaxes(range=[gh * th - gap - 0.5, -0.5])
+    fig.update_xaxes(title="input patch column", visible=True, showticklabels=False)
+    fig.update_yaxes(title="input patch row", visible=True, showticklabels=False)
+    return fig
+
+
+def pos_embed_tile_figure(tile: np.ndarray, row: int, col: int, *, colorscale: str = "Viridis") -> go.Figure:
+    """One tile enlarged: cosine similarity of patch (row, col)'s position embedding to every patch's."""
+    tile = np.asarray(tile, dtype=np.float32)
+    gh, gw = tile.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=tile,
+            colorscale=colorscale,
+            zmin=-1.0,
+            zmax=1.0,
+            hovertemplate="patch (%{y}, %{x})<br>cosine %{z:.3f}<extra></extra>",
+            colorbar={"title": "cosine", "thickness": 12},
+        )
+    )
+    fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#ff4b4b"})
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, title="row")
+    fig.update_xaxes(title="column")
+    fig.update_layout(title=f"Patch ({row}, {col})", margin=_MARGIN)
+    return fig
+
+
+def head_metric_figure(
+    values: np.ndarray,
+    *,
+    y_title: str,
+    title: str | None = None,
+    spread: np.ndarray | None = None,
+) -> go.Figure:
+    """One point per head at each depth, as in the ViT paper's Figure 7 (right).
+
+    Args:
+        values: ``[layer, head]`` (e.g. mean attention distance in pixels, or entropy in nats).
+        y_title: y-axis title.
+        spread: optional ``[layer, head]`` standard deviation over images (error bars).
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"values must be [layer, head], got {values.shape}")
+    num_layers, num_heads = values.shape
+    fig = go.Figure()
+    palette = px.colors.qualitative.Dark24
+    for head in range(num_heads):
+        error = None
+        if spread is not None:
+            error = {"type": "data", "array": np.asarray(spread)[:, head], "visible": True, "thickness": 1}
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(num_layers),
+                y=values[:, head],
+                mode="markers",
+                marker={"size": 8, "color": palette[head % len(palette)]},
+                error_y=error,
+                name=f"head {head}",
+                hovertemplate=f"head {head}<br>layer %{{x}}<br>%{{y:.2f}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "network depth (layer)", "dtick": 1},
+        yaxis={"title": y_title, "rangemode": "tozero"},
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"title": "head"},
+    )
+    return fig
+
+
+def filters_figure(
+    components: np.ndarray,
+    variance: np.ndarray | None = None,
+    *,
+    columns: int = 7,
+    title: str | None = None,
+) -> go.Figure:
+    """Principal components of the patch-embedding filters as RGB patches (ViT paper, Figure 7 left).
+
+    Args:
+        components: ``[k, 3, ph, pw]``; each is min-max scaled to [0, 255] on its own for display.
+        variance: ``[k]`` explained variance ratio, shown in each facet's title.
+    """
+    comps = np.asarray(components, dtype=np.float32)
+    if comps.ndim != 4 or comps.shape[1] != 3:
+        raise ValueError(f"components must be [k, 3, ph, pw], got {comps.shape}")
+    k, _, ph, pw = comps.shape
+    rgb = np.moveaxis(comps, 1, -1)  # [k, ph, pw, 3]
+    low = rgb.min(axis=(1, 2, 3), keepdims=True)
+    high = rgb.max(axis=(1, 2, 3), keepdims=True)
+    rgb = ((rgb - low) / np.where(high > low, high - low, 1.0) * 255).astype(np.uint8)
+    columns = min(columns, k)
+    gap = max(2, ph // 4)
+    fig = go.Figure(go.Image(z=mosaic(rgb, columns, gap, fill=255), hoverinfo="skip", name="filters"))
+    labels = [f"PC {i + 1}" + (f" ({float(variance[i]):.1%})" if variance is not None else "") for i in range(k)]
+    rows_, cols_ = np.divmod(np.arange(k), columns)
+    fig.add_trace(
+        go.Scatter(
+            x=cols_ * (pw + gap) + (pw - 1) / 2,
+            y=rows_ * (ph + gap) + (ph - 1) / 2,
+            mode="markers",
+            marker={"size": 20, "opacity": 0.01, "symbol": "square"},
+            text=labels,
+            hovertemplate="%{text}<extra></extra>",
+            name="components",
+        )
+    )
+    fig = _image_axes(fig, None, title)
+    fig.update_layout(clickmode="none", height=60 + (-(-k // columns)) * 90)
+    return fig

@@ -1,0 +1,72 @@
+"""Query a patch: click any patch to see where its token attends, per layer and head, and rolled out."""
+
+import streamlit as st
+import torch
+
+from vit_core.errors import VitCoreError
+from vit_core.methods import RolloutSettings, token_attention
+from viz_app import figures, resources, state
+from viz_app.ui import colormap_select, patch_from_selection, plotly, prefix_mass, require_context, show_error
+
+ctx = require_context()
+geometry = ctx.geometry
+gh, gw = geometry.grid_size
+P = geometry.num_prefix_tokens
+
+st.session_state.setdefault(state.QUERY_ROW, gh // 2)
+st.session_state.setdefault(state.QUERY_COL, gw // 2)
+if st.session_state[state.QUERY_ROW] >= gh or st.session_state[state.QUERY_COL] >= gw:  # a smaller grid now
+    st.session_state[state.QUERY_ROW], st.session_state[state.QUERY_COL] = gh // 2, gw // 2
+
+
+def _on_click() -> None:
+    patch = patch_from_selection(state.QUERY_CHART)
+    if patch is not None:
+        st.session_state[state.QUERY_ROW], st.session_state[state.QUERY_COL] = patch
+
+
+@st.fragment
+def query_view() -> None:
+    controls = st.columns([1, 1, 2, 2, 1])
+    row = controls[0].number_input("Row", 0, gh - 1, key=state.QUERY_ROW)
+    col = controls[1].number_input("Column", 0, gw - 1, key=state.QUERY_COL)
+    layers = ["rolled out", *range(geometry.depth)]
+    layer = controls[2].selectbox("Layer", layers, index=len(layers) - 1, key=state.QUERY_LAYER,
+                                  format_func=lambda v: v if isinstance(v, str) else f"layer {v}")
+    heads = ["mean of heads", *range(geometry.num_heads)]
+    head = controls[3].selectbox("Head", heads, key=state.QUERY_HEAD, disabled=layer == "rolled out",
+                                 format_func=lambda v: v if isinstance(v, str) else f"head {v}")
+    with controls[4]:
+        colorscale = colormap_select("query_colormap")
+    token = geometry.patch_token(row, col)
+    try:
+        attention = torch.from_numpy(ctx.analysis["attention"])  # [1, L, H, N, N], shared, read only
+        per_head = token_attention(attention, geometry, (row, col))[0].numpy()  # [L, H, gh, gw]
+        if layer == "rolled out":
+            R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis["attention"], P)
+            heat, on_prefix = R[token, P:].reshape(gh, gw), R[token, :P]
+            what = "rolled out over all layers (mean of heads, residual 0.5)"
+        else:
+            rows = ctx.analysis["attention"][0, layer, :, token]  # [H, N]
+            if head == "mean of heads":
+                heat, on_prefix, what = per_head[layer].mean(0), rows[:, :P].mean(0), f"layer {layer}, mean of heads"
+            else:
+                heat, on_prefix, what = per_head[layer, head], rows[head, :P], f"layer {layer}, head {head}"
+    except VitCoreError as error:
+        show_error(error)
+        return
+    left, right = st.columns([1, 1])
+    with left:
+        st.subheader(f"Where patch ({row}, {col}) attends")
+        st.caption(f"Token {token}, {what}. Click any patch to query it.")
+        plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, opacity=0.65, colorscale=colorscale,
+                                      num_prefix_tokens=P, selected=(row, col), height=480),
+               key=state.QUERY_CHART, on_select=_on_click)
+        st.caption(f"Weight on prefix tokens: {prefix_mass(on_prefix, ctx.prefix_labels)}.")
+    with right:
+        st.subheader("Every head, layer by layer")
+        plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=colorscale,
+                                        title=f"patch ({row}, {col}) as the query"))
+
+
+query_view()

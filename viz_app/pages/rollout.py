@@ -1,0 +1,69 @@
+"""Attention rollout (Abnar & Zuidema 2020) beside class-specific relevance (Chefer et al. 2021).
+
+Every control here is a view control: rollout is recomputed from the stored attention, never by a new
+forward pass; relevance for a class other than the top-1 costs one cached gradient pass.
+"""
+
+import streamlit as st
+
+from vit_core.errors import VitCoreError
+from vit_core.methods import RolloutSettings
+from viz_app import figures, resources, state
+from viz_app.ui import colormap_select, plotly, prefix_mass, require_context, show_error
+
+ctx = require_context()
+geometry = ctx.geometry
+
+
+@st.fragment
+def rollout_view() -> None:
+    controls = st.columns(4)
+    fusion = controls[0].selectbox("Head fusion", ["mean", "max", "min"], key=state.FUSION)
+    discard = controls[1].slider("Discard ratio", 0.0, 0.95, 0.0, 0.05, key=state.DISCARD,
+                                 help="Per row, drop this fraction of the weakest weights to patches.")
+    residual = controls[2].slider("Residual weight", 0.0, 1.0, 0.5, 0.05, key=state.RESIDUAL,
+                                  help="a in (1 − a)·A + a·I; 0.5 in the paper.")
+    start = controls[3].slider("Start layer", 0, max(geometry.depth - 1, 1), 0, key=state.START_LAYER,
+                               disabled=geometry.depth < 2)
+    look = st.columns([1, 1, 1, 2])
+    opacity = look[0].slider("Opacity", 0.0, 1.0, 0.6, 0.05, key=state.OPACITY)
+    with look[1]:
+        colorscale = colormap_select()
+    smooth = look[2].toggle("Smooth", key=state.SMOOTH)
+    target = None
+    if ctx.predictions:
+        options = {p.index: f"{p.label} ({100 * p.probability:.1f}%)" for p in ctx.predictions}
+        with look[3]:
+            target = st.selectbox("Explain class (relevance)", list(options), format_func=options.get,
+                                  key=state.TARGET_CLASS)
+    try:
+        settings = RolloutSettings(head_fusion=fusion, discard_ratio=discard, residual_weight=residual,
+                                   start_layer=min(start, geometry.depth - 1))
+        heat, prefix = resources.rollout_map(ctx, settings)
+        relevance = None
+        if target is not None:
+            with st.spinner("One gradient pass for this class…"):
+                relevance = resources.relevance_map(ctx, target)
+    except VitCoreError as error:
+        show_error(error)
+        return
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Attention rollout")
+        plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, opacity=opacity, colorscale=colorscale,
+                                      num_prefix_tokens=geometry.num_prefix_tokens, smooth=smooth, height=480),
+               key=state.ROLLOUT_CHART)
+        st.caption(f"Class-agnostic. Rolled-out weight on prefix tokens: {prefix_mass(prefix, ctx.prefix_labels)}.")
+    with right:
+        st.subheader("Class-specific relevance")
+        if relevance is None:
+            st.info("Relevance needs a classification head; this model has none.")
+        else:
+            plotly(figures.overlay_figure(ctx.view, relevance, geometry.patch_size, opacity=opacity,
+                                          colorscale=colorscale, num_prefix_tokens=geometry.num_prefix_tokens,
+                                          smooth=smooth, height=480))
+            name = next(p.label for p in ctx.predictions if p.index == target)
+            st.caption(f"Gradient × attention for “{name}” (Chefer et al. 2021), min-max scaled.")
+
+
+rollout_view()

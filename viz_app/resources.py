@@ -1,0 +1,300 @@
+"""All caching of the app in one module: models once per process, analyses per (model, image, settings).
+
+- ``get_model``: ``st.cache_resource`` (shared by every session; the model is never mutated).
+- ``analyze_image``: ``st.cache_data`` bounded by entry count and size, keyed by the model's key, the
+  image's SHA-256 and the analysis settings. This is the only place a forward pass runs for the main
+  view; ``FORWARD_CALLS`` counts real runs (cache misses), so tests can prove that view controls never
+  re-run the model.
+- View-level reductions (rollout for other fusion/discard/residual/start-layer settings, relevance for
+  another class) are cached too, keyed by the analysis key and their settings; the large attention array
+  is passed unhashed (leading underscore).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+import vit_core
+from vit_core.analysis import analyze
+from vit_core.errors import ImageError, ModelLoadError
+from vit_core.images import load_image, model_view, preprocess
+from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
+from vit_core.methods import RolloutSettings, attention_rollout, class_relevance, readout
+from vit_core.predict import top_k
+
+from .state import AnalysisSettings, Context, ImageSpec, ModelSpec
+
+__all__ = [
+    "FORWARD_CALLS",
+    "forward_count",
+    "SAMPLES_DIR",
+    "IMAGE_TYPES",
+    "demo_available",
+    "default_model_spec",
+    "get_model",
+    "model_download_mb",
+    "sample_images",
+    "image_from_bytes",
+    "save_checkpoint_upload",
+    "analyze_image",
+    "prepare_context",
+    "rollout_matrix",
+    "rollout_map",
+    "relevance_map",
+    "sample_head_metrics",
+    "npz_bytes",
+    "clear_all",
+]
+
+# What actually ran (cache misses), by kind; tests read it through forward_count().
+FORWARD_CALLS: Counter[str] = Counter()
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES_DIR = ROOT / "assets" / "samples"
+IMAGE_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
+FALLBACK_MODEL = "test_vit"  # tiny timm ViT, random weights: only while the demo model is not installed
+_CHECKPOINT_DIR = Path(tempfile.gettempdir()) / "vit_explorer_checkpoints"
+
+
+def forward_count() -> int:
+    """Model forward passes run so far by this process (analyses, relevance passes, sample sweeps)."""
+    return sum(FORWARD_CALLS.values())
+
+
+def clear_all() -> None:
+    """Drop every cached analysis and model (tests; a 'reset' button)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+# -- models ---------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def demo_available() -> bool:
+    """True when the bundled demo model is registered with timm."""
+    import timm
+
+    try:
+        vit_core.loading._register_demo_model()
+    except Exception:  # noqa: BLE001 - a broken demo package must not take the app down
+        return False
+    return timm.is_model(DEMO_MODEL_NAME)
+
+
+def default_model_spec() -> ModelSpec:
+    """The bundled demo model, or a tiny random ViT while the demo model is not installed."""
+    if demo_available():
+        return ModelSpec(DEMO_MODEL_NAME)
+    return ModelSpec(FALLBACK_MODEL, pretrained=False)
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def get_model(spec: ModelSpec) -> LoadedModel:
+    """Load (and download on first use) one model; shared by all sessions, at most three kept."""
+    return load_model(spec.name, spec.checkpoint, dtype=spec.dtype, pretrained=spec.pretrained)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def model_download_mb(name: str) -> float | None:
+    """Approximate size of the float32 weights in MB (from the architecture, no download), or None."""
+    import timm
+
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(name.split(".", 1)[0], pretrained=False)
+    except Exception:  # noqa: BLE001 - unknown names are reported by load_model with a proper sentence
+        return None
+    return sum(p.numel() for p in model.parameters()) * 4 / 2**20
+
+
+def model_is_downloaded(name: str) -> bool:
+    """Whether the hub weights of `name` are already in the local Hugging Face cache."""
+    try:
+        import timm
+        from huggingface_hub import try_to_load_from_cache
+
+        cfg = timm.models.get_pretrained_cfg(name)
+        hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+        if not hub_id:
+            return False
+        for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+            if isinstance(try_to_load_from_cache(hub_id, filename), str):
+                return True
+    except Exception:  # noqa: BLE001 - only a hint for the UI
+        return False
+    return False
+
+
+def save_checkpoint_upload(name: str, data: bytes) -> str:
+    """Store an uploaded checkpoint under a content-addressed path and return it."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in vit_core.loading.CHECKPOINT_SUFFIXES:
+        raise ModelLoadError(
+            f"{name} is not a supported checkpoint; upload one of {', '.join(vit_core.loading.CHECKPOINT_SUFFIXES)}."
+        )
+    _CHECKPOINT_DIR.mkdir(parents=True, exist_ok=True)
+    path = _CHECKPOINT_DIR / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+# -- images ---------------------------------------------------------------------------------------
+def image_from_bytes(data: bytes, label: str) -> ImageSpec:
+    """Wrap image bytes with their content hash (the cache key); decoding happens in the analysis."""
+    return ImageSpec(data=data, sha256=hashlib.sha256(data).hexdigest(), label=label)
+
+
+@st.cache_data(show_spinner=False)
+def sample_images() -> dict[str, bytes]:
+    """Sample images by name: the files in assets/samples, or one generated scene when there are none."""
+    files = sorted(p for p in SAMPLES_DIR.glob("*") if p.suffix.lower().lstrip(".") in IMAGE_TYPES)
+    samples = {p.name: p.read_bytes() for p in files}
+    if samples:
+        return samples
+    from PIL import Image
+
+    from vit_core.demo.scenes import render_scene
+
+    for index in range(3):
+        image, _, _ = render_scene(seed=4, index=index)
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+        samples[f"generated scene {index + 1}.png"] = buffer.getvalue()
+    return samples
+
+
+# -- analyses -------------------------------------------------------------------------------------
+def _pixel_values(loaded: LoadedModel, data: bytes) -> tuple[torch.Tensor, np.ndarray]:
+    image = load_image(data)
+    pixel_values, _ = preprocess(image, loaded.data_config)
+    view = np.asarray(model_view(image, loaded.data_config).convert("RGB"), dtype=np.uint8)
+    return pixel_values[None].to(device=loaded.device, dtype=loaded.dtype), view
+
+
+def _has_classifier(loaded: LoadedModel) -> bool:
+    return int(getattr(loaded.model, "num_classes", 0) or 0) > 0
+
+
+@st.cache_data(max_entries=8, max_size="1GB", show_spinner=False)
+def analyze_image(
+    model_key: str, image_sha256: str, settings: AnalysisSettings, _loaded: LoadedModel, _data: bytes
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One forward (and one gradient) pass: ``vit_core.analysis.analyze`` arrays and the model's view.
+
+    Cached by (model key, image hash, settings); `_loaded` and `_data` are not hashed (they are
+    determined by the keys).
+    """
+    pixel_values, view = _pixel_values(_loaded, _data)
+    FORWARD_CALLS["analyze"] += 1
+    arrays = analyze(
+        _loaded.model,
+        pixel_values,
+        relevance=settings.relevance and _has_classifier(_loaded),
+        keep_attention=True,
+        pcs_k=settings.pcs_k,
+    )
+    return arrays, view
+
+
+def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSettings | None = None) -> Context:
+    """Load the model (cached), analyse the image (cached) and bundle what the pages need.
+
+    Raises:
+        VitCoreError: with one readable sentence (bad image, unknown model, offline, bad checkpoint).
+    """
+    settings = settings or AnalysisSettings()
+    loaded = get_model(spec)
+    try:
+        arrays, view = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
+    except (OSError, ValueError) as error:  # decoder errors that slipped past load_image
+        raise ImageError(f"the image could not be analysed ({type(error).__name__}); try another file.") from error
+    predictions = []
+    if _has_classifier(loaded):
+        predictions = top_k(torch.from_numpy(arrays["logits"]), loaded.label_names, k=5)[0]
+    geometry = loaded.geometry
+    labels = tuple(geometry.token_label(i) for i in range(geometry.num_prefix_tokens))
+    return Context(
+        spec=spec,
+        loaded=loaded,
+        image=image,
+        view=view,
+        analysis=arrays,
+        predictions=predictions,
+        prefix_labels=labels,
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def rollout_matrix(context_key: str, settings: RolloutSettings, _attention: np.ndarray, num_prefix: int) -> np.ndarray:
+    """Rollout R ``[query, key]`` of the stored attention ``[1, L, H, N, N]`` for other settings (no forward)."""
+    R = attention_rollout(torch.from_numpy(_attention), settings, num_prefix_tokens=num_prefix)
+    return R[0].numpy()
+
+
+def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Rollout map ``[gh, gw]`` and prefix weights ``[P]`` read out as the model pools (no forward)."""
+    if settings == RolloutSettings():
+        return ctx.analysis["rollout"][0], ctx.analysis["prefix_weights"][0]
+    R = rollout_matrix(ctx.key, settings, ctx.analysis["attention"], ctx.geometry.num_prefix_tokens)
+    heat, prefix = readout(
+        torch.from_numpy(R)[None],
+        ctx.geometry,
+        pool_include_prefix=bool(getattr(ctx.loaded.model, "pool_include_prefix", False)),
+    )
+    return heat[0].numpy(), prefix[0].numpy()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _relevance(context_key: str, target: int, _loaded: LoadedModel, _data: bytes) -> np.ndarray:
+    pixel_values, _ = _pixel_values(_loaded, _data)
+    FORWARD_CALLS["relevance"] += 1
+    result = class_relevance(_loaded.model, pixel_values, target_class=int(target))
+    return result.heatmap[0].detach().float().cpu().numpy()
+
+
+def relevance_map(ctx: Context, target: int) -> np.ndarray | None:
+    """Class-specific relevance ``[gh, gw]`` for `target`; the top-1 map comes with the analysis.
+
+    Another class needs one gradient pass, cached per (model, image, class).
+    """
+    if "relevance" not in ctx.analysis:
+        return None
+    if int(ctx.analysis["relevance_target"][0]) == int(target):
+        return ctx.analysis["relevance"][0]
+    return _relevance(ctx.key, int(target), ctx.loaded, ctx.image.data)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.ndarray]:
+    """Mean attention distance and entropy ``[layer, head]`` over every sample image: mean and std."""
+    distances, entropies = [], []
+    for data in sample_images().values():
+        pixel_values, _ = _pixel_values(_loaded, data)
+        FORWARD_CALLS["samples"] += 1
+        arrays = analyze(_loaded.model, pixel_values, relevance=False, keep_attention=False, pcs_k=1)
+        distances.append(arrays["mean_attention_distance"][0])
+        entropies.append(arrays["attention_entropy"][0])
+    d, e = np.stack(distances), np.stack(entropies)
+    return {
+        "distance_mean": d.mean(0),
+        "distance_std": d.std(0),
+        "entropy_mean": e.mean(0),
+        "entropy_std": e.std(0),
+        "count": np.asarray(len(distances)),
+    }
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def npz_bytes(context_key: str, _arrays: dict[str, np.ndarray]) -> bytes:
+    """The analysis arrays as a compressed .npz (the keys of ``python -m vit_core analyze``)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **_arrays)
+    return buffer.getvalue()

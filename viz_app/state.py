@@ -1,0 +1,168 @@
+"""Widget keys as constants, and the frozen values the sidebar hands to every page.
+
+Every widget in the app has one of these keys, so tests drive widgets by key (``at.selectbox(key=...)``)
+and pages read settings from one place. Keys of view controls (layer, head, opacity, query patch, ...)
+belong to fragments; changing them never re-runs the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CURATED_MODELS",
+    "OTHER_TIMM",
+    "CHECKPOINT",
+    "DEMO_LABEL",
+    "ModelSpec",
+    "ImageSpec",
+    "AnalysisSettings",
+    "Context",
+    "CONTEXT",
+]
+
+# -- sidebar: model -------------------------------------------------------------------------------
+MODEL_CHOICE = "model_choice"
+MODEL_NAME = "model_name"
+CHECKPOINT_ARCH = "checkpoint_arch"
+CHECKPOINT_PATH = "checkpoint_path"
+CHECKPOINT_UPLOAD = "checkpoint_upload"
+RANDOM_WEIGHTS = "random_weights"
+PRECISION = "precision"
+
+# -- sidebar: image -------------------------------------------------------------------------------
+IMAGE_SOURCE = "image_source"
+SAMPLE = "sample_image"
+UPLOAD = "image_upload"
+
+# -- overview page --------------------------------------------------------------------------------
+SHOW_INDICES = "show_token_indices"
+
+# -- rollout page ---------------------------------------------------------------------------------
+FUSION = "rollout_fusion"
+DISCARD = "rollout_discard"
+RESIDUAL = "rollout_residual"
+START_LAYER = "rollout_start_layer"
+OPACITY = "overlay_opacity"
+COLORMAP = "overlay_colormap"
+SMOOTH = "overlay_smooth"
+TARGET_CLASS = "relevance_class"
+ROLLOUT_CHART = "rollout_chart"
+
+# -- class-token attention page -------------------------------------------------------------------
+CLS_MODE = "cls_mode"
+CLS_LAYER = "cls_layer"
+CLS_HEAD = "cls_head"
+CLS_NORMALISE = "cls_normalise"
+
+# -- query-a-patch page ---------------------------------------------------------------------------
+QUERY_CHART = "query_chart"
+QUERY_ROW = "query_row"
+QUERY_COL = "query_col"
+QUERY_LAYER = "query_layer"
+QUERY_HEAD = "query_head"
+
+# -- position embeddings --------------------------------------------------------------------------
+POS_CHART = "pos_chart"
+POS_ROW = "pos_row"
+POS_COL = "pos_col"
+
+# -- heads at a glance ----------------------------------------------------------------------------
+HEADS_ALL_SAMPLES = "heads_all_samples"
+
+# -- tour, compare, export ------------------------------------------------------------------------
+TOUR_STEP = "tour_step"
+COMPARE_CHOICE = "compare_choice"
+COMPARE_NAME = "compare_name"
+EXPORT_FIGURE = "export_figure"
+
+# Session-state slot (not a widget) where the router leaves the current Context for the pages.
+CONTEXT = "_vit_context"
+
+DEMO_LABEL = "Bundled demo model (shapes)"
+OTHER_TIMM = "Other timm ViT name..."
+CHECKPOINT = "Local checkpoint (path or upload)..."
+# label -> timm name: pretrained ViTs whose attention this tool rebuilds exactly.
+CURATED_MODELS: dict[str, str] = {
+    "ViT-B/16 AugReg (ImageNet-21k -> 1k)": "vit_base_patch16_224.augreg2_in21k_ft_in1k",
+    "ViT-S/16 AugReg (ImageNet-21k -> 1k)": "vit_small_patch16_224.augreg_in21k_ft_in1k",
+    "DeiT-S/16 (ImageNet-1k)": "deit_small_patch16_224.fb_in1k",
+    "DeiT-B/16 distilled (ImageNet-1k)": "deit_base_distilled_patch16_224.fb_in1k",
+    "DINO ViT-S/16 (self-supervised)": "vit_small_patch16_224.dino",
+    "DINO ViT-B/16 (self-supervised)": "vit_base_patch16_224.dino",
+    "DINOv2 ViT-S/14 with registers": "vit_small_patch14_reg4_dinov2.lvd142m",
+    "CLIP ViT-B/16 image tower (OpenAI, fine-tuned on ImageNet-1k)": "vit_base_patch16_clip_224.openai_ft_in1k",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to load: a timm name, optional local checkpoint, trained or random weights."""
+
+    name: str
+    checkpoint: str | None = None
+    pretrained: bool = True
+    dtype: str = "float32"
+
+    @property
+    def key(self) -> str:
+        """Stable cache key (a checkpoint is identified by its path, which embeds its content hash)."""
+        weights = "random" if not self.pretrained else (f"ckpt={self.checkpoint}" if self.checkpoint else "trained")
+        return f"{self.name}|{weights}|{self.dtype}"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """The chosen image: its bytes, a content hash (the cache key) and a name to show."""
+
+    data: bytes = field(repr=False)
+    sha256: str
+    label: str
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Settings that change what a forward pass computes (the rest are view controls).
+
+    Rollout settings (fusion, discard, residual, start layer) are *not* here: the view recomputes
+    rollout from the stored attention, without a forward pass.
+    """
+
+    relevance: bool = True
+    pcs_k: int = 28
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the router hands to every page after the model and image are ready.
+
+    Attributes:
+        spec: the model that was asked for.
+        loaded: ``vit_core.LoadedModel`` (shared by all sessions; never mutate it).
+        image: the chosen image.
+        view: ``[h, w, 3]`` uint8, the image as the model sees it (after resize and crop).
+        analysis: ``vit_core.analysis.analyze`` arrays for this model and image (batch of one).
+        predictions: top-5 ``vit_core.predict.Prediction`` list, empty when the model has no classifier.
+        prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
+    """
+
+    spec: ModelSpec
+    loaded: Any
+    image: ImageSpec
+    view: Any
+    analysis: dict
+    predictions: list
+    prefix_labels: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.key}|{self.image.sha256}"
+
+    @property
+    def geometry(self):
+        return self.loaded.geometry
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.analysis["logits"].shape[-1])

@@ -1,0 +1,181 @@
+"""Streamlit glue shared by the pages: the sidebar (model and image), error display, common controls.
+
+The sidebar is the only place that changes what a forward pass computes (model, weights, precision,
+image); everything on the pages is a view control inside a fragment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vit_core.errors import VitCoreError
+from vit_core.loading import DEMO_MODEL_NAME
+
+from . import resources, state
+from .figures import COLORSCALES
+from .state import Context, ImageSpec, ModelSpec
+
+__all__ = ["render_sidebar", "require_context", "show_error", "colormap_select", "plotly", "patch_from_selection"]
+
+PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def show_error(error: Exception) -> None:
+    """One readable sentence, never a traceback."""
+    if isinstance(error, VitCoreError):
+        message = str(error)
+    else:
+        message = f"something went wrong ({type(error).__name__}); try another model or image."
+    st.error(message[:1].upper() + message[1:], icon=":material/error:")
+
+
+def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
+    """``st.plotly_chart`` with the app's defaults; clickable when `on_select` is given."""
+    kwargs = {"key": key, "config": PLOT_CONFIG, "theme": None if on_select else "streamlit"}
+    if on_select is not None:
+        kwargs.update(on_select=on_select, selection_mode="points")
+    return st.plotly_chart(fig, **kwargs)
+
+
+def patch_from_selection(chart_key: str) -> tuple[int, int] | None:
+    """(row, col) of the patch a click selected on a figure with patch markers (customdata [i, row, col, ...])."""
+    event = st.session_state.get(chart_key)
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else []
+    if not points and event is not None and hasattr(event, "selection"):
+        points = event.selection.get("points", [])
+    for point in points:
+        custom = point.get("customdata")
+        if custom is not None and len(custom) >= 3:
+            return int(custom[1]), int(custom[2])
+    return None
+
+
+def colormap_select(key: str = state.COLORMAP) -> str:
+    return st.selectbox("Colour map", COLORSCALES, key=key)
+
+
+def require_context() -> Context:
+    """The Context the router prepared; stops the page (the error is already shown) when there is none."""
+    ctx = st.session_state.get(state.CONTEXT)
+    if ctx is None:
+        st.info("Choose a model and an image in the sidebar to begin.")
+        st.stop()
+    return ctx
+
+
+# -- sidebar --------------------------------------------------------------------------------------
+def _model_spec() -> ModelSpec | None:
+    default = resources.default_model_spec()
+    demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else "Tiny random ViT (demo model not installed)"
+    options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.CHECKPOINT]
+    choice = st.selectbox("Model", options, key=state.MODEL_CHOICE)
+    random_weights = False
+    if choice == demo_label:
+        spec = default
+    elif choice in state.CURATED_MODELS:
+        spec = ModelSpec(state.CURATED_MODELS[choice])
+    elif choice == state.OTHER_TIMM:
+        name = st.text_input(
+            "timm model name", key=state.MODEL_NAME, placeholder="e.g. vit_base_patch16_384.augreg_in21k_ft_in1k"
+        ).strip()
+        if not name:
+            st.caption("Type the name of any timm ViT (see `timm.list_pretrained('vit_*')`).")
+            return None
+        spec = ModelSpec(name)
+    else:
+        arch = st.text_input("Architecture (timm name)", key=state.CHECKPOINT_ARCH, placeholder="vit_small_patch16_224")
+        path = st.text_input("Checkpoint path on this machine", key=state.CHECKPOINT_PATH).strip()
+        upload = st.file_uploader(
+            "…or upload a checkpoint", type=["safetensors", "pth", "pt", "bin", "npz"], key=state.CHECKPOINT_UPLOAD
+        )
+        if not arch.strip() or not (path or upload):
+            st.caption("Give the architecture and a .safetensors/.pth/.npz file; nothing is downloaded.")
+            return None
+        checkpoint = resources.save_checkpoint_upload(upload.name, upload.getvalue()) if upload else path
+        spec = ModelSpec(arch.strip(), checkpoint=checkpoint)
+    if spec.checkpoint is None:
+        random_weights = st.toggle(
+            "Random weights (untrained control)",
+            key=state.RANDOM_WEIGHTS,
+            help="Same architecture with randomly initialised weights: what attention looks like before training.",
+        )
+    precisions = ["float32"] + (["bfloat16", "float16"] if torch.cuda.is_available() else [])
+    dtype = st.selectbox("Precision", precisions, key=state.PRECISION, disabled=len(precisions) == 1)
+    return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
+
+
+def _image_spec() -> ImageSpec | None:
+    source = st.radio("Image", ["Sample", "Upload"], key=state.IMAGE_SOURCE, horizontal=True)
+    if source == "Sample":
+        samples = resources.sample_images()
+        name = st.selectbox("Sample image", list(samples), key=state.SAMPLE)
+        return resources.image_from_bytes(samples[name], name)
+    upload = st.file_uploader("Upload an image", type=list(resources.IMAGE_TYPES), key=state.UPLOAD)
+    if upload is None:
+        st.caption("PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to 20 MB.")
+        return None
+    return resources.image_from_bytes(upload.getvalue(), upload.name)
+
+
+def _loading_message(spec: ModelSpec) -> str:
+    if spec.checkpoint or not spec.pretrained or spec.name.split(".")[0] in (DEMO_MODEL_NAME, resources.FALLBACK_MODEL):
+        return f"Loading {spec.name}…"
+    size = resources.model_download_mb(spec.name)
+    if resources.model_is_downloaded(spec.name):
+        return f"Loading {spec.name} from the local cache…"
+    about = f" (about {size:,.0f} MB)" if size else ""
+    return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
+
+
+def render_sidebar() -> Context | None:
+    """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
+    st.session_state[state.CONTEXT] = None
+    with st.sidebar:
+        st.subheader("Model")
+        spec = _model_spec()
+        st.subheader("Image")
+        image = _image_spec()
+    if spec is None or image is None:
+        return None
+    try:
+        with st.spinner(_loading_message(spec), show_time=True):
+            ctx = resources.prepare_context(spec, image)
+    except VitCoreError as error:
+        show_error(error)
+        return None
+    except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
+        show_error(error)
+        return None
+    loaded = ctx.loaded
+    with st.sidebar:
+        source = {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint", "random": "random weights"}
+        st.caption(
+            f"**{loaded.name}** · {source.get(loaded.source, loaded.source)} · "
+            f"{loaded.device.type} · {str(loaded.dtype).removeprefix('torch.')}  \n"
+            f"{ctx.geometry.depth} layers × {ctx.geometry.num_heads} heads · "
+            f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
+            f"{ctx.geometry.patch_size[0]} px · prefix: {', '.join(ctx.prefix_labels) or 'none'}"
+        )
+    st.session_state[state.CONTEXT] = ctx
+    return ctx
+
+
+def sample_names() -> list[str]:
+    return list(resources.sample_images())
+
+
+def image_label(ctx: Context) -> str:
+    return Path(ctx.image.label).name
+
+
+def percent(value: float) -> str:
+    return f"{100 * float(value):.1f}%"
+
+
+def prefix_mass(weights: np.ndarray, labels: tuple[str, ...]) -> str:
+    """'cls 3.1%, reg0 20.4%' for the weights a map put on the prefix tokens."""
+    return ", ".join(f"{label} {percent(w)}" for label, w in zip(labels, weights, strict=False)) or "none"
