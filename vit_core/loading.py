@@ -27,7 +27,7 @@ __all__ = ["LoadedModel", "load_model", "resolve_device", "resolve_dtype", "para
 
 DEMO_MODEL_NAME = "vit_demo_shapes"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-/]{1,200}$")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)?$")  # architecture[.pretrained_tag]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

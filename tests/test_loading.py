@@ -1,0 +1,139 @@
+"""Loading from every source, and one clear sentence for every way it can fail."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import safetensors.torch
+import timm
+import torch
+
+from vit_core.errors import CheckpointError, ModelLoadError, UnsupportedModelError
+from vit_core.loading import load_model
+
+
+@pytest.fixture(scope="module")
+def trained_like(tmp_path_factory):
+    """A test_vit with non-default weights and its state dict saved in every supported container."""
+    torch.manual_seed(123)
+    model = timm.create_model("test_vit", pretrained=False, num_classes=7).eval()
+    state = model.state_dict()
+    folder = tmp_path_factory.mktemp("ckpt")
+    safetensors.torch.save_file(state, folder / "weights.safetensors")
+    torch.save(state, folder / "weights.pth")
+    torch.save({"state_dict": state, "epoch": 3}, folder / "wrapped.pt")
+    return model, folder
+
+
+def _logits(model, size=160):
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return model(x)
+
+
+@pytest.mark.parametrize("filename", ["weights.safetensors", "weights.pth", "wrapped.pt"])
+def test_checkpoint_round_trip_gives_the_same_model(trained_like, filename):
+    model, folder = trained_like
+    loaded = load_model("test_vit", folder / filename, device="cpu", num_classes=7)
+    assert loaded.source == "checkpoint"
+    assert torch.equal(_logits(loaded.model), _logits(model))
+
+
+def test_loaded_model_describes_itself():
+    loaded = load_model("test_vit", pretrained=False, device="cpu")
+    assert loaded.source == "random" and loaded.device.type == "cpu" and loaded.dtype == torch.float32
+    assert loaded.geometry.grid_size == (10, 10) and loaded.geometry.prefix_kinds == ("cls",)
+    assert loaded.data_config["input_size"] == (3, 160, 160)
+    assert not loaded.model.training
+    # 1000 ImageNet classes are labelled from timm's own ImageNetInfo
+    assert loaded.label_names is not None and len(loaded.label_names) == 1000
+    assert loaded.label_names[1].startswith("goldfish")
+
+
+def test_pickle_that_runs_code_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as handle:
+        pickle.dump({"state_dict": Exploit()}, handle)
+    with pytest.raises(CheckpointError, match="refused without running"):
+        load_model("test_vit", path, device="cpu")
+    assert not marker.exists()
+
+
+def test_truncated_safetensors_is_a_clear_error(trained_like, tmp_path):
+    _, folder = trained_like
+    data = (folder / "weights.safetensors").read_bytes()
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="check that the file is complete"):
+        load_model("test_vit", broken, device="cpu", num_classes=7)
+
+
+def test_checkpoint_of_another_architecture_names_the_keys(trained_like):
+    _, folder = trained_like
+    with pytest.raises(CheckpointError) as info:
+        load_model("test_vit2", folder / "weights.safetensors", device="cpu")
+    message = str(info.value)
+    assert "does not match this architecture" in message
+    assert "cls_token" in message or "reg_token" in message or "head.weight" in message
+
+
+def test_npz_with_missing_arrays_is_refused(tmp_path):
+    path = tmp_path / "jax.npz"
+    np.savez(path, unrelated=np.zeros(3))
+    with pytest.raises(CheckpointError, match="npz"):
+        load_model("test_vit", path, device="cpu")
+
+
+def test_unsupported_suffix_and_missing_file(tmp_path):
+    odd = tmp_path / "weights.ckpt"
+    odd.write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="not a supported checkpoint"):
+        load_model("test_vit", odd, device="cpu")
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_model("test_vit", tmp_path / "absent.safetensors", device="cpu")
+
+
+def test_unknown_name_suggests_close_names():
+    with pytest.raises(ModelLoadError, match="Did you mean .*vit_base_patch16_224"):
+        load_model("vit_bse_patch16_224", device="cpu")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "convnext_atto"])
+def test_non_vit_is_refused_before_any_download(name):
+    with pytest.raises(UnsupportedModelError, match="not a Vision Transformer"):
+        load_model(name, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "vit base", "vit_base;rm -rf /", ""])
+def test_odd_characters_are_refused(name):
+    with pytest.raises(ModelLoadError, match="not a valid model name"):
+        load_model(name, device="cpu")
+
+
+def test_missing_pretrained_tag_lists_available_ones():
+    with pytest.raises(ModelLoadError, match="no pretrained weights .*Available"):
+        load_model("vit_tiny_patch16_224.nonexistent_tag", device="cpu")
+
+
+def test_offline_hub_download_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="local checkpoint .* bundled model"):
+        load_model("vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
+
+
+def test_device_and_precision_are_checked():
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelLoadError, match="no GPU"):
+            load_model("test_vit", pretrained=False, device="cuda")
+    with pytest.raises(ModelLoadError, match="use float32 on the CPU"):
+        load_model("test_vit", pretrained=False, device="cpu", dtype="bfloat16")
+    with pytest.raises(ModelLoadError, match="unknown precision"):
+        load_model("test_vit", pretrained=False, device="cpu", dtype="int3")
