@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import torch
@@ -27,7 +27,7 @@ from vit_core.types import Capture
 DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _captured(layout: str) -> tuple[torch.nn.Module, Capture]:
     model = make_model(layout, DEVICE)
     return model, capture(model, input_for(model, batch=2, device=DEVICE))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -54,9 +54,7 @@ def test_hand_computed_two_layers_three_tokens():
     a1 = [[0.5, 0.25, 0.25], [0.2, 0.6, 0.2], [0.1, 0.3, 0.6]]
     a2 = [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     attention = torch.tensor([a1, a2], device=DEVICE)[None, :, None]  # [1, 2, 1, 3, 3]
-    expected = torch.tensor(
-        [[0.4125, 0.3, 0.2875], [0.425, 0.4625, 0.1125], [0.05, 0.15, 0.8]], device=DEVICE
-    )
+    expected = torch.tensor([[0.4125, 0.3, 0.2875], [0.425, 0.4625, 0.1125], [0.05, 0.15, 0.8]], device=DEVICE)
     R = attention_rollout(attention, num_prefix_tokens=1)
     torch.testing.assert_close(R[0], expected)
 
@@ -158,7 +156,7 @@ def test_batched_equals_per_image(shape, config):
 
 
 # -- on a model -----------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _model(name: str, **kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     return timm.create_model(name, pretrained=False, **kwargs).eval().to(DEVICE)

@@ -40,7 +40,9 @@ def patch_position_embeddings(model: nn.Module, grid_size: tuple[int, int] | Non
             reason = "encodes position with rotary embeddings inside attention"
         else:
             reason = "has no learned absolute position-embedding table (rotary, relative or no position embedding)"
-        raise NotAvailableError(f"{type(model).__name__} {reason}, so there is no position-embedding similarity to show.")
+        raise NotAvailableError(
+            f"{type(model).__name__} {reason}, so there is no position-embedding similarity to show."
+        )
     patch_embed = getattr(model, "patch_embed", None)
     trained = _pair(patch_embed.grid_size) if patch_embed is not None and patch_embed.grid_size is not None else None
     prefix = 0 if getattr(model, "no_embed_class", False) else int(getattr(model, "num_prefix_tokens", 0))

@@ -83,7 +83,9 @@ def resolve_targets(logits: torch.Tensor, target_class: int | Sequence[int] | to
     if target.numel() != batch:
         raise SettingsError(f"{target.numel()} target classes for {batch} images; give one class or one per image.")
     if bool(((target < 0) | (target >= classes)).any()):
-        raise SettingsError(f"target class {target.tolist()} is outside 0 to {classes - 1}; pick a class of this model.")
+        raise SettingsError(
+            f"target class {target.tolist()} is outside 0 to {classes - 1}; pick a class of this model."
+        )
     return target
 
 
@@ -117,13 +119,14 @@ def class_relevance(
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
-    with torch.enable_grad(), AttentionCapture(model, with_grad=True) as cap:
-        logits = model(inputs)
-    cap.check_complete()
-    attention = cap.attention_list  # per layer [batch, head, query, key], in the graph
-    target = resolve_targets(logits, target_class)
-    score = logits.gather(1, target[:, None]).sum()
-    gradients = torch.autograd.grad(score, attention, allow_unused=True)
+    with torch.enable_grad():
+        with AttentionCapture(model, with_grad=True) as cap:
+            logits = model(inputs)
+        cap.check_complete()
+        attention = cap.attention_list  # per layer [batch, head, query, key], in the graph
+        target = resolve_targets(logits, target_class)
+        score = logits.gather(1, target[:, None]).sum()  # one backward for the whole batch
+        gradients = torch.autograd.grad(score, attention, allow_unused=True)
     with torch.no_grad():
         matrix = relevance_from_gradients(attention, gradients)
         heatmap, prefix = readout(

@@ -106,9 +106,7 @@ def discard_lowest(fused: torch.Tensor, ratio: float, num_prefix_tokens: int) ->
     return torch.cat([fused[..., :num_prefix_tokens], patch], dim=-1)
 
 
-def rollout_layer_matrix(
-    attention: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int
-) -> torch.Tensor:
+def rollout_layer_matrix(attention: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int) -> torch.Tensor:
     """One layer's rollout factor B_l from its attention ``[..., head, query, key]``; returns ``[..., query, key]``.
 
     Rows are divided by their own sums (keepdim): ``a / a.sum(-1)`` without keepdim would divide column j by
