@@ -39,13 +39,16 @@ def patch_embed_components(model: nn.Module, k: int = 28) -> tuple[torch.Tensor,
             f"{type(model).__name__} has no convolutional patch projection, so there are no patch filters to show."
         )
     dim, channels, ph, pw = weight.shape
-    filters = weight.detach().float().reshape(dim, channels * ph * pw)  # [filter, feature]
+    # float64 where the device has it: nearly equal singular values (random or lightly trained filters)
+    # would otherwise mix neighbouring components
+    precision = torch.float32 if weight.device.type == "mps" else torch.float64
+    filters = weight.detach().to(precision).reshape(dim, channels * ph * pw)  # [filter, feature]
     centred = filters - filters.mean(dim=0, keepdim=True)
     _, singular, vh = torch.linalg.svd(centred, full_matrices=False)  # vh: [component, feature]
     variance = singular.square()
-    ratio = variance / variance.sum().clamp_min(torch.finfo(torch.float32).tiny)
+    ratio = variance / variance.sum().clamp_min(torch.finfo(precision).tiny)
     k = min(int(k), vh.shape[0])
     components = vh[:k]
     peak = components.gather(1, components.abs().argmax(dim=1, keepdim=True))  # [component, 1]
     components = components * torch.where(peak < 0, -1.0, 1.0)
-    return components.reshape(k, channels, ph, pw), ratio[:k]
+    return components.reshape(k, channels, ph, pw).float(), ratio[:k].float()
