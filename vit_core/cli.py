@@ -22,7 +22,10 @@ def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write an .npz so that readers see either the old file or the complete new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".partial", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # an ordinary file, not mkstemp's owner-only one
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
@@ -60,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--no-attention", action="store_true", help="leave out the full [B,L,H,N,N] attention")
     _add_model_options(analyze)
     _add_rollout_options(analyze)
+
+    batch = commands.add_parser("batch", help="analyse many images into reduced maps (resumable)")
+    batch.add_argument("source", help="a folder of images or a glob such as 'photos/*.jpg'")
+    batch.add_argument("--out", type=Path, required=True, help="RESULT.npz (rerun the same command to resume)")
+    batch.add_argument("--batch-size", type=int, default=32)
+    batch.add_argument("--workers", type=int, help="image-decoding processes (default: up to 4)")
+    batch.add_argument("--no-relevance", action="store_true", help="skip the class-specific relevance (no backward)")
+    batch.add_argument("--ray", action="store_true", help="run on a Ray cluster (needs requirements-ray.txt)")
+    batch.add_argument("--ray-workers", type=int, default=2, help="Ray actors (one per GPU when there are GPUs)")
+    _add_model_options(batch)
+    _add_rollout_options(batch)
     return parser
 
 
@@ -112,9 +126,29 @@ def run_analyze(args) -> int:
     return 0
 
 
+def run_batch_command(args) -> int:
+    from .batch import find_images, run_batch
+
+    settings = _rollout_settings(args)
+    paths = find_images(args.source)
+    if args.ray:
+        from .distributed import run_batch_on_ray
+
+        report = run_batch_on_ray(args, paths, settings)
+    else:
+        report = run_batch(
+            _load(args), paths, args.out, batch_size=args.batch_size, settings=settings,
+            relevance=not args.no_relevance, workers=args.workers,
+        )
+    for path, reason in report.failed.items():
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{report.done} analysed, {report.skipped} already done, {len(report.failed)} failed; wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze}
+    handlers = {"analyze": run_analyze, "batch": run_batch_command}
     try:
         return handlers[args.command](args)
     except VitCoreError as error:

@@ -136,9 +136,14 @@ def _build(name: str, pretrained: bool, **kwargs) -> nn.Module:
         ) from error
 
 
-def _state_dict_from(path: Path, model: nn.Module) -> dict:
+def _read_state_dict(path: Path) -> dict:
+    """A checkpoint's tensors, read safely (safetensors, or torch.load with weights_only=True)."""
     from timm.models import load_state_dict
 
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}; check the path.")
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        raise CheckpointError(f"{path.name} is not a supported checkpoint; use one of {', '.join(CHECKPOINT_SUFFIXES)}.")
     try:
         state = load_state_dict(str(path), weights_only=True)
     except RuntimeError as error:
@@ -154,7 +159,7 @@ def _state_dict_from(path: Path, model: nn.Module) -> dict:
         ) from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name} does not hold a state dict of tensors; save model.state_dict().")
-    return checkpoint_filter_fn(state, model)
+    return state
 
 
 def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
@@ -175,26 +180,29 @@ def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
     return f"{path.name} does not match this architecture ({'; '.join(parts)}); pick the architecture it was trained with."
 
 
-def _load_checkpoint(model: nn.Module, path: Path) -> None:
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint file at {path}; check the path.")
-    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise CheckpointError(
-            f"{path.name} is not a supported checkpoint; use one of {', '.join(CHECKPOINT_SUFFIXES)}."
-        )
+def _from_checkpoint(name: str, path: Path, **model_kwargs) -> nn.Module:
+    """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
+    architecture = name.split(".", 1)[0]
     if path.suffix.lower() == ".npz":
+        model = _build(architecture, pretrained=False, **model_kwargs)
         try:
             model.load_pretrained(str(path))
         except (KeyError, ValueError, OSError) as error:
             raise CheckpointError(
                 f"{path.name} is not an original ViT .npz checkpoint for this architecture ({error}); check the file."
             ) from error
-        return
-    state = _state_dict_from(path, model)
+        return model
+    state = _read_state_dict(path)
+    head = state.get("head.weight")
+    if head is not None and head.ndim == 2 and "num_classes" not in model_kwargs:
+        model_kwargs = {**model_kwargs, "num_classes": head.shape[0]}
+    model = _build(architecture, pretrained=False, **model_kwargs)
+    state = checkpoint_filter_fn(state, model)
     message = _mismatch_message(path, model, state)
     if message:
         raise CheckpointError(message)
     model.load_state_dict(state, strict=True)
+    return model
 
 
 def _label_names(model: nn.Module) -> tuple[str, ...] | None:
@@ -251,12 +259,16 @@ def load_model(
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     if checkpoint is not None:
-        model = _build(name.split(".", 1)[0], pretrained=False, **model_kwargs)
-        _load_checkpoint(model, Path(checkpoint))
+        model = _from_checkpoint(name, Path(checkpoint), **model_kwargs)
         source = "checkpoint"
+    elif pretrained:
+        model = _build(name, pretrained=True, **model_kwargs)
+        source = "demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub"
     else:
-        model = _build(name, pretrained=pretrained, **model_kwargs)
-        source = ("demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub") if pretrained else "random"
+        with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
+            torch.manual_seed(0)
+            model = _build(name, pretrained=False, **model_kwargs)
+        source = "random"
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
     img_size = tuple(data_config["input_size"][-2:])
