@@ -78,13 +78,16 @@ def _fused_scale(module: nn.Module, q: torch.Tensor) -> float:
 def eager_attention(
     module: Attention, x: torch.Tensor, attn_mask: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """timm's non-fused ``Attention`` path: (output [batch, tokens, dim], probs [batch, head, query, key])."""
+    """timm's non-fused ``Attention`` path: (output [batch, tokens, dim], probs [batch, head, query, key]).
+
+    The scale is the one the fused kernel uses for this module, so gradients explain the prediction's attention.
+    """
     batch, tokens, _ = x.shape
     gate = module.gate(x).sigmoid() if getattr(module, "gate", None) is not None else None
     qkv = module.qkv(x).reshape(batch, tokens, 3, module.num_heads, module.head_dim).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.unbind(0)
     q, k = module.q_norm(q), module.k_norm(k)
-    logits = (q * module.scale) @ k.transpose(-2, -1)
+    logits = (q * _fused_scale(module, q)) @ k.transpose(-2, -1)  # the scale the prediction's kernel uses
     if attn_mask is not None:
         logits = logits.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else logits + attn_mask
     probs = logits.softmax(dim=-1)

@@ -11,6 +11,8 @@ from typing import Literal
 
 import torch
 
+from .errors import SettingsError
+
 __all__ = ["PrefixKind", "Geometry", "Capture"]
 
 PrefixKind = Literal["cls", "dist", "reg"]
@@ -45,7 +47,7 @@ class Geometry:
     def __post_init__(self) -> None:
         gh, gw = self.grid_size
         if gh < 1 or gw < 1:
-            raise ValueError(f"grid_size must be positive, got {self.grid_size}")
+            raise SettingsError(f"grid_size must be positive, got {self.grid_size}")
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -74,14 +76,14 @@ class Geometry:
     def token_index(self, kind: PrefixKind) -> int:
         """Sequence index of the first prefix token of this kind."""
         if kind not in self.prefix_kinds:
-            raise ValueError(f"this model has no {kind!r} token (prefix tokens: {self.prefix_kinds}).")
+            raise SettingsError(f"this model has no {kind!r} token (prefix tokens: {self.prefix_kinds}).")
         return self.prefix_kinds.index(kind)
 
     def patch_token(self, row: int, col: int) -> int:
         """Sequence index of the patch at grid position (row, col)."""
         gh, gw = self.grid_size
         if not (0 <= row < gh and 0 <= col < gw):
-            raise ValueError(f"patch ({row}, {col}) is outside the {gh} x {gw} grid; pick a row below {gh} and a column below {gw}.")
+            raise SettingsError(f"patch ({row}, {col}) is outside the {gh} x {gw} grid; pick a row below {gh} and a column below {gw}.")
         return self.num_prefix_tokens + row * gw + col
 
     def token_label(self, index: int) -> str:
