@@ -17,7 +17,7 @@ from torch import nn
 from .capture import capture
 from .errors import NotAvailableError
 from .geometry import geometry_of
-from .methods.distance import attention_entropy, mean_attention_distance
+from .methods.distance import attention_entropy, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
 from .methods.readout import DistilledReadout, readout
@@ -26,7 +26,7 @@ from .methods.rollout import RolloutSettings, RolloutSink
 from .methods.token_attention import token_attention
 from .types import Geometry
 
-__all__ = ["RolloutSettings", "AnalysisSink", "analyze"]
+__all__ = ["RolloutSettings", "AnalysisSink", "analyze", "model_view_arrays"]
 
 
 class AnalysisSink:
@@ -46,11 +46,14 @@ class AnalysisSink:
         self.cls_attention: list[torch.Tensor] = []  # per layer [batch, head, gh, gw]
         self.distance: list[torch.Tensor] = []  # per layer [batch, head]
         self.entropy: list[torch.Tensor] = []  # per layer [batch, head]
+        self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
 
     def __call__(self, layer: int, probs: torch.Tensor) -> None:
         probs = probs.detach()
         self.rollout(layer, probs)
-        self.distance.append(mean_attention_distance(probs, self.geometry))
+        if self._distances is None:
+            self._distances = patch_distances(self.geometry, probs.device)
+        self.distance.append(mean_attention_distance(probs, self.geometry, self._distances))
         self.entropy.append(attention_entropy(probs))
         if self.geometry.has_class_token:
             self.cls_attention.append(token_attention(probs, self.geometry, "cls"))
@@ -72,6 +75,7 @@ def analyze(
     keep_attention: bool = True,
     pcs_k: int = 28,
     distilled: DistilledReadout = "mean",
+    model_views: bool = True,
 ) -> dict[str, np.ndarray]:
     """All arrays of the analysis file for one batch.
 
@@ -84,6 +88,8 @@ def analyze(
         keep_attention: include the full ``attention`` array ``[batch, layer, head, query, key]``.
         pcs_k: number of patch-embedding principal components.
         distilled: readout for distilled models: "cls", "dist" or "mean".
+        model_views: also compute the per-model arrays (position-embedding similarity, patch-embedding PCA),
+            which do not depend on the images; batch loops compute them once instead.
 
     Returns:
         name -> array: ``pixel_values`` [B,3,h,w], ``logits`` [B,C], ``attention`` [B,L,H,N,N] (when kept),
@@ -128,6 +134,14 @@ def analyze(
         rel = class_relevance(model, pixel_values, target_class=target_class, distilled=distilled)
         arrays["relevance"] = _numpy(rel.heatmap)
         arrays["relevance_target"] = rel.target_class.cpu().numpy().astype(np.int64)
+    if model_views:
+        arrays.update(model_view_arrays(model, geometry, pcs_k))
+    return arrays
+
+
+def model_view_arrays(model: nn.Module, geometry: Geometry, pcs_k: int = 28) -> dict[str, np.ndarray]:
+    """Arrays that depend on the model alone: ``pos_embed_similarity`` (when available) and patch-embedding PCs."""
+    arrays: dict[str, np.ndarray] = {}
     try:
         arrays["pos_embed_similarity"] = _numpy(pos_embed_similarity(model, geometry.grid_size))
     except NotAvailableError:

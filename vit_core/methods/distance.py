@@ -40,12 +40,15 @@ def _check(attention: torch.Tensor, geometry: Geometry) -> None:
         )
 
 
-def mean_attention_distance(attention: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def mean_attention_distance(
+    attention: torch.Tensor, geometry: Geometry, distances: torch.Tensor | None = None
+) -> torch.Tensor:
     """Attention-weighted distance in input pixels between patch queries and patch keys.
 
     Args:
         attention: ``[..., query, key]`` probabilities, e.g. ``[batch, layer, head, query, key]``.
         geometry: token layout (patch size, grid, prefix tokens).
+        distances: ``patch_distances(geometry)`` on the attention's device, when the caller already has it.
 
     Returns:
         ``[...]`` float32, e.g. ``[batch, layer, head]``: per head, the mean over patch queries.
@@ -53,7 +56,8 @@ def mean_attention_distance(attention: torch.Tensor, geometry: Geometry) -> torc
     _check(attention, geometry)
     p = geometry.num_prefix_tokens
     patch = attention[..., p:, p:].float()  # [..., patch_query, patch_key]
-    distances = patch_distances(geometry, attention.device)  # [patch_query, patch_key]
+    if distances is None:
+        distances = patch_distances(geometry, attention.device)  # [patch_query, patch_key]
     weighted = torch.einsum("...qk,qk->...q", patch, distances)  # [..., patch_query]
     mass = patch.sum(dim=-1).clamp_min(torch.finfo(torch.float32).tiny)  # renormalise over patch keys
     return (weighted / mass).mean(dim=-1)

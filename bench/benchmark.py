@@ -1,0 +1,248 @@
+"""Benchmark: attention analysis against a plain fused forward and against the peer-style capture.
+
+Three ways to run the same random-weight timm ViT, side by side:
+  (a) plain: the fused forward alone (what the model costs);
+  (b) ours: ``vit_core.analysis.analyze`` without the full attention array: every layer's attention rebuilt
+      exactly beside the fused kernel and reduced on the device (rollout, class-token maps, mean attention
+      distance, entropy), only reduced arrays copied to the host;
+  (c) peer: the common way (vit-explain style): fused attention off on a copy, a hook on every ``attn_drop``,
+      rollout one image at a time in Python; (c+host) the same with every N x N map copied to the host.
+Plus (r): class-specific relevance, one forward and one backward.
+
+Prints a table (images/s, latency, peak memory, ratios) and writes it as markdown to ``--out``.
+
+    python bench/benchmark.py --device cpu --model vit_base_patch16_224 --batch-sizes 1 --out bench/out/cpu.md
+    python bench/benchmark.py --device cuda --dtype bfloat16 --batch-sizes 1 64 --out bench/out/gpu.md
+    python bench/benchmark.py --memory --model vit_large_patch16_384 --device cpu      # peak memory of (a) vs (b)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vit_core.analysis import analyze  # noqa: E402
+from vit_core.loading import load_model  # noqa: E402
+from vit_core.methods.relevance import class_relevance  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------- baseline (c)
+class PeerStyleCapture:
+    """The common way: a non-fused copy of the model with a forward hook on every ``attn_drop``."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = copy.deepcopy(model)
+        self.maps: list[torch.Tensor] = []
+        for block in self.model.blocks:
+            block.attn.fused_attn = False
+            block.attn.attn_drop.register_forward_hook(lambda m, i, o: self.maps.append(o))
+
+    def __call__(self, x: torch.Tensor, to_host: bool) -> list[torch.Tensor]:
+        self.maps.clear()
+        with torch.no_grad():
+            self.model(x)
+            maps = [a.float().cpu() for a in self.maps] if to_host else self.maps
+            rollouts = []
+            for image in range(x.shape[0]):  # one image at a time, as vit-explain does
+                result = torch.eye(maps[0].shape[-1], device=maps[0].device)
+                for attention in maps:
+                    fused = attention[image].float().mean(dim=0)
+                    mixed = (fused + torch.eye(fused.shape[-1], device=fused.device)) / 2
+                    mixed = mixed / mixed.sum(dim=-1, keepdim=True)
+                    result = mixed @ result
+                rollouts.append(result[0, 1:].cpu())
+        return rollouts
+
+
+# ---------------------------------------------------------------------------------------------- timing
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_call(fn: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> list[float]:
+    """Seconds per call; CUDA events on a GPU, perf_counter on a CPU."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end) / 1000)
+        else:
+            begun = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - begun)
+    return times
+
+
+def peak_gpu_bytes(fn: Callable[[], object]) -> int:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated()
+
+
+def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
+    model = loaded.model
+    peer = PeerStyleCapture(model)
+
+    def plain():
+        with torch.no_grad():
+            return model(x).float().cpu()
+
+    def ours():
+        return analyze(model, x, relevance=False, keep_attention=False, model_views=False)
+
+    def relevance():
+        return class_relevance(model, x).heatmap.cpu()
+
+    return {
+        "(a) plain fused forward": plain,
+        "(b) vit_core analysis": ours,
+        "(c) peer-style capture + per-image rollout": lambda: peer(x, to_host=False),
+        "(c+host) peer-style, every map to the host": lambda: peer(x, to_host=True),
+        "(r) class-specific relevance (1 backward)": relevance,
+    }
+
+
+def run_speed(args) -> list[dict]:
+    rows = []
+    for model_name in args.model:
+        loaded = load_model(model_name, pretrained=False, device=args.device, dtype=args.dtype)
+        h, w = loaded.geometry.img_size
+        for batch in args.batch_sizes:
+            x = torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0)).to(loaded.device, loaded.dtype)
+            base = None
+            for name, fn in scenarios(loaded, x).items():
+                if args.skip_host and "host" in name:
+                    continue
+                times = time_call(fn, loaded.device, args.warmup, args.repeats)
+                median = statistics.median(times)
+                peak = peak_gpu_bytes(fn) if loaded.device.type == "cuda" else None
+                base = base or median
+                rows.append({
+                    "model": model_name, "dtype": str(loaded.dtype).removeprefix("torch."), "batch": batch,
+                    "method": name, "latency_ms": median * 1000, "images_per_s": batch / median,
+                    "time_vs_plain": median / base, "peak_gpu_mib": None if peak is None else peak / 2**20,
+                })
+                print(f"{model_name} b{batch} {name:46s} {median * 1000:9.1f} ms  {batch / median:9.1f} img/s  "
+                      f"{median / base:5.2f}x plain", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- memory
+_MEMORY_CHILD = r"""
+import sys, torch
+sys.path.insert(0, {root!r})
+from vit_core.analysis import analyze
+from vit_core.loading import load_model
+def rss_peak_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+def rss_now_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+torch.set_grad_enabled(False)
+loaded = load_model({model!r}, pretrained=False, device="cpu")
+h, w = loaded.geometry.img_size
+x = torch.randn(1, 3, h, w)
+loaded.model(x)  # warm allocator and kernels
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak to the current RSS
+before = rss_now_kib()
+if {method!r} == "plain":
+    loaded.model(x)
+else:
+    analyze(loaded.model, x, relevance=False, keep_attention=False, model_views=False)
+print(before, rss_peak_kib())
+"""
+
+
+def run_memory(args) -> list[dict]:
+    rows = []
+    for model_name in args.model:
+        for method in ("plain", "analysis"):
+            code = _MEMORY_CHILD.format(root=str(ROOT), model=model_name, method=method)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            before, peak = (int(v) for v in out.split())
+            rows.append({"model": model_name, "method": method, "rss_before_mib": before / 1024,
+                         "peak_rss_mib": peak / 1024, "peak_above_loaded_mib": (peak - before) / 1024})
+            print(f"{model_name} {method:9s} peak RSS {peak / 1024:8.0f} MiB, "
+                  f"{(peak - before) / 1024:7.0f} MiB above the loaded model", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- report
+def machine() -> dict:
+    info = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
+            "torch": torch.__version__, "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+            "platform": platform.platform()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def markdown(rows: list[dict], context: dict, command: str) -> str:
+    lines = [f"Command: `{command}`", "", "Machine: " + json.dumps(context), ""]
+    if rows and "latency_ms" in rows[0]:
+        lines += ["| model | dtype | batch | method | latency ms | images/s | time vs (a) | peak GPU MiB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            peak = "" if r["peak_gpu_mib"] is None else f"{r['peak_gpu_mib']:.0f}"
+            lines.append(f"| {r['model']} | {r['dtype']} | {r['batch']} | {r['method']} | {r['latency_ms']:.1f} | "
+                         f"{r['images_per_s']:.1f} | {r['time_vs_plain']:.2f}x | {peak} |")
+    elif rows:
+        lines += ["| model | method | peak RSS MiB | peak above loaded model MiB |", "|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['model']} | {r['method']} | {r['peak_rss_mib']:.0f} | {r['peak_above_loaded_mib']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", nargs="+", default=["vit_base_patch16_224"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--skip-host", action="store_true", help="skip the slow every-map-to-host baseline")
+    parser.add_argument("--memory", action="store_true", help="measure peak RSS of (a) and (b) on the CPU instead")
+    parser.add_argument("--out", type=Path, help="write the table as markdown here")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = run_memory(args) if args.memory else run_speed(args)
+    text = markdown(rows, machine(), "python " + " ".join(sys.argv))
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
