@@ -30,6 +30,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-st.title("ViT Attention Explorer")
+st.title(page.title)
 render_sidebar()
 page.run()

@@ -99,7 +99,7 @@ def _patch_markers(
         y=(rows + 0.5) * ph,
         mode="markers",
         marker={"symbol": "square", "size": marker_px, "opacity": 0.01, "color": "white"},
-        customdata=custom,
+        customdata=custom.tolist(),  # plain lists: a click returns them as lists, not a typed-array dict
         hovertemplate=hover + "<extra></extra>",
         name="patches",
         showlegend=False,
@@ -283,7 +283,8 @@ def token_sequence_figure(
         )
     )
     fig = _image_axes(fig, None, title)
-    fig.update_layout(clickmode="none")
+    width_px = 620  # about half a wide page: the height that keeps the mosaic's aspect without blank bands
+    fig.update_layout(clickmode="none", height=int(50 + width_px * mosaic.shape[0] / mosaic.shape[1]))
     return fig
 
 
@@ -467,6 +468,8 @@ def prefix_weights_figure(
     )
     for annotation in fig.layout.annotations:
         annotation.text = f"on {prefix_labels[int(annotation.text.split('=')[-1])]}"
+    fig.update_xaxes(dtick=1)
+    fig.update_yaxes(dtick=1 if num_layers <= 12 else 2)
     fig.update_layout(
         title=title,
         height=120 + 22 * num_layers,
@@ -515,7 +518,7 @@ def pos_embed_tiles_figure(
             y=rows * th + (gh - 1) / 2,
             mode="markers",
             marker={"symbol": "square", "size": _marker_px((gh, gw)), "opacity": 0.01, "color": "white"},
-            customdata=np.stack([np.arange(gh * gw), rows, cols], axis=-1),
+            customdata=np.stack([np.arange(gh * gw), rows, cols], axis=-1).tolist(),
             hovertemplate="tile of patch (%{customdata[1]}, %{customdata[2]})<br>click to enlarge<extra></extra>",
             name="tiles",
         )

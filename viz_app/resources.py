@@ -76,16 +76,16 @@ def clear_all() -> None:
 
 
 # -- models ---------------------------------------------------------------------------------------
-@st.cache_resource(show_spinner=False)
 def demo_available() -> bool:
-    """True when the bundled demo model is registered with timm."""
+    """True when the bundled demo model is registered with timm and its weights file is present."""
     import timm
 
     try:
         vit_core.loading._register_demo_model()
+        from vit_core.demo import WEIGHTS_FILE
     except Exception:  # noqa: BLE001 - a broken demo package must not take the app down
         return False
-    return timm.is_model(DEMO_MODEL_NAME)
+    return timm.is_model(DEMO_MODEL_NAME) and Path(WEIGHTS_FILE).is_file()
 
 
 def default_model_spec() -> ModelSpec:

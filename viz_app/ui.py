@@ -42,15 +42,23 @@ def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = 
 
 
 def patch_from_selection(chart_key: str) -> tuple[int, int] | None:
-    """(row, col) of the patch a click selected on a figure with patch markers (customdata [i, row, col, ...])."""
-    event = st.session_state.get(chart_key)
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else []
-    if not points and event is not None and hasattr(event, "selection"):
-        points = event.selection.get("points", [])
-    for point in points:
-        custom = point.get("customdata")
-        if custom is not None and len(custom) >= 3:
-            return int(custom[1]), int(custom[2])
+    """(row, col) of the patch a click selected on a figure with patch markers (customdata [i, row, col, ...]).
+
+    Returns None when nothing usable was selected; never raises (it runs inside widget callbacks).
+    """
+    try:
+        event = st.session_state.get(chart_key)
+        if event is None:
+            return None
+        selection = event["selection"] if "selection" in event else getattr(event, "selection", {})
+        for point in selection.get("points", []):
+            custom = point.get("customdata")
+            if isinstance(custom, dict):  # a typed array arrives as {"0": v0, "1": v1, ...}
+                custom = [custom[k] for k in sorted(custom, key=int)]
+            if custom is not None and len(custom) >= 3:
+                return int(custom[1]), int(custom[2])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
     return None
 
 

@@ -23,7 +23,7 @@ with right:
     st.subheader("Prediction")
     if ctx.predictions:
         top = ctx.predictions[0]
-        st.metric("Top-1", top.label, percent(top.probability), delta_color="off")
+        st.markdown(f"Top-1: **{top.label}** with probability **{percent(top.probability)}**")
         plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions]))
     else:
         st.info("This model has no classification head (a self-supervised or image-tower model), so it predicts no class.")

@@ -1,0 +1,186 @@
+"""End to end in a real headless browser: Debian's Chromium driven by Playwright for Python.
+
+Starts ``streamlit run streamlit_app.py`` on a free localhost port, uploads an image, switches pages, clicks
+a patch, and checks that the rollout overlay and the clicked patch's map appear. Screenshots go to
+``out/`` (override with ``VIT_SCREENSHOT_DIR``). Needs the ``chromium`` package (``apt-get install
+chromium``); Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("VIT_SCREENSHOT_DIR", ROOT / "out"))
+CHROMIUM = shutil.which("chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LOAD_TIMEOUT_MS = 180_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "streamlit-e2e.log", "w")  # noqa: SIM115 - closed in finally
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the Streamlit server did not start within 60 s (see out/streamlit-e2e.log)")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); this test needs a real browser")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _upload_image(tmp_path: Path) -> Path:
+    """A scene the demo model knows (a shape on a gradient), saved as PNG."""
+    from vit_core.demo.scenes import render_scene
+
+    image, _, _ = render_scene(seed=123, index=7)
+    path = tmp_path / "my_upload.png"
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path)
+    return path
+
+
+def _traces(plot) -> list[str]:
+    """Trace types of one rendered plotly figure (a `.js-plotly-plot` locator)."""
+    return plot.evaluate("gd => gd._fullData.map(t => t.type)")
+
+
+def _go(page, title: str) -> None:
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+
+
+def _wait_for_chart(page) -> None:
+    """Wait for a figure or an error message; fail with the message's text if it is an error."""
+    page.locator(".js-plotly-plot, [data-testid=stAlertContentError]").first.wait_for()
+    errors = page.locator("[data-testid=stAlertContentError]")
+    assert errors.count() == 0, f"the app shows an error: {errors.first.inner_text()}"
+    _no_traceback(page)
+
+
+def _no_traceback(page) -> None:
+    assert page.locator("[data-testid=stException]").count() == 0, "the page shows a traceback"
+
+
+def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 1500})
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.goto(app_url)
+    _wait_for_chart(page)  # the model loaded and analysed the default sample
+
+    # upload an image
+    page.locator("[data-testid=stSidebar] label", has_text="Upload").first.click()
+    image = _upload_image(tmp_path)
+    page.locator("[data-testid=stSidebar] input[type=file]").last.set_input_files(str(image))
+    page.get_by_text("my_upload.png, resized and cropped").wait_for()
+    _wait_for_chart(page)
+    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+
+    # rollout page: the overlay is an image with a heatmap over it
+    _go(page, "Attention rollout")
+    page.get_by_role("heading", name="Attention rollout").first.wait_for()
+    chart = page.locator(".st-key-rollout_chart .js-plotly-plot").first
+    chart.wait_for()
+    assert {"image", "heatmap"} <= set(_traces(chart))
+    _no_traceback(page)
+    page.screenshot(path=str(SHOTS / "rollout.png"), full_page=True)
+
+    # query a patch: click patch (1, 2) through the plot area's own coordinates
+    _go(page, "Query a patch")
+    page.get_by_text("attends").first.wait_for()
+    chart = page.locator(".st-key-query_chart .js-plotly-plot").first
+    chart.wait_for()
+    target = (1, 2)
+    x, y = chart.evaluate(
+        """(gd, rc) => {
+            const s = gd._fullData.find(t => t.type === 'scatter' && t.customdata);
+            const uniq = v => [...new Set(Array.from(v))].sort((a, b) => a - b);
+            const x = uniq(s.x)[rc[1]], y = uniq(s.y)[rc[0]];
+            const L = gd._fullLayout, box = gd.getBoundingClientRect();
+            return [box.left + L._size.l + L.xaxis.l2p(x), box.top + L._size.t + L.yaxis.l2p(y)];
+        }""",
+        list(target),
+    )
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    heading = page.get_by_role("heading", name=f"Where patch ({target[0]}, {target[1]}) attends")
+    heading.wait_for(timeout=60_000)
+    chart = page.locator(".st-key-query_chart .js-plotly-plot").first
+    assert {"image", "heatmap"} <= set(_traces(chart))
+    outline = chart.evaluate("gd => gd._fullLayout.shapes.map(s => [s.x0, s.y0])")
+    patch = chart.evaluate("gd => gd._fullData[1].dx")  # heatmap cell = one patch
+    assert outline == [[target[1] * patch, target[0] * patch]], "the clicked patch is outlined"
+    page.locator("[data-testid=stMain] .js-plotly-plot").nth(1).wait_for()  # every head of the clicked patch
+    _no_traceback(page)
+    page.screenshot(path=str(SHOTS / "screenshot.png"), full_page=True)
+
+    # the other pages render without a traceback
+    for title in ("Class-token attention", "Position embeddings", "Heads at a glance", "Patch-embedding filters",
+                  "Guided tour", "Compare models", "Export"):
+        _go(page, title)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1500)
+        page.locator("[data-testid=stMain] .js-plotly-plot, [data-testid=stMain] [data-testid=stAlert]").first.wait_for()
+        _no_traceback(page)
+        page.screenshot(path=str(SHOTS / f"page-{title.split()[0].lower()}.png"), full_page=True)
+    page.close()
