@@ -137,3 +137,13 @@ def test_device_and_precision_are_checked():
         load_model("test_vit", pretrained=False, device="cpu", dtype="bfloat16")
     with pytest.raises(ModelLoadError, match="unknown precision"):
         load_model("test_vit", pretrained=False, device="cpu", dtype="int3")
+
+
+def test_memory_is_checked_before_loading(monkeypatch):
+    import vit_core.loading as loading
+
+    needed = loading.memory_needed_bytes("vit_huge_patch14_224")
+    assert 4 * 2**30 < needed < 6 * 2**30  # 632M parameters, float32, file + model
+    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 2**30)
+    with pytest.raises(ModelLoadError, match=r"needs about 4\.\d GB of memory to load but only 1\.0 GB"):
+        load_model("vit_huge_patch14_224", pretrained=False, device="cpu")

@@ -23,7 +23,16 @@ from .errors import CheckpointError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .types import Geometry
 
-__all__ = ["LoadedModel", "load_model", "resolve_device", "resolve_dtype", "parameter_bytes", "DEMO_MODEL_NAME"]
+__all__ = [
+    "DEMO_MODEL_NAME",
+    "LoadedModel",
+    "available_memory_bytes",
+    "load_model",
+    "memory_needed_bytes",
+    "parameter_bytes",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 DEMO_MODEL_NAME = "vit_demo_shapes"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
@@ -111,7 +120,35 @@ def _check_name(name: str) -> str:
     return architecture
 
 
-def _build(name: str, pretrained: bool, **kwargs) -> nn.Module:
+def available_memory_bytes(device: torch.device) -> int | None:
+    """Free memory on `device` (GPU: free device memory; CPU: the kernel's MemAvailable), or None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _bytes_to_load(model: nn.Module, dtype: torch.dtype) -> int:
+    # The weights twice over while loading: the checkpoint's copy and the model's.
+    return 2 * parameter_bytes(model) * torch.finfo(dtype).bits // 32
+
+
+def memory_needed_bytes(name: str, dtype: torch.dtype = torch.float32, **kwargs) -> int:
+    """Bytes needed to load model `name`, found without building it (a meta-device skeleton)."""
+    with torch.device("meta"):
+        skeleton = timm.create_model(_check_name(name), pretrained=False, **kwargs)
+    return _bytes_to_load(skeleton, dtype)
+
+
+def _build(
+    name: str, pretrained: bool, device: torch.device | None = None, dtype: torch.dtype = torch.float32, **kwargs
+) -> nn.Module:
     """Create the model, translating timm's and the hub's failures into one clear sentence."""
     architecture = _check_name(name)
     with torch.device("meta"):
@@ -120,6 +157,13 @@ def _build(name: str, pretrained: bool, **kwargs) -> nn.Module:
         raise UnsupportedModelError(
             f"{architecture} is a {type(skeleton).__name__}, not a Vision Transformer; "
             "choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
+        )
+    needed = _bytes_to_load(skeleton, dtype)
+    free = available_memory_bytes(device or torch.device("cpu"))
+    if free is not None and needed > free:
+        raise ModelLoadError(
+            f"{architecture} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
+            "is free; choose a smaller model or free some memory."
         )
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
@@ -180,11 +224,11 @@ def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
     return f"{path.name} does not match this architecture ({'; '.join(parts)}); pick the architecture it was trained with."
 
 
-def _from_checkpoint(name: str, path: Path, **model_kwargs) -> nn.Module:
+def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
     """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
     architecture = name.split(".", 1)[0]
     if path.suffix.lower() == ".npz":
-        model = _build(architecture, pretrained=False, **model_kwargs)
+        model = _build(architecture, False, device, dtype, **model_kwargs)
         try:
             model.load_pretrained(str(path))
         except (KeyError, ValueError, OSError) as error:
@@ -196,7 +240,7 @@ def _from_checkpoint(name: str, path: Path, **model_kwargs) -> nn.Module:
     head = state.get("head.weight")
     if head is not None and head.ndim == 2 and "num_classes" not in model_kwargs:
         model_kwargs = {**model_kwargs, "num_classes": head.shape[0]}
-    model = _build(architecture, pretrained=False, **model_kwargs)
+    model = _build(architecture, False, device, dtype, **model_kwargs)
     state = checkpoint_filter_fn(state, model)
     message = _mismatch_message(path, model, state)
     if message:
@@ -259,15 +303,15 @@ def load_model(
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     if checkpoint is not None:
-        model = _from_checkpoint(name, Path(checkpoint), **model_kwargs)
+        model = _from_checkpoint(name, Path(checkpoint), resolved_device, resolved_dtype, **model_kwargs)
         source = "checkpoint"
     elif pretrained:
-        model = _build(name, pretrained=True, **model_kwargs)
+        model = _build(name, True, resolved_device, resolved_dtype, **model_kwargs)
         source = "demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub"
     else:
         with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
             torch.manual_seed(0)
-            model = _build(name, pretrained=False, **model_kwargs)
+            model = _build(name, False, resolved_device, resolved_dtype, **model_kwargs)
         source = "random"
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
