@@ -147,3 +147,40 @@ def test_memory_is_checked_before_loading(monkeypatch):
     monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 2**30)
     with pytest.raises(ModelLoadError, match=r"needs about 4\.\d GB of memory to load but only 1\.0 GB"):
         load_model("vit_huge_patch14_224", pretrained=False, device="cpu")
+
+
+def test_unreachable_hub_fails_within_seconds(monkeypatch):
+    import socket
+    import time
+
+    import huggingface_hub.constants as hub
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "ENDPOINT", f"http://127.0.0.1:{port}")
+    begun = time.monotonic()
+    with pytest.raises(ModelLoadError, match="cannot reach 127.0.0.1 .* bundled model"):
+        load_model("vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
+    assert time.monotonic() - begun < 20
+
+
+def test_cached_hub_weights_load_without_network(tmp_path, monkeypatch):
+    # Put weights where huggingface_hub's cache keeps them; with HF_HUB_OFFLINE the hub path must find them.
+    import huggingface_hub.constants as hub
+
+    name = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
+    repo = timm.models.get_pretrained_cfg(name).hf_hub_id
+    torch.manual_seed(9)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    snapshot = tmp_path / f"models--{repo.replace('/', '--')}" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    safetensors.torch.save_file(model.state_dict(), snapshot / "model.safetensors")
+    (tmp_path / f"models--{repo.replace('/', '--')}" / "refs").mkdir()
+    (tmp_path / f"models--{repo.replace('/', '--')}" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    loaded = load_model(name, device="cpu")
+    assert loaded.source == "hub"
+    assert torch.equal(loaded.model.state_dict()["head.weight"], model.state_dict()["head.weight"])

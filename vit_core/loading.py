@@ -146,6 +146,43 @@ def memory_needed_bytes(name: str, dtype: torch.dtype = torch.float32, **kwargs)
     return _bytes_to_load(skeleton, dtype)
 
 
+def hub_weights_cached(name: str) -> bool | None:
+    """True when the hub weights of timm model `name` are in the local cache; None when it has no hub weights."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except RuntimeError:  # an invalid tag: create_model says so with the list of valid ones
+        return None
+    if cfg is None or not cfg.hf_hub_id:
+        return None
+    files = [cfg.hf_hub_filename] if cfg.hf_hub_filename else ["model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors"]
+    return any(isinstance(try_to_load_from_cache(cfg.hf_hub_id, f), str) for f in files)
+
+
+def _check_hub_reachable(name: str, timeout_s: float = 3.0) -> None:
+    """Fail in seconds, not after a minute of retries, when uncached weights cannot be downloaded."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if hub_weights_cached(name) is not False:
+        return
+    offline_hint = (
+        f"with no network, pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
+    )
+    if constants.HF_HUB_OFFLINE:
+        raise ModelLoadError(f"the weights of {name} are not cached and HF_HUB_OFFLINE is set; {offline_hint}")
+    endpoint = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
+    except OSError as error:
+        raise ModelLoadError(
+            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__}); {offline_hint}"
+        ) from error
+
+
 def _build(
     name: str, pretrained: bool, device: torch.device | None = None, dtype: torch.dtype = torch.float32, **kwargs
 ) -> nn.Module:
@@ -165,6 +202,8 @@ def _build(
             f"{architecture} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
             "is free; choose a smaller model or free some memory."
         )
+    if pretrained:
+        _check_hub_reachable(name)
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except RuntimeError as error:
