@@ -30,7 +30,10 @@ def show_error(error: Exception) -> None:
         message = str(error)
     else:
         message = f"something went wrong ({type(error).__name__}); try another model or image."
-    st.error(message[:1].upper() + message[1:], icon=":material/error:")
+    first = message.split(" ", 1)[0]
+    if first.islower() and first not in ("timm",):  # sentence case, but keep names such as timm as written
+        message = message[:1].upper() + message[1:]
+    st.error(message, icon=":material/error:")
 
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:

@@ -1,0 +1,177 @@
+"""The Streamlit app under ``streamlit.testing`` (AppTest): every page renders without an exception, view
+controls never run a forward pass, a new image runs exactly one, and bad uploads show one readable sentence.
+
+The app runs on its default model (the bundled demo model, or a tiny random ViT while its weights are
+missing), with the hub offline. Forward passes are counted by ``viz_app.resources.FORWARD_CALLS``, which
+the cached analysis functions increment only when they really run.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from viz_app import resources, state
+
+pytestmark = pytest.mark.slow
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+TIMEOUT = 120  # first model load and analysis on a shared 2-core CPU
+PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "tour", "compare", "export"]
+
+
+def _page(name: str) -> str:
+    return f"viz_app/pages/{name}.py"
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def at() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    _ok(app)
+    return app
+
+
+def test_every_page_renders(at):
+    trained = at.session_state[state.CONTEXT].spec.pretrained
+    for name in PAGES:
+        at.switch_page(_page(name)).run()
+        if name == "compare" and not trained:
+            # the fallback tiny model has random weights; its trained twin needs the (offline) hub
+            assert not at.exception and len(at.error) <= 1
+            continue
+        _ok(at)
+        assert at.title[0].value, name
+    at.switch_page(_page("overview")).run()
+    assert any("What the model sees" in s.value for s in at.subheader)
+    caption = at.sidebar.caption[-1].value
+    assert "layers" in caption and "heads" in caption  # device, precision and geometry are shown
+
+
+def _forwards_unchanged(at: AppTest, action) -> None:
+    before = resources.forward_count()
+    action()
+    at.run()
+    _ok(at)
+    assert resources.forward_count() == before, dict(resources.FORWARD_CALLS)
+
+
+def test_view_controls_run_no_forward_pass(at):
+    geometry = at.session_state[state.CONTEXT].geometry
+    at.switch_page(_page("overview")).run()
+    _forwards_unchanged(at, lambda: at.toggle(key=state.SHOW_INDICES).set_value(False))
+
+    at.switch_page(_page("rollout")).run()
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.FUSION).set_value("max"))
+    _forwards_unchanged(at, lambda: at.slider(key=state.DISCARD).set_value(0.9))
+    _forwards_unchanged(at, lambda: at.slider(key=state.RESIDUAL).set_value(0.3))
+    _forwards_unchanged(at, lambda: at.slider(key=state.START_LAYER).set_value(1))
+    _forwards_unchanged(at, lambda: at.slider(key=state.OPACITY).set_value(0.2))
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.COLORMAP).set_value("Viridis"))
+    _forwards_unchanged(at, lambda: at.toggle(key=state.SMOOTH).set_value(True))
+    assert len(at.get("plotly_chart")) == 2  # rollout beside relevance
+
+    at.switch_page(_page("class_token")).run()
+    _forwards_unchanged(at, lambda: at.radio(key=state.CLS_MODE).set_value("Layer × head grid"))
+    _forwards_unchanged(at, lambda: at.toggle(key=state.CLS_NORMALISE).set_value(False))
+    _forwards_unchanged(at, lambda: at.slider(key=state.CLS_LAYER).set_value(0))
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.CLS_HEAD).set_value(1))
+
+    at.switch_page(_page("query")).run()
+    _forwards_unchanged(at, lambda: at.number_input(key=state.QUERY_ROW).set_value(1))
+    _forwards_unchanged(at, lambda: at.number_input(key=state.QUERY_COL).set_value(2))
+    assert any(s.value == "Where patch (1, 2) attends" for s in at.subheader)
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.QUERY_LAYER).set_value(0))
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.QUERY_HEAD).set_value(1))
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.QUERY_LAYER).set_value("rolled out"))
+
+    at.switch_page(_page("position")).run()
+    _forwards_unchanged(at, lambda: at.number_input(key=state.POS_ROW).set_value(geometry.grid_size[0] - 1))
+    _forwards_unchanged(at, lambda: at.number_input(key=state.POS_COL).set_value(1))
+
+    at.switch_page(_page("tour")).run()
+    for step in range(5):
+        _forwards_unchanged(at, lambda s=step: at.get("button_group")[0].set_value(s))
+
+
+def test_another_class_costs_one_cached_gradient_pass(at):
+    at.switch_page(_page("rollout")).run()
+    picker = at.selectbox(key=state.TARGET_CLASS)
+    classes = list(picker.options)
+    assert len(classes) >= 2
+    before = resources.FORWARD_CALLS["relevance"]
+    picker.set_value(int(at.session_state[state.CONTEXT].predictions[1].index))
+    at.run()
+    _ok(at)
+    runs = resources.FORWARD_CALLS["relevance"] - before
+    assert runs in (0, 1)  # 0 when an earlier test in this process already asked for this class
+    at.selectbox(key=state.TARGET_CLASS).set_value(int(at.session_state[state.CONTEXT].predictions[0].index))
+    at.run()
+    at.selectbox(key=state.TARGET_CLASS).set_value(int(at.session_state[state.CONTEXT].predictions[1].index))
+    at.run()
+    _ok(at)
+    assert resources.FORWARD_CALLS["relevance"] - before == runs  # cached now
+
+
+def _png(colour: tuple[int, int, int], size=(180, 140)) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((*size[::-1], 3), colour, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_new_image_runs_exactly_one_analysis(at):
+    at.switch_page(_page("overview")).run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    _ok(at)
+    before = resources.FORWARD_CALLS["analyze"]
+    colour = tuple(int(v) for v in np.random.default_rng().integers(0, 255, 3))
+    at.file_uploader(key=state.UPLOAD).upload("fresh.png", _png(colour), "image/png").run()
+    _ok(at)
+    assert resources.FORWARD_CALLS["analyze"] == before + 1
+    assert any("fresh.png" in c.value for c in at.caption)
+    at.switch_page(_page("rollout")).run()
+    _ok(at)
+    assert resources.FORWARD_CALLS["analyze"] == before + 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
+        ("notes.jpg", b"this is text, not a picture"),
+        ("empty.png", b""),
+        ("truncated.png", _png((10, 200, 30), (400, 300))[:300]),
+    ],
+)
+def test_bad_upload_shows_one_sentence_and_app_keeps_running(name, content):
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    app.file_uploader(key=state.UPLOAD).upload(name, content, "image/png").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(app.error) == 1
+    message = app.error[0].value
+    assert "Traceback" not in message and message.count("\n") == 0 and message.endswith(".")
+    # the app keeps running: back to a sample image and everything renders again
+    app.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    _ok(app)
+    assert len(app.get("plotly_chart")) >= 3
+
+
+def test_unknown_model_name_shows_error():
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input("vit_not_a_real_model").run()
+    assert not app.exception
+    assert len(app.error) == 1 and "no model named" in app.error[0].value.lower()
