@@ -155,9 +155,12 @@ class AttentionCapture:
         else:
             self._stored[layer] = probs
 
+    # Hooks take (module, args, *rest): torch decides between the with-kwargs and plain signatures from a live
+    # table, so a thread running a snapshot of another thread's just-removed hook can call it either way.
     def _hook_mask(self, layer: int):
-        def hook(module, args, kwargs):
+        def hook(module, args, *rest):
             if self._mine():
+                kwargs = rest[0] if rest else {}
                 self._pending_mask[layer] = kwargs.get("attn_mask", args[1] if len(args) > 1 else None)
 
         return hook
@@ -184,9 +187,10 @@ class AttentionCapture:
         return hook
 
     def _hook_eager(self, layer: int):
-        def hook(module, args, kwargs, output):
+        def hook(module, args, *rest):
             if not self._mine():
                 return None
+            kwargs = rest[0] if len(rest) == 2 else {}
             x = args[0]
             mask = kwargs.get("attn_mask", args[1] if len(args) > 1 else None)
             out, probs = eager_attention(module, x, mask)
