@@ -54,8 +54,8 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _image_axes(fig: go.Figure, height: int | None = None, title: str | None = None) -> go.Figure:
-    fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(visible=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain")
     fig.update_layout(
         margin=_MARGIN,
         title=title,
@@ -536,8 +536,6 @@ def pos_embed_tiles_figure(
     fig = _image_axes(fig, None, title)
     fig.update_xaxes(range=[-0.5, gw * tw - gap - 0.5])
     fig.update_yaxes(range=[gh * th - gap - 0.5, -0.5])
-    fig.update_xaxes(title="input patch column", visible=True, showticklabels=False)
-    fig.update_yaxes(title="input patch row", visible=True, showticklabels=False)
     return fig
 
 
@@ -556,8 +554,8 @@ def pos_embed_tile_figure(tile: np.ndarray, row: int, col: int, *, colorscale: s
         )
     )
     fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#ff4b4b"})
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, title="row")
-    fig.update_xaxes(title="column")
+    fig.update_yaxes(range=[gh - 0.5, -0.5], scaleanchor="x", scaleratio=1, title="row", constrain="domain")
+    fig.update_xaxes(range=[-0.5, gw - 0.5], title="column", constrain="domain")
     fig.update_layout(title=f"Patch ({row}, {col})", margin=_MARGIN)
     return fig
 
@@ -600,7 +598,8 @@ def head_metric_figure(
     fig.update_layout(
         title=title,
         xaxis={"title": "network depth (layer)", "dtick": 1},
-        yaxis={"title": y_title, "rangemode": "tozero"},
+        yaxis={"title": y_title, "range": [0, 1.1 * top if (top := float(np.nanmax(values + (0 if spread is None
+                                                                           else np.asarray(spread))))) > 0 else 1]},
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         legend={"title": "head"},
     )

@@ -38,7 +38,7 @@ def show_error(error: Exception) -> None:
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
     """``st.plotly_chart`` with the app's defaults; clickable when `on_select` is given."""
-    kwargs = {"key": key, "config": PLOT_CONFIG, "theme": None if on_select else "streamlit"}
+    kwargs = {"key": key, "config": PLOT_CONFIG, "theme": "streamlit"}
     if on_select is not None:
         kwargs.update(on_select=on_select, selection_mode="points")
     return st.plotly_chart(fig, **kwargs)

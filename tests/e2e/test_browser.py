@@ -180,7 +180,7 @@ def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
         _go(page, title)
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(1500)
-        page.locator("[data-testid=stMain] .js-plotly-plot, [data-testid=stMain] [data-testid=stAlert]").first.wait_for()
+        page.locator("[data-testid=stMain] :is(.js-plotly-plot, [data-testid=stAlert], [data-testid=stDownloadButton])").first.wait_for()
         _no_traceback(page)
         page.screenshot(path=str(SHOTS / f"page-{title.split()[0].lower()}.png"), full_page=True)
     page.close()
