@@ -1,0 +1,57 @@
+"""Pieces of the demo model's training recipe that the figures depend on."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vit_core.demo.scenes import generate, patch_fractions
+from vit_core.demo.train import _dihedral, build, features, mimetic_init, sincos_pos_init
+
+
+def test_window_features_equal_timm_forward_on_full_input():
+    torch.manual_seed(0)
+    model = build(224).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(features(model, x), model.forward_features(x), atol=1e-6)
+
+
+def test_window_uses_the_matching_block_of_position_embeddings():
+    """A 112 px window at patch offset (r, c) sees the same tokens as that window inside a 224 px input."""
+    torch.manual_seed(0)
+    model = build(224).eval()
+    p = model.num_prefix_tokens
+    x = torch.randn(1, 3, 112, 112)
+    tokens = model.patch_embed.proj(x).flatten(2).transpose(1, 2)
+    pos = model.pos_embed[0, p:].reshape(14, 14, -1)[3:10, 5:12].reshape(49, -1)
+    with torch.no_grad():
+        model.blocks = torch.nn.Sequential()  # compare the embedding stage only
+        model.norm = torch.nn.Identity()
+        out = features(model, x, (3, 5))
+    assert torch.allclose(out[0, p:], (tokens + pos)[0], atol=1e-6)
+
+
+def test_sincos_and_mimetic_init():
+    model = build(224)
+    sincos_pos_init(model)
+    assert torch.all(model.pos_embed[0, 0] == 0) and model.pos_embed[0, 1:].abs().max() <= 1.0
+    mimetic_init(model, torch.Generator().manual_seed(0))
+    attn = model.blocks[0].attn
+    dim, hd = model.embed_dim, attn.head_dim
+    wq, wk, wv = attn.qkv.weight[:dim], attn.qkv.weight[dim : 2 * dim], attn.qkv.weight[2 * dim :]
+    qk = wq[:hd].T @ wk[:hd]  # head 0's W_q W_k^T (rank head_dim), ~ a Z + b I on its top subspace
+    assert torch.trace(qk) > 0.3 * hd
+    ov = attn.proj.weight @ wv  # W_o W_v ~ a Z - b I
+    assert torch.diagonal(ov).mean() < -0.5
+
+
+def test_dihedral_keeps_patch_labels_on_their_pixels():
+    batch = generate(2, seed=11)
+    x = torch.from_numpy(batch.images).permute(0, 3, 1, 2).float()
+    frac = patch_fractions(batch.masks[:, 0], 16)
+    mask_img = torch.from_numpy(batch.masks[:, 0]).float()[:, None]
+    for k in range(8):
+        xm, t = _dihedral(mask_img, torch.from_numpy(frac), k)
+        assert np.allclose(patch_fractions(xm[:, 0].numpy() > 0.5, 16), t.numpy())
+        assert _dihedral(x, torch.from_numpy(frac), k)[0].shape == x.shape

@@ -1,0 +1,84 @@
+"""Register the bundled demo ViT with timm so ``timm.create_model(NAME, pretrained=True)`` works offline.
+
+The pretrained config's ``file`` points at the weights in ``assets/demo_model/``; timm's own loader
+reads it (no network), and the config carries the class names (``label_names``) and the preprocessing
+(mean/std 0.5, 224 px, no crop). Importing ``vit_core`` (or ``vit_core.demo``) registers the model.
+
+Example:
+    >>> import timm, vit_core.demo
+    >>> model = timm.create_model("vit_demo_shapes", pretrained=True).eval()
+    >>> model.pretrained_cfg["label_names"]
+    ('circle', 'square', 'triangle', 'star', 'cross', 'ring')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
+
+from .scenes import CLASSES
+
+__all__ = ["NAME", "TAG", "ARCH", "ASSET_DIR", "WEIGHTS_FILE", "MEAN", "STD", "vit_demo_shapes"]
+
+NAME = "vit_demo_shapes"
+TAG = "synthetic"
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo_model"
+WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.5, 0.5, 0.5)
+
+# ViT-B/16's token layout (224 px, patch 16, one class token, learned position embeddings) at a width
+# a 2-core CPU can train in well under two hours.
+ARCH: dict[str, Any] = dict(
+    img_size=224,
+    patch_size=16,
+    embed_dim=96,
+    depth=6,
+    num_heads=4,
+    mlp_ratio=2.0,
+    class_token=True,
+    global_pool="token",
+    num_classes=len(CLASSES),
+)
+
+
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "url": "",
+        "num_classes": len(CLASSES),
+        "input_size": (3, 224, 224),
+        "pool_size": None,
+        "crop_pct": 1.0,
+        "crop_mode": "center",
+        "interpolation": "bilinear",
+        "fixed_input_size": True,
+        "mean": MEAN,
+        "std": STD,
+        "first_conv": "patch_embed.proj",
+        "classifier": "head",
+        "label_names": CLASSES,
+        "license": "same as this project",
+        "description": "Six-class synthetic shapes ViT trained by vit_core.demo.train (see assets/demo_model/MODEL_CARD.md).",
+        **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs({f"{NAME}.{TAG}": _cfg(file=str(WEIGHTS_FILE))})
+
+
+@register_model
+def vit_demo_shapes(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """Six-class synthetic-shapes ViT: 224 px, patch 16, class token, depth 6, 4 heads, width 96."""
+    overlay = kwargs.get("pretrained_cfg_overlay") or {}
+    if pretrained and "file" not in overlay and kwargs.get("pretrained_cfg") is None and not WEIGHTS_FILE.is_file():
+        raise FileNotFoundError(
+            f"the demo weights {WEIGHTS_FILE} are missing; restore assets/demo_model from git "
+            "or retrain them with `python -m vit_core.demo.train --seed 0 --out assets/demo_model`."
+        )
+    args = {**ARCH, **kwargs}
+    return build_model_with_cfg(
+        VisionTransformer, NAME, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **args
+    )

@@ -1,0 +1,384 @@
+"""Train the demo ViT from scratch, reproducibly from a seed: ``python -m vit_core.demo.train --seed 0 --out assets/demo_model``.
+
+A ViT's weak inductive bias makes it slow to leave chance on little data (Dosovitskiy et al. 2021); the
+recipe below makes a 2-core CPU enough:
+
+* scenes generated once, in parallel, as uint8 arrays and reused over epochs with the 8 dihedral
+  transforms (shapes are rotation- and mirror-invariant; patch grids map onto themselves);
+* a curriculum: most steps on a 112 px canvas with full-size objects (the same pixels per patch, a
+  quarter of the tokens); the canvas is treated as a random 7 x 7 window of the 224 px frame, so it
+  takes the matching 7 x 7 block of the model's own 14 x 14 position embeddings; then a short
+  fine-tuning on whole 224 px scenes;
+* position embeddings (still learned) initialised from 2-D sin-cos, and mimetic initialisation of the
+  attention weights (Trockman & Kolter 2023: W_q W_k^T ~ a Z + b I, W_v W_o ~ a Z - b I);
+* token labelling (Jiang et al. 2021, "All tokens matter"): an auxiliary linear head, dropped after
+  training, classifies every patch token as background or the class of the object covering it, from the
+  scene masks; a dense signal from step one;
+* AdamW with linear warm-up and cosine decay, gradient clipping 1.0.
+
+Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from .registry import ARCH, NAME
+from .scenes import CLASSES, SceneBatch, generate_parallel, patch_fractions
+
+__all__ = ["build", "mimetic_init", "sincos_pos_init", "train", "main"]
+
+BACKGROUND = len(CLASSES)  # the auxiliary token-label head's extra class
+PATCH = int(ARCH["patch_size"])
+
+
+def build(img_size: int) -> VisionTransformer:
+    """The demo architecture at `img_size` (112 for the curriculum, 224 for the released model)."""
+    return VisionTransformer(**{**ARCH, "img_size": img_size})
+
+
+def sincos_pos_init(model: VisionTransformer) -> None:
+    """Set the learned position embeddings of the patch tokens to 2-D sin-cos; prefix tokens to zero."""
+    from timm.layers import build_sincos2d_pos_embed
+
+    gh, gw = model.patch_embed.grid_size
+    pe = build_sincos2d_pos_embed((gh, gw), model.embed_dim)  # [gh*gw, dim]
+    with torch.no_grad():
+        model.pos_embed.zero_()
+        model.pos_embed[0, model.num_prefix_tokens :] = pe
+
+
+def mimetic_init(model: VisionTransformer, generator: torch.Generator, a: float = 0.7, b: float = 0.7) -> None:
+    """Mimetic initialisation of every attention block (Trockman & Kolter, ICML 2023).
+
+    Per head, W_q W_k^T ~ a Z + b I (attention starts out local-ish: a token attends to similar tokens,
+    itself included), and per block W_o W_v ~ a Z - b I, with Z ~ N(0, 1/dim).
+    """
+    dim = model.embed_dim
+    eye = torch.eye(dim)
+    with torch.no_grad():
+        for block in model.blocks:
+            attn = block.attn
+            hd, heads = attn.head_dim, attn.num_heads
+            w = attn.qkv.weight  # [3*dim, dim]: rows q, k, v
+            for h in range(heads):
+                z = a * torch.randn(dim, dim, generator=generator) / math.sqrt(dim) + b * eye
+                u, s, vt = torch.linalg.svd(z)
+                root = s[:hd].sqrt()
+                w[h * hd : (h + 1) * hd] = (u[:, :hd] * root).T  # W_q^h rows
+                w[dim + h * hd : dim + (h + 1) * hd] = (vt[:hd].T * root).T  # W_k^h rows
+            z = a * torch.randn(dim, dim, generator=generator) / math.sqrt(dim) - b * eye
+            u, s, vt = torch.linalg.svd(z)
+            root = s.sqrt()
+            attn.proj.weight.copy_(u * root)  # W_o
+            w[2 * dim :] = root[:, None] * vt  # W_v
+            if attn.qkv.bias is not None:
+                attn.qkv.bias.zero_()
+            attn.proj.bias.zero_()
+
+
+def features(model: VisionTransformer, x: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """timm's ``forward_features`` for an input that is a window of the model's grid starting at patch `offset`.
+
+    For a full-size input and offset (0, 0) this is exactly ``model.forward_features(x)``.
+    Returns the normalised tokens [batch, prefix + patches, dim].
+    """
+    tokens = model.patch_embed.norm(model.patch_embed.proj(x).flatten(2).transpose(1, 2))  # [batch, patches, dim]
+    gh, gw = x.shape[-2] // PATCH, x.shape[-1] // PATCH
+    big_h, big_w = model.patch_embed.grid_size
+    p = model.num_prefix_tokens
+    r0, c0 = offset
+    pos = model.pos_embed[:, p:].reshape(1, big_h, big_w, -1)[:, r0 : r0 + gh, c0 : c0 + gw].reshape(1, gh * gw, -1)
+    prefix = (model.cls_token + model.pos_embed[:, :p]).expand(x.shape[0], -1, -1)
+    out = torch.cat([prefix, tokens + pos], dim=1)
+    out = model.norm_pre(model.patch_drop(model.pos_drop(out)))
+    return model.norm(model.blocks(out))
+
+
+def _targets(batch: SceneBatch, cover: float = 0.3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images uint8 [n,h,w,3], labels [n], patch labels [n,gh,gw]) with BACKGROUND where no object covers `cover`."""
+    frac = patch_fractions(batch.masks[:, 0], PATCH)
+    tokens = np.where(frac >= cover, batch.labels[:, :1, None], BACKGROUND)
+    return (
+        torch.from_numpy(batch.images),
+        torch.from_numpy(batch.labels[:, 0].copy()),
+        torch.from_numpy(tokens.astype(np.int64)),
+    )
+
+
+def _prepare(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
+    return x.div_(127.5).sub_(1.0)  # mean 0.5, std 0.5 as in the registry's pretrained_cfg
+
+
+def _dihedral(x: torch.Tensor, t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply the k-th of the 8 dihedral transforms to images [n,c,h,w] and patch labels [n,gh,gw]."""
+    if k >= 4:
+        x, t = x.flip(-1), t.flip(-1)
+    return torch.rot90(x, k % 4, (-2, -1)), torch.rot90(t, k % 4, (-2, -1))
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device, bs: int = 256) -> float:
+    """Top-1 accuracy of `model` on uint8 images [n,h,w,3]."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(images), bs):
+        logits = model(_prepare(images[i : i + bs], device))
+        correct += int((logits.argmax(-1).cpu() == labels[i : i + bs]).sum())
+    model.train()
+    return correct / len(images)
+
+
+def _schedule(step: int, total: int, warmup: int, peak: float, floor: float = 0.02) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    p = (step - warmup) / max(1, total - warmup)
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def _run_phase(
+    name: str,
+    model: VisionTransformer,
+    aux: nn.Linear,
+    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    batch: int,
+    steps: int,
+    args: argparse.Namespace,
+    device: torch.device,
+    rng: np.random.Generator,
+    log,
+    lr: float,
+    warmup: int,
+    mix: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], int, int] | None = None,
+) -> dict:
+    """Train `steps` steps on `data` (plus, with ``mix=(data2, batch2, every)``, every `every`-th step on data2)."""
+    params = list(model.parameters()) + list(aux.parameters())
+    decay = [p for p in params if p.ndim >= 2 and p is not model.pos_embed]
+    no_decay = [p for p in params if not (p.ndim >= 2 and p is not model.pos_embed)]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    sources = [(data, batch)] + ([(mix[0], mix[1])] if mix else [])
+    orders = [rng.permutation(len(d[0])) for d, _ in sources]
+    cursors = [0] * len(sources)
+    t0 = time.time()
+    seen = 0
+    run_loss, run_acc = 0.0, 0.0
+    history = []
+    model.train()
+    for step in range(steps):
+        src = 1 if mix and step % mix[2] == mix[2] - 1 else 0
+        (images, labels, tokens), bsz = sources[src]
+        if cursors[src] + bsz > len(images):
+            orders[src], cursors[src] = rng.permutation(len(images)), 0
+        idx = torch.from_numpy(orders[src][cursors[src] : cursors[src] + bsz])
+        cursors[src] += bsz
+        x = _prepare(images[idx], device)
+        y = labels[idx].to(device)
+        t = tokens[idx].to(device)
+        x, t = _dihedral(x, t, int(rng.integers(8)))
+        for group in opt.param_groups:
+            group["lr"] = _schedule(step, steps, warmup, lr)
+        with autocast:
+            big_h, big_w = model.patch_embed.grid_size
+            gh, gw = x.shape[-2] // PATCH, x.shape[-1] // PATCH
+            offset = (int(rng.integers(big_h - gh + 1)), int(rng.integers(big_w - gw + 1)))
+            feats = features(model, x, offset)  # [batch, 1 + tokens, dim]
+            logits = model.forward_head(feats)
+            patch_logits = aux(feats[:, model.num_prefix_tokens :])  # [batch, tokens, 7]
+            loss_cls = F.cross_entropy(logits.float(), y)
+            loss_tok = F.cross_entropy(patch_logits.float().reshape(-1, BACKGROUND + 1), t.reshape(-1))
+            loss = loss_cls + args.token_weight * loss_tok
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        seen += len(idx)
+        acc = float((logits.argmax(-1) == y).float().mean())
+        run_loss = loss_cls.item() if step == 0 else 0.95 * run_loss + 0.05 * loss_cls.item()
+        run_acc = acc if step == 0 else 0.95 * run_acc + 0.05 * acc
+        last = step == steps - 1
+        if (step + 1) % args.log_every == 0 or last:
+            el = time.time() - t0
+            rate = seen / el
+            left = (steps - step - 1) * el / (step + 1)
+            line = (
+                f"[{name}] step {step + 1}/{steps} loss {run_loss:.3f} tok {loss_tok.item():.3f} acc {run_acc:.3f} "
+                f"lr {opt.param_groups[0]['lr']:.2e} {rate:.0f} img/s elapsed {el / 60:.1f} min phase left {left / 60:.1f} min"
+            )
+            if (step + 1) % args.eval_every == 0 or last:
+                va = accuracy(model, *val, device)
+                line += f" val_acc {va:.4f}"
+                history.append({"phase": name, "step": step + 1, "images": seen, "val_acc": va, "minutes": el / 60})
+                torch.save(
+                    {"model": model.state_dict(), "aux": aux.state_dict(), "step": step + 1, "history": history, "minutes": el / 60},
+                    args.work_dir / f"{name}.pt",
+                )
+            log(line)
+    return {"steps": steps, "images": seen, "minutes": (time.time() - t0) / 60, "history": history}
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run the whole recipe and write ``<out>/<NAME>.safetensors`` plus a training record; returns the record."""
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cpu":
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_file = open(args.work_dir / "train.log", "a")
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        log_file.write(msg + "\n")
+        log_file.flush()
+
+    t_start = time.time()
+    log(f"device {device}, threads {torch.get_num_threads()}, seed {args.seed}")
+    t = time.time()
+    small = (
+        _targets(generate_parallel(args.scenes_small, seed=args.seed * 10 + 1, size=112, scale=1.0, workers=args.workers))
+        if args.init is None or args.steps_small2
+        else None
+    )
+    full = _targets(generate_parallel(args.scenes_full, seed=args.seed * 10 + 2, size=224, workers=args.workers))
+    val = _targets(generate_parallel(args.val_scenes, seed=args.seed * 10 + 3, size=224, workers=args.workers))[:2]
+    gen_minutes = (time.time() - t) / 60
+    log(f"generated {0 if small is None else args.scenes_small} scenes at 112 px and {args.scenes_full} at 224 px in {gen_minutes:.1f} min")
+
+    gen = torch.Generator().manual_seed(args.seed)
+    big = build(224)
+    sincos_pos_init(big)
+    if args.mimetic:
+        mimetic_init(big, gen)
+    big.to(device)
+    aux = nn.Linear(big.embed_dim, BACKGROUND + 1).to(device)
+    if args.init is not None:  # resume after the 112 px phase from its checkpoint
+        state = torch.load(args.init, map_location=device)
+        big.load_state_dict(state["model"])
+        aux.load_state_dict(state["aux"])
+        p1 = {"resumed_from": str(args.init), "steps": state["step"], **{k: state[k] for k in ("history", "minutes") if k in state}}
+        log(f"resumed from {args.init} (step {state['step']} of the first 112 px cycle)")
+    else:
+        p1 = _run_phase(
+            "112px", big, aux, small, val, args.batch, args.steps_small, args, device, rng, log, args.lr, args.warmup,
+            mix=(full, args.batch_full, args.mix_every) if args.mix_every else None,
+        )
+    p1b = None
+    if args.steps_small2:  # a second cosine cycle at 112 px (warm restart, Loshchilov & Hutter 2017)
+        rng_b = np.random.default_rng([args.seed, 1, 2])
+        p1b = _run_phase(
+            "112px-b", big, aux, small, val, args.batch, args.steps_small2, args, device, rng_b, log, args.lr2, args.warmup2
+        )
+    rng_full = np.random.default_rng([args.seed, 2])  # independent of phase 1, so a resumed run matches a full one
+    p2 = _run_phase(
+        "224px", big, aux, full, val, args.batch_full, args.steps_full, args, device, rng_full, log, args.lr_full,
+        args.warmup_full,
+    )
+
+    big.eval()
+    weights = args.out / f"{NAME}.safetensors"
+    save_file({k: v.detach().cpu().contiguous() for k, v in big.state_dict().items()}, str(weights))
+    minutes = (time.time() - t_start) / 60
+    record = {
+        "command": f"python -m vit_core.demo.train --seed {args.seed} --out {args.out}",
+        "seed": args.seed,
+        "device": str(device) + ("" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "minutes": round(minutes, 1),
+        "generation_minutes": round(gen_minutes, 1),
+        "scenes": {"112px": args.scenes_small, "224px": args.scenes_full},
+        "phases": {"112px": p1, "112px-b": p1b, "224px": p2},
+        "hyperparameters": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("out", "work_dir", "device", "threads", "workers")
+        },
+        "final_val_acc": p2["history"][-1]["val_acc"] if p2["history"] else None,
+    }
+    write_card(args.out, record)
+    log(f"done in {minutes:.1f} min; weights {weights} ({weights.stat().st_size / 1e6:.1f} MB)")
+    log_file.close()
+    return record
+
+
+def write_card(out: Path, record: dict) -> Path:
+    """Write ``<out>/model_card.json`` (name, classes, architecture, preprocessing, training record).
+
+    A fresh training invalidates old figures, so any "evaluation" is dropped: run
+    ``python -m vit_core.demo.evaluate`` to measure and record them.
+    """
+    card = {
+        "name": NAME,
+        "classes": list(CLASSES),
+        "weights": f"{NAME}.safetensors",
+        "architecture": {
+            "family": "timm VisionTransformer",
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in ARCH.items()},
+            "pos_embed": "learned (initialised from 2-D sin-cos)",
+            "parameters": sum(p.numel() for p in build(224).parameters()),
+        },
+        "preprocessing": {"input_size": [3, 224, 224], "mean": [0.5] * 3, "std": [0.5] * 3, "resize": "none (scenes are 224 px)"},
+        "training": record,
+    }
+    path = out / "model_card.json"
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vit_core.demo.train", description=__doc__.split("\n")[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("assets/demo_model"))
+    p.add_argument("--work-dir", type=Path, default=Path("build/demo_train"), help="logs and checkpoints (not committed)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument(
+        "--threads", type=int, default=1, help="CPU threads; 1 is fastest when other work shares the cores (2 threads ran 5x slower)"
+    )
+    p.add_argument("--workers", type=int, default=2, help="processes generating scenes")
+    p.add_argument("--scenes-small", type=int, default=16000)
+    p.add_argument("--scenes-full", type=int, default=3000)
+    p.add_argument("--steps-small", type=int, default=2400)
+    p.add_argument("--steps-full", type=int, default=250)
+    p.add_argument("--steps-small2", type=int, default=3000, help="steps of the second 112 px cosine cycle (0: none)")
+    p.add_argument("--lr2", type=float, default=5e-4)
+    p.add_argument("--warmup2", type=int, default=100)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch-full", type=int, default=32)
+    p.add_argument("--mix-every", type=int, default=0, help="in the 112 px phase, every n-th step is a 224 px batch (0: never)")
+    p.add_argument("--val-scenes", type=int, default=256, help="224 px scenes for the progress accuracy")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-full", type=float, default=2e-4)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--warmup-full", type=int, default=20)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--token-weight", type=float, default=1.0, help="weight of the token-labelling loss (0: off)")
+    p.add_argument("--mimetic", type=int, default=1, help="1: mimetic attention init, 0: timm's default")
+    p.add_argument(
+        "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
+    )
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=400)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
