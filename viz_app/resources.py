@@ -1,8 +1,8 @@
 """All caching of the app in one module: models once per process, analyses per (model, image, settings).
 
 - ``get_model``: ``st.cache_resource`` (shared by every session; the model is never mutated).
-- ``analyze_image``: ``st.cache_data`` bounded by entry count and size, keyed by the model's key, the
-  image's SHA-256 and the analysis settings. This is the only place a forward pass runs for the main
+- ``analyze_image``: ``st.cache_resource`` bounded by entry count (read-only arrays shared by all
+  sessions, so reruns copy nothing), keyed by the model's key, the image's SHA-256 and the analysis settings. This is the only place a forward pass runs for the main
   view; ``FORWARD_CALLS`` counts real runs (cache misses), so tests can prove that view controls never
   re-run the model.
 - View-level reductions (rollout for other fusion/discard/residual/start-layer settings, relevance for
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -52,6 +53,7 @@ __all__ = [
     "sample_head_metrics",
     "npz_bytes",
     "clear_all",
+    "shared_tensor",
 ]
 
 # What actually ran (cache misses), by kind; tests read it through forward_count().
@@ -179,18 +181,27 @@ def _pixel_values(loaded: LoadedModel, data: bytes) -> tuple[torch.Tensor, np.nd
     return pixel_values[None].to(device=loaded.device, dtype=loaded.dtype), view
 
 
+def shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor view of a cached, read-only array, without a copy; callers only read it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
+
+
 def _has_classifier(loaded: LoadedModel) -> bool:
     return int(getattr(loaded.model, "num_classes", 0) or 0) > 0
 
 
-@st.cache_data(max_entries=8, max_size="1GB", show_spinner=False)
+@st.cache_resource(max_entries=6, show_spinner=False)
 def analyze_image(
     model_key: str, image_sha256: str, settings: AnalysisSettings, _loaded: LoadedModel, _data: bytes
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """One forward (and one gradient) pass: ``vit_core.analysis.analyze`` arrays and the model's view.
 
     Cached by (model key, image hash, settings); `_loaded` and `_data` are not hashed (they are
-    determined by the keys).
+    determined by the keys). A resource cache, not a data cache: a rerun gets the same arrays back
+    without unpickling the [1, L, H, N, N] attention (22 MB for ViT-B/16, 510 MB for ViT-L/16 at 384),
+    so every array is made read-only, since all sessions share it.
     """
     pixel_values, view = _pixel_values(_loaded, _data)
     FORWARD_CALLS["analyze"] += 1
@@ -201,6 +212,8 @@ def analyze_image(
         keep_attention=True,
         pcs_k=settings.pcs_k,
     )
+    for array in (*arrays.values(), view):
+        array.flags.writeable = False
     return arrays, view
 
 
@@ -218,7 +231,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         raise ImageError(f"the image could not be analysed ({type(error).__name__}); try another file.") from error
     predictions = []
     if _has_classifier(loaded):
-        predictions = top_k(torch.from_numpy(arrays["logits"]), loaded.label_names, k=5)[0]
+        predictions = top_k(shared_tensor(arrays["logits"]), loaded.label_names, k=5)[0]
     geometry = loaded.geometry
     labels = tuple(geometry.token_label(i) for i in range(geometry.num_prefix_tokens))
     return Context(
@@ -235,7 +248,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
 @st.cache_data(max_entries=32, show_spinner=False)
 def rollout_matrix(context_key: str, settings: RolloutSettings, _attention: np.ndarray, num_prefix: int) -> np.ndarray:
     """Rollout R ``[query, key]`` of the stored attention ``[1, L, H, N, N]`` for other settings (no forward)."""
-    R = attention_rollout(torch.from_numpy(_attention), settings, num_prefix_tokens=num_prefix)
+    R = attention_rollout(shared_tensor(_attention), settings, num_prefix_tokens=num_prefix)
     return R[0].numpy()
 
 

@@ -1,7 +1,6 @@
 """Query a patch: click any patch to see where its token attends, per layer and head, and rolled out."""
 
 import streamlit as st
-import torch
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings, token_attention
@@ -40,7 +39,7 @@ def query_view() -> None:
         colorscale = colormap_select("query_colormap")
     token = geometry.patch_token(row, col)
     try:
-        attention = torch.from_numpy(ctx.analysis["attention"])  # [1, L, H, N, N], shared, read only
+        attention = resources.shared_tensor(ctx.analysis["attention"])  # [1, L, H, N, N], shared, read only
         per_head = token_attention(attention, geometry, (row, col))[0].numpy()  # [L, H, gh, gw]
         if layer == "rolled out":
             R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis["attention"], P)
