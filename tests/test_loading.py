@@ -184,3 +184,45 @@ def test_cached_hub_weights_load_without_network(tmp_path, monkeypatch):
     loaded = load_model(name, device="cpu")
     assert loaded.source == "hub"
     assert torch.equal(loaded.model.state_dict()["head.weight"], model.state_dict()["head.weight"])
+
+
+def _to_jax_npz(model, path) -> None:
+    """Write a timm ViT in the original JAX checkpoint layout (the inverse of timm's _load_weights)."""
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    dim, heads = model.embed_dim, model.blocks[0].attn.num_heads
+    arrays = {
+        "embedding/kernel": sd["patch_embed.proj.weight"].transpose(2, 3, 1, 0),
+        "embedding/bias": sd["patch_embed.proj.bias"],
+        "cls": sd["cls_token"],
+        "Transformer/posembed_input/pos_embedding": sd["pos_embed"],
+        "Transformer/encoder_norm/scale": sd["norm.weight"],
+        "Transformer/encoder_norm/bias": sd["norm.bias"],
+        "head/kernel": sd["head.weight"].T,
+        "head/bias": sd["head.bias"],
+    }
+    for i in range(len(model.blocks)):
+        b, p = f"blocks.{i}.", f"Transformer/encoderblock_{i}/"
+        mha = p + "MultiHeadDotProductAttention_1/"
+        qkv_w = sd[b + "attn.qkv.weight"].reshape(3, dim, dim)
+        qkv_b = sd[b + "attn.qkv.bias"].reshape(3, heads, dim // heads)
+        for j, n in enumerate(("query", "key", "value")):
+            arrays[f"{mha}{n}/kernel"] = qkv_w[j].T.reshape(dim, heads, dim // heads)
+            arrays[f"{mha}{n}/bias"] = qkv_b[j]
+        arrays[mha + "out/kernel"] = sd[b + "attn.proj.weight"].reshape(dim, heads, dim // heads).transpose(1, 2, 0)
+        arrays[mha + "out/bias"] = sd[b + "attn.proj.bias"]
+        for ln, norm in (("LayerNorm_0", "norm1"), ("LayerNorm_2", "norm2")):
+            arrays[f"{p}{ln}/scale"] = sd[f"{b}{norm}.weight"]
+            arrays[f"{p}{ln}/bias"] = sd[f"{b}{norm}.bias"]
+        for r in (0, 1):
+            arrays[f"{p}MlpBlock_3/Dense_{r}/kernel"] = sd[f"{b}mlp.fc{r + 1}.weight"].T
+            arrays[f"{p}MlpBlock_3/Dense_{r}/bias"] = sd[f"{b}mlp.fc{r + 1}.bias"]
+    np.savez(path, **arrays)
+
+
+def test_original_jax_npz_loads_through_timms_loader(tmp_path):
+    torch.manual_seed(31)
+    model = timm.create_model("test_vit", pretrained=False, qkv_bias=True).eval()
+    path = tmp_path / "ViT-test.npz"
+    _to_jax_npz(model, path)
+    loaded = load_model("test_vit", path, device="cpu", qkv_bias=True)
+    torch.testing.assert_close(_logits(loaded.model), _logits(model), atol=1e-5, rtol=1e-5)
