@@ -117,6 +117,17 @@ def _targets(batch: SceneBatch, cover: float = 0.3) -> tuple[torch.Tensor, torch
     )
 
 
+def _pair_targets(batch: SceneBatch, cover: float = 0.3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two-object scenes: (images, soft labels [n, classes] with 1/2 on each object's class, patch labels)."""
+    frac = patch_fractions(batch.masks, PATCH)  # [n, 2, gh, gw]
+    tokens = np.full(frac.shape[:1] + frac.shape[2:], BACKGROUND, np.int64)
+    for k in range(batch.masks.shape[1]):
+        tokens = np.where(frac[:, k] >= cover, batch.labels[:, k, None, None], tokens)
+    soft = np.zeros((len(batch), len(CLASSES)), np.float32)
+    np.put_along_axis(soft, batch.labels, 0.5, axis=1)
+    return torch.from_numpy(batch.images), torch.from_numpy(soft), torch.from_numpy(tokens)
+
+
 def _prepare(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     x = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
     return x.div_(127.5).sub_(1.0)  # mean 0.5, std 0.5 as in the registry's pretrained_cfg
@@ -200,7 +211,7 @@ def _run_phase(
             feats = features(model, x, offset)  # [batch, 1 + tokens, dim]
             logits = model.forward_head(feats)
             patch_logits = aux(feats[:, model.num_prefix_tokens :])  # [batch, tokens, 7]
-            loss_cls = F.cross_entropy(logits.float(), y)
+            loss_cls = F.cross_entropy(logits.float(), y)  # y: class indices, or soft targets for two-object scenes
             loss_tok = F.cross_entropy(patch_logits.float().reshape(-1, BACKGROUND + 1), t.reshape(-1))
             loss = loss_cls + args.token_weight * loss_tok
         opt.zero_grad(set_to_none=True)
@@ -208,7 +219,8 @@ def _run_phase(
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         seen += len(idx)
-        acc = float((logits.argmax(-1) == y).float().mean())
+        pred = logits.argmax(-1)
+        acc = float((pred == y).float().mean() if y.ndim == 1 else (y.gather(1, pred[:, None]) > 0).float().mean())
         run_loss = loss_cls.item() if step == 0 else 0.95 * run_loss + 0.05 * loss_cls.item()
         run_acc = acc if step == 0 else 0.95 * run_acc + 0.05 * acc
         last = step == steps - 1
@@ -253,7 +265,7 @@ def train(args: argparse.Namespace) -> dict:
     t = time.time()
     small = (
         _targets(generate_parallel(args.scenes_small, seed=args.seed * 10 + 1, size=112, scale=1.0, workers=args.workers))
-        if args.init is None or args.steps_small2
+        if args.init is None or (args.steps_small2 and args.init_after == "112px")
         else None
     )
     full = _targets(generate_parallel(args.scenes_full, seed=args.seed * 10 + 2, size=224, workers=args.workers))
@@ -273,23 +285,35 @@ def train(args: argparse.Namespace) -> dict:
         big.load_state_dict(state["model"])
         aux.load_state_dict(state["aux"])
         p1 = {"resumed_from": str(args.init), "steps": state["step"], **{k: state[k] for k in ("history", "minutes") if k in state}}
-        log(f"resumed from {args.init} (step {state['step']} of the first 112 px cycle)")
+        log(f"resumed from {args.init} (step {state['step']} of phase {args.init_after})")
     else:
         p1 = _run_phase(
             "112px", big, aux, small, val, args.batch, args.steps_small, args, device, rng, log, args.lr, args.warmup,
             mix=(full, args.batch_full, args.mix_every) if args.mix_every else None,
         )
     p1b = None
-    if args.steps_small2:  # a second cosine cycle at 112 px (warm restart, Loshchilov & Hutter 2017)
+    if args.steps_small2 and (args.init is None or args.init_after == "112px"):  # a second cosine cycle at 112 px (warm restart, Loshchilov & Hutter 2017)
         rng_b = np.random.default_rng([args.seed, 1, 2])
         p1b = _run_phase(
             "112px-b", big, aux, small, val, args.batch, args.steps_small2, args, device, rng_b, log, args.lr2, args.warmup2
         )
-    rng_full = np.random.default_rng([args.seed, 2])  # independent of phase 1, so a resumed run matches a full one
-    p2 = _run_phase(
-        "224px", big, aux, full, val, args.batch_full, args.steps_full, args, device, rng_full, log, args.lr_full,
-        args.warmup_full,
-    )
+    after = {"112px": 1, "112px-b": 2, "224px": 3}[args.init_after] if args.init is not None else 0
+    if after < 3:
+        rng_full = np.random.default_rng([args.seed, 2])  # independent of earlier phases, so a resumed run matches a full one
+        p2 = _run_phase(
+            "224px", big, aux, full, val, args.batch_full, args.steps_full, args, device, rng_full, log, args.lr_full,
+            args.warmup_full,
+        )
+    else:
+        p2 = p1
+    p3 = None
+    if args.steps_pairs:  # two-object scenes with a soft 1/2 + 1/2 target, mixed with single-object ones
+        pairs = _pair_targets(generate_parallel(args.scenes_pairs, seed=args.seed * 10 + 5, objects=2, workers=args.workers))
+        rng_pairs = np.random.default_rng([args.seed, 3])
+        p3 = _run_phase(
+            "224px-pairs", big, aux, full, val, args.batch_full, args.steps_pairs, args, device, rng_pairs, log,
+            args.lr_pairs, args.warmup_full, mix=(pairs, args.batch_full, args.pairs_every),
+        )
 
     big.eval()
     weights = args.out / f"{NAME}.safetensors"
@@ -301,14 +325,14 @@ def train(args: argparse.Namespace) -> dict:
         "device": str(device) + ("" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
         "minutes": round(minutes, 1),
         "generation_minutes": round(gen_minutes, 1),
-        "scenes": {"112px": args.scenes_small, "224px": args.scenes_full},
-        "phases": {"112px": p1, "112px-b": p1b, "224px": p2},
+        "scenes": {"112px": args.scenes_small, "224px": args.scenes_full, "224px-pairs": args.scenes_pairs},
+        "phases": {"112px": p1, "112px-b": p1b, "224px": p2, "224px-pairs": p3},
         "hyperparameters": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
             if k not in ("out", "work_dir", "device", "threads", "workers")
         },
-        "final_val_acc": p2["history"][-1]["val_acc"] if p2["history"] else None,
+        "final_val_acc": (p3 or p2)["history"][-1]["val_acc"] if (p3 or p2).get("history") else None,
     }
     write_card(args.out, record)
     log(f"done in {minutes:.1f} min; weights {weights} ({weights.stat().st_size / 1e6:.1f} MB)")
@@ -371,6 +395,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
     )
+    p.add_argument("--init-after", choices=["112px", "112px-b", "224px"], default="112px", help="the phase --init ends")
+    p.add_argument("--steps-pairs", type=int, default=400, help="224 px steps with two-object scenes mixed in (0: none)")
+    p.add_argument("--scenes-pairs", type=int, default=1500)
+    p.add_argument("--pairs-every", type=int, default=3, help="every n-th step of that phase is a two-object batch")
+    p.add_argument("--lr-pairs", type=float, default=1e-4)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--eval-every", type=int, default=400)
     return p
