@@ -14,7 +14,12 @@ recipe below makes a 2-core CPU enough:
 * token labelling (Jiang et al. 2021, "All tokens matter"): an auxiliary linear head, dropped after
   training, classifies every patch token as background or the class of the object covering it, from the
   scene masks; a dense signal from step one;
-* AdamW with linear warm-up and cosine decay, gradient clipping 1.0.
+* AdamW with linear warm-up and cosine decay (two cycles at 112 px: a warm restart), gradient clipping 1.0;
+* a last 224 px phase that mixes in two-object scenes with a soft 1/2 + 1/2 target, so the class token
+  carries both objects (class-specific relevance on two-object scenes needs it).
+
+Phases: 112px (2,400 steps) -> 112px-b (3,000) -> 224px (250) -> 224px-pairs; each phase checkpoints to
+``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
 
 Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
 """
