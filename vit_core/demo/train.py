@@ -401,7 +401,7 @@ def parser() -> argparse.ArgumentParser:
         "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
     )
     p.add_argument("--init-after", choices=["112px", "112px-b", "224px"], default="112px", help="the phase --init ends")
-    p.add_argument("--steps-pairs", type=int, default=400, help="224 px steps with two-object scenes mixed in (0: none)")
+    p.add_argument("--steps-pairs", type=int, default=800, help="224 px steps with two-object scenes mixed in (0: none)")
     p.add_argument("--scenes-pairs", type=int, default=1500)
     p.add_argument("--pairs-every", type=int, default=3, help="every n-th step of that phase is a two-object batch")
     p.add_argument("--lr-pairs", type=float, default=1e-4)
