@@ -19,6 +19,7 @@ from timm.data import resolve_data_config
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
+from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
 from .errors import CheckpointError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .types import Geometry
@@ -304,17 +305,6 @@ def _label_names(model: nn.Module) -> tuple[str, ...] | None:
     return None
 
 
-def _register_demo_model() -> None:
-    """Import the bundled model's timm registration (lives in vit_core.demo)."""
-    import importlib
-
-    try:
-        importlib.import_module("vit_core.demo")
-    except ModuleNotFoundError as error:
-        if error.name != "vit_core.demo":
-            raise
-
-
 def load_model(
     name: str = DEMO_MODEL_NAME,
     checkpoint: str | Path | None = None,
@@ -338,7 +328,6 @@ def load_model(
     Raises:
         ModelLoadError: with one sentence that says what to do next.
     """
-    _register_demo_model()
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     if checkpoint is not None:

@@ -83,7 +83,6 @@ def demo_available() -> bool:
     import timm
 
     try:
-        vit_core.loading._register_demo_model()
         from vit_core.demo import WEIGHTS_FILE
     except Exception:  # noqa: BLE001 - a broken demo package must not take the app down
         return False
