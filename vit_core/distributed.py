@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import RolloutSettings
-from .batch import BatchReport, analyze_reduced, split_on_out_of_memory
+from .batch import MODEL_KEYS, BatchReport, _ImageFiles, analyze_reduced, split_on_out_of_memory
 from .cli import write_npz_atomically
-from .errors import ImageError, VitCoreError
+from .errors import VitCoreError
 
 __all__ = ["AnalysisActor", "run_batch_on_ray"]
 
@@ -33,19 +33,13 @@ class AnalysisActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from .images import load_image, preprocess
-
         paths = [str(p) for p in batch["path"]]
-        pixels, good, reasons = [], [], []
-        for path in paths:
-            try:
-                pixels.append(preprocess(load_image(path), self.loaded.data_config)[0])
-                good.append(path)
-                reasons.append("")
-            except ImageError as error:
-                reasons.append(str(error))
+        files = _ImageFiles(paths, self.loaded.data_config)  # the plain batch command's decoding, errors and all
+        decoded = [files[i] for i in range(len(files))]
+        pixels = [tensor for _, tensor, _ in decoded if tensor is not None]
+        reasons = [reason for _, _, reason in decoded]
         rows: dict[str, np.ndarray] = {"path": np.asarray(paths), "failed_reason": np.asarray(reasons)}
-        if not good:
+        if not pixels:
             return rows
         stacked = torch.stack(pixels).to(self.loaded.device, self.loaded.dtype)
 
@@ -55,7 +49,7 @@ class AnalysisActor:
         arrays = split_on_out_of_memory(run, stacked)
         ok = np.asarray([r == "" for r in reasons])
         for key, value in arrays.items():
-            if value.ndim == 0 or key in ("grid_size", "patch_size"):
+            if key in MODEL_KEYS:
                 continue
             full = np.zeros((len(paths), *value.shape[1:]), dtype=value.dtype)
             full[ok] = value
