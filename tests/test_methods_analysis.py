@@ -85,6 +85,20 @@ def test_entropy_closed_forms():
     torch.testing.assert_close(attention_entropy(one_hot), torch.zeros(1, 2, device=DEVICE))
 
 
+def test_entropy_matches_a_float64_reference_with_zero_weights():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 9, 9, generator=generator, dtype=torch.float64)
+    logits[..., ::2] = float("-inf")  # exact zeros in every row, as masking or a saturated softmax gives
+    probs = logits.softmax(dim=-1)
+    reference = -torch.where(probs > 0, probs * probs.log(), 0.0).sum(-1).mean(-1)  # [batch, head]
+    got = attention_entropy(probs.float().to(DEVICE))
+    torch.testing.assert_close(got.double().cpu(), reference, rtol=1e-5, atol=1e-6)
+    # from the logits, masked entries at float32's lowest value as the capture hands them over
+    logits = logits.float().clamp_min(torch.finfo(torch.float32).min)
+    from_logits = attention_entropy(probs.float().to(DEVICE), logits.to(DEVICE))
+    torch.testing.assert_close(from_logits.double().cpu(), reference, rtol=1e-5, atol=1e-5)
+
+
 def test_distance_refuses_attention_of_another_input():
     with pytest.raises(SettingsError):
         mean_attention_distance(torch.ones(1, 1, 5, 5), _geometry((3, 3), (16, 16), 1))
@@ -244,6 +258,8 @@ def test_analyze_every_layout(layout):
     np.testing.assert_allclose(
         arrays["mean_attention_distance"], mean_attention_distance(att, g).cpu().numpy(), rtol=1e-5
     )
+    # streamed entropy (from the logits) equals the entropy of the stored probabilities
+    np.testing.assert_allclose(arrays["attention_entropy"], attention_entropy(att).cpu().numpy(), rtol=1e-4, atol=1e-5)
     assert (arrays["relevance_target"] == arrays["logits"].argmax(-1)).all()
 
     # batched equals per-image (relevance: see test_methods_relevance.py)

@@ -48,13 +48,15 @@ class AnalysisSink:
         self.entropy: list[torch.Tensor] = []  # per layer [batch, head]
         self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
 
-    def __call__(self, layer: int, probs: torch.Tensor) -> None:
+    takes_logits = True  # the capture passes the pre-softmax scores too: entropy without a per-element log
+
+    def __call__(self, layer: int, probs: torch.Tensor, logits: torch.Tensor | None = None) -> None:
         probs = probs.detach()
         self.rollout(layer, probs)
         if self._distances is None:
             self._distances = patch_distances(self.geometry, probs.device)
         self.distance.append(mean_attention_distance(probs, self.geometry, self._distances))
-        self.entropy.append(attention_entropy(probs))
+        self.entropy.append(attention_entropy(probs, logits))
         if self.geometry.has_class_token:
             self.cls_attention.append(token_attention(probs, self.geometry, "cls"))
         if self.keep_attention:

@@ -29,8 +29,10 @@ from .types import Capture
 
 __all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention"]
 
-# sink(layer_index, probabilities [batch, head, query, key]) -> None
-AttentionSink = Callable[[int, torch.Tensor], None]
+# sink(layer_index, probabilities [batch, head, query, key]) -> None. A sink whose ``takes_logits`` attribute is
+# true is called as sink(layer, probs, logits) on the fused path, logits being the pre-softmax scores (float32,
+# masked entries at float32's lowest value): entropy from logits needs no per-element log.
+AttentionSink = Callable[..., None]
 
 
 def attention_modules(model: nn.Module) -> list[Attention]:
@@ -57,17 +59,19 @@ def attention_modules(model: nn.Module) -> list[Attention]:
     return modules
 
 
-def _probabilities(
-    q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None
-) -> torch.Tensor:
-    """softmax(q k^T * scale + mask) in float32. q, k: [batch, head, tokens, head_dim]."""
+def _logits(q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None) -> torch.Tensor:
+    """q k^T * scale + mask in float32, masked entries at float32's lowest value (softmax gives them exactly 0).
+
+    q, k: [batch, head, tokens, head_dim]; returns [batch, head, query, key].
+    """
     logits = (q.float() * scale) @ k.float().transpose(-2, -1)
     if mask is not None:
+        lowest = torch.finfo(torch.float32).min
         if mask.dtype == torch.bool:
-            logits = logits.masked_fill(~mask, float("-inf"))
+            logits = logits.masked_fill(~mask, lowest)
         else:
-            logits = logits + mask.float()
-    return logits.softmax(dim=-1)
+            logits = (logits + mask.float()).clamp_min(lowest)
+    return logits
 
 
 def _fused_scale(module: nn.Module, q: torch.Tensor) -> float:
@@ -148,12 +152,14 @@ class AttentionCapture:
     def _mine(self) -> bool:
         return threading.get_ident() == self._owner
 
-    def _emit(self, layer: int, probs: torch.Tensor) -> None:
+    def _emit(self, layer: int, probs: torch.Tensor, logits: torch.Tensor | None = None) -> None:
         self._seen.add(layer)
-        if self._sink is not None:
-            self._sink(layer, probs)
-        else:
+        if self._sink is None:
             self._stored[layer] = probs
+        elif logits is not None and getattr(self._sink, "takes_logits", False):
+            self._sink(layer, probs, logits)
+        else:
+            self._sink(layer, probs)
 
     # Hooks take (module, args, *rest): torch decides between the with-kwargs and plain signatures from a live
     # table, so a thread running a snapshot of another thread's just-removed hook can call it either way.
@@ -178,9 +184,10 @@ class AttentionCapture:
                 return
             q = self._pending_q.pop(layer)
             with torch.no_grad():
-                probs = _probabilities(q, output, _fused_scale(attn, q), self._pending_mask.pop(layer, None))
+                logits = _logits(q, output, _fused_scale(attn, q), self._pending_mask.pop(layer, None))
+                probs = logits.softmax(dim=-1)
             if layer >= 0:
-                self._emit(layer, probs)
+                self._emit(layer, probs, logits)
             else:
                 self._pool_probs = probs
 

@@ -115,8 +115,8 @@ def rollout_layer_matrix(attention: torch.Tensor, settings: RolloutSettings, *, 
     fused = fuse_heads(attention, settings.head_fusion)  # [..., query, key]
     fused = discard_lowest(fused, float(settings.discard_ratio), num_prefix_tokens)
     a = float(settings.residual_weight)
-    eye = torch.eye(fused.shape[-1], device=fused.device, dtype=fused.dtype)
-    mixed = (1.0 - a) * fused + a * eye
+    mixed = fused * (1.0 - a)  # a new tensor: (1 - a) F + a I, the identity added on the diagonal in place
+    mixed.diagonal(dim1=-2, dim2=-1).add_(a)
     return mixed / mixed.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(mixed.dtype).tiny)
 
 
