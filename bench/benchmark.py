@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vit_core.analysis import analyze  # noqa: E402
+from vit_core.capture import capture  # noqa: E402
 from vit_core.loading import load_model  # noqa: E402
 from vit_core.methods.relevance import class_relevance  # noqa: E402
 
@@ -75,24 +76,34 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_call(fn: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> list[float]:
-    """Seconds per call; CUDA events on a GPU, perf_counter on a CPU."""
-    for _ in range(warmup):
+def time_once(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds for one call; CUDA events on a GPU, perf_counter on a CPU."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
         fn()
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end) / 1000
+    begun = time.perf_counter()
+    fn()
+    return time.perf_counter() - begun
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device, warmup: int, repeats: int) -> dict:
+    """Seconds per call of each function, timed round-robin (a, b, c, a, b, c, ...).
+
+    Interleaving gives each method the same share of a shared machine's slow and fast moments, so the
+    ratios hold even when the absolute times drift (this 2-core machine drifts by 20% within a minute).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
     _sync(device)
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end) / 1000)
-        else:
-            begun = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - begun)
+        for name, fn in fns.items():
+            times[name].append(time_once(fn, device))
     return times
 
 
@@ -115,12 +126,16 @@ def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
     def ours():
         return analyze(model, x, relevance=False, keep_attention=False, model_views=False)
 
+    def rebuild_only():
+        return capture(model, x, sink=lambda layer, probs: None).logits.cpu()
+
     def relevance():
         return class_relevance(model, x).heatmap.cpu()
 
     return {
         "(a) plain fused forward": plain,
         "(b) vit_core analysis": ours,
+        "(b0) attention rebuilt, not reduced": rebuild_only,
         "(c) peer-style capture + per-image rollout": lambda: peer(x, to_host=False),
         "(c+host) peer-style, every map to the host": lambda: peer(x, to_host=True),
         "(r) class-specific relevance (1 backward)": relevance,
@@ -134,14 +149,12 @@ def run_speed(args) -> list[dict]:
         h, w = loaded.geometry.img_size
         for batch in args.batch_sizes:
             x = torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0)).to(loaded.device, loaded.dtype)
-            base = None
-            for name, fn in scenarios(loaded, x).items():
-                if args.skip_host and "host" in name:
-                    continue
-                times = time_call(fn, loaded.device, args.warmup, args.repeats)
-                median = statistics.median(times)
+            fns = {name: fn for name, fn in scenarios(loaded, x).items() if not (args.skip_host and "host" in name)}
+            times = time_interleaved(fns, loaded.device, args.warmup, args.repeats)
+            base = statistics.median(times["(a) plain fused forward"])
+            for name, fn in fns.items():
+                median = statistics.median(times[name])
                 peak = peak_gpu_bytes(fn) if loaded.device.type == "cuda" else None
-                base = base or median
                 rows.append({
                     "model": model_name, "dtype": str(loaded.dtype).removeprefix("torch."), "batch": batch,
                     "method": name, "latency_ms": median * 1000, "images_per_s": batch / median,
@@ -205,6 +218,22 @@ def machine() -> dict:
     return info
 
 
+def ratio_lines(rows: list[dict]) -> list[str]:
+    """Per model and batch: (b)'s throughput as a fraction of (a)'s, (b)'s speed-up over (c), (r)'s time vs (a)."""
+    lines = []
+    for key in dict.fromkeys((r["model"], r["dtype"], r["batch"]) for r in rows):
+        ms = {r["method"][: r["method"].index(")") + 1]: r["latency_ms"] for r in rows if (r["model"], r["dtype"], r["batch"]) == key}
+        parts = [f"(b) throughput {ms['(a)'] / ms['(b)']:.2f}x (a)"]
+        if "(c)" in ms:
+            parts.append(f"(b) {ms['(c)'] / ms['(b)']:.2f}x faster than (c)")
+        if "(c+host)" in ms:
+            parts.append(f"{ms['(c+host)'] / ms['(b)']:.2f}x faster than (c+host)")
+        if "(r)" in ms:
+            parts.append(f"(r) latency {ms['(r)'] / ms['(a)']:.2f}x (a)")
+        lines.append(f"- {key[0]} {key[1]} batch {key[2]}: " + ", ".join(parts))
+    return lines
+
+
 def markdown(rows: list[dict], context: dict, command: str) -> str:
     lines = [f"Command: `{command}`", "", "Machine: " + json.dumps(context), ""]
     if rows and "latency_ms" in rows[0]:
@@ -214,6 +243,7 @@ def markdown(rows: list[dict], context: dict, command: str) -> str:
             peak = "" if r["peak_gpu_mib"] is None else f"{r['peak_gpu_mib']:.0f}"
             lines.append(f"| {r['model']} | {r['dtype']} | {r['batch']} | {r['method']} | {r['latency_ms']:.1f} | "
                          f"{r['images_per_s']:.1f} | {r['time_vs_plain']:.2f}x | {peak} |")
+        lines += ["", *ratio_lines(rows)]
     elif rows:
         lines += ["| model | method | peak RSS MiB | peak above loaded model MiB |", "|---|---|---|---|"]
         for r in rows:
