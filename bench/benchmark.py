@@ -124,7 +124,7 @@ def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
             return model(x).float().cpu()
 
     def ours():
-        return analyze(model, x, relevance=False, keep_attention=False, model_views=False)
+        return analyze(model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False)
 
     def rebuild_only():
         return capture(model, x, sink=lambda layer, probs: None).logits.cpu()
@@ -189,7 +189,7 @@ before = rss_now_kib()
 if {method!r} == "plain":
     loaded.model(x)
 else:
-    analyze(loaded.model, x, relevance=False, keep_attention=False, model_views=False)
+    analyze(loaded.model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False)
 print(before, rss_peak_kib())
 """
 

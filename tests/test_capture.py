@@ -68,6 +68,29 @@ def test_capture_matches_non_fused_reference_and_keeps_logits(layout, device):
     assert hook_count(model) == 0
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_capture_uses_the_kernels_q_and_k_without_rounding(dtype, device):
+    """In half precision the rebuilt probabilities are softmax of the exact products of the half q and k the
+    fused kernel received (float64 reference from the same q, k), not of a half-rounded q k^T."""
+    model = make_model("class_token", device).to(dtype)
+    x = input_for(model, device=device).to(dtype)
+    seen: dict[str, torch.Tensor] = {}
+    attn = model.blocks[1].attn
+    handles = [
+        attn.q_norm.register_forward_hook(lambda m, a, out: seen.setdefault("q", out)),
+        attn.k_norm.register_forward_hook(lambda m, a, out: seen.setdefault("k", out)),
+    ]
+    try:
+        result = capture(model, x, layers=[1])
+    finally:
+        for handle in handles:
+            handle.remove()
+    q, k = seen["q"].double(), seen["k"].double()
+    expected = ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
+    assert result.attention.dtype == torch.float32
+    torch.testing.assert_close(result.attention[:, 0].double(), expected, atol=2e-6, rtol=0)
+
+
 def test_geometry_reads_every_prefix_layout():
     cases = {
         "class_token": ("cls",),

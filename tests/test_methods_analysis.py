@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core.analysis import RolloutSettings, analyze
+from vit_core.analysis import AnalysisSink, RolloutSettings, analyze
 from vit_core.capture import capture
 from vit_core.errors import NotAvailableError, SettingsError
 from vit_core.geometry import geometry_of
@@ -274,6 +274,31 @@ def test_analyze_without_attention_or_relevance():
     arrays = analyze(model, torch.randn(1, 3, 48, 32, device=DEVICE), keep_attention=False, relevance=False)
     assert "attention" not in arrays and "relevance" not in arrays
     assert arrays["cls_attention"].shape == (1, 6, 2, 3, 2)
+
+
+@pytest.mark.parametrize("chunk_bytes", [0, 1, 3 * 4 * 2 * 7 * 7 * 4, 1 << 30])
+def test_chunked_reduction_equals_layer_by_layer(chunk_bytes):
+    """Reducing several layers in one batched call (the GPU path) gives the per-layer results."""
+    model = _model("test_vit", reg_tokens=1)
+    pixels = torch.randn(3, 3, 48, 32, device=DEVICE)
+    g = geometry_of(model, (48, 32))
+    settings = RolloutSettings(start_layer=2, discard_ratio=0.3)
+    reference, chunked = AnalysisSink(g, settings, keep_attention=False, chunk_bytes=0), AnalysisSink(
+        g, settings, keep_attention=False, chunk_bytes=chunk_bytes
+    )
+    capture(model, pixels, sink=reference)
+    capture(model, pixels, sink=chunked)
+    assert chunked.rollout.layers == reference.rollout.layers == [2, 3, 4, 5]
+    torch.testing.assert_close(chunked.rollout.result, reference.rollout.result)
+    for name in ("distance", "entropy", "cls_attention"):
+        torch.testing.assert_close(getattr(chunked, name), getattr(reference, name), msg=name)
+    assert chunked.distance.shape == (3, g.depth, g.num_heads)
+
+
+def test_analyze_without_pixels():
+    model = _model("test_vit")
+    arrays = analyze(model, torch.randn(1, 3, 32, 32, device=DEVICE), relevance=False, keep_pixels=False)
+    assert "pixel_values" not in arrays and "rollout" in arrays
 
 
 def test_analyze_refuses_a_start_layer_beyond_depth():

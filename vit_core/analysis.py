@@ -30,37 +30,95 @@ __all__ = ["RolloutSettings", "AnalysisSink", "analyze", "model_view_arrays"]
 
 
 class AnalysisSink:
-    """Capture sink that reduces each layer on the device: rollout, class-token grid, distance, entropy.
+    """Capture sink that reduces the layers on the device: rollout, class-token grid, distance, entropy.
+
+    On a GPU, layers are gathered into chunks of up to ``chunk_bytes`` and reduced with one batched call per
+    chunk, so a small batch costs a few dozen kernel launches instead of a few dozen per layer; on a CPU
+    each layer is reduced as it arrives, while it is still in the cache.
 
     Args:
         geometry: token layout of the forward pass.
         settings: rollout settings.
         keep_attention: also copy each layer's ``[batch, head, query, key]`` to host memory.
+        chunk_bytes: most bytes of probabilities (plus logits) held for one batched reduction; default
+            64 MiB on a GPU and 0 (each layer on its own) on a CPU.
     """
-
-    def __init__(self, geometry: Geometry, settings: RolloutSettings, keep_attention: bool = True) -> None:
-        self.geometry = geometry
-        self.rollout = RolloutSink(settings, num_prefix_tokens=geometry.num_prefix_tokens)
-        self.keep_attention = keep_attention
-        self.attention: list[torch.Tensor] = []  # per layer [batch, head, query, key], host memory
-        self.cls_attention: list[torch.Tensor] = []  # per layer [batch, head, gh, gw]
-        self.distance: list[torch.Tensor] = []  # per layer [batch, head]
-        self.entropy: list[torch.Tensor] = []  # per layer [batch, head]
-        self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
 
     takes_logits = True  # the capture passes the pre-softmax scores too: entropy without a per-element log
 
+    def __init__(
+        self, geometry: Geometry, settings: RolloutSettings, keep_attention: bool = True, chunk_bytes: int | None = None
+    ) -> None:
+        self.geometry = geometry
+        self._rollout = RolloutSink(settings, num_prefix_tokens=geometry.num_prefix_tokens)
+        self.keep_attention = keep_attention
+        self.chunk_bytes = chunk_bytes
+        self.attention: list[torch.Tensor] = []  # per layer [batch, head, query, key], host memory
+        self._cls: list[torch.Tensor] = []  # per chunk [batch, layer, head, gh, gw]
+        self._distance: list[torch.Tensor] = []  # per chunk [batch, layer, head]
+        self._entropy: list[torch.Tensor] = []  # per chunk [batch, layer, head]
+        self._pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
+        self._pending_bytes = 0
+        self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
+
     def __call__(self, layer: int, probs: torch.Tensor, logits: torch.Tensor | None = None) -> None:
         probs = probs.detach()
-        self.rollout(layer, probs)
-        if self._distances is None:
-            self._distances = patch_distances(self.geometry, probs.device)
-        self.distance.append(mean_attention_distance(probs, self.geometry, self._distances))
-        self.entropy.append(attention_entropy(probs, logits))
-        if self.geometry.has_class_token:
-            self.cls_attention.append(token_attention(probs, self.geometry, "cls"))
         if self.keep_attention:
             self.attention.append(probs.float().cpu())
+        if probs.is_cuda:
+            logits = None  # entropy on a GPU needs no logits (see attention_entropy): hold less
+        self._pending.append((layer, probs, logits))
+        self._pending_bytes += probs.nbytes + (0 if logits is None else logits.nbytes)
+        limit = self.chunk_bytes if self.chunk_bytes is not None else (64 << 20 if probs.is_cuda else 0)
+        if self._pending_bytes >= limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Reduce the layers held so far (the last, partial chunk is flushed by the result properties)."""
+        if not self._pending:
+            return
+        layers = [layer for layer, _, _ in self._pending]
+        probs = _stack_layers([p for _, p, _ in self._pending])  # [batch, layer, head, query, key]
+        logits = None
+        if all(z is not None for _, _, z in self._pending):
+            logits = _stack_layers([z for _, _, z in self._pending])
+        self._pending, self._pending_bytes = [], 0
+        self._rollout.fold_layers(layers, probs)
+        if self._distances is None:
+            self._distances = patch_distances(self.geometry, probs.device)
+        self._distance.append(mean_attention_distance(probs, self.geometry, self._distances))
+        self._entropy.append(attention_entropy(probs, logits))
+        if self.geometry.has_class_token:
+            self._cls.append(token_attention(probs, self.geometry, "cls"))
+
+    @property
+    def rollout(self) -> RolloutSink:
+        """The rollout sink, every layer seen so far folded in (read ``.result``)."""
+        self.flush()
+        return self._rollout
+
+    @property
+    def distance(self) -> torch.Tensor:
+        """Mean attention distance ``[batch, layer, head]`` in pixels."""
+        self.flush()
+        return torch.cat(self._distance, dim=1)
+
+    @property
+    def entropy(self) -> torch.Tensor:
+        """Attention entropy ``[batch, layer, head]`` in nats."""
+        self.flush()
+        return torch.cat(self._entropy, dim=1)
+
+    @property
+    def cls_attention(self) -> torch.Tensor | None:
+        """Class-token attention ``[batch, layer, head, gh, gw]``, or None without a class token."""
+        self.flush()
+        return torch.cat(self._cls, dim=1) if self._cls else None
+
+
+def _stack_layers(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """[batch, head, query, key] per layer -> [batch, layer, head, query, key]; no copy for one layer."""
+    return tensors[0].unsqueeze(1) if len(tensors) == 1 else torch.stack(tensors, dim=1)
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -78,6 +136,7 @@ def analyze(
     pcs_k: int = 28,
     distilled: DistilledReadout = "mean",
     model_views: bool = True,
+    keep_pixels: bool = True,
 ) -> dict[str, np.ndarray]:
     """All arrays of the analysis file for one batch.
 
@@ -92,9 +151,11 @@ def analyze(
         distilled: readout for distilled models: "cls", "dist" or "mean".
         model_views: also compute the per-model arrays (position-embedding similarity, patch-embedding PCA),
             which do not depend on the images; batch loops compute them once instead.
+        keep_pixels: include ``pixel_values`` (what the overlays are drawn on); batch runs, which keep
+            reduced results only, leave it out (on a GPU, copying the input back dominated the analysis).
 
     Returns:
-        name -> array: ``pixel_values`` [B,3,h,w], ``logits`` [B,C], ``attention`` [B,L,H,N,N] (when kept),
+        name -> array: ``pixel_values`` [B,3,h,w] (when kept), ``logits`` [B,C], ``attention`` [B,L,H,N,N] (when kept),
         ``num_prefix_tokens`` (), ``grid_size`` [2], ``patch_size`` [2], ``rollout`` [B,gh,gw],
         ``prefix_weights`` [B,P] (rollout mass on prefix tokens), ``relevance`` [B,gh,gw] and
         ``relevance_target`` [B] (when asked), ``cls_attention`` [B,L,H,gh,gw] (class-token models),
@@ -118,20 +179,21 @@ def analyze(
         pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
     )
     arrays: dict[str, np.ndarray] = {
-        "pixel_values": _numpy(pixel_values),
         "logits": _numpy(result.logits),
         "num_prefix_tokens": np.asarray(geometry.num_prefix_tokens, dtype=np.int64),
         "grid_size": np.asarray(geometry.grid_size, dtype=np.int64),
         "patch_size": np.asarray(geometry.patch_size, dtype=np.int64),
         "rollout": _numpy(rolled_map),
         "prefix_weights": _numpy(prefix_weights),
-        "mean_attention_distance": _numpy(torch.stack(sink.distance, dim=1)),
-        "attention_entropy": _numpy(torch.stack(sink.entropy, dim=1)),
+        "mean_attention_distance": _numpy(sink.distance),
+        "attention_entropy": _numpy(sink.entropy),
     }
+    if keep_pixels:
+        arrays["pixel_values"] = _numpy(pixel_values)
     if keep_attention:
         arrays["attention"] = torch.stack(sink.attention, dim=1).numpy()
-    if sink.cls_attention:
-        arrays["cls_attention"] = _numpy(torch.stack(sink.cls_attention, dim=1))
+    if sink.cls_attention is not None:
+        arrays["cls_attention"] = _numpy(sink.cls_attention)
     if relevance:
         rel = class_relevance(model, pixel_values, target_class=target_class, distilled=distilled)
         arrays["relevance"] = _numpy(rel.heatmap)

@@ -61,7 +61,10 @@ def analyze_reduced(
     model: torch.nn.Module, pixel_values: torch.Tensor, *, settings: RolloutSettings, relevance: bool
 ) -> dict[str, np.ndarray]:
     """Per-image reduced arrays of one batch (see ``PER_IMAGE_KEYS``), plus the geometry scalars."""
-    arrays = analyze(model, pixel_values, rollout=settings, relevance=relevance, keep_attention=False, model_views=False)
+    arrays = analyze(
+        model, pixel_values, rollout=settings, relevance=relevance, keep_attention=False, model_views=False,
+        keep_pixels=False,
+    )
     probabilities, indices = torch.from_numpy(arrays["logits"]).softmax(-1).topk(min(5, arrays["logits"].shape[-1]))
     arrays["top5_index"] = indices.numpy().astype(np.int64)
     arrays["top5_probability"] = probabilities.numpy().astype(np.float32)

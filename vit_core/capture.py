@@ -62,9 +62,14 @@ def attention_modules(model: nn.Module) -> list[Attention]:
 def _logits(q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None) -> torch.Tensor:
     """q k^T * scale + mask in float32, masked entries at float32's lowest value (softmax gives them exactly 0).
 
-    q, k: [batch, head, tokens, head_dim]; returns [batch, head, query, key].
+    q, k: [batch, head, tokens, head_dim]; returns [batch, head, query, key]. Half-precision q and k on a GPU
+    are multiplied as they are, with float32 accumulation and a float32 result (the products the fused kernel
+    summed, never rounded to half); the scale is applied in float32 afterwards, as flash attention does.
     """
-    logits = (q.float() * scale) @ k.float().transpose(-2, -1)
+    logits = _half_matmul_float32(q, k) if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) else None
+    if logits is None:
+        logits = q.float() @ k.float().transpose(-2, -1)
+    logits.mul_(scale)
     if mask is not None:
         lowest = torch.finfo(torch.float32).min
         if mask.dtype == torch.bool:
@@ -72,6 +77,24 @@ def _logits(q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor |
         else:
             logits = (logits + mask.float()).clamp_min(lowest)
     return logits
+
+
+_HALF_MATMUL = {"float32_out": True}  # set to False once this torch build refuses bmm(..., out_dtype=float32)
+
+
+def _half_matmul_float32(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
+    """q k^T of half-precision [batch, head, tokens, head_dim] tensors as float32, or None where unsupported."""
+    if not _HALF_MATMUL["float32_out"]:
+        return None
+    batch, heads, tokens, dim = q.shape
+    try:
+        out = torch.bmm(
+            q.reshape(batch * heads, tokens, dim), k.reshape(batch * heads, -1, dim).transpose(1, 2), out_dtype=torch.float32
+        )
+    except (RuntimeError, NotImplementedError, TypeError):
+        _HALF_MATMUL["float32_out"] = False
+        return None
+    return out.view(batch, heads, tokens, -1)
 
 
 def _fused_scale(module: nn.Module, q: torch.Tensor) -> float:

@@ -291,7 +291,9 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
     for data in sample_images().values():
         pixel_values, _ = _pixel_values(_loaded, data)
         FORWARD_CALLS["samples"] += 1
-        arrays = analyze(_loaded.model, pixel_values, relevance=False, keep_attention=False, model_views=False)
+        arrays = analyze(
+            _loaded.model, pixel_values, relevance=False, keep_attention=False, model_views=False, keep_pixels=False
+        )
         distances.append(arrays["mean_attention_distance"][0])
         entropies.append(arrays["attention_entropy"][0])
     d, e = np.stack(distances), np.stack(entropies)

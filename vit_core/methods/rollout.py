@@ -178,17 +178,30 @@ class RolloutSink:
 
     def __call__(self, layer: int, probs: torch.Tensor) -> None:
         """Fold one layer's probabilities ``[batch, head, query, key]`` into R."""
-        if layer <= self._last_layer:
+        self.fold_layers([layer], probs.unsqueeze(1))
+
+    def fold_layers(self, layers: list[int], attention: torch.Tensor) -> None:
+        """Fold consecutive layers at once: ``attention`` is ``[batch, layer, head, query, key]`` for `layers`.
+
+        The per-layer factors are computed in one batched call (a few kernel launches for all the layers
+        instead of a few per layer), then multiplied into R in order.
+        """
+        if layers[0] <= self._last_layer or any(b <= a for a, b in zip(layers, layers[1:], strict=False)):
             raise CaptureError(
-                f"layer {layer} arrived after layer {self._last_layer}; use a new RolloutSink for each forward pass."
+                f"layers {layers} arrived after layer {self._last_layer} or out of order; "
+                "use a new RolloutSink for each forward pass."
             )
-        self._last_layer = layer
-        if layer < self.settings.start_layer:
+        self._last_layer = layers[-1]
+        keep = [i for i, layer in enumerate(layers) if layer >= self.settings.start_layer]
+        if not keep:
             return
         with torch.no_grad():
-            factor = rollout_layer_matrix(probs.detach(), self.settings, num_prefix_tokens=self.num_prefix_tokens)
-            self._rollout = factor if self._rollout is None else factor @ self._rollout
-        self.layers.append(layer)
+            chosen = attention.detach() if len(keep) == len(layers) else attention.detach()[:, keep]
+            factors = rollout_layer_matrix(chosen, self.settings, num_prefix_tokens=self.num_prefix_tokens)
+            for i in range(factors.shape[1]):  # [batch, query, key] each, in forward order
+                factor = factors[:, i]
+                self._rollout = factor if self._rollout is None else factor @ self._rollout
+        self.layers.extend(layers[i] for i in keep)
 
     @property
     def result(self) -> torch.Tensor:
