@@ -15,6 +15,7 @@ the context, so one cached model can serve several threads at once.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 
@@ -66,10 +67,14 @@ def _logits(q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor |
     are multiplied as they are, with float32 accumulation and a float32 result (the products the fused kernel
     summed, never rounded to half); the scale is applied in float32 afterwards, as flash attention does.
     """
+    exact_prescale = math.frexp(scale)[0] == 0.5  # a power of two scales q without rounding, even in half
+    if exact_prescale:
+        q = q * scale  # small [batch, head, tokens, head_dim]: spares a pass over the [query, key] logits
     logits = _half_matmul_float32(q, k) if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) else None
     if logits is None:
         logits = q.float() @ k.float().transpose(-2, -1)
-    logits.mul_(scale)
+    if not exact_prescale:
+        logits.mul_(scale)
     if mask is not None:
         lowest = torch.finfo(torch.float32).min
         if mask.dtype == torch.bool:
