@@ -18,7 +18,7 @@ recipe below makes a 2-core CPU enough:
 * a last 224 px phase that mixes in two-object scenes with a soft 1/2 + 1/2 target, so the class token
   carries both objects (class-specific relevance on two-object scenes needs it).
 
-Phases: 112px (2,400 steps) -> 112px-b (3,000) -> 224px (250) -> 224px-pairs; each phase checkpoints to
+Phases: 112px (2,400 steps) -> 112px-b (3,000) -> 224px (250) -> 224px-pairs (1,200, every 2nd batch two-object); each phase checkpoints to
 ``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
 
 Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
@@ -401,10 +401,10 @@ def parser() -> argparse.ArgumentParser:
         "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
     )
     p.add_argument("--init-after", choices=["112px", "112px-b", "224px"], default="112px", help="the phase --init ends")
-    p.add_argument("--steps-pairs", type=int, default=800, help="224 px steps with two-object scenes mixed in (0: none)")
+    p.add_argument("--steps-pairs", type=int, default=1200, help="224 px steps with two-object scenes mixed in (0: none)")
     p.add_argument("--scenes-pairs", type=int, default=1500)
-    p.add_argument("--pairs-every", type=int, default=3, help="every n-th step of that phase is a two-object batch")
-    p.add_argument("--lr-pairs", type=float, default=1e-4)
+    p.add_argument("--pairs-every", type=int, default=2, help="every n-th step of that phase is a two-object batch")
+    p.add_argument("--lr-pairs", type=float, default=2e-4)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--eval-every", type=int, default=400)
     return p
