@@ -123,6 +123,25 @@ def test_another_class_costs_one_cached_gradient_pass(at):
     assert resources.FORWARD_CALLS["relevance"] - before == runs  # cached now
 
 
+def test_generated_scene_shows_its_ground_truth_and_a_photo_does_not(at):
+    at.switch_page(_page("overview")).run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    at.selectbox(key=state.SAMPLE).set_value("pair_ring_star.png").run()
+    at.switch_page(_page("rollout")).run()
+    _ok(at)
+    truth = [c.value for c in at.caption if c.value.startswith("Ground truth")]
+    assert len(truth) == 2, truth
+    assert "rollout peak on the" in truth[0] and ("✓" in truth[0] or "✗" in truth[0])
+    assert "relevance for" in truth[1]
+    at.toggle(key=state.SHOW_TRUTH).set_value(False).run()
+    assert not [c for c in at.caption if c.value.startswith("Ground truth")]
+    at.switch_page(_page("overview")).run()
+    at.selectbox(key=state.SAMPLE).set_value("astronaut.png").run()
+    at.switch_page(_page("rollout")).run()
+    _ok(at)
+    assert not [c for c in at.caption if c.value.startswith("Ground truth")]
+
+
 def _png(colour: tuple[int, int, int], size=(180, 140)) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.full((*size[::-1], 3), colour, dtype=np.uint8)).save(buffer, format="PNG")

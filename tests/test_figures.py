@@ -33,6 +33,16 @@ def test_builders_import_neither_streamlit_nor_torch():
         assert not names & {"streamlit", "torch", "vit_core"}, (module, names)
 
 
+def test_overlay_outlines_ground_truth_boxes_with_their_labels():
+    boxes = [("circle", (10.0, 20.0, 60.0, 90.0)), ("ring", (100.0, 30.0, 150.0, 80.0))]
+    fig = figures.overlay_figure(IMAGE, RNG.random((14, 14)), (16, 16), boxes=boxes)
+    rects = [s for s in fig.layout.shapes if s.name in ("circle", "ring")]
+    assert [(r.name, (r.x0, r.y0, r.x1, r.y1)) for r in rects] == boxes
+    assert all(r.line.dash == "dash" for r in rects)
+    assert [a.text for a in fig.layout.annotations] == ["circle", "ring"]
+    assert not figures.overlay_figure(IMAGE, RNG.random((14, 14)), (16, 16)).layout.annotations
+
+
 @pytest.mark.parametrize(("image", "grid"), [(IMAGE, (14, 14)), (WIDE, (6, 10))])
 def test_overlay_is_image_heatmap_and_one_clickable_marker_per_patch(image, grid):
     heat = RNG.random(grid)

@@ -106,6 +106,18 @@ def _patch_markers(
     )
 
 
+def _object_boxes(fig: go.Figure, boxes: Sequence[tuple[str, tuple[float, float, float, float]]]) -> None:
+    """Dashed outlines with a label for ground-truth objects (in image pixels)."""
+    for label, (x0, y0, x1, y1) in boxes:
+        fig.add_shape(
+            type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line={"color": "#7CFC00", "width": 2, "dash": "dash"}, name=label
+        )
+        fig.add_annotation(
+            x=x0, y=y0, text=label, showarrow=False, xanchor="left", yanchor="bottom",
+            font={"color": "#7CFC00", "size": 12}, bgcolor="rgba(0,0,0,0.5)",
+        )
+
+
 def _selected_box(fig: go.Figure, selected: tuple[int, int] | None, patch_size: tuple[int, int], colour: str) -> None:
     if selected is None:
         return
@@ -143,6 +155,7 @@ def overlay_figure(
     smooth: bool = False,
     height: int | None = None,
     colorbar_title: str | None = None,
+    boxes: Sequence[tuple[str, tuple[float, float, float, float]]] = (),
 ) -> go.Figure:
     """A per-patch map over the image: ``go.Image`` + ``go.Heatmap`` (+ clickable patch markers).
 
@@ -157,6 +170,7 @@ def overlay_figure(
         selected: (row, col) to outline.
         normalise: min-max scale the map to [0, 1] (the raw range is shown in the hover).
         smooth: interpolate between patch centres instead of drawing square patches.
+        boxes: ground-truth objects to outline, as (label, (x0, y0, x1, y1)) in the image's pixels.
     """
     image = _as_rgb(image)
     heat = np.asarray(heat, dtype=np.float32)
@@ -184,6 +198,7 @@ def overlay_figure(
     if clickable:
         fig.add_trace(_patch_markers(heat.shape, patch_size, num_prefix_tokens, heat, _marker_px(heat.shape)))
     _selected_box(fig, selected, patch_size, "#00e5ff")
+    _object_boxes(fig, boxes)
     fig = _image_axes(fig, height, title)
     fig.update_xaxes(range=[0, image.shape[1]])
     fig.update_yaxes(range=[image.shape[0], 0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tempfile
 import warnings
 from collections import Counter
@@ -26,7 +27,7 @@ import torch
 import vit_core
 from vit_core.analysis import analyze
 from vit_core.errors import ImageError, ModelLoadError
-from vit_core.images import load_image, model_view, preprocess
+from vit_core.images import PixelMapping, load_image, model_view, preprocess
 from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
 from vit_core.methods import RolloutSettings, attention_rollout, class_relevance, readout
 from vit_core.predict import top_k
@@ -172,12 +173,29 @@ def sample_images() -> dict[str, bytes]:
     return samples
 
 
+@st.cache_data(show_spinner=False)
+def scene_ground_truth() -> dict[str, dict]:
+    """Known objects of the bundled generated scenes, by the file's sha256 (so an upload of the same file counts):
+    ``{"classes": [...], "boxes_xyxy": [[x0, y0, x1, y1], ...]}`` in original-image pixels."""
+    try:
+        scenes = json.loads((SAMPLES_DIR / "scenes.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    known = {}
+    for name, scene in scenes.items():
+        path = SAMPLES_DIR / name
+        if path.is_file() and {"classes", "boxes_xyxy"} <= set(scene):
+            known[hashlib.sha256(path.read_bytes()).hexdigest()] = scene
+    return known
+
+
 # -- analyses -------------------------------------------------------------------------------------
-def _pixel_values(loaded: LoadedModel, data: bytes) -> tuple[torch.Tensor, np.ndarray]:
+def _pixel_values(loaded: LoadedModel, data: bytes) -> tuple[torch.Tensor, np.ndarray, PixelMapping]:
+    """(model input [1, 3, h, w], the model's view [h, w, 3] uint8, its mapping back to the original pixels)."""
     image = load_image(data)
-    pixel_values, _ = preprocess(image, loaded.data_config)
+    pixel_values, mapping = preprocess(image, loaded.data_config)
     view = np.asarray(model_view(image, loaded.data_config).convert("RGB"), dtype=np.uint8)
-    return pixel_values[None].to(device=loaded.device, dtype=loaded.dtype), view
+    return pixel_values[None].to(device=loaded.device, dtype=loaded.dtype), view, mapping
 
 
 def shared_tensor(array: np.ndarray) -> torch.Tensor:
@@ -194,15 +212,15 @@ def _has_classifier(loaded: LoadedModel) -> bool:
 @st.cache_resource(max_entries=6, show_spinner=False)
 def analyze_image(
     model_key: str, image_sha256: str, settings: AnalysisSettings, _loaded: LoadedModel, _data: bytes
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """One forward (and one gradient) pass: ``vit_core.analysis.analyze`` arrays and the model's view.
+) -> tuple[dict[str, np.ndarray], np.ndarray, PixelMapping]:
+    """One forward (and one gradient) pass: ``vit_core.analysis.analyze`` arrays, the model's view, its mapping.
 
     Cached by (model key, image hash, settings); `_loaded` and `_data` are not hashed (they are
     determined by the keys). A resource cache, not a data cache: a rerun gets the same arrays back
     without unpickling the [1, L, H, N, N] attention (22 MB for ViT-B/16, 510 MB for ViT-L/16 at 384),
     so every array is made read-only, since all sessions share it.
     """
-    pixel_values, view = _pixel_values(_loaded, _data)
+    pixel_values, view, mapping = _pixel_values(_loaded, _data)
     FORWARD_CALLS["analyze"] += 1
     arrays = analyze(
         _loaded.model,
@@ -213,7 +231,7 @@ def analyze_image(
     )
     for array in (*arrays.values(), view):
         array.flags.writeable = False
-    return arrays, view
+    return arrays, view, mapping
 
 
 def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSettings | None = None) -> Context:
@@ -225,7 +243,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
     settings = settings or AnalysisSettings()
     loaded = get_model(spec)
     try:
-        arrays, view = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
+        arrays, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
     except (OSError, ValueError) as error:  # decoder errors that slipped past load_image
         raise ImageError(f"the image could not be analysed ({type(error).__name__}); try another file.") from error
     predictions = []
@@ -238,6 +256,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         loaded=loaded,
         image=image,
         view=view,
+        mapping=mapping,
         analysis=arrays,
         predictions=predictions,
         prefix_labels=labels,
@@ -266,7 +285,7 @@ def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _relevance(context_key: str, target: int, _loaded: LoadedModel, _data: bytes) -> np.ndarray:
-    pixel_values, _ = _pixel_values(_loaded, _data)
+    pixel_values, _, _ = _pixel_values(_loaded, _data)
     FORWARD_CALLS["relevance"] += 1
     result = class_relevance(_loaded.model, pixel_values, target_class=int(target))
     return result.heatmap[0].detach().float().cpu().numpy()
@@ -289,7 +308,7 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
     """Mean attention distance and entropy ``[layer, head]`` over every sample image: mean and std."""
     distances, entropies = [], []
     for data in sample_images().values():
-        pixel_values, _ = _pixel_values(_loaded, data)
+        pixel_values, _, _ = _pixel_values(_loaded, data)
         FORWARD_CALLS["samples"] += 1
         arrays = analyze(
             _loaded.model, pixel_values, relevance=False, keep_attention=False, model_views=False, keep_pixels=False

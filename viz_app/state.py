@@ -49,6 +49,7 @@ COLORMAP = "overlay_colormap"
 SMOOTH = "overlay_smooth"
 TARGET_CLASS = "relevance_class"
 ROLLOUT_CHART = "rollout_chart"
+SHOW_TRUTH = "show_ground_truth"
 
 # -- class-token attention page -------------------------------------------------------------------
 CLS_MODE = "cls_mode"
@@ -142,6 +143,7 @@ class Context:
         loaded: ``vit_core.LoadedModel`` (shared by all sessions; never mutate it).
         image: the chosen image.
         view: ``[h, w, 3]`` uint8, the image as the model sees it (after resize and crop).
+        mapping: ``vit_core.images.PixelMapping`` from view pixels back to the original image's.
         analysis: ``vit_core.analysis.analyze`` arrays for this model and image (batch of one).
         predictions: top-5 ``vit_core.predict.Prediction`` list, empty when the model has no classifier.
         prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
@@ -151,6 +153,7 @@ class Context:
     loaded: Any
     image: ImageSpec
     view: Any
+    mapping: Any
     analysis: dict
     predictions: list
     prefix_labels: tuple[str, ...]

@@ -113,3 +113,27 @@ def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
         _no_traceback(page)
         page.screenshot(path=str(SHOTS / f"page-{title.split()[0].lower()}.png"), full_page=True)
     page.close()
+
+
+def test_sample_scene_shows_its_ground_truth_boxes(app_url, browser):
+    """Uploading a bundled two-object scene (same bytes, so it is recognised) outlines both objects on the
+    rollout and relevance overlays and says where each map's peak lies."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.goto(app_url)
+    _wait_for_chart(page)
+    page.locator("[data-testid=stSidebar] label", has_text="Upload").first.click()
+    scene = Path(__file__).resolve().parents[2] / "assets" / "samples" / "pair_ring_star.png"
+    page.locator("[data-testid=stSidebar] input[type=file]").last.set_input_files(str(scene))
+    page.get_by_text("pair_ring_star.png, resized and cropped").wait_for()
+    _go(page, "Attention rollout")
+    page.get_by_text("Ground truth: rollout peak").first.wait_for()
+    page.get_by_text("Ground truth: relevance for").first.wait_for()
+    charts = page.locator("[data-testid=stMain] .js-plotly-plot")
+    charts.nth(1).wait_for()
+    for index in range(2):
+        labels = charts.nth(index).evaluate("gd => (gd._fullLayout.annotations || []).map(a => a.text)")
+        assert sorted(labels) == ["ring", "star"]
+    _no_traceback(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "ground_truth.png"), full_page=True)

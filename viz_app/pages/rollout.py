@@ -1,7 +1,9 @@
 """Attention rollout (Abnar & Zuidema 2020) beside class-specific relevance (Chefer et al. 2021).
 
 Every control here is a view control: rollout is recomputed from the stored attention, never by a new
-forward pass; relevance for a class other than the top-1 costs one cached gradient pass.
+forward pass; relevance for a class other than the top-1 costs one cached gradient pass. On a generated
+sample scene the objects' true boxes are drawn, and each map's peak is checked against them (the demo
+model card's pointing game, for this one image).
 """
 
 import streamlit as st
@@ -9,10 +11,23 @@ import streamlit as st
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
 from viz_app import figures, resources, state
+from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
 from viz_app.ui import colormap_select, plotly, prefix_mass, require_context, show_error
 
 ctx = require_context()
 geometry = ctx.geometry
+scene = resources.scene_ground_truth().get(ctx.image.sha256)
+objects = objects_in_view(scene, ctx.mapping) if scene else []
+
+
+def peak_verdict(heat, wanted: str | None) -> str:
+    """Where the map's peak lies among the scene's objects; ticked when on `wanted` (on any object if None)."""
+    found: SceneObject | None = object_at_peak(heat, geometry.patch_size, objects)
+    where = f"on the {found.label}" if found else "on the background"
+    if wanted is not None and wanted not in {o.label for o in objects}:
+        return f"there is no {wanted} in this scene; the peak is {where}"
+    right = found is not None and (wanted is None or found.label == wanted)
+    return f"peak {where} {'✓' if right else '✗'}"
 
 
 @st.fragment
@@ -30,6 +45,10 @@ def rollout_view() -> None:
     with look[1]:
         colorscale = colormap_select()
     smooth = look[2].toggle("Smooth", key=state.SMOOTH)
+    truth = bool(objects) and look[2].toggle(
+        "Ground truth", value=True, key=state.SHOW_TRUTH, help="Outline the objects of this generated scene."
+    )
+    boxes = [(o.label, o.box) for o in objects] if truth else []
     target = None
     if ctx.predictions:
         options = {p.index: f"{p.label} ({100 * p.probability:.1f}%)" for p in ctx.predictions}
@@ -51,9 +70,15 @@ def rollout_view() -> None:
     with left:
         st.subheader("Attention rollout")
         plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, opacity=opacity, colorscale=colorscale,
-                                      num_prefix_tokens=geometry.num_prefix_tokens, smooth=smooth, height=480),
+                                      num_prefix_tokens=geometry.num_prefix_tokens, smooth=smooth, height=480,
+                                      boxes=boxes),
                key=state.ROLLOUT_CHART)
         st.caption(f"Class-agnostic. Rolled-out weight on prefix tokens: {prefix_mass(prefix, ctx.prefix_labels)}.")
+        if truth:
+            st.caption(
+                f"Ground truth: rollout {peak_verdict(heat, None)} (the peak patch's centre inside an object's "
+                f"box grown by {GROW} px: the pointing game of the demo model's card)."
+            )
     with right:
         st.subheader("Class-specific relevance")
         if relevance is None:
@@ -61,9 +86,11 @@ def rollout_view() -> None:
         else:
             plotly(figures.overlay_figure(ctx.view, relevance, geometry.patch_size, opacity=opacity,
                                           colorscale=colorscale, num_prefix_tokens=geometry.num_prefix_tokens,
-                                          smooth=smooth, height=480))
+                                          smooth=smooth, height=480, boxes=boxes))
             name = next(p.label for p in ctx.predictions if p.index == target)
             st.caption(f"Gradient × attention for “{name}” (Chefer et al. 2021), min-max scaled.")
+            if truth:
+                st.caption(f"Ground truth: relevance for “{name}”: {peak_verdict(relevance, name)}.")
 
 
 rollout_view()
