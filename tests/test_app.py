@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from viz_app import resources, state
+from vit_core.loading import DEMO_MODEL_NAME
+from viz_app import resources, state, ui
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +122,14 @@ def test_another_class_costs_one_cached_gradient_pass(at):
     at.run()
     _ok(at)
     assert resources.FORWARD_CALLS["relevance"] - before == runs  # cached now
+
+
+def test_the_bundled_model_opens_on_a_scene_it_knows():
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    _ok(app)
+    demo = app.session_state[state.CONTEXT].spec.name == DEMO_MODEL_NAME
+    assert app.selectbox(key=state.SAMPLE).value == (ui.FIRST_SCENE if demo else ui.FIRST_PHOTO)
 
 
 def test_generated_scene_shows_its_ground_truth_and_a_photo_does_not(at):

@@ -119,11 +119,18 @@ def _model_spec() -> ModelSpec | None:
     return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
 
 
-def _image_spec() -> ImageSpec | None:
+# First sample shown: a two-object scene for the bundled shapes model (its ground truth is drawn), a photo otherwise.
+FIRST_SCENE, FIRST_PHOTO = "pair_ring_star.png", "chelsea.png"
+
+
+def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
     source = st.radio("Image", ["Sample", "Upload"], key=state.IMAGE_SOURCE, horizontal=True)
     if source == "Sample":
         samples = resources.sample_images()
-        name = st.selectbox("Sample image", list(samples), key=state.SAMPLE)
+        names = list(samples)
+        demo = model is not None and model.name.split(".")[0] == DEMO_MODEL_NAME
+        first = FIRST_SCENE if demo else FIRST_PHOTO
+        name = st.selectbox("Sample image", names, index=names.index(first) if first in names else 0, key=state.SAMPLE)
         return resources.image_from_bytes(samples[name], name)
     upload = st.file_uploader("Upload an image", type=list(resources.IMAGE_TYPES), key=state.UPLOAD)
     if upload is None:
@@ -149,7 +156,7 @@ def render_sidebar() -> Context | None:
         st.subheader("Model")
         spec = _model_spec()
         st.subheader("Image")
-        image = _image_spec()
+        image = _image_spec(spec)
     if spec is None or image is None:
         return None
     try:
