@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,3 +228,72 @@ def test_original_jax_npz_loads_through_timms_loader(tmp_path):
     _to_jax_npz(model, path)
     loaded = load_model("test_vit", path, device="cpu", qkv_bias=True)
     torch.testing.assert_close(_logits(loaded.model), _logits(model), atol=1e-5, rtol=1e-5)
+
+
+def _hub_cache_entry(cache: Path, repo: str, files: dict[str, bytes]) -> None:
+    """Files of `repo` laid out as huggingface_hub's cache keeps them (snapshot + refs/main)."""
+    folder = cache / f"models--{repo.replace('/', '--')}"
+    snapshot = folder / "snapshots" / ("1" * 40)
+    snapshot.mkdir(parents=True)
+    for filename, data in files.items():
+        (snapshot / filename).write_bytes(data)
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text("1" * 40)
+
+
+def _timm_config(architecture: str, num_classes: int, labels: list[str]) -> bytes:
+    """A config.json as timm's push_to_hub writes it."""
+    return json.dumps({
+        "architecture": architecture,
+        "num_classes": num_classes,
+        "label_names": labels,
+        "pretrained_cfg": {"input_size": [3, 224, 224], "interpolation": "bicubic", "crop_pct": 0.9,
+                           "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+    }).encode()
+
+
+def test_hub_repository_name_loads_from_its_config_and_weights_offline(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+
+    torch.manual_seed(4)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=3)
+    weights = safetensors.torch.save(model.state_dict())
+    _hub_cache_entry(tmp_path, "someone/tiny-shapes-vit", {
+        "config.json": _timm_config("vit_tiny_patch16_224", 3, ["cat", "dog", "owl"]),
+        "model.safetensors": weights,
+    })
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    loaded = load_model("hf-hub:someone/tiny-shapes-vit", device="cpu")
+    assert loaded.source == "hub" and loaded.label_names == ("cat", "dog", "owl")
+    assert tuple(loaded.data_config["mean"]) == (0.5, 0.5, 0.5) and loaded.data_config["crop_pct"] == 0.9
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value), key
+
+
+def test_hub_repository_of_a_non_vit_is_refused_from_its_config_alone(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+
+    # only the config is cached: the refusal must come before any weights are fetched
+    _hub_cache_entry(tmp_path, "someone/a-resnet", {"config.json": _timm_config("resnet18", 10, [])})
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UnsupportedModelError, match="resnet18 is a ResNet, not a Vision Transformer"):
+        load_model("hf-hub:someone/a-resnet", device="cpu")
+
+
+def test_uncached_hub_repository_offline_says_what_to_do(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match="config of hf-hub:timm/vit_small_patch16_224.dino are not cached"):
+        load_model("hf-hub:timm/vit_small_patch16_224.dino", device="cpu")
+    with pytest.raises(ModelLoadError, match="not the hub repository"):
+        load_model("hf-hub:timm/vit_small_patch16_224.dino", checkpoint=tmp_path / "w.safetensors", device="cpu")
+
+
+@pytest.mark.parametrize("name", ["hf-hub:no-slash", "hf-hub:a/b/c", "hf-hub:../etc/passwd", "hf-hub:a/b c"])
+def test_malformed_hub_names_are_refused(name):
+    with pytest.raises(ModelLoadError, match="not a valid model name"):
+        load_model(name, device="cpu")

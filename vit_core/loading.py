@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ __all__ = [
 DEMO_MODEL_NAME = "vit_demo_shapes"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)?$")  # architecture[.pretrained_tag]
+# a Hugging Face hub repository with a timm config.json: hf-hub:org/name[@revision]
+_HUB_PATTERN = re.compile(r"^hf[-_]hub:([A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*(?:@[\w.\-]+)?)$")
+_HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -108,10 +112,17 @@ def parameter_bytes(model: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
 
 
+def hub_repository(name: str) -> str | None:
+    """``org/name[@revision]`` of a ``hf-hub:org/name[@revision]`` model name, else None."""
+    match = _HUB_PATTERN.match(name) if isinstance(name, str) else None
+    return match.group(1) if match else None
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
         raise ModelLoadError(
-            f"{name!r} is not a valid model name; use a timm name such as vit_base_patch16_224.augreg_in21k_ft_in1k."
+            f"{name!r} is not a valid model name; use a timm name such as vit_base_patch16_224.augreg_in21k_ft_in1k "
+            "or a hub repository such as hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k."
         )
     architecture = name.split(".", 1)[0]
     if not timm.is_model(architecture):
@@ -147,34 +158,43 @@ def memory_needed_bytes(name: str, dtype: torch.dtype = torch.float32, **kwargs)
     return _bytes_to_load(skeleton, dtype)
 
 
-def hub_weights_cached(name: str) -> bool | None:
-    """True when the hub weights of timm model `name` are in the local cache; None when it has no hub weights."""
+def _in_hub_cache(repository: str, files: Sequence[str]) -> bool:
+    """Whether any of `files` of hub repository ``org/name[@revision]`` is in the local Hugging Face cache."""
     from huggingface_hub import try_to_load_from_cache
+    from timm.models._hub import hf_split
 
+    repo_id, revision = hf_split(repository)
+    return any(isinstance(try_to_load_from_cache(repo_id, f, revision=revision), str) for f in files)
+
+
+def hub_weights_cached(name: str) -> bool | None:
+    """True when the hub weights of model `name` are in the local cache; None when it has no hub weights."""
+    repository = hub_repository(name)
+    if repository is not None:
+        return _in_hub_cache(repository, _HUB_WEIGHT_FILES)
     try:
         cfg = timm.models.get_pretrained_cfg(name)
     except RuntimeError:  # an invalid tag: create_model says so with the list of valid ones
         return None
     if cfg is None or not cfg.hf_hub_id:
         return None
-    files = [cfg.hf_hub_filename] if cfg.hf_hub_filename else ["model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors"]
-    return any(isinstance(try_to_load_from_cache(cfg.hf_hub_id, f), str) for f in files)
+    return _in_hub_cache(cfg.hf_hub_id, [cfg.hf_hub_filename] if cfg.hf_hub_filename else _HUB_WEIGHT_FILES)
 
 
-def _check_hub_reachable(name: str, timeout_s: float = 3.0) -> None:
-    """Fail in seconds, not after a minute of retries, when uncached weights cannot be downloaded."""
+def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", timeout_s: float = 3.0) -> None:
+    """Fail in seconds, not after a minute of retries, when uncached hub files cannot be downloaded."""
     import socket
     from urllib.parse import urlparse
 
     from huggingface_hub import constants
 
-    if hub_weights_cached(name) is not False:
+    if cached is not False:
         return
     offline_hint = (
         f"with no network, pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
     )
     if constants.HF_HUB_OFFLINE:
-        raise ModelLoadError(f"the weights of {name} are not cached and HF_HUB_OFFLINE is set; {offline_hint}")
+        raise ModelLoadError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set; {offline_hint}")
     endpoint = urlparse(constants.ENDPOINT)
     try:
         socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
@@ -184,13 +204,31 @@ def _check_hub_reachable(name: str, timeout_s: float = 3.0) -> None:
         ) from error
 
 
+def _architecture(name: str, kwargs: dict) -> tuple[str, dict]:
+    """(timm architecture, create_model arguments) of `name`; a hub repository's come from its config.json."""
+    repository = hub_repository(name)
+    if repository is None:
+        return _check_name(name), kwargs
+    from timm.models._hub import load_model_config_from_hf
+
+    _check_hub_reachable(name, _in_hub_cache(repository, ["config.json"]), what="config")
+    try:
+        pretrained_cfg, architecture, model_args = load_model_config_from_hf(repository)
+    except Exception as error:  # noqa: BLE001 - hub errors (not found, gated, offline) and malformed configs
+        raise ModelLoadError(
+            f"could not read the timm config.json of {repository} ({type(error).__name__}); check the repository "
+            "name on huggingface.co, or pass a local checkpoint (--checkpoint)."
+        ) from error
+    return _check_name(architecture), {**model_args, **kwargs, "pretrained_cfg": pretrained_cfg}
+
+
 def _build(
     name: str, pretrained: bool, device: torch.device | None = None, dtype: torch.dtype = torch.float32, **kwargs
 ) -> nn.Module:
     """Create the model, translating timm's and the hub's failures into one clear sentence."""
-    architecture = _check_name(name)
+    architecture, skeleton_kwargs = _architecture(name, kwargs)
     with torch.device("meta"):
-        skeleton = timm.create_model(architecture, pretrained=False, **kwargs)
+        skeleton = timm.create_model(architecture, pretrained=False, **skeleton_kwargs)
     if not isinstance(skeleton, VisionTransformer):
         raise UnsupportedModelError(
             f"{architecture} is a {type(skeleton).__name__}, not a Vision Transformer; "
@@ -204,7 +242,7 @@ def _build(
             "is free; choose a smaller model or free some memory."
         )
     if pretrained:
-        _check_hub_reachable(name)
+        _check_hub_reachable(name, hub_weights_cached(name))
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except RuntimeError as error:
@@ -266,6 +304,11 @@ def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
 
 def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
     """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
+    if hub_repository(name) is not None:
+        raise ModelLoadError(
+            "a local checkpoint needs the timm architecture it was trained with (such as vit_base_patch16_224), "
+            f"not the hub repository {name}."
+        )
     architecture = name.split(".", 1)[0]
     if path.suffix.lower() == ".npz":
         model = _build(architecture, False, device, dtype, **model_kwargs)
@@ -317,7 +360,8 @@ def load_model(
     """Load a timm ViT from the hub, from a local checkpoint, or the bundled demo model.
 
     Args:
-        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``) or the demo model's name.
+        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm config
+            (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``) or the demo model's name.
         checkpoint: local weights for architecture `name`: .safetensors, .pth/.pt/.bin (loaded with
             weights_only=True) or an original JAX .npz.
         device: "auto" (cuda, mps, cpu) or a device name.

@@ -108,6 +108,8 @@ def model_download_mb(name: str) -> float | None:
     """Approximate size of the float32 weights in MB (from the architecture, no download), or None."""
     import timm
 
+    if vit_core.loading.hub_repository(name) is not None:
+        return None  # the architecture is in the repository's config.json: not known before a download
     try:
         with torch.device("meta"):
             model = timm.create_model(name.split(".", 1)[0], pretrained=False)
@@ -119,19 +121,9 @@ def model_download_mb(name: str) -> float | None:
 def model_is_downloaded(name: str) -> bool:
     """Whether the hub weights of `name` are already in the local Hugging Face cache."""
     try:
-        import timm
-        from huggingface_hub import try_to_load_from_cache
-
-        cfg = timm.models.get_pretrained_cfg(name)
-        hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-        if not hub_id:
-            return False
-        for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
-            if isinstance(try_to_load_from_cache(hub_id, filename), str):
-                return True
+        return bool(vit_core.loading.hub_weights_cached(name))
     except Exception:  # noqa: BLE001 - only a hint for the UI
         return False
-    return False
 
 
 def save_checkpoint_upload(name: str, data: bytes) -> str:

@@ -94,7 +94,10 @@ def _model_spec() -> ModelSpec | None:
             "timm model name", key=state.MODEL_NAME, placeholder="e.g. vit_base_patch16_384.augreg_in21k_ft_in1k"
         ).strip()
         if not name:
-            st.caption("Type the name of any timm ViT (see `timm.list_pretrained('vit_*')`).")
+            st.caption(
+                "Type the name of any timm ViT (see `timm.list_pretrained('vit_*')`) or a hub repository with a timm "
+                "config, as `hf-hub:org/name`."
+            )
             return None
         spec = ModelSpec(name)
     else:
