@@ -6,7 +6,7 @@ the cached analysis; each page in ``viz_app/pages`` is one view. Run with ``stre
 
 import streamlit as st
 
-from viz_app.ui import render_sidebar
+from viz_app.ui import keep_view_controls, render_sidebar
 
 st.set_page_config(page_title="ViT Attention Explorer", page_icon=":material/grid_view:", layout="wide")
 
@@ -30,6 +30,7 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+keep_view_controls(page.url_path)
 st.title(page.title)
 render_sidebar()
 page.run()

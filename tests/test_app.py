@@ -151,6 +151,37 @@ def test_generated_scene_shows_its_ground_truth_and_a_photo_does_not(at):
     assert not [c for c in at.caption if c.value.startswith("Ground truth")]
 
 
+def test_view_controls_survive_a_visit_to_another_page(at):
+    at.switch_page(_page("rollout")).run()
+    at.selectbox(key=state.FUSION).set_value("max").run()
+    at.slider(key=state.DISCARD).set_value(0.5).run()
+    at.switch_page(_page("class_token")).run()
+    at.switch_page(_page("overview")).run()  # two runs without the rollout page's widgets
+    _ok(at)
+    at.switch_page(_page("rollout")).run()
+    _ok(at)
+    assert at.selectbox(key=state.FUSION).value == "max"
+    assert at.slider(key=state.DISCARD).value == 0.5
+    # a new image while away: the kept class choice may not be among its top-5; the page still draws
+    at.switch_page(_page("overview")).run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    at.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()
+    at.switch_page(_page("rollout")).run()
+    _ok(at)
+    at.selectbox(key=state.FUSION).set_value("mean").run()
+    at.slider(key=state.DISCARD).set_value(0.0).run()
+
+
+def test_every_keyed_page_control_is_kept():
+    import re
+
+    for path in sorted(Path(APP).parent.joinpath("viz_app", "pages").glob("*.py")):
+        keys = set(re.findall(r"key=state\.([A-Z_]+)", path.read_text())) - {"ROLLOUT_CHART", "QUERY_CHART", "POS_CHART"}
+        page = "" if path.stem == "overview" else path.stem
+        kept = {name for name in dir(state) if getattr(state, name) in state.PAGE_CONTROLS.get(page, ())}
+        assert keys <= kept, (path.name, keys - kept)
+
+
 def _png(colour: tuple[int, int, int], size=(180, 140)) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.full((*size[::-1], 3), colour, dtype=np.uint8)).save(buffer, format="PNG")

@@ -78,6 +78,24 @@ COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
 
+CLS_COLORMAP = "cls_colormap"
+QUERY_COLORMAP = "query_colormap"
+
+# View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
+# of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
+# controls of every page but the one it draws (see viz_app.ui.keep_view_controls).
+PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
+    "": (SHOW_INDICES,),
+    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, OPACITY, COLORMAP, SMOOTH, TARGET_CLASS, SHOW_TRUTH),
+    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, CLS_COLORMAP),
+    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, QUERY_COLORMAP),
+    "position": (POS_ROW, POS_COL),
+    "heads": (HEADS_ALL_SAMPLES,),
+    "tour": (TOUR_STEP,),
+    "compare": (COMPARE_CHOICE, COMPARE_NAME),
+    "export": (EXPORT_FIGURE,),
+}
+
 # Session-state slot (not a widget) where the router leaves the current Context for the pages.
 CONTEXT = "_vit_context"
 

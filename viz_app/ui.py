@@ -69,6 +69,20 @@ def colormap_select(key: str = state.COLORMAP) -> str:
     return st.selectbox("Colour map", COLORSCALES, key=key)
 
 
+def keep_view_controls(current_page: str) -> None:
+    """Keep the view controls of the pages not drawn in this run (Streamlit would drop their state).
+
+    Re-assigning a widget's value through the Session State API makes it survive a run that does not draw the
+    widget; the current page's own controls are left alone (assigning them too would fight the widgets).
+    """
+    for page, keys in state.PAGE_CONTROLS.items():
+        if page == current_page:
+            continue
+        for key in keys:
+            if key in st.session_state:
+                st.session_state[key] = st.session_state[key]
+
+
 def require_context() -> Context:
     """The Context the router prepared; stops the page (the error is already shown) when there is none."""
     ctx = st.session_state.get(state.CONTEXT)

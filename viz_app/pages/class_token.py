@@ -27,7 +27,7 @@ def class_token_view() -> None:
     normalise = top[1].toggle("Scale each map", value=True, key=state.CLS_NORMALISE,
                               help="Min-max scale every map on its own so weak heads stay visible.")
     with top[2]:
-        colorscale = colormap_select("cls_colormap")
+        colorscale = colormap_select(state.CLS_COLORMAP)
     fig = figures.head_grid_figure(maps, mode="animate" if mode.startswith("Animate") else "grid",
                                    colorscale=colorscale, normalise=normalise)
     plotly(fig)

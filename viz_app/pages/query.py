@@ -36,7 +36,7 @@ def query_view() -> None:
     head = controls[3].selectbox("Head", heads, key=state.QUERY_HEAD, disabled=layer == "rolled out",
                                  format_func=lambda v: v if isinstance(v, str) else f"head {v}")
     with controls[4]:
-        colorscale = colormap_select("query_colormap")
+        colorscale = colormap_select(state.QUERY_COLORMAP)
     token = geometry.patch_token(row, col)
     try:
         attention = resources.shared_tensor(ctx.analysis["attention"])  # [1, L, H, N, N], shared, read only
