@@ -145,3 +145,41 @@ def test_every_layout_batched_equals_per_image(layout):
     alone = class_relevance(model, pixels[1:], target_class=2)
     torch.testing.assert_close(rel.heatmap[1:], alone.heatmap, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(rel.prefix_weights[1:], alone.prefix_weights, rtol=1e-4, atol=1e-6)
+
+
+def test_attention_pool_weights_get_the_gradient_rule():
+    """A "map"-pooled model: the pool's weights enter the readout as clamp(dy_c/dA * A, 0), with dy_c/dA from
+    a hand-written pool forward (its attention as an explicit tensor in the graph) through timm's own head."""
+    from vit_core.methods import readout
+
+    model = make_model("attention_pool", DEVICE)
+    pixels = input_for(model, batch=2, device=DEVICE)
+    target = [1, 3]
+    rel = class_relevance(model, pixels, target_class=target)
+
+    tokens: list[torch.Tensor] = []
+    handle = model.attn_pool.register_forward_pre_hook(lambda m, args: tokens.append(args[0].detach()))
+    with torch.no_grad():
+        model(pixels)
+    handle.remove()
+    pool, x = model.attn_pool, tokens[0]
+    batch, n, dim = x.shape
+    if pool.pos_embed is not None:
+        x = x + pool.pos_embed.unsqueeze(0)
+    with torch.enable_grad():
+        q = pool.q(pool.latent.expand(batch, -1, -1)).reshape(batch, pool.latent_len, pool.num_heads, pool.head_dim)
+        k, v = pool.kv(x).reshape(batch, n, 2, pool.num_heads, pool.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = pool.q_norm(q.transpose(1, 2)), pool.k_norm(k)
+        weights = ((q * pool.scale) @ k.transpose(-2, -1)).softmax(-1).detach().requires_grad_(True)
+        out = (weights @ v).transpose(1, 2).reshape(batch, pool.latent_len, dim)
+        out = pool.proj(out)
+        if pool.mlp is not None:
+            out = out + pool.mlp(pool.norm(out))
+        pooled = out[:, 0] if pool.pool == "token" else out.mean(1)
+        logits = model.head(model.head_drop(model.fc_norm(pooled)))
+        torch.testing.assert_close(logits.detach(), rel.logits, rtol=1e-4, atol=1e-5)  # the same network
+        grad = torch.autograd.grad(logits.gather(1, torch.tensor(target, device=DEVICE)[:, None]).sum(), weights)[0]
+    expected, _ = readout(rel.matrix, rel.geometry, pool_attention=(grad * weights).clamp(min=0).detach())
+    torch.testing.assert_close(rel.heatmap, expected, rtol=1e-4, atol=1e-6)
+    ungraded, _ = readout(rel.matrix, rel.geometry, pool_attention=weights.detach())
+    assert not torch.allclose(rel.heatmap, ungraded, rtol=1e-3)  # the raw pool weights would give another map

@@ -175,6 +175,8 @@ class AttentionCapture:
         self._pool_probs: torch.Tensor | None = None
         self._pending_q: dict[int, torch.Tensor] = {}
         self._pending_mask: dict[int, torch.Tensor | None] = {}
+        self._pool_values: torch.Tensor | None = None  # with_grad: the pool's kv output [batch, key, 2 * dim]
+        self._pool_mixed: torch.Tensor | None = None  # with_grad: the pool's attention output [batch, latent, dim]
 
     # -- hooks ---------------------------------------------------------------------------------
     def _mine(self) -> bool:
@@ -234,6 +236,14 @@ class AttentionCapture:
 
         return hook
 
+    def _hook_pool_values(self, module, args, output):
+        if self._mine():
+            self._pool_values = output
+
+    def _hook_pool_mixed(self, module, args, *rest):
+        if self._mine():
+            self._pool_mixed = args[0]
+
     def _watch_qk(self, key: int, attn: nn.Module) -> None:
         add = self._handles.append
         add(attn.register_forward_pre_hook(self._hook_mask(key), with_kwargs=True))
@@ -253,7 +263,11 @@ class AttentionCapture:
                 else:
                     self._watch_qk(layer, attn)
             if self._pool:
-                self._watch_qk(-1, self.model.attn_pool)
+                pool = self.model.attn_pool
+                self._watch_qk(-1, pool)
+                if self.with_grad:  # what the pool's attention gradient needs (see pool_attention_gradient)
+                    self._handles.append(pool.kv.register_forward_hook(self._hook_pool_values))
+                    self._handles.append(pool.proj.register_forward_pre_hook(self._hook_pool_mixed))
         except BaseException:
             self.remove()
             raise
@@ -297,6 +311,30 @@ class AttentionCapture:
     def pool_attention(self) -> torch.Tensor | None:
         """[batch, pool_head, latent, key] of an attention-pool head, or None."""
         return self._pool_probs
+
+    @property
+    def pool_output(self) -> torch.Tensor | None:
+        """With ``with_grad``: the attention pool's mixed values ``[batch, latent, dim]`` (in the graph), or None.
+
+        Differentiate the score with respect to this, then call :meth:`pool_attention_gradient`.
+        """
+        return self._pool_mixed
+
+    def pool_attention_gradient(self, output_gradient: torch.Tensor) -> torch.Tensor:
+        """d score / d pool attention ``[batch, pool_head, latent, key]`` from d score / d :attr:`pool_output`.
+
+        The pool mixes its values linearly, out[q] = sum_k A[q, k] v[k] per head, so the gradient of the
+        weights is exact without running the pool's attention outside its fused kernel:
+        dA[q, k] = d out[q] . v[k].
+        """
+        if self._pool_values is None or self._pool_mixed is None:
+            raise CaptureError("no attention-pool pass was captured with gradients; use with_grad=True and pool=True.")
+        pool = self.model.attn_pool
+        batch, latent, _ = output_gradient.shape
+        heads, head_dim = pool.num_heads, pool.head_dim
+        values = self._pool_values.detach().reshape(batch, -1, 2, heads, head_dim)[:, :, 1]  # [batch, key, head, hd]
+        grad = output_gradient.detach().reshape(batch, latent, heads, head_dim)  # [batch, latent, head, hd]
+        return torch.einsum("bqhd,bkhd->bhqk", grad.float(), values.float())
 
 
 def capture(

@@ -5,7 +5,9 @@ Per layer l: ``Abar_l = mean_h clamp(dy_c/dA[l,h] * A[l,h], min=0)`` and ``R <- 
 with y_c the pre-softmax logit of the target class. The gradients of every layer come from ONE backward
 pass for the whole batch (the sum of each image's target logit; images do not interact in a ViT), taken
 with ``torch.autograd.grad`` on the captured probabilities themselves, so no backward hook order can pair a
-layer's attention with another layer's gradient (vit-explain #6).
+layer's attention with another layer's gradient (vit-explain #6). An attention-pool ("map") head's weights get
+the same rule, ``clamp(dy_c/dA_pool * A_pool, min=0)``, before they read the patch relevance out of R; its
+gradient comes from the pool's output (the pool mixes values linearly), so the pool keeps its fused kernel.
 """
 
 from __future__ import annotations
@@ -126,14 +128,20 @@ def class_relevance(
         attention = cap.attention_list  # per layer [batch, head, query, key], in the graph
         target = resolve_targets(logits, target_class)
         score = logits.gather(1, target[:, None]).sum()  # one backward for the whole batch
-        gradients = torch.autograd.grad(score, attention, allow_unused=True)
+        pool_output = cap.pool_output  # attention ("map") pooling: its weights get the rule too
+        inputs = attention + ([pool_output] if pool_output is not None else [])
+        gradients = list(torch.autograd.grad(score, inputs, allow_unused=True))
     with torch.no_grad():
+        pool_weights = cap.pool_attention
+        if pool_output is not None and (pool_gradient := gradients.pop()) is not None:
+            # the pool's Abar before the head mean: clamp(dy_c/dA * A, min=0), read out like the weights themselves
+            pool_weights = (cap.pool_attention_gradient(pool_gradient) * cap.pool_attention.float()).clamp(min=0)
         matrix = relevance_from_gradients(attention, gradients)
         heatmap, prefix = readout(
             matrix,
             geometry,
             distilled=distilled,
-            pool_attention=cap.pool_attention,
+            pool_attention=pool_weights,
             pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
         )
     return Relevance(
