@@ -146,6 +146,23 @@ def test_streaming_sink_equals_batch_form(shape, config):
 
 @FAST
 @given(attention_shapes, rollout_settings)
+def test_left_product_is_the_rows_of_the_formed_rollout(shape, config):
+    """weights @ R by a row through each factor equals the same rows of the formed R, whatever the chunking."""
+    seed, batch, layers, heads, prefix, patches = shape
+    attention = _random_attention(seed, batch, layers, heads, prefix + patches)
+    sink = RolloutSink(config, num_prefix_tokens=prefix)
+    half = layers // 2
+    if half:
+        sink.fold_layers(list(range(half)), attention[:, :half])
+    sink.fold_layers(list(range(half, layers)), attention[:, half:])
+    weights = torch.rand(batch, prefix + patches, generator=torch.Generator().manual_seed(seed)).to(DEVICE)
+    expected = (weights[:, None, :] @ attention_rollout(attention, config, num_prefix_tokens=prefix))[:, 0]
+    torch.testing.assert_close(sink.left_product(weights), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(sink.left_product(weights), (weights[:, None, :] @ sink.result)[:, 0])
+
+
+@FAST
+@given(attention_shapes, rollout_settings)
 def test_batched_equals_per_image(shape, config):
     seed, batch, layers, heads, prefix, patches = shape
     attention = _random_attention(seed, batch, layers, heads, prefix + patches)

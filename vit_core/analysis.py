@@ -20,7 +20,7 @@ from .geometry import geometry_of
 from .methods.distance import attention_entropy, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
-from .methods.readout import DistilledReadout, readout
+from .methods.readout import DistilledReadout, output_row, split_tokens
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 from .methods.token_attention import token_attention
@@ -171,13 +171,18 @@ def analyze(
     rollout.check_depth(geometry.depth)
     sink = AnalysisSink(geometry, rollout, keep_attention=keep_attention)
     result = capture(model, pixel_values, sink=sink)
-    rolled_map, prefix_weights = readout(
-        sink.rollout.result,
+    # The readout is a linear map of R's rows; its weights are the readout of the identity, so the output row
+    # is weights @ B_L ... B_s, a row times each layer's factor, never the full R.
+    batch, tokens = pixel_values.shape[0], geometry.num_tokens
+    identity = torch.eye(tokens, device=result.logits.device).expand(batch, tokens, tokens)
+    weights = output_row(
+        identity,
         geometry,
         distilled=distilled,
         pool_attention=result.pool_attention,
         pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
-    )
+    )  # [batch, token]
+    rolled_map, prefix_weights = split_tokens(sink.rollout.left_product(weights), geometry)
     arrays: dict[str, np.ndarray] = {
         "logits": _numpy(result.logits),
         "num_prefix_tokens": np.asarray(geometry.num_prefix_tokens, dtype=np.int64),

@@ -155,9 +155,11 @@ def attention_rollout(
 class RolloutSink:
     """Streaming rollout: a capture ``sink`` that folds each layer into R as the forward pass runs.
 
-    Only R ``[batch, query, key]`` is kept on the device, never ``[batch, layer, head, query, key]``.
-    Layers before ``settings.start_layer`` are ignored; layers must arrive in increasing order (the forward
-    order), which a forward pass guarantees.
+    Only the per-layer factors B_l ``[batch, query, key]`` are kept (head-fused, one matrix per layer), never
+    ``[batch, layer, head, query, key]``; R is their product, formed when :attr:`result` is first read, and
+    :meth:`left_product` gives rows of R (what a readout needs) without forming it. Layers before
+    ``settings.start_layer`` are ignored; layers must arrive in increasing order (the forward order), which a
+    forward pass guarantees.
 
     Args:
         settings: rollout settings; default: the paper's.
@@ -172,7 +174,8 @@ class RolloutSink:
     def __init__(self, settings: RolloutSettings | None = None, *, num_prefix_tokens: int) -> None:
         self.settings = settings or RolloutSettings()
         self.num_prefix_tokens = int(num_prefix_tokens)
-        self._rollout: torch.Tensor | None = None  # [batch, query, key]
+        self._factors: list[torch.Tensor] = []  # B_l [batch, query, key], forward order
+        self._rollout: torch.Tensor | None = None  # R, once formed
         self._last_layer = -1
         self.layers: list[int] = []
 
@@ -184,7 +187,7 @@ class RolloutSink:
         """Fold consecutive layers at once: ``attention`` is ``[batch, layer, head, query, key]`` for `layers`.
 
         The per-layer factors are computed in one batched call (a few kernel launches for all the layers
-        instead of a few per layer), then multiplied into R in order.
+        instead of a few per layer).
         """
         if layers[0] <= self._last_layer or any(b <= a for a, b in zip(layers, layers[1:], strict=False)):
             raise CaptureError(
@@ -198,17 +201,38 @@ class RolloutSink:
         with torch.no_grad():
             chosen = attention.detach() if len(keep) == len(layers) else attention.detach()[:, keep]
             factors = rollout_layer_matrix(chosen, self.settings, num_prefix_tokens=self.num_prefix_tokens)
-            for i in range(factors.shape[1]):  # [batch, query, key] each, in forward order
-                factor = factors[:, i]
-                self._rollout = factor if self._rollout is None else factor @ self._rollout
+        self._factors.extend(factors.unbind(1))
+        self._rollout = None
         self.layers.extend(layers[i] for i in keep)
 
-    @property
-    def result(self) -> torch.Tensor:
-        """R ``[batch, query, key]``; raises if no layer from the start layer on was seen."""
-        if self._rollout is None:
+    def _check_seen(self) -> None:
+        if not self._factors:
             raise SettingsError(
                 f"no layer at or after start layer {self.settings.start_layer} was seen; "
                 "choose a start layer below the model's depth."
             )
+
+    @property
+    def result(self) -> torch.Tensor:
+        """R = B_L ... B_s ``[batch, query, key]``; raises if no layer from the start layer on was seen."""
+        self._check_seen()
+        if self._rollout is None:
+            with torch.no_grad():
+                rollout = self._factors[0]
+                for factor in self._factors[1:]:
+                    rollout = factor @ rollout
+            self._rollout = rollout
         return self._rollout
+
+    def left_product(self, weights: torch.Tensor) -> torch.Tensor:
+        """``weights @ R`` for weights ``[batch, query]`` -> ``[batch, key]``, without forming R.
+
+        A vector times each factor, last layer first: L products of a row with a matrix instead of L - 1
+        matrix products (what a readout of R costs: one row per image).
+        """
+        self._check_seen()
+        with torch.no_grad():
+            row = weights.float().unsqueeze(1)  # [batch, 1, query]
+            for factor in reversed(self._factors):
+                row = row @ factor
+        return row.squeeze(1)
