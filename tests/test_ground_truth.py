@@ -24,6 +24,7 @@ def test_boxes_follow_the_resize_and_crop():
     assert obj == SceneObject("star", (16.0, 16.0, 32.0, 32.0))
     # and back: the view box's corners land on the original box through the mapping itself
     assert mapping.to_original(16.0, 16.0) == (68.0, 48.0) and mapping.to_original(32.0, 32.0) == (100.0, 80.0)
+    assert mapping.to_input(*mapping.to_original(5.0, 7.0)) == (5.0, 7.0)
 
 
 def test_boxes_of_a_real_preprocessing_mapping():

@@ -131,6 +131,10 @@ class PixelMapping:
     def to_original(self, y: float, x: float) -> tuple[float, float]:
         return (self.offset[0] + self.scale[0] * y, self.offset[1] + self.scale[1] * x)
 
+    def to_input(self, y: float, x: float) -> tuple[float, float]:
+        """Original image pixel (y, x) -> model-input pixel: the inverse of :meth:`to_original`."""
+        return ((y - self.offset[0]) / self.scale[0], (x - self.offset[1]) / self.scale[1])
+
     def box_in_original(self) -> tuple[float, float, float, float]:
         """(left, top, right, bottom) of the region of the original image the model sees."""
         top, left = self.to_original(0, 0)

@@ -34,11 +34,11 @@ def objects_in_view(scene: Mapping, mapping: PixelMapping) -> list[SceneObject]:
         scene: one entry of ``scenes.json``: ``classes`` and ``boxes_xyxy`` in original-image pixels.
         mapping: how the model's input pixels map back to the original image (resize and crop).
     """
-    oy, ox = mapping.offset
-    sy, sx = mapping.scale
     objects = []
     for label, (x0, y0, x1, y1) in zip(scene["classes"], scene["boxes_xyxy"], strict=True):
-        objects.append(SceneObject(str(label), ((x0 - ox) / sx, (y0 - oy) / sy, (x1 - ox) / sx, (y1 - oy) / sy)))
+        top, left = mapping.to_input(y0, x0)
+        bottom, right = mapping.to_input(y1, x1)
+        objects.append(SceneObject(str(label), (left, top, right, bottom)))
     return objects
 
 
