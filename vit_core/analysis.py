@@ -17,7 +17,7 @@ from torch import nn
 from .capture import capture
 from .errors import NotAvailableError
 from .geometry import geometry_of
-from .methods.distance import attention_entropy, mean_attention_distance, patch_distances
+from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
 from .methods.readout import DistilledReadout, output_row, split_tokens
@@ -65,8 +65,8 @@ class AnalysisSink:
         probs = probs.detach()
         if self.keep_attention:
             self.attention.append(probs.float().cpu())
-        if probs.is_cuda:
-            logits = None  # entropy on a GPU needs no logits (see attention_entropy): hold less
+        if not entropy_uses_logits(probs):
+            logits = None  # hold less
         self._pending.append((layer, probs, logits))
         self._pending_bytes += probs.nbytes + (0 if logits is None else logits.nbytes)
         limit = self.chunk_bytes if self.chunk_bytes is not None else (64 << 20 if probs.is_cuda else 0)

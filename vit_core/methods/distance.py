@@ -13,7 +13,7 @@ import torch
 from ..errors import SettingsError
 from ..types import Geometry
 
-__all__ = ["patch_centres", "patch_distances", "mean_attention_distance", "attention_entropy"]
+__all__ = ["patch_centres", "patch_distances", "mean_attention_distance", "entropy_uses_logits", "attention_entropy"]
 
 
 def patch_centres(geometry: Geometry, device: torch.device | str | None = None) -> torch.Tensor:
@@ -63,6 +63,12 @@ def mean_attention_distance(
     return (weighted / mass).mean(dim=-1)
 
 
+def entropy_uses_logits(attention: torch.Tensor) -> bool:
+    """Whether :func:`attention_entropy` uses the logits for attention on this device (a CPU, where the
+    per-element log is the cost; on a GPU ``entr`` reads the probabilities once and needs no logits)."""
+    return not attention.is_cuda
+
+
 def attention_entropy(attention: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
     """Entropy in nats of each query's distribution over all keys, averaged over all queries.
 
@@ -77,7 +83,7 @@ def attention_entropy(attention: torch.Tensor, logits: torch.Tensor | None = Non
         ``[...]`` float32, e.g. ``[batch, layer, head]``; 0 for one-hot rows, log(keys) for uniform rows.
     """
     probs = attention.float()
-    if probs.is_cuda:  # memory-bound there: entr reads the probabilities once and writes once, no logits needed
+    if not entropy_uses_logits(probs):
         return torch.special.entr(probs).sum(dim=-1).mean(dim=-1)
     if logits is not None:
         z = logits.float()
