@@ -56,6 +56,7 @@ CLS_MODE = "cls_mode"
 CLS_LAYER = "cls_layer"
 CLS_HEAD = "cls_head"
 CLS_NORMALISE = "cls_normalise"
+CLS_COLORMAP = "cls_colormap"
 
 # -- query-a-patch page ---------------------------------------------------------------------------
 QUERY_CHART = "query_chart"
@@ -63,6 +64,7 @@ QUERY_ROW = "query_row"
 QUERY_COL = "query_col"
 QUERY_LAYER = "query_layer"
 QUERY_HEAD = "query_head"
+QUERY_COLORMAP = "query_colormap"
 
 # -- position embeddings --------------------------------------------------------------------------
 POS_CHART = "pos_chart"
@@ -77,9 +79,6 @@ TOUR_STEP = "tour_step"
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
-
-CLS_COLORMAP = "cls_colormap"
-QUERY_COLORMAP = "query_colormap"
 
 # View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
 # of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
