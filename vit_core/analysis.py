@@ -8,14 +8,16 @@ to host memory as it arrives.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import fused_stats
 from .capture import capture
-from .errors import NotAvailableError
+from .errors import CaptureError, NotAvailableError
 from .geometry import geometry_of
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
@@ -23,10 +25,12 @@ from .methods.pos_embed import pos_embed_similarity
 from .methods.readout import DistilledReadout, output_row, split_tokens
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
-from .methods.token_attention import token_attention
+from .methods.token_attention import grid_of_keys, token_attention
 from .types import Geometry
 
 __all__ = ["RolloutSettings", "AnalysisSink", "analyze", "model_view_arrays"]
+
+_KERNEL_FAILED = False  # set once the fused kernel failed to run here; later passes rebuild at once
 
 
 class AnalysisSink:
@@ -42,14 +46,24 @@ class AnalysisSink:
         keep_attention: also copy each layer's ``[batch, head, query, key]`` to host memory.
         chunk_bytes: most bytes of probabilities (plus logits) held for one batched reduction; default
             64 MiB on a GPU and 0 (each layer on its own) on a CPU.
+        fused_kernel: reduce each layer from q and k with one Triton kernel (:mod:`vit_core.fused_stats`)
+            that never writes the probabilities; None (default): on a GPU where Triton is installed and the
+            full attention is not kept. False: always rebuild, then reduce.
     """
 
     takes_logits = True  # the capture passes the pre-softmax scores too: entropy without a per-element log
 
     def __init__(
-        self, geometry: Geometry, settings: RolloutSettings, keep_attention: bool = True, chunk_bytes: int | None = None
+        self,
+        geometry: Geometry,
+        settings: RolloutSettings,
+        keep_attention: bool = True,
+        chunk_bytes: int | None = None,
+        fused_kernel: bool | None = None,
     ) -> None:
         self.geometry = geometry
+        self.settings = settings
+        self.fused_kernel = fused_kernel
         self._rollout = RolloutSink(settings, num_prefix_tokens=geometry.num_prefix_tokens)
         self.keep_attention = keep_attention
         self.chunk_bytes = chunk_bytes
@@ -60,6 +74,50 @@ class AnalysisSink:
         self._pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
         self._pending_bytes = 0
         self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
+        self._kernel_rows: list[fused_stats.FusedStats] = []  # per layer, when the fused kernel reduced it
+        self._kernel_used: bool | None = None  # decided at the first layer, the same for all
+
+    def reduce_qk(self, layer: int, q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None) -> bool:
+        """Reduce one layer straight from q and k with the fused kernel; False: rebuild the probabilities instead."""
+        use = self._kernel_wanted(q, mask)
+        if self._kernel_used is not None and use != self._kernel_used:
+            raise CaptureError("layers of one forward pass differ in mask or device; analyse each pass on its own.")
+        if use:
+            stats = self._run_kernel(q, k, scale)
+            use = stats is not None
+            if use:
+                self._rollout.fold_fused([layer], stats.fused.unsqueeze(1), is_factor=stats.is_factor)
+                self._kernel_rows.append(stats)
+        self._kernel_used = use
+        return use
+
+    def _kernel_wanted(self, q: torch.Tensor, mask: torch.Tensor | None) -> bool:
+        if self.fused_kernel is False or self.keep_attention or mask is not None or _KERNEL_FAILED:
+            return False
+        return fused_stats.available(q) or (self.fused_kernel is True and fused_stats.interpreting())
+
+    def _run_kernel(self, q: torch.Tensor, k: torch.Tensor, scale: float) -> fused_stats.FusedStats | None:
+        global _KERNEL_FAILED
+        if self._distances is None:
+            self._distances = patch_distances(self.geometry, q.device)
+        geometry, settings = self.geometry, self.settings
+        try:
+            return fused_stats.fused_attention_stats(
+                q.detach(),
+                k.detach(),
+                scale,
+                self._distances,
+                num_prefix_tokens=geometry.num_prefix_tokens,
+                cls_index=geometry.token_index("cls") if geometry.has_class_token else None,
+                head_fusion=settings.head_fusion,
+                residual_weight=None if settings.discard_ratio > 0 else float(settings.residual_weight),
+            )
+        except Exception as error:  # a Triton or driver this kernel was never compiled with: rebuild instead
+            if self._kernel_used:  # failed after earlier layers succeeded: not a compile problem
+                raise
+            _KERNEL_FAILED = True
+            warnings.warn(f"the fused attention kernel failed ({error!r}); rebuilding attention instead.", stacklevel=2)
+            return None
 
     def __call__(self, layer: int, probs: torch.Tensor, logits: torch.Tensor | None = None) -> None:
         probs = probs.detach()
@@ -101,18 +159,25 @@ class AnalysisSink:
     def distance(self) -> torch.Tensor:
         """Mean attention distance ``[batch, layer, head]`` in pixels."""
         self.flush()
+        if self._kernel_rows:
+            return torch.stack([s.distance_rows for s in self._kernel_rows], dim=1).mean(dim=-1)
         return torch.cat(self._distance, dim=1)
 
     @property
     def entropy(self) -> torch.Tensor:
         """Attention entropy ``[batch, layer, head]`` in nats."""
         self.flush()
+        if self._kernel_rows:
+            return torch.stack([s.entropy_rows for s in self._kernel_rows], dim=1).mean(dim=-1)
         return torch.cat(self._entropy, dim=1)
 
     @property
     def cls_attention(self) -> torch.Tensor | None:
         """Class-token attention ``[batch, layer, head, gh, gw]``, or None without a class token."""
         self.flush()
+        if self._kernel_rows and self.geometry.has_class_token:
+            rows = torch.stack([s.cls_row for s in self._kernel_rows], dim=1)  # [batch, layer, head, key]
+            return grid_of_keys(rows, self.geometry)
         return torch.cat(self._cls, dim=1) if self._cls else None
 
 
@@ -137,6 +202,7 @@ def analyze(
     distilled: DistilledReadout = "mean",
     model_views: bool = True,
     keep_pixels: bool = True,
+    fused_kernel: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """All arrays of the analysis file for one batch.
 
@@ -153,6 +219,8 @@ def analyze(
             which do not depend on the images; batch loops compute them once instead.
         keep_pixels: include ``pixel_values`` (what the overlays are drawn on); batch runs, which keep
             reduced results only, leave it out (on a GPU, copying the input back dominated the analysis).
+        fused_kernel: reduce each layer with one Triton kernel from q and k (see :class:`AnalysisSink`);
+            None: where it can run (a GPU, Triton installed, attention not kept).
 
     Returns:
         name -> array: ``pixel_values`` [B,3,h,w] (when kept), ``logits`` [B,C], ``attention`` [B,L,H,N,N] (when kept),
@@ -169,7 +237,7 @@ def analyze(
     """
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     rollout.check_depth(geometry.depth)
-    sink = AnalysisSink(geometry, rollout, keep_attention=keep_attention)
+    sink = AnalysisSink(geometry, rollout, keep_attention=keep_attention, fused_kernel=fused_kernel)
     result = capture(model, pixel_values, sink=sink)
     # The readout is a linear map of R's rows; its weights are the readout of the identity, so the output row
     # is weights @ B_L ... B_s, a row times each layer's factor, never the full R.

@@ -32,7 +32,9 @@ __all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", 
 
 # sink(layer_index, probabilities [batch, head, query, key]) -> None. A sink whose ``takes_logits`` attribute is
 # true is called as sink(layer, probs, logits) on the fused path, logits being the pre-softmax scores (float32,
-# masked entries at float32's lowest value): entropy from logits needs no per-element log.
+# masked entries at float32's lowest value): entropy from logits needs no per-element log. A sink with a
+# ``reduce_qk`` method is first offered each layer's q and k, as reduce_qk(layer, q, k, scale, mask) -> bool;
+# when it returns True it has reduced the layer itself (vit_core.fused_stats) and nothing is rebuilt.
 AttentionSink = Callable[..., None]
 
 
@@ -213,8 +215,13 @@ class AttentionCapture:
             if not self._mine():
                 return
             q = self._pending_q.pop(layer)
+            scale, mask = _fused_scale(attn, q), self._pending_mask.pop(layer, None)
+            reduce_qk = getattr(self._sink, "reduce_qk", None) if layer >= 0 else None
+            if reduce_qk is not None and reduce_qk(layer, q, output, scale, mask):
+                self._seen.add(layer)
+                return
             with torch.no_grad():
-                logits = _logits(q, output, _fused_scale(attn, q), self._pending_mask.pop(layer, None))
+                logits = _logits(q, output, scale, mask)
                 probs = logits.softmax(dim=-1)
             if layer >= 0:
                 self._emit(layer, probs, logits)

@@ -26,6 +26,7 @@ __all__ = [
     "fuse_heads",
     "discard_lowest",
     "rollout_layer_matrix",
+    "rollout_factor_of_fused",
     "attention_rollout",
     "RolloutSink",
 ]
@@ -112,7 +113,11 @@ def rollout_layer_matrix(attention: torch.Tensor, settings: RolloutSettings, *, 
     Rows are divided by their own sums (keepdim): ``a / a.sum(-1)`` without keepdim would divide column j by
     row j's sum (vit-explain #16).
     """
-    fused = fuse_heads(attention, settings.head_fusion)  # [..., query, key]
+    return rollout_factor_of_fused(fuse_heads(attention, settings.head_fusion), settings, num_prefix_tokens=num_prefix_tokens)
+
+
+def rollout_factor_of_fused(fused: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int) -> torch.Tensor:
+    """B_l from head-fused attention ``[..., query, key]``: discard, mix in the residual, normalise rows."""
     fused = discard_lowest(fused, float(settings.discard_ratio), num_prefix_tokens)
     a = float(settings.residual_weight)
     mixed = fused * (1.0 - a)  # a new tensor: (1 - a) F + a I, the identity added on the diagonal in place
@@ -189,6 +194,15 @@ class RolloutSink:
         The per-layer factors are computed in one batched call (a few kernel launches for all the layers
         instead of a few per layer).
         """
+        self._fold(layers, attention, stage="attention")
+
+    def fold_fused(self, layers: list[int], fused: torch.Tensor, *, is_factor: bool = False) -> None:
+        """Fold consecutive layers given as head-fused attention ``[batch, layer, query, key]`` (fused with
+        ``settings.head_fusion``), or, with ``is_factor``, as finished factors B_l (what the fused kernel writes)."""
+        self._fold(layers, fused, stage="factor" if is_factor else "fused")
+
+    def _fold(self, layers: list[int], per_layer: torch.Tensor, stage: Literal["attention", "fused", "factor"]) -> None:
+        """Keep the factors of `layers` (dimension 1 of `per_layer`) from the start layer on, in forward order."""
         if layers[0] <= self._last_layer or any(b <= a for a, b in zip(layers, layers[1:], strict=False)):
             raise CaptureError(
                 f"layers {layers} arrived after layer {self._last_layer} or out of order; "
@@ -199,8 +213,13 @@ class RolloutSink:
         if not keep:
             return
         with torch.no_grad():
-            chosen = attention.detach() if len(keep) == len(layers) else attention.detach()[:, keep]
-            factors = rollout_layer_matrix(chosen, self.settings, num_prefix_tokens=self.num_prefix_tokens)
+            chosen = per_layer.detach() if len(keep) == len(layers) else per_layer.detach()[:, keep]
+            if stage == "attention":
+                factors = rollout_layer_matrix(chosen, self.settings, num_prefix_tokens=self.num_prefix_tokens)
+            elif stage == "fused":
+                factors = rollout_factor_of_fused(chosen, self.settings, num_prefix_tokens=self.num_prefix_tokens)
+            else:
+                factors = chosen
         self._factors.extend(factors.unbind(1))
         self._rollout = None
         self.layers.extend(layers[i] for i in keep)

@@ -11,7 +11,7 @@ import torch
 from ..errors import NotAvailableError, SettingsError
 from ..types import Geometry
 
-__all__ = ["QueryToken", "resolve_query", "token_attention", "token_rollout", "class_token_attention"]
+__all__ = ["QueryToken", "resolve_query", "grid_of_keys", "token_attention", "token_rollout", "class_token_attention"]
 
 # a sequence index, a prefix name ("cls", "dist", "reg0", "reg1", ...), or a patch (row, col)
 QueryToken = int | str | tuple[int, int]
@@ -52,7 +52,7 @@ def resolve_query(geometry: Geometry, query: QueryToken) -> int:
     return index
 
 
-def _grid(row: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+def grid_of_keys(row: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     """``[..., key]`` -> patch keys as ``[..., gh, gw]``."""
     if row.shape[-1] != geometry.num_tokens:
         raise SettingsError(
@@ -75,12 +75,12 @@ def token_attention(attention: torch.Tensor, geometry: Geometry, query: QueryTok
         ``[..., gh, gw]``, e.g. ``[batch, layer, head, gh, gw]``. The weights on prefix keys are
         ``attention[..., q, :num_prefix_tokens]``.
     """
-    return _grid(attention[..., resolve_query(geometry, query), :], geometry)
+    return grid_of_keys(attention[..., resolve_query(geometry, query), :], geometry)
 
 
 def token_rollout(rollout: torch.Tensor, geometry: Geometry, query: QueryToken) -> torch.Tensor:
     """Rolled-out attention of one query token: rollout ``[batch, query, key]`` -> ``[batch, gh, gw]``."""
-    return _grid(rollout[..., resolve_query(geometry, query), :], geometry)
+    return grid_of_keys(rollout[..., resolve_query(geometry, query), :], geometry)
 
 
 def class_token_attention(attention: torch.Tensor, geometry: Geometry) -> torch.Tensor:
