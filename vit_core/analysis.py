@@ -190,6 +190,16 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
 
 
+def _to_host(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """float32 numpy arrays of device tensors through one device-to-host copy (one wait instead of one each)."""
+    flat = torch.cat([t.detach().float().reshape(-1) for t in tensors.values()]).cpu().numpy()
+    arrays, start = {}, 0
+    for name, tensor in tensors.items():
+        arrays[name] = flat[start : start + tensor.numel()].reshape(tensor.shape)
+        start += tensor.numel()
+    return arrays
+
+
 def analyze(
     model: nn.Module,
     pixel_values: torch.Tensor,
@@ -251,22 +261,23 @@ def analyze(
         pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
     )  # [batch, token]
     rolled_map, prefix_weights = split_tokens(sink.rollout.left_product(weights), geometry)
-    arrays: dict[str, np.ndarray] = {
-        "logits": _numpy(result.logits),
-        "num_prefix_tokens": np.asarray(geometry.num_prefix_tokens, dtype=np.int64),
-        "grid_size": np.asarray(geometry.grid_size, dtype=np.int64),
-        "patch_size": np.asarray(geometry.patch_size, dtype=np.int64),
-        "rollout": _numpy(rolled_map),
-        "prefix_weights": _numpy(prefix_weights),
-        "mean_attention_distance": _numpy(sink.distance),
-        "attention_entropy": _numpy(sink.entropy),
+    reduced = {
+        "logits": result.logits,
+        "rollout": rolled_map,
+        "prefix_weights": prefix_weights,
+        "mean_attention_distance": sink.distance,
+        "attention_entropy": sink.entropy,
     }
+    if sink.cls_attention is not None:
+        reduced["cls_attention"] = sink.cls_attention
+    arrays = _to_host(reduced)  # one copy: on a GPU each copy waits for the device
+    arrays["num_prefix_tokens"] = np.asarray(geometry.num_prefix_tokens, dtype=np.int64)
+    arrays["grid_size"] = np.asarray(geometry.grid_size, dtype=np.int64)
+    arrays["patch_size"] = np.asarray(geometry.patch_size, dtype=np.int64)
     if keep_pixels:
         arrays["pixel_values"] = _numpy(pixel_values)
     if keep_attention:
         arrays["attention"] = torch.stack(sink.attention, dim=1).numpy()
-    if sink.cls_attention is not None:
-        arrays["cls_attention"] = _numpy(sink.cls_attention)
     if relevance:
         rel = class_relevance(model, pixel_values, target_class=target_class, distilled=distilled)
         arrays["relevance"] = _numpy(rel.heatmap)
