@@ -4,7 +4,8 @@ Three ways to run the same random-weight timm ViT, side by side:
   (a) plain: the fused forward alone (what the model costs);
   (b) ours: ``vit_core.analysis.analyze`` without the full attention array: every layer's attention rebuilt
       exactly beside the fused kernel and reduced on the device (rollout, class-token maps, mean attention
-      distance, entropy), only reduced arrays copied to the host;
+      distance, entropy), only reduced arrays copied to the host; on a GPU with Triton each layer is reduced
+      by one fused kernel from q and k ((b-rebuild): the same analysis without it);
   (c) peer: the common way (vit-explain style): fused attention off on a copy, a hook on every ``attn_drop``,
       rollout one image at a time in Python; (c+host) the same with every N x N map copied to the host.
 Plus (r): class-specific relevance, one forward and one backward.
@@ -36,6 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vit_core import analysis, fused_stats  # noqa: E402
 from vit_core.analysis import analyze  # noqa: E402
 from vit_core.capture import capture  # noqa: E402
 from vit_core.loading import load_model  # noqa: E402
@@ -126,15 +128,22 @@ def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
     def ours():
         return analyze(model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False)
 
+    def ours_rebuilt():
+        return analyze(
+            model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False, fused_kernel=False
+        )
+
     def rebuild_only():
         return capture(model, x, sink=lambda layer, probs: None).logits.cpu()
 
     def relevance():
         return class_relevance(model, x).heatmap.cpu()
 
+    kernel_rows = {"(b-rebuild) (b) without the fused kernel": ours_rebuilt} if fused_stats.available(x) else {}
     return {
         "(a) plain fused forward": plain,
         "(b) vit_core analysis": ours,
+        **kernel_rows,
         "(b0) attention rebuilt, not reduced": rebuild_only,
         "(c) peer-style capture + per-image rollout": lambda: peer(x, to_host=False),
         "(c+host) peer-style, every map to the host": lambda: peer(x, to_host=True),
@@ -151,6 +160,8 @@ def run_speed(args) -> list[dict]:
             x = torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0)).to(loaded.device, loaded.dtype)
             fns = {name: fn for name, fn in scenarios(loaded, x).items() if not (args.skip_host and "host" in name)}
             times = time_interleaved(fns, loaded.device, args.warmup, args.repeats)
+            if fused_stats.available(x):
+                print(f"fused kernel used by (b): {not analysis._KERNEL_FAILED}", flush=True)
             plain = times["(a) plain fused forward"]
             for name, fn in fns.items():
                 median = statistics.median(times[name])
