@@ -30,7 +30,9 @@ from .types import Geometry
 
 __all__ = ["RolloutSettings", "AnalysisSink", "analyze", "model_view_arrays"]
 
-_KERNEL_FAILED = False  # set once the fused kernel failed to run here; later passes rebuild at once
+# (device type, dtype, tokens, head_dim) for which the fused kernel failed here (a Triton or GPU it cannot be
+# compiled for, too little shared memory): later passes of that shape rebuild at once.
+_KERNEL_FAILED: set[tuple] = set()
 
 
 class AnalysisSink:
@@ -74,6 +76,7 @@ class AnalysisSink:
         self._pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
         self._pending_bytes = 0
         self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
+        self._token_distances: torch.Tensor | None = None  # [token, token], for the fused kernel
         self._kernel_rows: list[fused_stats.FusedStats] = []  # per layer, when the fused kernel reduced it
         self._kernel_used: bool | None = None  # decided at the first layer, the same for all
 
@@ -91,22 +94,27 @@ class AnalysisSink:
         self._kernel_used = use
         return use
 
+    @property
+    def used_fused_kernel(self) -> bool:
+        """Whether the layers seen so far were reduced by the fused kernel (False before the first layer)."""
+        return bool(self._kernel_used)
+
     def _kernel_wanted(self, q: torch.Tensor, mask: torch.Tensor | None) -> bool:
-        if self.fused_kernel is False or self.keep_attention or mask is not None or _KERNEL_FAILED:
+        if self.fused_kernel is False or self.keep_attention or mask is not None or _kernel_key(q) in _KERNEL_FAILED:
             return False
         return fused_stats.available(q) or (self.fused_kernel is True and fused_stats.interpreting())
 
     def _run_kernel(self, q: torch.Tensor, k: torch.Tensor, scale: float) -> fused_stats.FusedStats | None:
-        global _KERNEL_FAILED
-        if self._distances is None:
-            self._distances = patch_distances(self.geometry, q.device)
         geometry, settings = self.geometry, self.settings
+        if self._token_distances is None:
+            distances = patch_distances(geometry, q.device)
+            self._token_distances = fused_stats.token_distances(distances, geometry.num_prefix_tokens)
         try:
             return fused_stats.fused_attention_stats(
                 q.detach(),
                 k.detach(),
                 scale,
-                self._distances,
+                self._token_distances,
                 num_prefix_tokens=geometry.num_prefix_tokens,
                 cls_index=geometry.token_index("cls") if geometry.has_class_token else None,
                 head_fusion=settings.head_fusion,
@@ -115,7 +123,7 @@ class AnalysisSink:
         except Exception as error:  # a Triton or driver this kernel was never compiled with: rebuild instead
             if self._kernel_used:  # failed after earlier layers succeeded: not a compile problem
                 raise
-            _KERNEL_FAILED = True
+            _KERNEL_FAILED.add(_kernel_key(q))
             warnings.warn(f"the fused attention kernel failed ({error!r}); rebuilding attention instead.", stacklevel=2)
             return None
 
@@ -179,6 +187,10 @@ class AnalysisSink:
             rows = torch.stack([s.cls_row for s in self._kernel_rows], dim=1)  # [batch, layer, head, key]
             return grid_of_keys(rows, self.geometry)
         return torch.cat(self._cls, dim=1) if self._cls else None
+
+
+def _kernel_key(q: torch.Tensor) -> tuple:
+    return q.device.type, q.dtype, q.shape[-2], q.shape[-1]
 
 
 def _stack_layers(tensors: list[torch.Tensor]) -> torch.Tensor:

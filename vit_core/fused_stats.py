@@ -27,7 +27,7 @@ import torch
 # Imported on first use (a tenth of a second): only CUDA builds of torch bring Triton, and only a GPU needs it.
 triton = tl = None
 
-__all__ = ["FusedStats", "available", "interpreting", "fused_attention_stats"]
+__all__ = ["FusedStats", "available", "interpreting", "fused_attention_stats", "launch_config", "token_distances", "compile_for"]
 
 _FUSIONS = {"mean": 0, "max": 1, "min": 2}
 
@@ -90,7 +90,8 @@ def fused_attention_stats(
         q, k: ``[batch, head, token, head_dim]`` after ``q_norm``/``k_norm`` (any strides; float32, float16
             or bfloat16; products are summed in float32, float32 inputs without TF32).
         scale: the scale of the logits (what the fused kernel used).
-        distances: ``[patch, patch]`` float32 distances between patch centres in pixels, on q's device.
+        distances: ``[token, token]`` float32 distances between patch centres in pixels, 0 on prefix rows and
+            columns (:func:`token_distances`), on q's device.
         num_prefix_tokens: leading prefix tokens (class, distillation, registers).
         cls_index: sequence index of the class token, or None for models without one.
         head_fusion: "mean", "max" or "min".
@@ -103,23 +104,18 @@ def fused_attention_stats(
         raise RuntimeError("the fused attention kernel needs Triton and a CUDA device; use the rebuild path instead.")
     batch, heads, tokens, head_dim = q.shape
     patches = tokens - num_prefix_tokens
-    if k.shape != q.shape or distances.shape != (patches, patches):
+    if k.shape != q.shape or distances.shape != (tokens, tokens):
         raise ValueError(f"q {tuple(q.shape)}, k {tuple(k.shape)} and distances {tuple(distances.shape)} do not match.")
     device = q.device
     fused = torch.empty(batch, tokens, tokens, device=device, dtype=torch.float32)
     entropy_rows = torch.empty(batch, heads, tokens, device=device, dtype=torch.float32)
     distance_rows = torch.empty(batch, heads, max(patches, 1), device=device, dtype=torch.float32)
     cls_row = torch.empty(batch, heads, tokens, device=device, dtype=torch.float32) if cls_index is not None else fused
-    distances = distances.to(device=device, dtype=torch.float32).contiguous()
 
-    # Whole key rows live in registers: about 32 float32 per thread for each [BLOCK_M, BLOCK_N] tile.
-    block_n = max(16, _next_power_of_two(tokens))
-    block_m = max(16, min(32, 8192 // block_n))
-    block_d = max(16, _next_power_of_two(head_dim))
-    num_warps = max(4, min(16, block_m * block_n // 1024))
-    grid = (triton_cdiv(tokens, block_m), batch)
+    block_m, block_n, block_d, num_warps = launch_config(tokens, head_dim, q.element_size())
+    grid = (-(-tokens // block_m), batch)
     _kernel()[grid](
-        q, k, distances, fused, entropy_rows, distance_rows, cls_row,
+        q, k, distances.float().contiguous(), fused, entropy_rows, distance_rows, cls_row,
         *q.stride(), *k.stride(),
         tokens, head_dim, heads, num_prefix_tokens, -1 if cls_index is None else cls_index, max(patches, 1),
         float(scale), 0.0 if residual_weight is None else float(residual_weight),
@@ -138,12 +134,56 @@ def fused_attention_stats(
     )
 
 
+def token_distances(patch_distances: torch.Tensor, num_prefix_tokens: int) -> torch.Tensor:
+    """``[patch, patch]`` distances -> ``[token, token]`` with zeros on the prefix rows and columns, so the kernel
+    reads them with the attention's own indices."""
+    return torch.nn.functional.pad(patch_distances.float(), (num_prefix_tokens, 0, num_prefix_tokens, 0))
+
+
+def launch_config(tokens: int, head_dim: int, element_size: int) -> tuple[int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_D, num_warps) for one layer's shape.
+
+    Whole key rows live in registers; k is read in head_dim chunks of 32 or 16 columns so its shared-memory
+    copy stays small. Chosen from ptxas' register and spill report for sm_90 (few spills), not yet from timings.
+    """
+    block_n = max(16, _next_power_of_two(tokens))
+    block_m = 32 if element_size <= 2 and block_n <= 256 else 16
+    block_d = max(16, min(_next_power_of_two(head_dim), 32 if block_n <= 512 else 16))
+    return block_m, block_n, block_d, min(32, max(4, block_m * block_n // 512))
+
+
+def compile_for(arch: int, dtype: str, tokens: int, head_dim: int = 64, fusion: str = "mean", factor: bool = True):
+    """Compile the kernel ahead of time for ``sm_<arch>`` without a GPU (Triton brings ptxas), with the launch
+    configuration :func:`fused_attention_stats` would use; for tests and ``bench/kernel_report.py``.
+
+    Args:
+        arch: compute capability as one number, e.g. 90 for an H100.
+        dtype: Triton's name of q's dtype: "fp32", "fp16" or "bf16".
+
+    Returns:
+        Triton's compiled kernel (``.asm["ptx"]``, ``.metadata.shared`` bytes of shared memory, ...).
+    """
+    if not _load_triton():
+        raise RuntimeError("Triton is not installed; install the CUDA build of torch, which brings it.")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kernel = _kernel()
+    block_m, block_n, block_d, num_warps = launch_config(tokens, head_dim, 4 if dtype == "fp32" else 2)
+    signature = dict.fromkeys(["q_ptr", "k_ptr"], f"*{dtype}")
+    signature |= dict.fromkeys(["dist_ptr", "fused_ptr", "entropy_ptr", "distance_ptr", "cls_ptr"], "*fp32")
+    integers = "sqb sqh sqn sqd skb skh skn skd tokens head_dim heads prefix cls_index distance_len".split()
+    signature |= dict.fromkeys(integers, "i32") | {"scale": "fp32", "residual": "fp32"}
+    constants = {"FUSION": _FUSIONS[fusion], "MAKE_FACTOR": factor, "IEEE": dtype == "fp32"}
+    constants |= {"BLOCK_M": block_m, "BLOCK_N": block_n, "BLOCK_D": block_d}
+    signature |= dict.fromkeys(constants, "constexpr")
+    where = {(kernel.arg_names.index(name),): value for name, value in constants.items()}
+    source = ASTSource(fn=kernel, signature=signature, constexprs=where)
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options={"num_warps": num_warps})
+
+
 def _next_power_of_two(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
-
-
-def triton_cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @functools.cache
@@ -160,23 +200,18 @@ def _attention_stats(
     FUSION: tl.constexpr, MAKE_FACTOR: tl.constexpr, IEEE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
-    block = tl.program_id(0)
+    first = tl.program_id(0) * BLOCK_M  # first query row of this program
     image = tl.program_id(1).to(tl.int64)
-    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)  # query tokens
+    rows = first + tl.arange(0, BLOCK_M)  # query tokens
     cols = tl.arange(0, BLOCK_N)  # key tokens
-    dims = tl.arange(0, BLOCK_D)
     row_ok = rows < tokens
     col_ok = cols < tokens
-    dim_ok = dims < head_dim
-    patches = tokens - prefix
     patch_row = row_ok & (rows >= prefix)
     patch_col = col_ok & (cols >= prefix)
-    both = row_ok[:, None] & col_ok[None, :]
-    dist = tl.load(
-        dist_ptr + (rows - prefix)[:, None] * patches + (cols - prefix)[None, :],
-        mask=patch_row[:, None] & patch_col[None, :],
-        other=0.0,
-    )  # [BLOCK_M, BLOCK_N], 0 outside the patch block
+    has_cls = (cls_index >= first) & (cls_index < first + BLOCK_M)
+    # [BLOCK_M, BLOCK_N] patch distances, 0 on prefix rows and columns, in registers for all heads
+    dist = tl.load(dist_ptr + rows[:, None] * tokens + cols[None, :], mask=row_ok[:, None] & col_ok[None, :], other=0.0)
+    dims = tl.arange(0, BLOCK_D)
     if FUSION == 1:
         acc = tl.full((BLOCK_M, BLOCK_N), float("-inf"), tl.float32)
     elif FUSION == 2:
@@ -184,20 +219,22 @@ def _attention_stats(
     else:
         acc = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
     for head in range(heads):
-        q_tile = tl.load(
-            q_ptr + image * sqb + head * sqh + rows[:, None] * sqn + dims[None, :] * sqd,
-            mask=row_ok[:, None] & dim_ok[None, :],
-            other=0.0,
-        )
-        k_tile = tl.load(
-            k_ptr + image * skb + head * skh + cols[:, None] * skn + dims[None, :] * skd,
-            mask=col_ok[:, None] & dim_ok[None, :],
-            other=0.0,
-        )
-        if IEEE:
-            s = tl.dot(q_tile, tl.trans(k_tile), input_precision="ieee")
-        else:
-            s = tl.dot(q_tile, tl.trans(k_tile))
+        q_head = q_ptr + image * sqb + head * sqh
+        k_head = k_ptr + image * skb + head * skh
+        s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+        for start in range(0, head_dim, BLOCK_D):  # head_dim in chunks: the k chunk's shared memory stays small
+            d = start + dims
+            d_ok = d < head_dim
+            q_tile = tl.load(
+                q_head + rows[:, None] * sqn + d[None, :] * sqd, mask=row_ok[:, None] & d_ok[None, :], other=0.0
+            )
+            k_tile = tl.load(
+                k_head + cols[:, None] * skn + d[None, :] * skd, mask=col_ok[:, None] & d_ok[None, :], other=0.0
+            )
+            if IEEE:
+                s += tl.dot(q_tile, tl.trans(k_tile), input_precision="ieee")
+            else:
+                s += tl.dot(q_tile, tl.trans(k_tile))
         s = tl.where(col_ok[None, :], s * scale, float("-inf"))  # [BLOCK_M, BLOCK_N] float32 logits
         row_max = tl.max(s, axis=1)
         e = tl.exp(s - row_max[:, None])
@@ -206,21 +243,17 @@ def _attention_stats(
         # entropy = log sum exp(s) - sum p s, with the masked keys' -inf replaced by 0 (p = 0 there)
         p_dot_s = tl.sum(p * tl.where(col_ok[None, :], s, 0.0), axis=1)
         entropy = row_max + tl.log(total) - p_dot_s
-        tl.store(entropy_ptr + (image * heads + head) * tokens + rows, entropy, mask=row_ok)
+        row_stats = (image * heads + head) * tokens  # offset of this image and head in [batch, head, token]
+        tl.store(entropy_ptr + row_stats + rows, entropy, mask=row_ok)
         patch_p = tl.where(patch_col[None, :], p, 0.0)
-        weighted = tl.sum(patch_p * dist, axis=1)
         mass = tl.maximum(tl.sum(patch_p, axis=1), 1.1754943508222875e-38)
         tl.store(
             distance_ptr + (image * heads + head) * distance_len + (rows - prefix),
-            weighted / mass,
+            tl.sum(patch_p * dist, axis=1) / mass,
             mask=patch_row,
         )
-        if cls_index >= 0:
-            tl.store(
-                cls_ptr + (image * heads + head) * tokens + cols[None, :] + rows[:, None] * 0,
-                p,
-                mask=(rows == cls_index)[:, None] & col_ok[None, :],
-            )
+        if has_cls:
+            tl.store(cls_ptr + row_stats + cols, tl.sum(tl.where((rows == cls_index)[:, None], p, 0.0), axis=0), mask=col_ok)
         if FUSION == 1:
             acc = tl.maximum(acc, p)
         elif FUSION == 2:
@@ -229,9 +262,9 @@ def _attention_stats(
             acc += p
     if FUSION == 0:
         acc = acc / heads
-    acc = tl.where(both, acc, 0.0)
+    acc = tl.where(row_ok[:, None] & col_ok[None, :], acc, 0.0)
     if MAKE_FACTOR:
         acc = acc * (1.0 - residual) + tl.where(rows[:, None] == cols[None, :], residual, 0.0)
         acc = acc / tl.maximum(tl.sum(acc, axis=1), 1.1754943508222875e-38)[:, None]
-    tl.store(fused_ptr + image * tokens * tokens + rows[:, None] * tokens + cols[None, :], acc, mask=both)
-
+    fused_rows = fused_ptr + image * tokens * tokens + rows[:, None] * tokens + cols[None, :]
+    tl.store(fused_rows, acc, mask=row_ok[:, None] & col_ok[None, :])
