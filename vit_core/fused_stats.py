@@ -20,6 +20,7 @@ a machine without a GPU use). Callers fall back to the rebuild path where :func:
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 import torch
@@ -51,7 +52,10 @@ def available(q: torch.Tensor) -> bool:
 
 def interpreting() -> bool:
     """Whether Triton runs kernels in its interpreter on CPU tensors (TRITON_INTERPRET=1 before import)."""
-    return _load_triton() and bool(triton.knobs.runtime.interpret)
+    if not _load_triton():
+        return False
+    knobs = getattr(triton, "knobs", None)  # Triton >= 3.4; before it, the environment variable itself
+    return bool(knobs.runtime.interpret) if knobs is not None else os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @dataclass(frozen=True)
