@@ -155,7 +155,7 @@ class AnalysisSink:
         self._distance.append(mean_attention_distance(probs, self.geometry, self._distances))
         self._entropy.append(attention_entropy(probs, logits))
         if self.geometry.has_class_token:
-            self._cls.append(token_attention(probs, self.geometry, "cls"))
+            self._cls.append(token_attention(probs, self.geometry, "cls").clone())  # a view would keep all of probs
 
     @property
     def rollout(self) -> RolloutSink:
