@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One prepared device run, for a session lent an H100/H200: the test suite on CUDA, the GPU rows of the
-# benchmark, and a kernel profile of (b). About 2 minutes on an H200 (plus the machine's start).
+# benchmark (with and without the fused kernel), a kernel profile of (b), and the fused kernel's launch
+# configurations timed (bench/kernel_configs.py). About 5 minutes on an H200 (plus the machine's start).
 #
 # The device image has torch, numpy, pillow, safetensors, huggingface_hub, hypothesis and pytest but no network
 # and maybe another timm: carry timm as a wheel. Here, once:
@@ -29,3 +30,5 @@ timeout 90 python3 bench/benchmark.py --device cuda --dtype float32 --batch-size
   --out "$out/gpu-fp32-b1.md" 2>&1 | tail -10
 timeout 60 python3 bench/gpu_profile.py >"$out/profile.txt" 2>&1
 grep -v "^-" "$out/profile.txt" | cut -c1-150 | head -30
+timeout 200 python3 bench/kernel_configs.py >"$out/kernel-configs.txt" 2>&1
+grep -A4 "^batch\|rebuild path" "$out/kernel-configs.txt" | head -20

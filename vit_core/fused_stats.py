@@ -87,6 +87,7 @@ def fused_attention_stats(
     cls_index: int | None,
     head_fusion: str = "mean",
     residual_weight: float | None = None,
+    config: tuple[int, int, int] | None = None,
 ) -> FusedStats:
     """Reduce one layer's attention without writing its probabilities.
 
@@ -100,6 +101,7 @@ def fused_attention_stats(
         cls_index: sequence index of the class token, or None for models without one.
         head_fusion: "mean", "max" or "min".
         residual_weight: when given, write the rollout factor ``rownorm((1 - a) F + a I)`` instead of F.
+        config: (BLOCK_M, BLOCK_D, num_warps) instead of :func:`launch_config`'s (``bench/kernel_configs.py``).
 
     Returns:
         :class:`FusedStats`.
@@ -117,6 +119,8 @@ def fused_attention_stats(
     cls_row = torch.empty(batch, heads, tokens, device=device, dtype=torch.float32) if cls_index is not None else fused
 
     block_m, block_n, block_d, num_warps = launch_config(tokens, head_dim, q.element_size())
+    if config is not None:
+        block_m, block_d, num_warps = config
     grid = (-(-tokens // block_m), batch)
     _kernel()[grid](
         q, k, distances.float().contiguous(), fused, entropy_rows, distance_rows, cls_row,
