@@ -280,8 +280,9 @@ def analyze(
         "mean_attention_distance": sink.distance,
         "attention_entropy": sink.entropy,
     }
-    if sink.cls_attention is not None:
-        reduced["cls_attention"] = sink.cls_attention
+    cls_attention = sink.cls_attention
+    if cls_attention is not None:
+        reduced["cls_attention"] = cls_attention
     arrays = _to_host(reduced)  # one copy: on a GPU each copy waits for the device
     arrays["num_prefix_tokens"] = np.asarray(geometry.num_prefix_tokens, dtype=np.int64)
     arrays["grid_size"] = np.asarray(geometry.grid_size, dtype=np.int64)
