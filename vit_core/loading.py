@@ -167,18 +167,55 @@ def _in_hub_cache(repository: str, files: Sequence[str]) -> bool:
     return any(isinstance(try_to_load_from_cache(repo_id, f, revision=revision), str) for f in files)
 
 
-def hub_weights_cached(name: str) -> bool | None:
-    """True when the hub weights of model `name` are in the local cache; None when it has no hub weights."""
+def _hub_weights(name: str) -> tuple[str, Sequence[str]] | None:
+    """(``org/name[@revision]``, candidate weight files in timm's order of preference) of model `name`, or None
+    when it has no hub weights."""
     repository = hub_repository(name)
     if repository is not None:
-        return _in_hub_cache(repository, _HUB_WEIGHT_FILES)
+        return repository, _HUB_WEIGHT_FILES
     try:
         cfg = timm.models.get_pretrained_cfg(name)
     except RuntimeError:  # an invalid tag: create_model says so with the list of valid ones
         return None
     if cfg is None or not cfg.hf_hub_id:
         return None
-    return _in_hub_cache(cfg.hf_hub_id, [cfg.hf_hub_filename] if cfg.hf_hub_filename else _HUB_WEIGHT_FILES)
+    return cfg.hf_hub_id, [cfg.hf_hub_filename] if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
+
+
+def hub_weights_cached(name: str) -> bool | None:
+    """True when the hub weights of model `name` are in the local cache; None when it has no hub weights."""
+    where = _hub_weights(name)
+    return None if where is None else _in_hub_cache(*where)
+
+
+def download_hub_weights(name: str, tqdm_class: type | None = None) -> str | None:
+    """Fetch the hub weights of model `name` into the Hugging Face cache, where :func:`load_model` then finds them.
+
+    What it adds to ``load_model``: the download's progress, through `tqdm_class` (a ``tqdm.tqdm`` subclass, as
+    ``huggingface_hub.hf_hub_download`` takes), e.g. for a progress bar in the app.
+
+    Returns:
+        The local path of the weights, or None when `name` has no hub weights (a bundled or random model).
+
+    Raises:
+        ModelLoadError: the hub cannot be reached, or the repository has none of the weight files timm reads.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+    from timm.models._hub import hf_split
+
+    where = _hub_weights(name)
+    if where is None:
+        return None
+    repository, files = where
+    _check_hub_reachable(name, _in_hub_cache(repository, files))
+    repo_id, revision = hf_split(repository)
+    for file in files:
+        try:
+            return hf_hub_download(repo_id, file, revision=revision, tqdm_class=tqdm_class)
+        except EntryNotFoundError:
+            continue
+    raise ModelLoadError(f"{repository} holds none of {', '.join(files)}; choose a repository with timm weights.")
 
 
 def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", timeout_s: float = 3.0) -> None:
