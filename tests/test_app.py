@@ -234,3 +234,29 @@ def test_unknown_model_name_shows_error():
     app.text_input(key=state.MODEL_NAME).input("vit_not_a_real_model").run()
     assert not app.exception
     assert len(app.error) == 1 and "no model named" in app.error[0].value.lower()
+
+
+def test_hub_model_downloads_with_a_progress_bar(local_hub):
+    """A pretrained timm model not yet cached: a progress bar follows the download, then the model is analysed."""
+    import safetensors.torch
+    import timm
+    import torch
+
+    name = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
+    torch.manual_seed(5)
+    served = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    local_hub.files["model.safetensors"] = safetensors.torch.save(served.state_dict())
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input(name).run()
+    _ok(app)
+    bars = app.get("progress")
+    assert len(bars) == 1 and bars[0].proto.value == 100 and "Downloaded " + name in bars[0].proto.text
+    loaded = app.session_state[state.CONTEXT].loaded
+    assert loaded.name == name and loaded.source == "hub"
+    assert torch.equal(loaded.model.state_dict()["head.weight"].cpu(), served.state_dict()["head.weight"])
+    app.run()  # cached now: no second download, no bar
+    _ok(app)
+    assert not app.get("progress")
+    assert sum(r.startswith("GET") and r.endswith("/model.safetensors") for r in local_hub.requests) == 1

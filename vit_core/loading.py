@@ -201,7 +201,7 @@ def download_hub_weights(name: str, tqdm_class: type | None = None) -> str | Non
         ModelLoadError: the hub cannot be reached, or the repository has none of the weight files timm reads.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
     from timm.models._hub import hf_split
 
     where = _hub_weights(name)
@@ -215,6 +215,11 @@ def download_hub_weights(name: str, tqdm_class: type | None = None) -> str | Non
             return hf_hub_download(repo_id, file, revision=revision, tqdm_class=tqdm_class)
         except EntryNotFoundError:
             continue
+        except HfHubHTTPError as error:  # a gated, private or missing repository
+            raise ModelLoadError(
+                f"could not download {name} from the hub ({error.__class__.__name__}); check the name, "
+                "or pass a local checkpoint."
+            ) from error
     raise ModelLoadError(f"{repository} holds none of {', '.join(files)}; choose a repository with timm weights.")
 
 

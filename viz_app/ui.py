@@ -6,14 +6,16 @@ image); everything on the pages is a view control inside a fragment.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
+import tqdm
 
 from vit_core.errors import VitCoreError
-from vit_core.loading import DEMO_MODEL_NAME
+from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights, hub_repository
 
 from . import resources, state
 from .figures import COLORSCALES
@@ -156,8 +158,43 @@ def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
     return resources.image_from_bytes(upload.getvalue(), upload.name)
 
 
+def _hub_weights_needed(spec: ModelSpec) -> bool:
+    """Whether loading `spec` reads pretrained weights from the Hugging Face hub (or its local cache)."""
+    local = spec.checkpoint or not spec.pretrained
+    return not local and spec.name.split(".")[0] not in (DEMO_MODEL_NAME, resources.FALLBACK_MODEL)
+
+
+def _progress_class(bar, name: str) -> type:
+    """A tqdm class (what huggingface_hub reports downloads through) that moves a Streamlit progress bar."""
+
+    class StreamlitProgress(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.pop("name", None)  # huggingface_hub's own tqdm takes a name; plain tqdm does not
+            super().__init__(*args, **{**kwargs, "file": io.StringIO(), "disable": False})
+
+        def update(self, n=1):
+            shown = super().update(n)
+            if self.total:
+                done, total = self.n / 2**20, self.total / 2**20
+                bar.progress(min(1.0, self.n / self.total), text=f"Downloading {name}: {done:,.0f} of {total:,.0f} MB")
+            return shown
+
+    return StreamlitProgress
+
+
+def _download_weights(spec: ModelSpec) -> None:
+    """Fetch uncached hub weights with a progress bar (a ``hf-hub:`` repository keeps the spinner: its config
+    is checked before any weights are fetched)."""
+    if not _hub_weights_needed(spec) or hub_repository(spec.name) or resources.model_is_downloaded(spec.name):
+        return
+    bar = st.progress(0.0, text=f"Downloading {spec.name} on first use; later runs load it from the local cache…")
+    path = download_hub_weights(spec.name, tqdm_class=_progress_class(bar, spec.name))
+    if path is not None:
+        bar.progress(1.0, text=f"Downloaded {spec.name} ({Path(path).stat().st_size / 2**20:,.0f} MB).")
+
+
 def _loading_message(spec: ModelSpec) -> str:
-    if spec.checkpoint or not spec.pretrained or spec.name.split(".")[0] in (DEMO_MODEL_NAME, resources.FALLBACK_MODEL):
+    if not _hub_weights_needed(spec):
         return f"Loading {spec.name}…"
     size = resources.model_download_mb(spec.name)
     if resources.model_is_downloaded(spec.name):
@@ -177,6 +214,7 @@ def render_sidebar() -> Context | None:
     if spec is None or image is None:
         return None
     try:
+        _download_weights(spec)
         with st.spinner(_loading_message(spec), show_time=True):
             ctx = resources.prepare_context(spec, image)
     except VitCoreError as error:
