@@ -185,3 +185,13 @@ def test_kernel_compiles_for_real_gpus(arch, dtype, tokens, fusion, factor):
     compiled = fused_stats.compile_for(arch, dtype, tokens, fusion=fusion, factor=factor)
     assert "attention_stats" in compiled.asm["ptx"]
     assert compiled.metadata.shared <= SHARED_MEMORY_LIMIT[arch]
+
+
+@needs_kernel
+def test_sequences_beyond_the_kernels_register_budget_are_rebuilt():
+    q = torch.zeros(1, 1, fused_stats.MAX_TOKENS + 1, 16, device=DEVICE)
+    assert not fused_stats.available(q)
+    with pytest.raises(RuntimeError, match="at most 2048 tokens"):
+        fused_stats.fused_attention_stats(q, q, 1.0, torch.zeros(1, 1), num_prefix_tokens=0, cls_index=None)
+    g = _geometry((1, 1), (), 1)
+    assert not AnalysisSink(g, RolloutSettings(), keep_attention=False, fused_kernel=True)._kernel_wanted(q, None)

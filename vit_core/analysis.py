@@ -102,7 +102,8 @@ class AnalysisSink:
     def _kernel_wanted(self, q: torch.Tensor, mask: torch.Tensor | None) -> bool:
         if self.fused_kernel is False or self.keep_attention or mask is not None or _kernel_key(q) in _KERNEL_FAILED:
             return False
-        return fused_stats.available(q) or (self.fused_kernel is True and fused_stats.interpreting())
+        interpreted = self.fused_kernel is True and fused_stats.interpreting() and q.shape[-2] <= fused_stats.MAX_TOKENS
+        return fused_stats.available(q) or interpreted
 
     def _run_kernel(self, q: torch.Tensor, k: torch.Tensor, scale: float) -> fused_stats.FusedStats | None:
         geometry, settings = self.geometry, self.settings

@@ -28,7 +28,7 @@ import torch
 # Imported on first use (a tenth of a second): only CUDA builds of torch bring Triton, and only a GPU needs it.
 triton = tl = None
 
-__all__ = ["FusedStats", "available", "interpreting", "fused_attention_stats", "launch_config", "token_distances", "compile_for"]
+__all__ = ["MAX_TOKENS", "FusedStats", "available", "interpreting", "fused_attention_stats", "launch_config", "token_distances", "compile_for"]
 
 _FUSIONS = {"mean": 0, "max": 1, "min": 2}
 
@@ -45,9 +45,13 @@ def _load_triton() -> bool:
     return True
 
 
+MAX_TOKENS = 2048  # whole key rows live in registers; longer sequences (huge inputs) take the rebuild path
+
+
 def available(q: torch.Tensor) -> bool:
-    """Whether the kernel can run for these queries: q is on a CUDA device and Triton is installed."""
-    return q.is_cuda and _load_triton()
+    """Whether the kernel can run for these queries ``[batch, head, token, head_dim]``: q is on a CUDA device,
+    Triton is installed, and there are at most :data:`MAX_TOKENS` tokens."""
+    return q.is_cuda and q.shape[-2] <= MAX_TOKENS and _load_triton()
 
 
 def interpreting() -> bool:
@@ -106,8 +110,11 @@ def fused_attention_stats(
     Returns:
         :class:`FusedStats`.
     """
-    if not (available(q) or interpreting()):
-        raise RuntimeError("the fused attention kernel needs Triton and a CUDA device; use the rebuild path instead.")
+    if not (available(q) or (interpreting() and q.shape[-2] <= MAX_TOKENS)):
+        raise RuntimeError(
+            f"the fused attention kernel needs Triton, a CUDA device and at most {MAX_TOKENS} tokens; "
+            "use the rebuild path instead."
+        )
     batch, heads, tokens, head_dim = q.shape
     patches = tokens - num_prefix_tokens
     if k.shape != q.shape or distances.shape != (tokens, tokens):
