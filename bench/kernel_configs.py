@@ -1,7 +1,7 @@
 """Time the fused attention kernel's launch configurations on a GPU, and the rebuild path it replaces.
 
 For one layer of ViT-B/16 (12 heads, 197 tokens, head_dim 64) at the benchmark's two settings, each
-(BLOCK_M, BLOCK_D, num_warps) is checked against the default configuration and timed with
+(BLOCK_M, BLOCK_D, num_warps, head groups) is checked against the default configuration and timed with
 ``triton.testing.do_bench``; the table shows what ``vit_core.fused_stats.launch_config`` should pick.
 
     python bench/kernel_configs.py                 # on a GPU
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vit_core import fused_stats  # noqa: E402
 from vit_core.capture import _logits  # noqa: E402
 from vit_core.methods.distance import attention_entropy, mean_attention_distance, patch_distances  # noqa: E402
-from vit_core.methods.rollout import RolloutSettings, rollout_layer_matrix  # noqa: E402
+from vit_core.methods.rollout import RolloutSettings, rollout_factor_of_fused, rollout_layer_matrix  # noqa: E402
 from vit_core.types import Geometry  # noqa: E402
 
 
@@ -49,9 +49,12 @@ def report(batch: int, dtype: torch.dtype, geometry: Geometry, head_dim: int, de
     scale = head_dim**-0.5
 
     def kernel(config=None):
-        return fused_stats.fused_attention_stats(
+        stats = fused_stats.fused_attention_stats(
             q, k, scale, distances, num_prefix_tokens=1, cls_index=0, residual_weight=0.5, config=config
         )
+        if stats.is_factor:
+            return stats.fused
+        return rollout_factor_of_fused(stats.fused, RolloutSettings(), num_prefix_tokens=1)  # what the sink adds
 
     def rebuild():
         logits = _logits(q, k, scale, None)
@@ -66,17 +69,22 @@ def report(batch: int, dtype: torch.dtype, geometry: Geometry, head_dim: int, de
     print(f"\nbatch {batch}, {str(dtype).removeprefix('torch.')}: default (BLOCK_M, BLOCK_N, BLOCK_D, warps) = {default}")
     print(f"  rebuild path (logits, softmax, rollout factor, distance, entropy, class row): {timer(rebuild, device):.3f} ms")
     rows = []
-    for block_m, block_d, warps in itertools.product([16, 32] if smoke else [16, 32, 64], [16, 32, 64], [4, 8, 16]):
-        if block_d > max(16, head_dim):
+    warp_counts = [4, 8] if batch <= 8 else [4, 8, 16]  # fewer compiles where head groups multiply the configs
+    sizes = itertools.product([16, 32] if smoke else [16, 32, 64], [16, 32, 64], warp_counts, sorted({1, 4, heads}))
+    for block_m, block_d, warps, groups in sizes:
+        if block_d > max(16, head_dim) or (groups > 1 and batch > 8):  # head groups are for small batches
             continue
-        config = (block_m, block_d, warps)
+        config = (block_m, block_d, warps, groups)
         try:
-            error = (kernel(config).fused - reference.fused).abs().max().item()
+            error = (kernel(config) - reference).abs().max().item()
             rows.append((timer(lambda config=config: kernel(config), device), config, error))
         except Exception as failure:  # too much shared memory or too many registers for this GPU
             rows.append((float("inf"), config, type(failure).__name__))
     for ms, config, error in sorted(rows, key=lambda row: row[0]):
-        print(f"  BLOCK_M {config[0]:3d} BLOCK_D {config[1]:3d} warps {config[2]:3d}: {ms:8.3f} ms  (max |diff| {error})")
+        print(
+            f"  BLOCK_M {config[0]:3d} BLOCK_D {config[1]:3d} warps {config[2]:3d} head groups {config[3]:3d}: "
+            f"{ms:8.3f} ms  (max |diff| {error})"
+        )
 
 
 def main() -> None:

@@ -100,6 +100,18 @@ def test_kernel_matches_float64_reference(case, fusion):
     else:
         torch.testing.assert_close(stats.cls_row.double(), probs[:, :, cls_index], rtol=1e-5, atol=1e-6)
 
+    # heads split over programs (for small batches): the same rows, head-fused partials combined afterwards
+    block_m, _, block_d, warps = fused_stats.launch_config(g.num_tokens, head_dim, q.element_size())
+    for groups in {2, heads}:
+        split = fused_stats.fused_attention_stats(
+            q, k, scale, distances, residual_weight=0.3, config=(block_m, block_d, warps, groups), **kwargs
+        )
+        assert split.is_factor == (heads == 1)
+        expected = expected_factor if split.is_factor else fuse_heads(probs, fusion)
+        torch.testing.assert_close(split.fused.double(), expected.double(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(split.entropy_rows, stats.entropy_rows)
+        torch.testing.assert_close(split.distance_rows, stats.distance_rows)
+
 
 @needs_kernel
 def test_kernel_refuses_mismatched_shapes():

@@ -91,7 +91,7 @@ def fused_attention_stats(
     cls_index: int | None,
     head_fusion: str = "mean",
     residual_weight: float | None = None,
-    config: tuple[int, int, int] | None = None,
+    config: tuple[int, int, int, int] | None = None,
 ) -> FusedStats:
     """Reduce one layer's attention without writing its probabilities.
 
@@ -104,8 +104,11 @@ def fused_attention_stats(
         num_prefix_tokens: leading prefix tokens (class, distillation, registers).
         cls_index: sequence index of the class token, or None for models without one.
         head_fusion: "mean", "max" or "min".
-        residual_weight: when given, write the rollout factor ``rownorm((1 - a) F + a I)`` instead of F.
-        config: (BLOCK_M, BLOCK_D, num_warps) instead of :func:`launch_config`'s (``bench/kernel_configs.py``).
+        residual_weight: when given, write the rollout factor ``rownorm((1 - a) F + a I)`` instead of F (when the
+            heads are split over programs, the caller forms it: ``is_factor`` says which).
+        config: (BLOCK_M, BLOCK_D, num_warps, head_groups) instead of :func:`launch_config`'s block sizes and one
+            head group (``bench/kernel_configs.py``). With g > 1 head groups, g programs share each block of query
+            rows (more parallel work for small batches) and their head-fused partials are combined afterwards.
 
     Returns:
         :class:`FusedStats`.
@@ -120,29 +123,40 @@ def fused_attention_stats(
     if k.shape != q.shape or distances.shape != (tokens, tokens):
         raise ValueError(f"q {tuple(q.shape)}, k {tuple(k.shape)} and distances {tuple(distances.shape)} do not match.")
     device = q.device
-    fused = torch.empty(batch, tokens, tokens, device=device, dtype=torch.float32)
+    block_m, block_n, block_d, num_warps = launch_config(tokens, head_dim, q.element_size())
+    head_groups = 1
+    if config is not None:
+        block_m, block_d, num_warps, head_groups = config
+    heads_per_group = -(-heads // max(1, min(head_groups, heads)))
+    head_groups = -(-heads // heads_per_group)
+    make_factor = residual_weight is not None and head_groups == 1
+    fused = torch.empty(head_groups, batch, tokens, tokens, device=device, dtype=torch.float32)
     entropy_rows = torch.empty(batch, heads, tokens, device=device, dtype=torch.float32)
     distance_rows = torch.empty(batch, heads, max(patches, 1), device=device, dtype=torch.float32)
     cls_row = torch.empty(batch, heads, tokens, device=device, dtype=torch.float32) if cls_index is not None else fused
 
-    block_m, block_n, block_d, num_warps = launch_config(tokens, head_dim, q.element_size())
-    if config is not None:
-        block_m, block_d, num_warps = config
-    grid = (-(-tokens // block_m), batch)
+    grid = (-(-tokens // block_m), batch, head_groups)
     _kernel()[grid](
         q, k, distances.float().contiguous(), fused, entropy_rows, distance_rows, cls_row,
         *q.stride(), *k.stride(),
         tokens, head_dim, heads, num_prefix_tokens, -1 if cls_index is None else cls_index, max(patches, 1),
+        heads_per_group, batch * tokens * tokens,
         float(scale), 0.0 if residual_weight is None else float(residual_weight),
         FUSION=_FUSIONS[head_fusion],
-        MAKE_FACTOR=residual_weight is not None,
+        MAKE_FACTOR=make_factor,
         IEEE=q.dtype == torch.float32,
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
         num_warps=num_warps,
     )  # fmt: skip
+    if head_groups == 1:
+        fused = fused[0]
+    elif head_fusion == "mean":
+        fused = fused.sum(dim=0)  # each group wrote its heads' sum divided by all heads
+    else:
+        fused = fused.amax(dim=0) if head_fusion == "max" else fused.amin(dim=0)
     return FusedStats(
         fused=fused,
-        is_factor=residual_weight is not None,
+        is_factor=make_factor,
         entropy_rows=entropy_rows,
         distance_rows=distance_rows[..., :patches],
         cls_row=cls_row if cls_index is not None else None,
@@ -188,6 +202,7 @@ def compile_for(arch: int, dtype: str, tokens: int, head_dim: int = 64, fusion: 
     signature = dict.fromkeys(["q_ptr", "k_ptr"], f"*{dtype}")
     signature |= dict.fromkeys(["dist_ptr", "fused_ptr", "entropy_ptr", "distance_ptr", "cls_ptr"], "*fp32")
     integers = "sqb sqh sqn sqd skb skh skn skd tokens head_dim heads prefix cls_index distance_len".split()
+    integers += ["heads_per_group", "group_stride"]
     signature |= dict.fromkeys(integers, "i32") | {"scale": "fp32", "residual": "fp32"}
     constants = {"FUSION": _FUSIONS[fusion], "MAKE_FACTOR": factor, "IEEE": dtype == "fp32"}
     constants |= {"BLOCK_M": block_m, "BLOCK_N": block_n, "BLOCK_D": block_d}
@@ -211,7 +226,7 @@ def _kernel():
 def _attention_stats(
     q_ptr, k_ptr, dist_ptr, fused_ptr, entropy_ptr, distance_ptr, cls_ptr,
     sqb, sqh, sqn, sqd, skb, skh, skn, skd,
-    tokens, head_dim, heads, prefix, cls_index, distance_len, scale, residual,
+    tokens, head_dim, heads, prefix, cls_index, distance_len, heads_per_group, group_stride, scale, residual,
     FUSION: tl.constexpr, MAKE_FACTOR: tl.constexpr, IEEE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
@@ -233,7 +248,9 @@ def _attention_stats(
         acc = tl.full((BLOCK_M, BLOCK_N), float("inf"), tl.float32)
     else:
         acc = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
-    for head in range(heads):
+    group = tl.program_id(2)
+    first_head = group * heads_per_group
+    for head in range(first_head, tl.minimum(first_head + heads_per_group, heads)):
         q_head = q_ptr + image * sqb + head * sqh
         k_head = k_ptr + image * skb + head * skh
         s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
@@ -281,5 +298,5 @@ def _attention_stats(
     if MAKE_FACTOR:
         acc = acc * (1.0 - residual) + tl.where(rows[:, None] == cols[None, :], residual, 0.0)
         acc = acc / tl.maximum(tl.sum(acc, axis=1), 1.1754943508222875e-38)[:, None]
-    fused_rows = fused_ptr + image * tokens * tokens + rows[:, None] * tokens + cols[None, :]
+    fused_rows = fused_ptr + group.to(tl.int64) * group_stride + image * tokens * tokens + rows[:, None] * tokens + cols[None, :]
     tl.store(fused_rows, acc, mask=row_ok[:, None] & col_ok[None, :])
