@@ -13,7 +13,7 @@ the analysis' cost on a GPU. This kernel reads q and k once and writes only:
 - the class token's row ``[batch, head, key]``.
 
 One program handles ``BLOCK_M`` query rows of one image and loops over the heads, so the head fusion stays
-in registers. The same function runs on CPU tensors through Triton's interpreter (slow; what the tests on
+in registers (optionally over a group of the heads, for more parallel work at small batches). The same function runs on CPU tensors through Triton's interpreter (slow; what the tests on
 a machine without a GPU use). Callers fall back to the rebuild path where :func:`available` says no.
 """
 
@@ -28,7 +28,16 @@ import torch
 # Imported on first use (a tenth of a second): only CUDA builds of torch bring Triton, and only a GPU needs it.
 triton = tl = None
 
-__all__ = ["MAX_TOKENS", "FusedStats", "available", "interpreting", "fused_attention_stats", "launch_config", "token_distances", "compile_for"]
+__all__ = [
+    "MAX_TOKENS",
+    "FusedStats",
+    "available",
+    "compile_for",
+    "fused_attention_stats",
+    "interpreting",
+    "launch_config",
+    "token_distances",
+]
 
 _FUSIONS = {"mean": 0, "max": 1, "min": 2}
 
