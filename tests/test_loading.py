@@ -330,13 +330,27 @@ def test_hub_weights_download_with_progress_then_load_offline(local_hub, monkeyp
     assert download_hub_weights(DEMO_MODEL_NAME) is None  # the bundled model: nothing to fetch
 
 
+def test_hub_weights_download_refuses_what_loading_refuses_before_any_request(local_hub, monkeypatch):
+    import vit_core.loading as loading
+    from vit_core.loading import download_hub_weights
+
+    local_hub.files["model.safetensors"] = b"never fetched"
+    with pytest.raises(UnsupportedModelError, match="not a Vision Transformer"):
+        download_hub_weights("resnet18.a1_in1k")
+    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 2**20)
+    with pytest.raises(ModelLoadError, match="needs about .* of memory"):
+        download_hub_weights("vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
+    assert not [r for r in local_hub.requests if "/resolve/" in r]
+
+
 def test_hub_weights_download_tries_timms_other_file_names(local_hub):
     from vit_core.loading import download_hub_weights
 
-    local_hub.files["pytorch_model.bin"] = b"weights as a PyTorch file"
+    config = _timm_config("vit_tiny_patch16_224", 3, ["a", "b", "c"])  # read first: is it a ViT, does it fit
+    local_hub.files.update({"config.json": config, "pytorch_model.bin": b"weights as a PyTorch file"})
     path = download_hub_weights("hf-hub:someone/some-vit")
     assert Path(path).name == "pytorch_model.bin" and Path(path).read_bytes() == b"weights as a PyTorch file"
     assert any(r.startswith("HEAD") and r.endswith("/model.safetensors") for r in local_hub.requests)
-    local_hub.files.clear()
+    del local_hub.files["pytorch_model.bin"]
     with pytest.raises(ModelLoadError, match="holds none of model.safetensors"):
         download_hub_weights("hf-hub:someone/another-vit")

@@ -188,17 +188,25 @@ def hub_weights_cached(name: str) -> bool | None:
     return None if where is None else _in_hub_cache(*where)
 
 
-def download_hub_weights(name: str, tqdm_class: type | None = None) -> str | None:
+def download_hub_weights(
+    name: str,
+    tqdm_class: type | None = None,
+    *,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "float32",
+) -> str | None:
     """Fetch the hub weights of model `name` into the Hugging Face cache, where :func:`load_model` then finds them.
 
     What it adds to ``load_model``: the download's progress, through `tqdm_class` (a ``tqdm.tqdm`` subclass, as
-    ``huggingface_hub.hf_hub_download`` takes), e.g. for a progress bar in the app.
+    ``huggingface_hub.hf_hub_download`` takes), e.g. for a progress bar in the app. What ``load_model`` refuses
+    before any download (not a ViT, too big for the memory of `device` in `dtype`) is refused here first too.
 
     Returns:
         The local path of the weights, or None when `name` has no hub weights (a bundled or random model).
 
     Raises:
         ModelLoadError: the hub cannot be reached, or the repository has none of the weight files timm reads.
+        UnsupportedModelError: the model is not a Vision Transformer.
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
@@ -207,6 +215,8 @@ def download_hub_weights(name: str, tqdm_class: type | None = None) -> str | Non
     where = _hub_weights(name)
     if where is None:
         return None
+    resolved_device = resolve_device(device)
+    _loadable_architecture(name, resolved_device, resolve_dtype(dtype, resolved_device), {})
     repository, files = where
     _check_hub_reachable(name, _in_hub_cache(repository, files))
     repo_id, revision = hf_split(repository)
@@ -264,10 +274,8 @@ def _architecture(name: str, kwargs: dict) -> tuple[str, dict]:
     return _check_name(architecture), {**model_args, **kwargs, "pretrained_cfg": pretrained_cfg}
 
 
-def _build(
-    name: str, pretrained: bool, device: torch.device | None = None, dtype: torch.dtype = torch.float32, **kwargs
-) -> nn.Module:
-    """Create the model, translating timm's and the hub's failures into one clear sentence."""
+def _loadable_architecture(name: str, device: torch.device | None, dtype: torch.dtype, kwargs: dict) -> str:
+    """The timm architecture of `name`, after the refusals that need no weights: not a ViT, too big for memory."""
     architecture, skeleton_kwargs = _architecture(name, kwargs)
     with torch.device("meta"):
         skeleton = timm.create_model(architecture, pretrained=False, **skeleton_kwargs)
@@ -283,6 +291,14 @@ def _build(
             f"{architecture} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
             "is free; choose a smaller model or free some memory."
         )
+    return architecture
+
+
+def _build(
+    name: str, pretrained: bool, device: torch.device | None = None, dtype: torch.dtype = torch.float32, **kwargs
+) -> nn.Module:
+    """Create the model, translating timm's and the hub's failures into one clear sentence."""
+    architecture = _loadable_architecture(name, device, dtype, kwargs)
     if pretrained:
         _check_hub_reachable(name, hub_weights_cached(name))
     try:

@@ -15,7 +15,7 @@ import torch
 import tqdm
 
 from vit_core.errors import VitCoreError
-from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights, hub_repository
+from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
 
 from . import resources, state
 from .figures import COLORSCALES
@@ -183,12 +183,15 @@ def _progress_class(bar, name: str) -> type:
 
 
 def _download_weights(spec: ModelSpec) -> None:
-    """Fetch uncached hub weights with a progress bar (a ``hf-hub:`` repository keeps the spinner: its config
-    is checked before any weights are fetched)."""
-    if not _hub_weights_needed(spec) or hub_repository(spec.name) or resources.model_is_downloaded(spec.name):
+    """Fetch uncached hub weights with a progress bar (what loading would refuse is refused before any bytes)."""
+    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name):
         return
     bar = st.progress(0.0, text=f"Downloading {spec.name} on first use; later runs load it from the local cache…")
-    path = download_hub_weights(spec.name, tqdm_class=_progress_class(bar, spec.name))
+    try:
+        path = download_hub_weights(spec.name, tqdm_class=_progress_class(bar, spec.name), dtype=spec.dtype)
+    except Exception:
+        bar.empty()  # the error is shown instead of a bar that stopped
+        raise
     if path is not None:
         bar.progress(1.0, text=f"Downloaded {spec.name} ({Path(path).stat().st_size / 2**20:,.0f} MB).")
 
