@@ -264,3 +264,32 @@ def test_hub_repository_is_refused_before_any_weights(saved, local_hub):
     with pytest.raises(ModelLoadError, match="has no config.json, so it is neither a timm nor a transformers model"):
         load_model("hf-hub:someone/unknown", device="cpu")
     assert not weight_requests()
+
+
+# -- the app's "Hugging Face model (transformers)" entry ------------------------------------------------------------
+@pytest.mark.slow
+def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
+    from streamlit.testing.v1 import AppTest
+
+    from viz_app import state
+
+    app_file = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+    _serve(local_hub, saved["vit-classifier"])  # what the first preset's repository holds here
+    app = AppTest.from_file(app_file, default_timeout=120)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.HF_TRANSFORMERS).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    first = next(iter(state.TRANSFORMERS_MODELS.values()))
+    loaded = app.session_state[state.CONTEXT].loaded
+    assert loaded.name == first and loaded.source == "hub" and loaded.label_names[0] == "cat"
+    bars = app.get("progress")
+    assert len(bars) == 1 and bars[0].proto.value == 100
+    app.selectbox(key=state.HF_PRESET).set_value(state.HF_OTHER).run()
+    app.text_input(key=state.HF_NAME).input(str(saved["dinov2-registers"])).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    loaded = app.session_state[state.CONTEXT].loaded
+    assert loaded.source == "checkpoint" and loaded.geometry.prefix_kinds == ("cls", "reg", "reg", "reg")
+    assert "prefix: " in app.sidebar.caption[-1].value
+    del local_hub.files["config.json"]
+    app.text_input(key=state.HF_NAME).input("someone/does-not-exist-here").run()
+    assert not app.exception and len(app.error) == 1 and "config.json" in app.error[0].value
