@@ -293,3 +293,27 @@ def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
     del local_hub.files["config.json"]
     app.text_input(key=state.HF_NAME).input("someone/does-not-exist-here").run()
     assert not app.exception and len(app.error) == 1 and "config.json" in app.error[0].value
+
+
+# -- the command line takes the same names ------------------------------------------------------------------------
+def test_cli_analyzes_with_a_transformers_folder_and_hub_name(saved, local_hub, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from vit_core.cli import main
+
+    image = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(image)
+    folder_out, hub_out = tmp_path / "folder.npz", tmp_path / "hub.npz"
+    assert main(["analyze", str(image), "--model", str(saved["vit-classifier"]), "--device", "cpu", "--out", str(folder_out)]) == 0
+    assert any(label in capsys.readouterr().out for label in _LABELS.values())  # top-5 names from id2label
+    _serve(local_hub, saved["vit-classifier"])
+    assert main(["analyze", str(image), "--model", "hf-hub:google/vit-base-patch16-224", "--device", "cpu",
+                 "--out", str(hub_out)]) == 0
+    printed = capsys.readouterr().out
+    assert any(label in printed for label in _LABELS.values())
+    with np.load(folder_out) as a, np.load(hub_out) as b:
+        assert np.array_equal(a["logits"], b["logits"]) and np.array_equal(a["attention"], b["attention"])
+    local_hub.files.clear()
+    assert main(["analyze", str(image), "--model", "hf-hub:someone/nothing", "--device", "cpu", "--out", str(hub_out)]) == 2
+    assert "no config.json" in capsys.readouterr().err
