@@ -279,7 +279,7 @@ def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
     app.run()
     app.selectbox(key=state.MODEL_CHOICE).set_value(state.HF_TRANSFORMERS).run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    first = next(iter(state.TRANSFORMERS_MODELS.values()))
+    first = f"hf-hub:{next(iter(state.TRANSFORMERS_MODELS))}"
     loaded = app.session_state[state.CONTEXT].loaded
     assert loaded.name == first and loaded.source == "hub" and loaded.label_names[0] == "cat"
     bars = app.get("progress")

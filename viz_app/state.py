@@ -119,14 +119,15 @@ CURATED_MODELS: dict[str, str] = {
 
 HF_TRANSFORMERS = "Hugging Face model (transformers)..."
 HF_OTHER = "Another hub repository or a local folder..."
-# label -> load_model name: transformers-format ViTs on the hub (vit_core.hf_transformers maps them onto timm's ViT).
+# Hub repository -> what the model is: transformers-format ViTs (vit_core.hf_transformers maps them onto timm's
+# ViT), loaded as hf-hub:<repository>. The note goes under the choice: the sidebar is too narrow for both.
 TRANSFORMERS_MODELS: dict[str, str] = {
-    "google/vit-base-patch16-224 (ViT-B/16, ImageNet-21k -> 1k)": "hf-hub:google/vit-base-patch16-224",
-    "google/vit-base-patch16-224-in21k (ViT-B/16, no classifier)": "hf-hub:google/vit-base-patch16-224-in21k",
-    "facebook/deit-base-distilled-patch16-224 (DeiT-B/16 distilled)": "hf-hub:facebook/deit-base-distilled-patch16-224",
-    "facebook/dino-vitb16 (DINO ViT-B/16)": "hf-hub:facebook/dino-vitb16",
-    "facebook/dinov2-small (DINOv2 ViT-S/14)": "hf-hub:facebook/dinov2-small",
-    "facebook/dinov2-with-registers-small (DINOv2 ViT-S/14, registers)": "hf-hub:facebook/dinov2-with-registers-small",
+    "google/vit-base-patch16-224": "ViT-B/16, ImageNet-21k pre-training, ImageNet-1k classifier.",
+    "google/vit-base-patch16-224-in21k": "ViT-B/16, ImageNet-21k pre-training, no classifier.",
+    "facebook/deit-base-distilled-patch16-224": "DeiT-B/16 with its distillation token, ImageNet-1k.",
+    "facebook/dino-vitb16": "DINO ViT-B/16, self-supervised, no classifier.",
+    "facebook/dinov2-small": "DINOv2 ViT-S/14, self-supervised, no classifier.",
+    "facebook/dinov2-with-registers-small": "DINOv2 ViT-S/14 with 4 registers, self-supervised, no classifier.",
 }
 
 

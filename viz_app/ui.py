@@ -146,7 +146,8 @@ def _transformers_spec() -> ModelSpec | None:
     """A transformers-format ViT: one of the well-known hub repositories, another one, or a save_pretrained folder."""
     preset = st.selectbox("Repository", [*state.TRANSFORMERS_MODELS, state.HF_OTHER], key=state.HF_PRESET)
     if preset in state.TRANSFORMERS_MODELS:
-        return ModelSpec(state.TRANSFORMERS_MODELS[preset])
+        st.caption(state.TRANSFORMERS_MODELS[preset])
+        return ModelSpec(f"hf-hub:{preset}")
     name = st.text_input(
         "Hub repository or folder", key=state.HF_NAME, placeholder="e.g. org/name, or /path/to/saved/model"
     ).strip()
