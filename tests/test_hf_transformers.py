@@ -150,6 +150,23 @@ def test_dinov2_at_another_fixed_size_resamples_as_transformers_does(saved):
         assert logits < TOLERANCE and attention < TOLERANCE, (key, logits, attention)
 
 
+def test_vit_at_another_fixed_size_matches_transformers_interpolation(saved):
+    for key in ("vit-classifier", "deit-distilled"):
+        loaded = load_model(str(saved[key]), device="cpu", img_size=48)
+        logits, attention = _compare(loaded, _reference(saved[key]), torch.randn(1, 3, 48, 48),
+                                     interpolate_pos_encoding=True)
+        assert logits < TOLERANCE and attention < TOLERANCE, (key, logits, attention)
+
+
+def test_memory_is_checked_from_the_config_before_the_weights(saved, monkeypatch):
+    import vit_core.loading as loading
+
+    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 1024)
+    monkeypatch.setattr(loading, "_read_state_dict", lambda path: pytest.fail("read the weights"))
+    with pytest.raises(ModelLoadError, match="needs about .* GB of memory"):
+        load_model(str(saved["vit-classifier"]), device="cpu")
+
+
 def test_dynamic_size_difference_is_measured(saved):
     """dynamic_img_size=True: timm resamples per input with antialiasing. For dinov2_with_registers that is
     transformers' call; for dinov2 (transformers: no antialiasing) it differs when shrinking the grid."""

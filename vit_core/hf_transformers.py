@@ -214,8 +214,10 @@ def read_config(config: dict, preprocessor: dict | None = None, model_kwargs: di
     native_grid = (native[0] // patch[0], native[1] // patch[1])
     # transformers' DINOv2 always resamples its position embeddings to the input; ViT and DeiT run at image_size.
     data_config = _data_config(config, preprocessor, native)
-    size = tuple(model_kwargs.get("img_size") and _pair(model_kwargs["img_size"], "img_size")
-                 or (data_config["input_size"][1:] if dinov2 else native))
+    if model_kwargs.get("img_size") is not None:
+        size = _pair(model_kwargs["img_size"], "img_size")
+    else:
+        size = tuple(data_config["input_size"][1:]) if dinov2 else native
     data_config["input_size"] = (data_config["input_size"][0], *size)
     dynamic = bool(model_kwargs.get("dynamic_img_size", False))
     labels = None
