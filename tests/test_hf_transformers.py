@@ -263,6 +263,17 @@ def test_hub_repository_downloads_with_progress_then_loads_offline(saved, local_
     assert logits < TOLERANCE and attention < TOLERANCE
 
 
+def test_hub_repository_without_a_preprocessor_config_loads_offline_with_the_defaults(saved, local_hub, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    _serve(local_hub, saved["vit-classifier"])
+    del local_hub.files["preprocessor_config.json"]
+    download_hub_weights("hf-hub:someone/bare-vit")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the hub's "no such file" is remembered in the cache
+    loaded = load_model("hf-hub:someone/bare-vit", device="cpu")
+    assert loaded.data_config["input_size"] == (3, 32, 32) and loaded.data_config["mean"] == (0.5, 0.5, 0.5)
+
+
 def test_hub_repository_is_refused_before_any_weights(saved, local_hub):
     def weight_requests():
         return [r for r in local_hub.requests if "model.safetensors" in r or "pytorch_model.bin" in r]

@@ -428,8 +428,10 @@ def load_model(
     """Load a timm ViT from the hub, from a local checkpoint, or the bundled demo model.
 
     Args:
-        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm config
-            (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``) or the demo model's name.
+        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm or a
+            transformers config (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``,
+            ``hf-hub:google/vit-base-patch16-224``), a folder written by transformers' ``save_pretrained``, or the
+            demo model's name. transformers models: see :mod:`vit_core.hf_transformers`.
         checkpoint: local weights for architecture `name`: .safetensors, .pth/.pt/.bin (loaded with
             weights_only=True) or an original JAX .npz.
         device: "auto" (cuda, mps, cpu) or a device name.
