@@ -38,7 +38,11 @@ def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     from .loading import DEMO_MODEL_NAME
 
-    parser.add_argument("--model", default=DEMO_MODEL_NAME, help=f"timm model name (default: {DEMO_MODEL_NAME})")
+    parser.add_argument(
+        "--model", default=DEMO_MODEL_NAME,
+        help="timm model name, hf-hub:org/name (a timm or transformers repository, e.g. hf-hub:facebook/dinov2-small) "
+        f"or a transformers save_pretrained folder (default: {DEMO_MODEL_NAME})",
+    )
     parser.add_argument("--checkpoint", type=Path, help="local weights for --model (.safetensors, .pth, .pt, .bin, .npz)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])

@@ -216,7 +216,12 @@ def download_hub_weights(
     if where is None:
         return None
     resolved_device = resolve_device(device)
-    _loadable_architecture(name, resolved_device, resolve_dtype(dtype, resolved_device), {})
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    transformers = _transformers_source(name)
+    if transformers is not None:  # a transformers repository: its config alone says what would be refused
+        _transformers_skeleton(transformers, resolved_device, resolved_dtype, {})
+    else:
+        _loadable_architecture(name, resolved_device, resolved_dtype, {})
     repository, files = where
     _check_hub_reachable(name, _in_hub_cache(repository, files))
     repo_id, revision = hf_split(repository)
@@ -284,14 +289,19 @@ def _loadable_architecture(name: str, device: torch.device | None, dtype: torch.
             f"{architecture} is a {type(skeleton).__name__}, not a Vision Transformer; "
             "choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
         )
+    _check_memory(architecture, skeleton, device, dtype)
+    return architecture
+
+
+def _check_memory(what: str, skeleton: nn.Module, device: torch.device | None, dtype: torch.dtype) -> None:
+    """Refuse a model whose (meta-device) `skeleton` would not fit in the free memory of `device` in `dtype`."""
     needed = _bytes_to_load(skeleton, dtype)
     free = available_memory_bytes(device or torch.device("cpu"))
     if free is not None and needed > free:
         raise ModelLoadError(
-            f"{architecture} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
+            f"{what} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
             "is free; choose a smaller model or free some memory."
         )
-    return architecture
 
 
 def _build(
@@ -418,8 +428,10 @@ def load_model(
     """Load a timm ViT from the hub, from a local checkpoint, or the bundled demo model.
 
     Args:
-        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm config
-            (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``) or the demo model's name.
+        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm or a
+            transformers config (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``,
+            ``hf-hub:google/vit-base-patch16-224``), a folder written by transformers' ``save_pretrained``, or the
+            demo model's name. transformers models: see :mod:`vit_core.hf_transformers`.
         checkpoint: local weights for architecture `name`: .safetensors, .pth/.pt/.bin (loaded with
             weights_only=True) or an original JAX .npz.
         device: "auto" (cuda, mps, cpu) or a device name.
@@ -432,7 +444,11 @@ def load_model(
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    if checkpoint is not None:
+    transformers = _transformers_source(name) if checkpoint is None else None
+    if transformers is not None:
+        model, source = _from_transformers(transformers, resolved_device, resolved_dtype, pretrained, model_kwargs)
+        name = transformers.name
+    elif checkpoint is not None:
         model = _from_checkpoint(name, Path(checkpoint), resolved_device, resolved_dtype, **model_kwargs)
         source = "checkpoint"
     elif pretrained:
@@ -456,3 +472,153 @@ def load_model(
         label_names=_label_names(model),
         geometry=geometry_of(model, img_size),
     )
+
+
+# -- transformers-format ViTs: a hub repository or a local folder with config.json (see vit_core.hf_transformers) --
+_TRANSFORMERS_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # safetensors first, as transformers does
+
+
+@dataclass(frozen=True)
+class _TransformersSource:
+    """Where a transformers model lives: `folder` on this machine or hub `repository` (org/name[@revision])."""
+
+    name: str
+    config: dict
+    folder: Path | None = None
+    repository: str | None = None
+
+
+def _read_json(path: Path, what: str) -> dict:
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"the {what} at {path} is not readable JSON ({type(error).__name__}); check the file.") from error
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"the {what} at {path} is not a JSON object; check the file.")
+    return data
+
+
+def _hub_file(name: str, repository: str, file: str, tqdm_class: type | None = None) -> str | None:
+    """Local path of `file` of hub `repository` (downloaded on first use), None when the repository lacks it."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.file_download import _CACHED_NO_EXIST
+    from timm.models._hub import hf_split
+
+    repo_id, revision = hf_split(repository)
+    if try_to_load_from_cache(repo_id, file, revision=revision) is _CACHED_NO_EXIST:
+        return None  # the hub said so before: offline, that is still the answer
+    what = "config" if file.endswith(".json") else "weights"
+    _check_hub_reachable(name, _in_hub_cache(repository, [file]), what=what)
+    try:
+        return hf_hub_download(repo_id, file, revision=revision, tqdm_class=tqdm_class)
+    except LocalEntryNotFoundError as error:
+        raise ModelLoadError(
+            f"{file} of {name} is not cached and the hub cannot be reached; connect to the network once, or save "
+            "the model to a folder with save_pretrained and load the folder."
+        ) from error
+    except EntryNotFoundError:
+        return None
+    except HfHubHTTPError as error:  # a gated, private or missing repository
+        raise ModelLoadError(
+            f"could not read {name} from the hub ({error.__class__.__name__}); check the repository name on "
+            "huggingface.co, or load a local folder."
+        ) from error
+
+
+def _transformers_source(name: str) -> _TransformersSource | None:
+    """The transformers model `name` names (a hub repository or a folder), None for timm's kinds of name.
+
+    A hub repository's config.json is read first, before any weights: one that is neither timm's nor transformers'
+    format is refused here.
+    """
+    from .hf_transformers import config_format
+
+    if not isinstance(name, str) or not name.strip():
+        return None  # Path("") is the working directory: an empty name is no folder
+    repository = hub_repository(name)
+    if repository is not None:
+        path = _hub_file(name, repository, "config.json")
+        if path is None:
+            raise ModelLoadError(
+                f"{repository} has no config.json, so it is neither a timm nor a transformers model; "
+                "choose a repository of a timm or transformers ViT."
+            )
+        config = _read_json(Path(path), "config.json")
+        kind = config_format(config)
+        if kind is None:
+            raise ModelLoadError(
+                f"the config.json of {repository} is neither timm's nor transformers' format; "
+                "choose a repository of a timm or transformers ViT."
+            )
+        return _TransformersSource(name, config, repository=repository) if kind == "transformers" else None
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        return None
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"{folder} has no config.json; give a folder written by transformers' save_pretrained, or a timm name."
+        )
+    config = _read_json(folder / "config.json", "config.json")
+    if config_format(config) != "transformers":
+        raise ModelLoadError(
+            f"the config.json in {folder} is not a transformers model config; give a folder written by save_pretrained."
+        )
+    return _TransformersSource(str(folder.resolve()), config, folder=folder)
+
+
+def _transformers_file(source: _TransformersSource, file: str, tqdm_class: type | None = None) -> Path | None:
+    if source.folder is not None:
+        path = source.folder / file
+        return path if path.is_file() else None
+    path = _hub_file(source.name, source.repository, file, tqdm_class)
+    return None if path is None else Path(path)
+
+
+def _transformers_skeleton(source: _TransformersSource, device: torch.device, dtype: torch.dtype, model_kwargs: dict):
+    """(mapping spec, meta-device skeleton) of `source`, after the refusals that need no weights."""
+    from .hf_transformers import read_config
+
+    preprocessor_path = _transformers_file(source, "preprocessor_config.json")
+    preprocessor = None if preprocessor_path is None else _read_json(preprocessor_path, "preprocessor_config.json")
+    spec = read_config(source.config, preprocessor, model_kwargs)
+    with torch.device("meta"):
+        skeleton = spec.build()
+    _check_memory(source.name, skeleton, device, dtype)
+    return spec, skeleton
+
+
+def _transformers_weights(source: _TransformersSource, tqdm_class: type | None = None) -> Path:
+    """The weights file of `source` (downloaded with progress through `tqdm_class` on first use)."""
+    for file in _TRANSFORMERS_WEIGHT_FILES:
+        path = _transformers_file(source, file, tqdm_class)
+        if path is not None:
+            return path
+    where = source.folder or source.repository
+    raise ModelLoadError(
+        f"{where} holds none of {', '.join(_TRANSFORMERS_WEIGHT_FILES)}; save the model with save_pretrained "
+        "(one weights file, not sharded)."
+    )
+
+
+def _from_transformers(
+    source: _TransformersSource, device: torch.device, dtype: torch.dtype, pretrained: bool, model_kwargs: dict
+) -> tuple[nn.Module, str]:
+    """(timm model, source label) of a transformers model: its weights mapped, or random ones (seed 0)."""
+    from .hf_transformers import convert_state_dict
+
+    spec, _ = _transformers_skeleton(source, device, dtype, model_kwargs)
+    if not pretrained:
+        with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
+            torch.manual_seed(0)
+            return spec.build(), "random"
+    path = _transformers_weights(source)
+    model = spec.build()
+    state = convert_state_dict(spec, _read_state_dict(path), model)
+    message = _mismatch_message(path, model, state)
+    if message:
+        raise CheckpointError(message)
+    model.load_state_dict(state, strict=True)
+    return model, "hub" if source.repository else "checkpoint"

@@ -13,6 +13,8 @@ from typing import Any
 __all__ = [
     "CURATED_MODELS",
     "OTHER_TIMM",
+    "HF_TRANSFORMERS",
+    "TRANSFORMERS_MODELS",
     "CHECKPOINT",
     "DEMO_LABEL",
     "ModelSpec",
@@ -29,6 +31,8 @@ CHECKPOINT_ARCH = "checkpoint_arch"
 CHECKPOINT_PATH = "checkpoint_path"
 CHECKPOINT_UPLOAD = "checkpoint_upload"
 RANDOM_WEIGHTS = "random_weights"
+HF_PRESET = "hf_preset"
+HF_NAME = "hf_name"
 PRECISION = "precision"
 
 # -- sidebar: image -------------------------------------------------------------------------------
@@ -111,6 +115,19 @@ CURATED_MODELS: dict[str, str] = {
     "DINO ViT-B/16 (self-supervised)": "vit_base_patch16_224.dino",
     "DINOv2 ViT-S/14 with registers": "vit_small_patch14_reg4_dinov2.lvd142m",
     "CLIP ViT-B/16 image tower (OpenAI, fine-tuned on ImageNet-1k)": "vit_base_patch16_clip_224.openai_ft_in1k",
+}
+
+HF_TRANSFORMERS = "Hugging Face model (transformers)..."
+HF_OTHER = "Another hub repository or a local folder..."
+# Hub repository -> what the model is: transformers-format ViTs (vit_core.hf_transformers maps them onto timm's
+# ViT), loaded as hf-hub:<repository>. The note goes under the choice: the sidebar is too narrow for both.
+TRANSFORMERS_MODELS: dict[str, str] = {
+    "google/vit-base-patch16-224": "ViT-B/16, ImageNet-21k pre-training, ImageNet-1k classifier.",
+    "google/vit-base-patch16-224-in21k": "ViT-B/16, ImageNet-21k pre-training, no classifier.",
+    "facebook/deit-base-distilled-patch16-224": "DeiT-B/16 with its distillation token, ImageNet-1k.",
+    "facebook/dino-vitb16": "DINO ViT-B/16, self-supervised, no classifier.",
+    "facebook/dinov2-small": "DINOv2 ViT-S/14, self-supervised, no classifier.",
+    "facebook/dinov2-with-registers-small": "DINOv2 ViT-S/14 with 4 registers, self-supervised, no classifier.",
 }
 
 

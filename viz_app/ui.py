@@ -98,7 +98,7 @@ def require_context() -> Context:
 def _model_spec() -> ModelSpec | None:
     default = resources.default_model_spec()
     demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else "Tiny random ViT (demo model not installed)"
-    options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.CHECKPOINT]
+    options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.HF_TRANSFORMERS, state.CHECKPOINT]
     choice = st.selectbox("Model", options, key=state.MODEL_CHOICE)
     random_weights = False
     if choice == demo_label:
@@ -116,6 +116,10 @@ def _model_spec() -> ModelSpec | None:
             )
             return None
         spec = ModelSpec(name)
+    elif choice == state.HF_TRANSFORMERS:
+        spec = _transformers_spec()
+        if spec is None:
+            return None
     else:
         arch = st.text_input("Architecture (timm name)", key=state.CHECKPOINT_ARCH, placeholder="vit_small_patch16_224")
         path = st.text_input("Checkpoint path on this machine", key=state.CHECKPOINT_PATH).strip()
@@ -136,6 +140,25 @@ def _model_spec() -> ModelSpec | None:
     precisions = ["float32"] + (["bfloat16", "float16"] if torch.cuda.is_available() else [])
     dtype = st.selectbox("Precision", precisions, key=state.PRECISION, disabled=len(precisions) == 1)
     return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
+
+
+def _transformers_spec() -> ModelSpec | None:
+    """A transformers-format ViT: one of the well-known hub repositories, another one, or a save_pretrained folder."""
+    preset = st.selectbox("Repository", [*state.TRANSFORMERS_MODELS, state.HF_OTHER], key=state.HF_PRESET)
+    if preset in state.TRANSFORMERS_MODELS:
+        st.caption(state.TRANSFORMERS_MODELS[preset])
+        return ModelSpec(f"hf-hub:{preset}")
+    name = st.text_input(
+        "Hub repository or folder", key=state.HF_NAME, placeholder="e.g. org/name, or /path/to/saved/model"
+    ).strip()
+    if not name:
+        st.caption(
+            "A ViT, DeiT or DINOv2 in the transformers format: a hub repository (`org/name`, optionally `@revision`) "
+            "or a folder on this machine written by `save_pretrained` (config.json and model.safetensors)."
+        )
+        return None
+    is_folder = name.startswith(("/", ".", "~")) or Path(name).expanduser().is_dir()
+    return ModelSpec(name if is_folder or name.startswith("hf-hub:") else f"hf-hub:{name}")
 
 
 # First sample shown: a two-object scene for the bundled shapes model (its ground truth is drawn), a photo otherwise.
@@ -160,7 +183,7 @@ def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
 
 def _hub_weights_needed(spec: ModelSpec) -> bool:
     """Whether loading `spec` reads pretrained weights from the Hugging Face hub (or its local cache)."""
-    local = spec.checkpoint or not spec.pretrained
+    local = spec.checkpoint or not spec.pretrained or Path(spec.name).expanduser().is_dir()  # a model folder
     return not local and spec.name.split(".")[0] not in (DEMO_MODEL_NAME, resources.FALLBACK_MODEL)
 
 
