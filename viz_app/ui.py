@@ -17,8 +17,9 @@ import tqdm
 from vit_core.errors import VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
 
-from . import resources, state
+from . import image_sources, projector, resources, state
 from .figures import COLORSCALES
+from .i18n import t
 from .state import Context, ImageSpec, ModelSpec
 
 __all__ = ["render_sidebar", "require_context", "show_error", "colormap_select", "plotly", "patch_from_selection"]
@@ -40,6 +41,7 @@ def show_error(error: Exception) -> None:
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
     """``st.plotly_chart`` with the app's defaults; clickable when `on_select` is given."""
+    fig = projector.enlarge(fig)
     kwargs = {"key": key, "config": PLOT_CONFIG, "theme": "streamlit"}
     if on_select is not None:
         kwargs.update(on_select=on_select, selection_mode="points")
@@ -166,7 +168,12 @@ FIRST_SCENE, FIRST_PHOTO = "pair_ring_star.png", "chelsea.png"
 
 
 def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
-    source = st.radio("Image", ["Sample", "Upload"], key=state.IMAGE_SOURCE, horizontal=True)
+    source = st.radio(t("source.label"), image_sources.SOURCES, key=state.IMAGE_SOURCE, horizontal=True,
+                      label_visibility="collapsed", format_func=lambda s: t(f"source.{s}"))
+    if source == "Camera":
+        return image_sources.camera_image()
+    if source == "Drawing":
+        return image_sources.drawing_image()
     if source == "Sample":
         samples = resources.sample_images()
         names = list(samples)
@@ -233,9 +240,11 @@ def render_sidebar() -> Context | None:
     """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
     st.session_state[state.CONTEXT] = None
     with st.sidebar:
+        image_box = st.container()  # the image picker first: visible without scrolling (it needs the model spec)
         st.subheader("Model")
         spec = _model_spec()
-        st.subheader("Image")
+    with image_box:
+        st.subheader(t("source.label"))
         image = _image_spec(spec)
     if spec is None or image is None:
         return None

@@ -3,7 +3,7 @@ to the prefix tokens (class, distillation, registers) shown beside it."""
 
 import streamlit as st
 
-from viz_app import figures, state
+from viz_app import figures, links, projector, state
 from viz_app.ui import colormap_select, plotly, prefix_mass, require_context
 
 ctx = require_context()
@@ -29,7 +29,8 @@ def class_token_view() -> None:
     with top[2]:
         colorscale = colormap_select(state.CLS_COLORMAP)
     fig = figures.head_grid_figure(maps, mode="animate" if mode.startswith("Animate") else "grid",
-                                   colorscale=colorscale, normalise=normalise)
+                                   colorscale=colorscale, normalise=normalise,
+                                   **projector.head_grid_options(geometry.num_heads))
     plotly(fig)
 
     st.subheader("One head on the image")
@@ -50,6 +51,7 @@ def class_token_view() -> None:
     with right:
         plotly(figures.prefix_weights_figure(prefix_weights, ctx.prefix_labels,
                                              title="Class-token attention to prefix tokens (layer × head)"))
+    links.share_view("class_token")
 
 
 class_token_view()

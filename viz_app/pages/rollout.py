@@ -10,7 +10,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
-from viz_app import figures, resources, state
+from viz_app import figures, links, resources, state
 from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
 from viz_app.ui import colormap_select, plotly, prefix_mass, require_context, show_error
 
@@ -91,6 +91,7 @@ def rollout_view() -> None:
             st.caption(f"Gradient × attention for “{name}” (Chefer et al. 2021), min-max scaled.")
             if truth:
                 st.caption(f"Ground truth: relevance for “{name}”: {peak_verdict(relevance, name)}.")
+    links.share_view("rollout")
 
 
 rollout_view()
