@@ -51,7 +51,7 @@ EN: dict[str, str] = {
     "source.pen_width": "Pen width",
     "source.draw_hint": "Draw on the white square with the mouse or a finger; the drawing is analysed like an upload.",
     # -- projector mode
-    "projector.toggle": "Projector mode",
+    "projector.toggle": "Projector",
     "projector.help": "Large text and figures for a lecture room; secondary controls are hidden.",
     # -- lesson
     "lesson.title": "Lesson",
@@ -142,7 +142,7 @@ KO: dict[str, str] = {
     "source.pen_colour": "펜 색",
     "source.pen_width": "펜 굵기",
     "source.draw_hint": "흰 정사각형에 마우스나 손가락으로 그리세요. 그림은 업로드와 똑같이 분석됩니다.",
-    "projector.toggle": "프로젝터 모드",
+    "projector.toggle": "프로젝터",
     "projector.help": "강의실용으로 글자와 그림을 크게 하고 부가 조절 항목은 숨깁니다.",
     "lesson.title": "수업",
     "lesson.progress": "{total}단계 중 {n}단계: {title}",
