@@ -17,7 +17,7 @@ from .state import ImageSpec
 __all__ = ["SOURCES", "camera_image", "drawing_image", "CANVAS_PX"]
 
 # Values of the image-source radio (stable identifiers; the label shown comes from the catalogue).
-SOURCES = ("Sample", "Upload", "Camera", "Drawing")
+SOURCES = ("Sample", "Upload", "Camera", "Draw")  # English labels: AppTest matches values by str()
 CANVAS_PX = 224  # the canvas is square: the models' input size, so a drawing is not rescaled much
 
 

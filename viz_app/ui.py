@@ -172,7 +172,7 @@ def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
                       label_visibility="collapsed", format_func=lambda s: t(f"source.{s}"))
     if source == "Camera":
         return image_sources.camera_image()
-    if source == "Drawing":
+    if source == "Draw":
         return image_sources.drawing_image()
     if source == "Sample":
         samples = resources.sample_images()
