@@ -93,6 +93,7 @@ def test_a_drawing_is_analysed(app_url, browser):
     page.locator("[data-testid=stSidebar] label", has_text="Draw").first.click()
     canvas = page.locator(".st-key-image_canvas canvas").last
     canvas.wait_for()
+    canvas.scroll_into_view_if_needed()  # below the fold of the sidebar: mouse events must land on it
     page.wait_for_timeout(1000)
     box = canvas.bounding_box()
     x0, y0 = box["x"] + 60, box["y"] + 60
