@@ -103,9 +103,10 @@ def read_link(pages: Mapping[str, object], current: str) -> None:
         st.switch_page(pages[target], query_params=query)
 
 
-def _int(name: str, value: str, low: int, high: int) -> int | None:
+def _number(name: str, value: str, low: float, high: float, parse: type = int):
+    """`value` parsed as `parse` when within [low, high]; else None and a notice."""
     try:
-        number = int(value)
+        number = parse(value)
     except ValueError:
         number = None
     if number is None or not low <= number <= high:
@@ -114,15 +115,13 @@ def _int(name: str, value: str, low: int, high: int) -> int | None:
     return number
 
 
+def _int(name: str, value: str, low: int, high: int) -> int | None:
+    return _number(name, value, low, high)
+
+
 def _float(name: str, value: str, low: float, high: float, step: float) -> float | None:
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is None or not low <= number <= high:
-        _notice("link.out_of_range", name=name, value=value, low=low, high=high)
-        return None
-    return round(round(number / step) * step, 2)  # the slider's own steps
+    number = _number(name, value, low, high, float)
+    return None if number is None else round(round(number / step) * step, 2)  # the slider's own steps
 
 
 def apply_view(page: str, geometry) -> None:
