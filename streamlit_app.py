@@ -38,11 +38,8 @@ page = st.navigation(PAGES)
 links.read_link({p.url_path: p for section in PAGES.values() for p in section}, page.url_path)
 keep_view_controls(page.url_path)
 with st.sidebar:
-    switches = st.columns([1, 1])  # one row: the image picker below stays above the fold at 1440 x 900
-    with switches[0]:
-        language_switch()
-    with switches[1]:
-        projector.toggle()
+    language_switch()
+    projector.toggle()
 projector.apply_css()
 ctx = render_sidebar()
 if ctx is not None:

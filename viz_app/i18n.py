@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .state import LANG
+from .state import IMAGE_SOURCE, LANG, LESSON_ANSWER
 
 __all__ = ["LANGUAGES", "CATALOGUE", "t", "language", "language_switch"]
 
@@ -218,8 +218,19 @@ def t(key: str, **values) -> str:
     return CATALOGUE[language()][key].format(**values)
 
 
+def _keep_choices() -> None:
+    """Re-assert the choices of widgets whose option labels are translated.
+
+    When a radio's labels change, the browser shows no option chosen although the app keeps its value (seen in
+    Chromium with Streamlit 1.67); assigning the value through the Session State API sends it to the browser again.
+    """
+    for key in list(st.session_state):
+        if key == IMAGE_SOURCE or str(key).startswith(LESSON_ANSWER):
+            st.session_state[key] = st.session_state[key]
+
+
 def language_switch() -> str:
     """English | 한국어, in the sidebar; the link keeps it as ``lang``."""
     st.session_state.setdefault(LANG, LANGUAGES[0])  # the state, not `default=`: a link may have set it already
     return st.segmented_control(t("lang.label"), LANGUAGES, format_func=NAMES.get, key=LANG,
-                                label_visibility="collapsed") or LANGUAGES[0]
+                                label_visibility="collapsed", on_change=_keep_choices) or LANGUAGES[0]

@@ -169,7 +169,7 @@ FIRST_SCENE, FIRST_PHOTO = "pair_ring_star.png", "chelsea.png"
 
 def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
     source = st.radio(t("source.label"), image_sources.SOURCES, key=state.IMAGE_SOURCE, horizontal=True,
-                      label_visibility="collapsed", format_func=lambda s: t(f"source.{s}"))
+                      format_func=lambda s: t(f"source.{s}"))
     if source == "Camera":
         return image_sources.camera_image()
     if source == "Draw":
@@ -244,7 +244,6 @@ def render_sidebar() -> Context | None:
         st.subheader("Model")
         spec = _model_spec()
     with image_box:
-        st.subheader(t("source.label"))
         image = _image_spec(spec)
     if spec is None or image is None:
         return None

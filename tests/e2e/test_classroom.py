@@ -64,6 +64,9 @@ def test_lesson_next_back_answer_and_korean(app_url, browser):
     assert "lang=ko" in page.url
     page.locator("[data-testid=stSidebar] button", has_text="English").click()
     page.get_by_text("Step 2 of 6").wait_for()
+    page.wait_for_timeout(1500)
+    checked = page.locator(".st-key-image_source input[type=radio]").evaluate_all("es => es.map(e => e.checked)")
+    assert checked == [True, False, False, False], "the image source still shows Sample after the switches"
     page.close()
 
 
