@@ -83,3 +83,11 @@ def test_korean():
     # switching back is driven in the browser (tests/e2e/test_classroom.py): AppTest re-sends every widget's
     # value through str(), which a radio with a format_func (the image source) cannot take
     assert _run(page="lesson").subheader[0].value == CATALOGUE["en"]["lesson.patches.title"]
+
+
+def test_an_own_image_cannot_travel_in_a_link():
+    at = _run(sample="pair_ring_star.png")
+    assert "sample=pair_ring_star.png" in at.code[-1].value
+    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    assert "sample=" not in at.code[-1].value
+    assert any(CATALOGUE["en"]["link.own_image"] == c.value for c in at.caption)

@@ -61,7 +61,7 @@ def test_lesson_next_back_answer_and_korean(app_url, browser):
     page.locator("[data-testid=stSidebar] button", has_text="한국어").click()
     page.get_by_text("6단계 중 2단계").wait_for()
     page.screenshot(path=str(SHOTS / "lesson-korean.png"))
-    assert "lang=ko" in page.url
+    page.wait_for_url(lambda url: "lang=ko" in url)  # the URL follows once the run ends
     page.locator("[data-testid=stSidebar] button", has_text="English").click()
     page.get_by_text("Step 2 of 6").wait_for()
     page.wait_for_timeout(1500)
@@ -110,3 +110,38 @@ def test_a_drawing_is_analysed(app_url, browser):
     page.locator("[data-testid=stMain] .js-plotly-plot").first.wait_for()
     assert page.locator("[data-testid=stException]").count() == 0
     page.close()
+
+
+def test_first_screen_names_the_app_model_and_shows_the_picker(app_url, browser):
+    page = _open(browser, app_url, width=1440, height=900)
+    page.get_by_role("heading", name="ViT Attention Explorer").wait_for()
+    page.get_by_text("Loaded:").wait_for()
+    picker = page.locator(".st-key-sample_image").bounding_box()
+    assert picker["y"] + picker["height"] <= 900, f"the sample picker ends at {picker['y'] + picker['height']} px"
+    page.close()
+
+
+def test_a_camera_photo_is_analysed(app_url):
+    """Chromium's fake camera (a generated test pattern) stands in for a webcam; the photo goes the upload's way."""
+    from e2e_support import CHROMIUM, FLAGS
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            *FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+        context = browser.new_context(viewport={"width": 1440, "height": 1200}, permissions=["camera"])
+        page = context.new_page()
+        page.set_default_timeout(LOAD_TIMEOUT_MS)
+        page.goto(app_url)
+        page.locator("[data-testid=stMain] .js-plotly-plot").first.wait_for()
+        page.locator("[data-testid=stSidebar] label", has_text="Camera").first.click()
+        page.wait_for_function(  # a click before the stream plays takes no photo
+            "() => { const v = document.querySelector('[data-testid=stCameraInput] video');"
+            " return v !== null && v.readyState >= 2 && v.videoWidth > 0; }")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Take Photo").click()
+        page.get_by_text("camera.jpg, resized and cropped").wait_for()
+        assert page.locator("[data-testid=stException]").count() == 0
+        browser.close()

@@ -118,7 +118,8 @@ def lesson_view() -> None:
         _figure(step)
         return
     text, options, right = question
-    answer = st.radio(text, list(options), format_func=options.get, index=None, key=f"{state.LESSON_ANSWER}_{step}",
+    answer = st.radio(f"**{text}**", list(options), format_func=options.get, index=None,  # the question stands out
+                      key=f"{state.LESSON_ANSWER}_{step}",
                       horizontal=True)
     if answer is None:
         st.caption(t("lesson.predict_first"))
