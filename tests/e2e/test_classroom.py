@@ -121,17 +121,18 @@ def test_first_screen_names_the_app_model_and_shows_the_picker(app_url, browser)
     page.close()
 
 
-def test_a_camera_photo_is_analysed(app_url):
-    """Chromium's fake camera (a generated test pattern) stands in for a webcam; the photo goes the upload's way."""
-    from e2e_support import CHROMIUM, FLAGS
-    from playwright.sync_api import sync_playwright
+def test_a_camera_photo_is_analysed(app_url, browser):
+    """Chromium's fake camera (a generated test pattern) stands in for a webcam; the photo goes the upload's way.
 
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            *FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-        context = browser.new_context(viewport={"width": 1440, "height": 1200}, permissions=["camera"])
+    A second Chromium with the fake-camera flags, launched by the same Playwright as the `browser` fixture
+    (a second sync Playwright cannot start inside the first).
+    """
+    from e2e_support import CHROMIUM, FLAGS
+
+    camera_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        *FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        context = camera_browser.new_context(viewport={"width": 1440, "height": 1200}, permissions=["camera"])
         page = context.new_page()
         page.set_default_timeout(LOAD_TIMEOUT_MS)
         page.goto(app_url)
@@ -144,4 +145,5 @@ def test_a_camera_photo_is_analysed(app_url):
         page.get_by_role("button", name="Take Photo").click()
         page.get_by_text("camera.jpg, resized and cropped").wait_for()
         assert page.locator("[data-testid=stException]").count() == 0
-        browser.close()
+    finally:
+        camera_browser.close()
