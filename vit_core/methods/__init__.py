@@ -5,9 +5,14 @@ See ``shared/design/MATH.md`` for the formulas; none of these modules draws or i
 
 from __future__ import annotations
 
+from .attention_flow import AttentionFlow, attention_flow
+from .baselines import centre_map, random_map
 from .distance import attention_entropy, mean_attention_distance, patch_centres, patch_distances
+from .gradcam import GradCam, default_gradcam_block, gradcam
+from .lrp import Lrp, LrpRule, lrp
 from .patch_embed import patch_embed_components
 from .pos_embed import patch_position_embeddings, pos_embed_similarity
+from .raw_attention import RawAttention, raw_attention
 from .readout import DistilledReadout, output_row, readout, split_tokens
 from .relevance import Relevance, class_relevance, relevance_from_gradients, resolve_targets
 from .rollout import (
@@ -49,4 +54,16 @@ __all__ = [
     "patch_embed_components",
     "patch_position_embeddings",
     "pos_embed_similarity",
+    "RawAttention",
+    "raw_attention",
+    "AttentionFlow",
+    "attention_flow",
+    "GradCam",
+    "default_gradcam_block",
+    "gradcam",
+    "Lrp",
+    "LrpRule",
+    "lrp",
+    "random_map",
+    "centre_map",
 ]

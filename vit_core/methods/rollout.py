@@ -224,6 +224,12 @@ class RolloutSink:
         self._rollout = None
         self.layers.extend(layers[i] for i in keep)
 
+    @property
+    def factors(self) -> list[torch.Tensor]:
+        """The per-layer factors B_l ``[batch, query, key]`` from the start layer on, in forward order."""
+        self._check_seen()
+        return list(self._factors)
+
     def _check_seen(self) -> None:
         if not self._factors:
             raise SettingsError(
