@@ -72,13 +72,18 @@ def flow_graph(factors: np.ndarray, readout_weights: np.ndarray, scale: int = DE
     if scale < 1 or scale > _INT32_MAX // max(tokens, 1):
         raise SettingsError(f"flow scale {scale} is outside 1 to {_INT32_MAX // max(tokens, 1)}; use the default 2**20.")
     capacity = np.rint(factors.astype(np.float64) * scale).astype(np.int64)  # [layer, query i, key j]
+    nonzero = np.flatnonzero(readout_weights)
+    single = len(nonzero) == 1 and np.isclose(readout_weights[nonzero[0]], 1.0)
+    if single:  # last-layer nodes other than the readout are dead ends: drop their in-edges (same flows, less work)
+        keep_row = np.zeros(tokens, dtype=bool)
+        keep_row[nonzero[0]] = True
+        capacity[-1, ~keep_row] = 0
     l_idx, i_idx, j_idx = np.nonzero(capacity)
     rows = l_idx * tokens + j_idx  # from (l, j)
     cols = (l_idx + 1) * tokens + i_idx  # to (l + 1, i)
     data = capacity[l_idx, i_idx, j_idx]
     nodes = (layers + 1) * tokens
-    nonzero = np.flatnonzero(readout_weights)
-    if len(nonzero) == 1 and np.isclose(readout_weights[nonzero[0]], 1.0):
+    if single:
         sink = layers * tokens + int(nonzero[0])
     else:  # a super-sink fed by every last-layer token with the readout's weight
         sink = nodes
