@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("images", nargs="+", type=Path)
     analyze.add_argument("--out", type=Path, required=True, help="RESULT.npz")
     analyze.add_argument("--no-attention", action="store_true", help="leave out the full [B,L,H,N,N] attention")
+    analyze.add_argument(
+        "--methods", default="rollout,relevance",
+        help="maps to write: rollout,relevance (default) and any of raw,flow,gradcam,lrp",
+    )
     _add_model_options(analyze)
     _add_rollout_options(analyze)
 
@@ -74,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--ray-workers", type=int, default=2, help="Ray actors (one per GPU when there are GPUs)")
     _add_model_options(batch)
     _add_rollout_options(batch)
+
+    from .evaluate import add_evaluate_command
+
+    add_evaluate_command(commands, _add_model_options, _add_rollout_options)
     return parser
 
 
@@ -109,17 +117,22 @@ def run_analyze(args) -> int:
     import torch
 
     from .analysis import analyze
+    from .evaluate import add_method_arrays
+    from .explain import ExplainSettings, parse_methods
     from .images import load_image, preprocess_batch
 
     settings = _rollout_settings(args)
+    methods = parse_methods(args.methods)
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
     loaded = _load(args)
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
     pixel_values = pixel_values.to(loaded.device, loaded.dtype)
     target = None if args.target_class is None else torch.full((len(images),), args.target_class, dtype=torch.long)
     arrays = analyze(
-        loaded.model, pixel_values, rollout=settings, target_class=target, keep_attention=not args.no_attention
+        loaded.model, pixel_values, rollout=settings, target_class=target, keep_attention=not args.no_attention,
+        relevance="relevance" in methods,
     )
+    add_method_arrays(arrays, loaded.model, pixel_values, methods, target, ExplainSettings(rollout=settings))
     write_npz_atomically(args.out, arrays)
     _print_top5([p.name for p in args.images], arrays["logits"], loaded.label_names)
     print(f"wrote {args.out}")
@@ -146,9 +159,15 @@ def run_batch_command(args) -> int:
     return 0
 
 
+def run_evaluate_command(args) -> int:
+    from .evaluate import run_evaluate
+
+    return run_evaluate(args, load=_load, rollout_settings=_rollout_settings, write_npz=write_npz_atomically)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze, "batch": run_batch_command}
+    handlers = {"analyze": run_analyze, "batch": run_batch_command, "evaluate": run_evaluate_command}
     try:
         return handlers[args.command](args)
     except VitCoreError as error:

@@ -191,7 +191,10 @@ def token_removal_curves(
         def run(tokens: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
             return forward_kept_patches(model, tokens, kept)
 
-        logits = _chunked(run, methods * batch, chunk, repeated, keep)
+        if removed == 0:  # every method keeps every patch: one forward of the batch serves them all
+            logits = _chunked(run, batch, chunk, embedded, keep[:batch]).repeat(methods, 1)
+        else:
+            logits = _chunked(run, methods * batch, chunk, repeated, keep)
         p, t = _score(logits, targets)
         prob[:, s], top1[:, s] = p.cpu().numpy(), t.cpu().numpy()
         if progress is not None:
@@ -246,7 +249,11 @@ def pixel_curves(
         first = first.repeat_interleave(ph, dim=-2).repeat_interleave(pw, dim=-1)
         first = nn.functional.pad(first, (0, w - gw * pw, 0, h - gh * ph))  # pixels beyond the grid: never moved
         chosen = torch.where(first, filled, images) if mode == "deletion" else torch.where(first, images, filled)
-        logits = _chunked(model, methods * batch, chunk, chosen)
+        moved = int(round(float(fraction) * patches))
+        if moved in (0, patches):  # the same input for every method (the image or the fill): one forward serves all
+            logits = _chunked(model, batch, chunk, chosen[:batch]).repeat(methods, 1)
+        else:
+            logits = _chunked(model, methods * batch, chunk, chosen)
         p, t = _score(logits, targets)
         prob[:, s], top1[:, s] = p.cpu().numpy(), t.cpu().numpy()
         if progress is not None:
