@@ -21,7 +21,7 @@ from .methods.baselines import centre_map, random_map
 from .methods.gradcam import gradcam
 from .methods.lrp import LrpRule, lrp
 from .methods.raw_attention import raw_attention
-from .methods.readout import DistilledReadout, output_row, split_tokens
+from .methods.readout import DistilledReadout, readout_weights, split_tokens
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 
@@ -95,15 +95,14 @@ def rollout_map(model: nn.Module, pixel_values: torch.Tensor, settings: RolloutS
     sink = RolloutSink(settings, num_prefix_tokens=model.num_prefix_tokens)
     result = capture(model, pixel_values, sink=sink)
     geometry = result.geometry
-    batch, tokens = pixel_values.shape[0], geometry.num_tokens
-    identity = torch.eye(tokens, device=result.logits.device).expand(batch, tokens, tokens)
-    weights = output_row(
-        identity,
+    weights = readout_weights(
         geometry,
+        pixel_values.shape[0],
+        result.logits.device,
         distilled=distilled,
         pool_attention=result.pool_attention,
         pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
-    )
+    )  # [batch, token]
     return split_tokens(sink.left_product(weights), geometry)[0]
 
 

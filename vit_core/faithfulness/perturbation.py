@@ -132,6 +132,26 @@ def _score(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, to
     return probs.gather(1, target[:, None]).squeeze(1), logits.argmax(dim=-1) == target
 
 
+def _run_steps(
+    fractions: np.ndarray,
+    shape: tuple[int, int],
+    targets: torch.Tensor,
+    logits_at: Callable[[float], torch.Tensor],
+    progress: Progress | None,
+) -> Curves:
+    """One forward per fraction (``logits_at`` returns ``[method * batch, classes]``), scored against the targets."""
+    methods, batch = shape
+    prob = np.zeros((methods * batch, len(fractions)))
+    top1 = np.zeros((methods * batch, len(fractions)), dtype=bool)
+    for step, fraction in enumerate(fractions):
+        p, t = _score(logits_at(float(fraction)), targets)
+        prob[:, step], top1[:, step] = p.cpu().numpy(), t.cpu().numpy()
+        if progress is not None:
+            progress()
+    full = (methods, batch, len(fractions))
+    return Curves(fractions=np.asarray(fractions, dtype=np.float64), probability=prob.reshape(full), top1=top1.reshape(full))
+
+
 def _check(maps: torch.Tensor, pixel_values: torch.Tensor, target: torch.Tensor, model: nn.Module):
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     if maps.dim() != 4 or tuple(maps.shape[1:]) != (pixel_values.shape[0], *geometry.grid_size):
@@ -180,9 +200,7 @@ def token_removal_curves(
     embedded = _embedded(model, pixel_values)  # [batch, token, dim]: embedded once, shared by every method
     repeated = embedded.repeat(methods, 1, 1)  # [method * batch, token, dim], method-major like `ranking`
     targets = target.to(pixel_values.device).repeat(methods)
-    prob = np.zeros((methods * batch, len(fractions)))
-    top1 = np.zeros((methods * batch, len(fractions)), dtype=bool)
-    for s, fraction in enumerate(fractions):
+    def logits_at(fraction: float) -> torch.Tensor:
         removed = int(round(float(fraction) * patches))
         if removed >= patches:
             raise SettingsError(f"removal fraction {fraction} leaves no patch; use fractions below 1.")
@@ -192,15 +210,10 @@ def token_removal_curves(
             return forward_kept_patches(model, tokens, kept)
 
         if removed == 0:  # every method keeps every patch: one forward of the batch serves them all
-            logits = _chunked(run, batch, chunk, embedded, keep[:batch]).repeat(methods, 1)
-        else:
-            logits = _chunked(run, methods * batch, chunk, repeated, keep)
-        p, t = _score(logits, targets)
-        prob[:, s], top1[:, s] = p.cpu().numpy(), t.cpu().numpy()
-        if progress is not None:
-            progress()
-    shape = (methods, batch, len(fractions))
-    return Curves(fractions=np.asarray(fractions, dtype=np.float64), probability=prob.reshape(shape), top1=top1.reshape(shape))
+            return _chunked(run, batch, chunk, embedded, keep[:batch]).repeat(methods, 1)
+        return _chunked(run, methods * batch, chunk, repeated, keep)
+
+    return _run_steps(fractions, (methods, batch), targets, logits_at, progress)
 
 
 def _fill(pixel_values: torch.Tensor, fill: Fill) -> torch.Tensor:
@@ -242,21 +255,14 @@ def pixel_curves(
     filled = _fill(pixel_values, fill).repeat(methods, 1, 1, 1)
     targets = target.to(pixel_values.device).repeat(methods)
     h, w = pixel_values.shape[-2:]
-    prob = np.zeros((methods * batch, len(fractions)))
-    top1 = np.zeros((methods * batch, len(fractions)), dtype=bool)
-    for s, fraction in enumerate(fractions):
-        first = (rank < int(round(float(fraction) * patches))).reshape(-1, 1, gh, gw)  # [mb, 1, gh, gw]
+    def logits_at(fraction: float) -> torch.Tensor:
+        moved = int(round(float(fraction) * patches))
+        first = (rank < moved).reshape(-1, 1, gh, gw)  # [method * batch, 1, gh, gw]
         first = first.repeat_interleave(ph, dim=-2).repeat_interleave(pw, dim=-1)
         first = nn.functional.pad(first, (0, w - gw * pw, 0, h - gh * ph))  # pixels beyond the grid: never moved
         chosen = torch.where(first, filled, images) if mode == "deletion" else torch.where(first, images, filled)
-        moved = int(round(float(fraction) * patches))
         if moved in (0, patches):  # the same input for every method (the image or the fill): one forward serves all
-            logits = _chunked(model, batch, chunk, chosen[:batch]).repeat(methods, 1)
-        else:
-            logits = _chunked(model, methods * batch, chunk, chosen)
-        p, t = _score(logits, targets)
-        prob[:, s], top1[:, s] = p.cpu().numpy(), t.cpu().numpy()
-        if progress is not None:
-            progress()
-    shape = (methods, batch, len(fractions))
-    return Curves(fractions=np.asarray(fractions, dtype=np.float64), probability=prob.reshape(shape), top1=top1.reshape(shape))
+            return _chunked(model, batch, chunk, chosen[:batch]).repeat(methods, 1)
+        return _chunked(model, methods * batch, chunk, chosen)
+
+    return _run_steps(fractions, (methods, batch), targets, logits_at, progress)

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..capture import capture
 from ..errors import SettingsError
-from .readout import DistilledReadout, output_row
+from .readout import DistilledReadout, readout_weights
 from .rollout import RolloutSettings, RolloutSink
 
 __all__ = ["DEFAULT_SCALE", "AttentionFlow", "flow_graph", "flow_map", "attention_flow"]
@@ -143,10 +143,10 @@ def attention_flow(
     result = capture(model, pixel_values, sink=sink)
     geometry = result.geometry
     batch, tokens = pixel_values.shape[0], geometry.num_tokens
-    identity = torch.eye(tokens, device=result.logits.device).expand(batch, tokens, tokens)
-    weights = output_row(
-        identity,
+    weights = readout_weights(
         geometry,
+        batch,
+        result.logits.device,
         distilled=distilled,
         pool_attention=result.pool_attention,
         pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
