@@ -16,6 +16,7 @@ PAGES = {
         st.Page("viz_app/pages/rollout.py", title="Attention rollout", icon=":material/layers:"),
         st.Page("viz_app/pages/class_token.py", title="Class-token attention", icon=":material/apps:"),
         st.Page("viz_app/pages/query.py", title="Query a patch", icon=":material/ads_click:"),
+        st.Page("viz_app/pages/faithfulness.py", title="Faithfulness", icon=":material/fact_check:"),
     ],
     "The paper's Figure 7": [
         st.Page("viz_app/pages/position.py", title="Position embeddings", icon=":material/grid_on:"),

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120  # first model load and analysis on a shared 2-core CPU
-PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "tour", "compare", "export"]
+PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "tour", "compare",
+         "export"]
 
 
 def _page(name: str) -> str:
@@ -260,3 +261,23 @@ def test_hub_model_downloads_with_a_progress_bar(local_hub):
     _ok(app)
     assert not app.get("progress")
     assert sum(r.startswith("GET") and r.endswith("/model.safetensors") for r in local_hub.requests) == 1
+
+
+def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothing(at):
+    at.switch_page(_page("overview")).run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    at.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()
+    before = resources.FORWARD_CALLS["faithfulness"]
+    at.switch_page(_page("faithfulness")).run()
+    _ok(at)
+    methods = at.multiselect(key=state.FAITH_METHODS).value
+    assert resources.FORWARD_CALLS["faithfulness"] - before <= len(methods)  # at most one computation per method
+    assert any("AUCs" in s.value for s in at.subheader)
+    table = at.dataframe[0].value
+    assert "box IoU (top 10%) ↑" in table.columns  # a generated scene: the localisation measures too
+    _forwards_unchanged(at, lambda: at.slider(key=state.FAITH_OPACITY).set_value(0.3))
+    _forwards_unchanged(at, lambda: at.multiselect(key=state.FAITH_METHODS).set_value(methods[:2]))
+    after = resources.FORWARD_CALLS["faithfulness"]
+    at.multiselect(key=state.FAITH_METHODS).set_value([*methods[:2], "flow"]).run()
+    _ok(at)
+    assert resources.FORWARD_CALLS["faithfulness"] == after + 1  # only the new method computes

@@ -31,6 +31,7 @@ __all__ = [
     "pos_embed_tile_figure",
     "head_metric_figure",
     "filters_figure",
+    "curves_figure",
     "normalise_maps",
     "mosaic",
 ]
@@ -660,4 +661,38 @@ def filters_figure(
     )
     fig = _image_axes(fig, None, title)
     fig.update_layout(clickmode="none", height=60 + (-(-k // columns)) * 90)
+    return fig
+
+
+def curves_figure(
+    fractions: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    *,
+    title: str | None = None,
+    x_title: str = "fraction of patches removed",
+    y_title: str = "target probability",
+    height: int = 320,
+) -> go.Figure:
+    """Perturbation curves, one line per method (baselines dashed), y in [0, 1]."""
+    fig = go.Figure()
+    for name, values in curves.items():
+        dashed = name in ("random", "centre")
+        fig.add_trace(
+            go.Scatter(
+                x=list(fractions),
+                y=list(values),
+                mode="lines+markers",
+                name=name,
+                line={"dash": "dash" if dashed else "solid"},
+                hovertemplate=f"{name}: %{{y:.3f}} at %{{x:.0%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 50, "r": 10, "t": 40 if title else 10, "b": 40},
+        xaxis={"title": x_title, "tickformat": ".0%"},
+        yaxis={"title": y_title, "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig

@@ -58,6 +58,12 @@ CLS_HEAD = "cls_head"
 CLS_NORMALISE = "cls_normalise"
 CLS_COLORMAP = "cls_colormap"
 
+# -- faithfulness page ----------------------------------------------------------------------------
+FAITH_METHODS = "faith_methods"
+FAITH_TARGET = "faith_target"
+FAITH_COLORMAP = "faith_colormap"
+FAITH_OPACITY = "faith_opacity"
+
 # -- query-a-patch page ---------------------------------------------------------------------------
 QUERY_CHART = "query_chart"
 QUERY_ROW = "query_row"
@@ -93,6 +99,7 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "tour": (TOUR_STEP,),
     "compare": (COMPARE_CHOICE, COMPARE_NAME),
     "export": (EXPORT_FIGURE,),
+    "faithfulness": (FAITH_METHODS, FAITH_TARGET, FAITH_COLORMAP, FAITH_OPACITY),
 }
 
 # Session-state slot (not a widget) where the router leaves the current Context for the pages.
