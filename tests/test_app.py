@@ -271,7 +271,7 @@ def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothi
     at.switch_page(_page("faithfulness")).run()
     _ok(at)
     methods = at.multiselect(key=state.FAITH_METHODS).value
-    assert resources.FORWARD_CALLS["faithfulness"] - before <= len(methods)  # at most one computation per method
+    assert resources.FORWARD_CALLS["faithfulness"] - before <= 1  # all methods in one batch (0: an earlier test ran it)
     assert any("AUCs" in s.value for s in at.subheader)
     table = at.dataframe[0].value
     assert "box IoU (top 10%) ↑" in table.columns  # a generated scene: the localisation measures too

@@ -1,7 +1,14 @@
-"""The Faithfulness page's computations, cached per (model, image, method, class): a new method or image
-computes once; a view control never re-runs anything."""
+"""The Faithfulness page's computations: every method's map, curves and AUCs for one image and class.
+
+The methods not yet computed for (model, image, class) run together in one :func:`vit_core.evaluate.evaluate_batch`
+call (one forward per perturbation step for all of them, the batching the command line uses), and each result is
+kept per method: a newly chosen method computes once, a view control never re-runs anything.
+"""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
@@ -12,21 +19,38 @@ from vit_core.loading import LoadedModel
 
 from .resources import FORWARD_CALLS, _pixel_values
 
-__all__ = ["method_result"]
+__all__ = ["method_results"]
+
+_LOCK = threading.Lock()
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def method_result(context_key: str, method: str, target: int, _loaded: LoadedModel, _data: bytes) -> dict:
-    """One method on the image: its map ``[gh, gw]``, its four perturbation curves and their AUCs.
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _store(context_key: str, target: int) -> dict[str, dict]:
+    """method -> result for one (model and image, class); filled by :func:`method_results`."""
+    return {}
 
-    Cached by (model and image key, method, class); `_loaded` and `_data` follow from the key.
-    """
-    pixel_values, _, _ = _pixel_values(_loaded, _data)
-    FORWARD_CALLS["faithfulness"] += 1
-    labels = torch.tensor([int(target)], device=pixel_values.device)
-    maps, measures, curves = evaluate_batch(_loaded.model, pixel_values, [method], labels)
-    return {
-        "map": maps[method][0].cpu().numpy(),
-        "curves": {name: np.asarray(values[0], dtype=np.float64) for name, values in curves[method].items()},
-        "measures": {name: float(values[0]) for name, values in measures[method].items()},
-    }
+
+def method_results(
+    context_key: str,
+    methods: Sequence[str],
+    target: int,
+    loaded: LoadedModel,
+    data: bytes,
+    step_progress: Callable[[], None] | None = None,
+) -> dict[str, dict]:
+    """method -> {"map": [gh, gw], "curves": {name: [step]}, "measures": {name: float}} for the chosen methods."""
+    store = _store(context_key, int(target))
+    with _LOCK:
+        missing = [m for m in methods if m not in store]
+        if missing:
+            pixel_values, _, _ = _pixel_values(loaded, data)
+            labels = torch.tensor([int(target)], device=pixel_values.device)
+            FORWARD_CALLS["faithfulness"] += 1
+            maps, measures, curves = evaluate_batch(loaded.model, pixel_values, missing, labels, step_progress=step_progress)
+            for method in missing:
+                store[method] = {
+                    "map": maps[method][0].cpu().numpy(),
+                    "curves": {name: np.asarray(v[0], dtype=np.float64) for name, v in curves[method].items()},
+                    "measures": {name: float(v[0]) for name, v in measures[method].items()},
+                }
+    return {m: store[m] for m in methods}

@@ -3,7 +3,8 @@
 Token removal (Chefer et al. 2021: patch tokens dropped after the position embedding, most relevant first
 or least relevant first) and pixel deletion / insertion (Petsiuk et al. 2018, blur fill), with the AUCs
 beside a random and a centre-prior baseline; on generated scenes also the localisation measures against the
-objects' true boxes. Each method is computed once per image and class (cached) and drawn as it finishes.
+objects' true boxes. The chosen methods run together (one forward per step for all), each computed once per image and class; attention
+flow, slow, runs after the others, which are drawn first.
 """
 
 import numpy as np
@@ -15,7 +16,7 @@ from vit_core.evaluate import LOWER_IS_BETTER, summarise
 from vit_core.explain import METHODS
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, mask_iou, pointing_game
 from viz_app import figures, resources, state
-from viz_app.faithfulness_data import method_result
+from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import objects_in_view
 from viz_app.ui import colormap_select, plotly, require_context, show_error
 
@@ -94,18 +95,25 @@ def draw_curves() -> None:
         slots[key].plotly_chart(fig, config={"displaylogo": False}, key=f"faith_curve_{key}_{len(results)}")
 
 
-progress = st.progress(0.0, text="Computing…") if chosen else None
-for n, method in enumerate(chosen):
+STEPS = 2 * len(FRACTIONS) + 2 * len(PIXEL_FRACTIONS)  # removal both ways, deletion, insertion
+cheap = [m for m in chosen if m != "flow"]
+for group, text in ((cheap, "Maps and perturbation curves…"), (["flow"] if "flow" in chosen else [], "Attention flow (one max-flow problem per patch)…")):
+    if not group:
+        continue
+    bar = st.progress(0.0, text=text)
+    done = [0]
+
+    def step(bar=bar, done=done, text=text) -> None:
+        done[0] += 1
+        bar.progress(min(done[0] / STEPS, 1.0), text=text)
+
     try:
-        if progress is not None:
-            progress.progress(n / len(chosen), text=f"{NAMES[method]}…")
-        results[method] = method_result(ctx.key, method, int(target), ctx.loaded, ctx.image.data)
+        results.update(method_results(ctx.key, group, int(target), ctx.loaded, ctx.image.data, step_progress=step))
     except VitCoreError as error:
         show_error(error)
-        continue
+    bar.empty()
     draw_curves()
-if progress is not None:
-    progress.empty()
+results = {m: results[m] for m in chosen if m in results}
 
 if results:
     mask = box_mask(label)
