@@ -260,3 +260,88 @@ def test_hub_model_downloads_with_a_progress_bar(local_hub):
     _ok(app)
     assert not app.get("progress")
     assert sum(r.startswith("GET") and r.endswith("/model.safetensors") for r in local_hub.requests) == 1
+
+
+def _save_checkpoint(path: Path, seed: int, num_classes: int = 7) -> dict:
+    import safetensors.torch
+    import timm
+    import torch
+
+    torch.manual_seed(seed)
+    state = timm.create_model("test_vit", pretrained=False, num_classes=num_classes).state_dict()
+    safetensors.torch.save_file(state, path)
+    return state
+
+
+def _checkpoint_app(path: Path) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
+    app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit").run()
+    app.text_input(key=state.CHECKPOINT_PATH).input(str(path)).run()
+    _ok(app)
+    return app
+
+
+def test_random_weights_of_a_local_checkpoint_are_the_seeded_init_on_both_controls(tmp_path):
+    import timm
+    import torch
+
+    from vit_core.loading import RANDOM_SEED
+
+    path = tmp_path / "trained.safetensors"
+    trained = _save_checkpoint(path, seed=123)
+    torch.manual_seed(RANDOM_SEED)
+    reference = timm.create_model("test_vit", pretrained=False, num_classes=7).state_dict()
+
+    def is_random_control(loaded) -> bool:
+        state_dict = loaded.model.state_dict()
+        differs = not torch.equal(state_dict["head.weight"], trained["head.weight"])
+        return loaded.source == "random" and differs and all(torch.equal(state_dict[k], v) for k, v in reference.items())
+
+    app = _checkpoint_app(path)
+    assert app.session_state[state.CONTEXT].loaded.source == "checkpoint"
+    # the compare page's control: the same architecture with random weights
+    app.switch_page(_page("compare")).run()
+    _ok(app)
+    assert app.selectbox(key=state.COMPARE_CHOICE).value.endswith("random weights")
+    shown = [c.value for c in app.caption if "test_vit" in c.value]
+    assert any(f"seed {RANDOM_SEED}" in c for c in shown), shown
+    # the sidebar's control
+    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    _ok(app)
+    assert is_random_control(app.session_state[state.CONTEXT].loaded)
+    assert f"seed {RANDOM_SEED}" in app.sidebar.caption[-1].value
+
+
+def test_an_overwritten_checkpoint_is_loaded_afresh_and_hashed_once_per_change(tmp_path):
+    import os
+
+    import torch
+
+    path = tmp_path / "weights.safetensors"
+    first = _save_checkpoint(path, seed=1)
+    app = _checkpoint_app(path)
+    head = app.session_state[state.CONTEXT].loaded.model.state_dict()["head.weight"]
+    assert torch.equal(head, first["head.weight"])
+    app.run()  # nothing changed: the file is not read again (counted below)
+    second = _save_checkpoint(path, seed=2)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new mtime even on a coarse clock
+    app.run()
+    _ok(app)
+    head = app.session_state[state.CONTEXT].loaded.model.state_dict()["head.weight"]
+    assert torch.equal(head, second["head.weight"])
+    app.run()
+    assert resources.HASH_CALLS[str(path)] == 2  # once per version of the file, over four runs
+
+
+def test_a_bogus_uploaded_checkpoint_is_named_by_its_file_name():
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
+    app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit").run()
+    app.file_uploader(key=state.CHECKPOINT_UPLOAD).upload("my_weights.safetensors", b"not a checkpoint" * 8,
+                                                         "application/octet-stream").run()
+    assert not app.exception
+    assert len(app.error) == 1 and "my_weights.safetensors" in app.error[0].value, [e.value for e in app.error]

@@ -116,18 +116,23 @@ CURATED_MODELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which model to load: a timm name, optional local checkpoint, trained or random weights."""
+    """Which model to load: a timm name, optional local checkpoint, trained or random weights.
+
+    ``checkpoint_sha256`` is the checkpoint file's content hash (``resources.with_checkpoint_hash`` fills it in):
+    the caches are keyed by what the file holds, so an overwritten file is loaded afresh.
+    """
 
     name: str
     checkpoint: str | None = None
     pretrained: bool = True
     dtype: str = "float32"
+    checkpoint_sha256: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable cache key (a checkpoint is identified by its path, which embeds its content hash)."""
-        weights = "random" if not self.pretrained else (f"ckpt={self.checkpoint}" if self.checkpoint else "trained")
-        return f"{self.name}|{weights}|{self.dtype}"
+        """Stable cache key: a checkpoint is identified by its content hash (random weights keep its class count)."""
+        checkpoint = f"ckpt={self.checkpoint_sha256 or self.checkpoint}|" if self.checkpoint else ""
+        return f"{self.name}|{checkpoint}{'trained' if self.pretrained else 'random'}|{self.dtype}"
 
 
 @dataclass(frozen=True)

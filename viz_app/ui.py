@@ -15,13 +15,21 @@ import torch
 import tqdm
 
 from vit_core.errors import VitCoreError
-from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
+from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 
 from . import resources, state
 from .figures import COLORSCALES
 from .state import Context, ImageSpec, ModelSpec
 
-__all__ = ["render_sidebar", "require_context", "show_error", "colormap_select", "plotly", "patch_from_selection"]
+__all__ = [
+    "render_sidebar",
+    "require_context",
+    "show_error",
+    "colormap_select",
+    "plotly",
+    "patch_from_selection",
+    "weights_label",
+]
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -32,10 +40,16 @@ def show_error(error: Exception) -> None:
         message = str(error)
     else:
         message = f"something went wrong ({type(error).__name__}); try another model or image."
-    first = message.split(" ", 1)[0]
-    if first.islower() and first not in ("timm",):  # sentence case, but keep names such as timm as written
+    if _is_plain_word(message.split(" ", 1)[0]):  # sentence case, but names (resnet50, a file, timm) as written
         message = message[:1].upper() + message[1:]
     st.error(message, icon=":material/error:")
+
+
+def _is_plain_word(word: str) -> bool:
+    """Whether `word` is an ordinary lower-case word, not a name (of a model, a file, a library) to keep as written."""
+    import timm
+
+    return word.isalpha() and word.islower() and word != "timm" and not timm.is_model(word)
 
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
@@ -100,7 +114,6 @@ def _model_spec() -> ModelSpec | None:
     demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else "Tiny random ViT (demo model not installed)"
     options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.CHECKPOINT]
     choice = st.selectbox("Model", options, key=state.MODEL_CHOICE)
-    random_weights = False
     if choice == demo_label:
         spec = default
     elif choice in state.CURATED_MODELS:
@@ -127,12 +140,12 @@ def _model_spec() -> ModelSpec | None:
             return None
         checkpoint = resources.save_checkpoint_upload(upload.name, upload.getvalue()) if upload else path
         spec = ModelSpec(arch.strip(), checkpoint=checkpoint)
-    if spec.checkpoint is None:
-        random_weights = st.toggle(
-            "Random weights (untrained control)",
-            key=state.RANDOM_WEIGHTS,
-            help="Same architecture with randomly initialised weights: what attention looks like before training.",
-        )
+    random_weights = st.toggle(
+        "Random weights (untrained control)",
+        key=state.RANDOM_WEIGHTS,
+        help=f"The same architecture with timm's own random initialisation (seed {RANDOM_SEED}), never these "
+        "weights: a map that survives randomisation explains nothing about what the model learned.",
+    )
     precisions = ["float32"] + (["bfloat16", "float16"] if torch.cuda.is_available() else [])
     dtype = st.selectbox("Precision", precisions, key=state.PRECISION, disabled=len(precisions) == 1)
     return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
@@ -228,9 +241,8 @@ def render_sidebar() -> Context | None:
         return None
     loaded = ctx.loaded
     with st.sidebar:
-        source = {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint", "random": "random weights"}
         st.caption(
-            f"**{loaded.name}** · {source.get(loaded.source, loaded.source)} · "
+            f"**{loaded.name}** · {weights_label(loaded)} · "
             f"{loaded.device.type} · {str(loaded.dtype).removeprefix('torch.')}  \n"
             f"{ctx.geometry.depth} layers × {ctx.geometry.num_heads} heads · "
             f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
@@ -240,12 +252,11 @@ def render_sidebar() -> Context | None:
     return ctx
 
 
-def sample_names() -> list[str]:
-    return list(resources.sample_images())
-
-
-def image_label(ctx: Context) -> str:
-    return Path(ctx.image.label).name
+def weights_label(loaded) -> str:
+    """Where a loaded model's weights came from, in the app's words; random weights name their seed."""
+    if loaded.source == "random":
+        return f"random weights (timm's initialisation, seed {loaded.seed})"
+    return {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint"}.get(loaded.source, loaded.source)
 
 
 def percent(value: float) -> str:
