@@ -345,3 +345,43 @@ def test_a_bogus_uploaded_checkpoint_is_named_by_its_file_name():
                                                          "application/octet-stream").run()
     assert not app.exception
     assert len(app.error) == 1 and "my_weights.safetensors" in app.error[0].value, [e.value for e in app.error]
+
+
+ROLLOUT_CONTROLS = [
+    (state.FUSION, "selectbox", "max", "head_fusion"),
+    (state.DISCARD, "slider", 0.5, "discard_ratio"),
+    (state.RESIDUAL, "slider", 0.3, "residual_weight"),
+    (state.START_LAYER, "slider", 1, "start_layer"),
+]
+
+
+@pytest.mark.parametrize("layout", list(__import__("layouts").LAYOUTS))
+def test_every_rollout_control_on_every_token_layout(layout):
+    """Each control away from its default draws the map with no error, and the map is the streaming analysis's
+    rollout for those settings (a reference computed another way: folded layer by layer in the forward pass)."""
+    import torch
+    from layouts import registered_name
+
+    from vit_core.analysis import analyze
+    from vit_core.methods import RolloutSettings
+
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input(registered_name(layout)).run()
+    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    app.switch_page(_page("rollout")).run()
+    _ok(app)
+    for key, kind, value, field in ROLLOUT_CONTROLS:
+        getattr(app, kind)(key=key).set_value(value).run()
+        _ok(app)
+        assert app.get("plotly_chart"), (layout, key)
+        ctx = app.session_state[state.CONTEXT]
+        settings = RolloutSettings(**{field: value})
+        heat, prefix = resources.rollout_map(ctx, settings)
+        pixels = torch.from_numpy(np.array(ctx.analysis["pixel_values"]))
+        reference = analyze(ctx.loaded.model, pixels, rollout=settings, relevance=False, keep_attention=False)
+        np.testing.assert_allclose(heat, reference["rollout"][0], rtol=1e-4, atol=1e-6, err_msg=f"{layout} {key}")
+        np.testing.assert_allclose(prefix, reference["prefix_weights"][0], rtol=1e-4, atol=1e-6)
+        default = RolloutSettings()
+        getattr(app, kind)(key=key).set_value(getattr(default, field)).run()  # one control at a time

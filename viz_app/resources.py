@@ -299,9 +299,11 @@ def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np
     if settings == RolloutSettings():
         return ctx.analysis["rollout"][0], ctx.analysis["prefix_weights"][0]
     R = rollout_matrix(ctx.key, settings, ctx.analysis["attention"], ctx.geometry.num_prefix_tokens)
+    pool = ctx.analysis.get("pool_attention")  # [1, pool_head, latent, key], attention-pool ("map") heads only
     heat, prefix = readout(
         torch.from_numpy(R)[None],
         ctx.geometry,
+        pool_attention=None if pool is None else shared_tensor(pool),
         pool_include_prefix=bool(getattr(ctx.loaded.model, "pool_include_prefix", False)),
     )
     return heat[0].numpy(), prefix[0].numpy()
