@@ -55,6 +55,7 @@ SHOW_TRUTH = "show_ground_truth"
 CLS_MODE = "cls_mode"
 CLS_LAYER = "cls_layer"
 CLS_HEAD = "cls_head"
+CLS_OPACITY = "cls_opacity"
 CLS_NORMALISE = "cls_normalise"
 CLS_COLORMAP = "cls_colormap"
 
@@ -86,7 +87,7 @@ EXPORT_FIGURE = "export_figure"
 PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "": (SHOW_INDICES,),
     "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, OPACITY, COLORMAP, SMOOTH, TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, CLS_COLORMAP),
+    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_OPACITY, CLS_NORMALISE, CLS_COLORMAP),
     "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, QUERY_COLORMAP),
     "position": (POS_ROW, POS_COL),
     "heads": (HEADS_ALL_SAMPLES,),
