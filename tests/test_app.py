@@ -400,3 +400,38 @@ def test_every_rollout_control_on_every_token_layout(layout):
         np.testing.assert_allclose(prefix, reference["prefix_weights"][0], rtol=1e-4, atol=1e-6)
         default = RolloutSettings()
         getattr(app, kind)(key=key).set_value(getattr(default, field)).run()  # one control at a time
+
+
+def _other_timm_app(name: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input(name).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224.not_a_tag", "vit_tiny_patch16_244", "resnet50"])
+def test_a_refused_name_leaves_one_error_and_no_stale_download_line(name):
+    app = _other_timm_app(name)
+    assert len(app.error) == 1, [e.value for e in app.error]
+    assert not app.get("progress"), [bar.proto.text for bar in app.get("progress")]
+    if name == "resnet50":  # a model's name is kept as written, not sentence-cased into "Resnet50"
+        assert app.error[0].value.startswith("resnet50 is a ResNet, not a Vision Transformer")
+
+
+@pytest.mark.parametrize("offline", [True, False])
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224.augreg_in21k_ft_in1k", "hf-hub:someone/tiny-vit"])
+def test_an_unreachable_hub_is_explained_in_the_apps_words(name, offline, tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nobody answers
+    app = _other_timm_app(name)
+    assert len(app.error) == 1, [e.value for e in app.error]
+    message = app.error[0].value
+    assert "--" not in message and state.CHECKPOINT in message, message
+    assert (state.DEMO_LABEL in message) == resources.demo_available(), message
+    assert not app.get("progress")
+

@@ -21,7 +21,7 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 from torch import nn
 
 from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
-from .errors import CheckpointError, ModelLoadError, UnsupportedModelError
+from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .types import Geometry
 
@@ -248,17 +248,14 @@ def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", 
 
     if cached is not False:
         return
-    offline_hint = (
-        f"with no network, pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
-    )
     if constants.HF_HUB_OFFLINE:
-        raise ModelLoadError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set; {offline_hint}")
+        raise HubUnavailableError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set", DEMO_MODEL_NAME)
     endpoint = urlparse(constants.ENDPOINT)
     try:
         socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
     except OSError as error:
-        raise ModelLoadError(
-            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__}); {offline_hint}"
+        raise HubUnavailableError(
+            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__})", DEMO_MODEL_NAME
         ) from error
 
 
@@ -275,7 +272,7 @@ def _architecture(name: str, kwargs: dict) -> tuple[str, dict]:
     except Exception as error:  # noqa: BLE001 - hub errors (not found, gated, offline) and malformed configs
         raise ModelLoadError(
             f"could not read the timm config.json of {repository} ({type(error).__name__}); check the repository "
-            "name on huggingface.co, or pass a local checkpoint (--checkpoint)."
+            "name on huggingface.co, or use a local checkpoint instead."
         ) from error
     return _check_name(architecture), {**model_args, **kwargs, "pretrained_cfg": pretrained_cfg}
 
@@ -316,9 +313,8 @@ def _build(
             raise ModelLoadError(f"timm has no pretrained weights for {name}.{hint}") from error
         raise ModelLoadError(f"could not create {name}: {error}; check the name and try again.") from error
     except (OSError, ValueError) as error:  # huggingface_hub: offline, not found, timeouts
-        raise ModelLoadError(
-            f"could not download the weights of {name} ({type(error).__name__}); with no network, "
-            f"pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
+        raise HubUnavailableError(
+            f"could not download the weights of {name} ({type(error).__name__})", DEMO_MODEL_NAME
         ) from error
 
 

@@ -148,12 +148,13 @@ def model_download_mb(name: str) -> float | None:
     return sum(p.numel() for p in model.parameters()) * 4 / 2**20
 
 
-def model_is_downloaded(name: str) -> bool:
-    """Whether the hub weights of `name` are already in the local Hugging Face cache."""
+def model_is_downloaded(name: str) -> bool | None:
+    """Whether the hub weights of `name` are in the local Hugging Face cache; None when it has none to download
+    (a misspelled name or tag: loading it then says so, with no download announced first)."""
     try:
-        return bool(vit_core.loading.hub_weights_cached(name))
+        return vit_core.loading.hub_weights_cached(name)
     except Exception:  # noqa: BLE001 - only a hint for the UI
-        return False
+        return None
 
 
 def save_checkpoint_upload(name: str, data: bytes) -> str:

@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 import tqdm
 
-from vit_core.errors import VitCoreError
+from vit_core.errors import HubUnavailableError, VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 
 from . import resources, state
@@ -36,7 +36,13 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
-    if isinstance(error, VitCoreError):
+    if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
+        message = (
+            f"{error.reason}; with no network, choose “{state.CHECKPOINT}” in the Model menu"
+            + (f" or the “{state.DEMO_LABEL}”" if resources.demo_available() else "")
+            + "."
+        )
+    elif isinstance(error, VitCoreError):
         message = str(error)
     else:
         message = f"something went wrong ({type(error).__name__}); try another model or image."
@@ -197,7 +203,7 @@ def _progress_class(bar, name: str) -> type:
 
 def _download_weights(spec: ModelSpec) -> None:
     """Fetch uncached hub weights with a progress bar (what loading would refuse is refused before any bytes)."""
-    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name):
+    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name) is not False:
         return
     bar = st.progress(0.0, text=f"Downloading {spec.name} on first use; later runs load it from the local cache…")
     try:
@@ -212,9 +218,12 @@ def _download_weights(spec: ModelSpec) -> None:
 def _loading_message(spec: ModelSpec) -> str:
     if not _hub_weights_needed(spec):
         return f"Loading {spec.name}…"
-    size = resources.model_download_mb(spec.name)
-    if resources.model_is_downloaded(spec.name):
+    downloaded = resources.model_is_downloaded(spec.name)
+    if downloaded is None:
+        return f"Loading {spec.name}…"
+    if downloaded:
         return f"Loading {spec.name} from the local cache…"
+    size = resources.model_download_mb(spec.name)
     about = f" (about {size:,.0f} MB)" if size else ""
     return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
 
@@ -233,9 +242,6 @@ def render_sidebar() -> Context | None:
         _download_weights(spec)
         with st.spinner(_loading_message(spec), show_time=True):
             ctx = resources.prepare_context(spec, image)
-    except VitCoreError as error:
-        show_error(error)
-        return None
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)
         return None
