@@ -4,8 +4,8 @@ No streamlit, no torch: every builder here can be called from a notebook or a te
 Images are ``[h, w, 3]`` uint8 as the model sees them (after resize and crop); maps are per patch,
 ``[gh, gw]``; token order is timm's (prefix tokens first, then patches row-major).
 
-Clickable figures follow the pattern checked in a real browser (shared/design/UI-NOTES.md): a
-``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
+Clickable figures follow the pattern checked in a real browser
+(docs/ARCHITECTURE.md, "Front-end facts checked in a real browser"): a ``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
 centre whose ``customdata`` starts with the patch index; a click comes back to the app as that point.
 """
 
