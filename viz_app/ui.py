@@ -48,7 +48,7 @@ def show_error(error: Exception) -> None:
         message = f"something went wrong ({type(error).__name__}); try another model or image."
     if _is_plain_word(message.split(" ", 1)[0]):  # sentence case, but names (resnet50, a file, timm) as written
         message = message[:1].upper() + message[1:]
-    st.error(message, icon="🚨")
+    st.error(message)
 
 
 def _is_plain_word(word: str) -> bool:
