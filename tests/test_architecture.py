@@ -1,4 +1,4 @@
-"""The dependency rules of ARCHITECTURE.md, checked by walking every import with ast."""
+"""The dependency rules of docs/ARCHITECTURE.md, checked by walking every import with ast."""
 
 from __future__ import annotations
 

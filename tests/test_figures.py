@@ -174,3 +174,53 @@ def test_overlay_png_and_standalone_html():
     html = export.figure_html(figures.topk_figure(["a"], [1.0]), "my figure")
     assert "<title>my figure</title>" in html
     assert '<script src="http' not in html and len(html) > 1_000_000  # plotly.js inlined: opens offline
+
+
+HOSTILE = ['</title><script>alert(1)</script>.png', '<img src=x onerror="alert(2)">.jpg', "a&b <b>bold</b>"]
+
+
+def _html_parts(page: str) -> tuple[str, int, list[str]]:
+    """(the <title>'s text, how many <script> elements, every on* event attribute) of an HTML page, as parsed."""
+    from html.parser import HTMLParser
+
+    class Parts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.title, self.scripts, self.handlers, self._in_title = "", 0, [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.scripts += tag == "script"
+            self.handlers += [name for name, _ in attrs if name.startswith("on")]
+            self._in_title = tag == "title"
+
+        def handle_endtag(self, tag):
+            self._in_title = False
+
+        def handle_data(self, data):
+            if self._in_title:
+                self.title += data
+
+    parts = Parts()
+    parts.feed(page)
+    return parts.title, parts.scripts, parts.handlers
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_exported_html_shows_a_hostile_file_name_as_text(name):
+    fig = figures.topk_figure(["a"], [1.0])
+    benign_title, benign_scripts, _ = _html_parts(export.figure_html(fig, "plain"))
+    title, scripts, handlers = _html_parts(export.figure_html(fig, f"Attention rollout — {name}"))
+    assert title == f"Attention rollout — {name}"  # shown exactly as written, as text
+    assert scripts == benign_scripts and not handlers  # and nothing of it became markup
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_plotly_labels_of_class_names_and_boxes_are_text(name):
+    import html
+
+    bars = figures.topk_figure([name, "cat"], [0.6, 0.4])
+    shown = list(bars.data[0].y)
+    assert "<" not in "".join(shown) and html.unescape(shown[-1]) == name
+    overlay = figures.overlay_figure(IMAGE, RNG.random((14, 14)), (16, 16), boxes=[(name, (0, 0, 10, 10))])
+    texts = [a.text for a in overlay.layout.annotations] + [s.name for s in overlay.layout.shapes]
+    assert texts and all("<" not in t and html.unescape(t) == name for t in texts)

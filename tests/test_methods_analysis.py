@@ -236,6 +236,9 @@ def test_analyze_every_layout(layout):
     }
     if g.has_class_token:
         shapes["cls_attention"] = (B, L, H, gh, gw)
+    if g.global_pool == "map":  # kept with the attention: the readout of another rollout needs it
+        keys = N if model.pool_include_prefix else g.num_patches
+        shapes["pool_attention"] = (B, model.attn_pool.num_heads, model.attn_pool.latent_len, keys)
     assert {k: v.shape for k, v in arrays.items()} == shapes
     for key, value in arrays.items():
         expected = (
@@ -250,6 +253,8 @@ def test_analyze_every_layout(layout):
     cap = capture(model, pixels)
     att = cap.attention
     np.testing.assert_allclose(arrays["attention"], att.cpu().numpy())
+    if cap.pool_attention is not None:
+        np.testing.assert_allclose(arrays["pool_attention"], cap.pool_attention.float().cpu().numpy())
     R = attention_rollout(att, config, num_prefix_tokens=g.num_prefix_tokens)
     heat, prefix = readout(R, g, pool_attention=cap.pool_attention, pool_include_prefix=model.pool_include_prefix)
     np.testing.assert_allclose(arrays["rollout"], heat.cpu().numpy(), rtol=1e-5, atol=1e-6)

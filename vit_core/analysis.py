@@ -247,6 +247,7 @@ def analyze(
 
     Returns:
         name -> array: ``pixel_values`` [B,3,h,w] (when kept), ``logits`` [B,C], ``attention`` [B,L,H,N,N] (when kept),
+        ``pool_attention`` [B,pool_head,latent,key] (when attention is kept, attention-pool "map" heads only),
         ``num_prefix_tokens`` (), ``grid_size`` [2], ``patch_size`` [2], ``rollout`` [B,gh,gw],
         ``prefix_weights`` [B,P] (rollout mass on prefix tokens), ``relevance`` [B,gh,gw] and
         ``relevance_target`` [B] (when asked), ``cls_attention`` [B,L,H,gh,gw] (class-token models),
@@ -292,6 +293,8 @@ def analyze(
         arrays["pixel_values"] = _numpy(pixel_values)
     if keep_attention:
         arrays["attention"] = torch.stack(sink.attention, dim=1).numpy()
+        if result.pool_attention is not None:  # what reading a rollout out of "attention" needs on a "map" head
+            arrays["pool_attention"] = _numpy(result.pool_attention)
     if relevance:
         rel = class_relevance(model, pixel_values, target_class=target_class, distilled=distilled)
         arrays["relevance"] = _numpy(rel.heatmap)

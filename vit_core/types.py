@@ -6,7 +6,7 @@ order), then the patch tokens in row-major order over the grid [gh, gw].
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -114,4 +114,3 @@ class Capture:
     layers: tuple[int, ...]
     geometry: Geometry
     pool_attention: torch.Tensor | None = None
-    extras: dict = field(default_factory=dict)

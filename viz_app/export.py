@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 
 import numpy as np
@@ -35,6 +36,9 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, *, opacity: float = 0.6, co
 
 
 def figure_html(fig: go.Figure, title: str) -> str:
-    """A standalone HTML page for one figure, with plotly.js inlined so it opens offline."""
+    """A standalone HTML page for one figure, with plotly.js inlined so it opens offline.
+
+    `title` (it holds the image's file name) is escaped: it is shown as text, never read as markup.
+    """
     return fig.to_html(include_plotlyjs=True, full_html=True, div_id="figure", default_width="100%",
-                       config={"displaylogo": False}).replace("<head>", f"<head><title>{title}</title>", 1)
+                       config={"displaylogo": False}).replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)

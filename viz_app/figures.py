@@ -4,13 +4,14 @@ No streamlit, no torch: every builder here can be called from a notebook or a te
 Images are ``[h, w, 3]`` uint8 as the model sees them (after resize and crop); maps are per patch,
 ``[gh, gw]``; token order is timm's (prefix tokens first, then patches row-major).
 
-Clickable figures follow the pattern checked in a real browser (shared/design/UI-NOTES.md): a
-``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
+Clickable figures follow the pattern checked in a real browser
+(docs/ARCHITECTURE.md, "Front-end facts checked in a real browser"): a ``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
 centre whose ``customdata`` starts with the patch index; a click comes back to the app as that point.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ import plotly.graph_objects as go
 __all__ = [
     "COLORSCALES",
     "PREFIX_COLOURS",
+    "plain_text",
     "image_figure",
     "overlay_figure",
     "patch_grid_figure",
@@ -106,14 +108,20 @@ def _patch_markers(
     )
 
 
+def plain_text(text: str) -> str:
+    """`text` escaped for plotly, whose labels, titles and hover text read a subset of HTML: shown as written."""
+    return html.escape(str(text), quote=False)
+
+
 def _object_boxes(fig: go.Figure, boxes: Sequence[tuple[str, tuple[float, float, float, float]]]) -> None:
     """Dashed outlines with a label for ground-truth objects (in image pixels)."""
     for label, (x0, y0, x1, y1) in boxes:
         fig.add_shape(
-            type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line={"color": "#7CFC00", "width": 2, "dash": "dash"}, name=label
+            type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line={"color": "#7CFC00", "width": 2, "dash": "dash"},
+            name=plain_text(label),
         )
         fig.add_annotation(
-            x=x0, y=y0, text=label, showarrow=False, xanchor="left", yanchor="bottom",
+            x=x0, y=y0, text=plain_text(label), showarrow=False, xanchor="left", yanchor="bottom",
             font={"color": "#7CFC00", "size": 12}, bgcolor="rgba(0,0,0,0.5)",
         )
 
@@ -304,8 +312,8 @@ def token_sequence_figure(
 
 
 def topk_figure(labels: Sequence[str], probabilities: Sequence[float], *, title: str | None = None) -> go.Figure:
-    """Top-k classes as horizontal bars, most probable on top."""
-    labels = list(labels)
+    """Top-k classes as horizontal bars, most probable on top (class names come from the model: shown as text)."""
+    labels = [plain_text(label) for label in labels]
     probs = [float(p) for p in probabilities]
     fig = go.Figure(
         go.Bar(

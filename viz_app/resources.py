@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -53,8 +54,9 @@ __all__ = [
     "relevance_map",
     "sample_head_metrics",
     "npz_bytes",
-    "clear_all",
     "shared_tensor",
+    "HASH_CALLS",
+    "with_checkpoint_hash",
 ]
 
 # What actually ran (cache misses), by kind; tests read it through forward_count().
@@ -70,12 +72,6 @@ _CHECKPOINT_DIR = Path(tempfile.gettempdir()) / "vit_explorer_checkpoints"
 def forward_count() -> int:
     """Model forward passes run so far by this process (analyses, relevance passes, sample sweeps)."""
     return sum(FORWARD_CALLS.values())
-
-
-def clear_all() -> None:
-    """Drop every cached analysis and model (tests; a 'reset' button)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 # -- models ---------------------------------------------------------------------------------------
@@ -99,8 +95,42 @@ def default_model_spec() -> ModelSpec:
 
 @st.cache_resource(max_entries=3, show_spinner=False)
 def get_model(spec: ModelSpec) -> LoadedModel:
-    """Load (and download on first use) one model; shared by all sessions, at most three kept."""
+    """Load (and download on first use) one model; shared by all sessions, at most three kept.
+
+    Keyed by the whole spec, the checkpoint's content hash included (see :func:`with_checkpoint_hash`).
+    """
     return load_model(spec.name, spec.checkpoint, dtype=spec.dtype, pretrained=spec.pretrained)
+
+
+# What really ran, by (path, size, mtime): tests read it to prove a file is hashed once per change.
+HASH_CALLS: Counter[str] = Counter()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the file at `path`; (size, mtime) are the cache key, so it is read again only once it changed."""
+    HASH_CALLS[path] += 1
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def with_checkpoint_hash(spec: ModelSpec) -> ModelSpec:
+    """`spec` with the content hash of its checkpoint file filled in (unchanged without a readable file).
+
+    The model and analysis caches are keyed by it: overwrite the file and the next run loads the new weights.
+    A missing file keeps no hash; loading it then says so in one sentence.
+    """
+    if spec.checkpoint is None:
+        return spec
+    try:
+        stat = Path(spec.checkpoint).stat()
+        digest = _file_sha256(str(spec.checkpoint), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return dataclasses.replace(spec, checkpoint_sha256=None)
+    return dataclasses.replace(spec, checkpoint_sha256=digest)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -118,23 +148,25 @@ def model_download_mb(name: str) -> float | None:
     return sum(p.numel() for p in model.parameters()) * 4 / 2**20
 
 
-def model_is_downloaded(name: str) -> bool:
-    """Whether the hub weights of `name` are already in the local Hugging Face cache."""
+def model_is_downloaded(name: str) -> bool | None:
+    """Whether the hub weights of `name` are in the local Hugging Face cache; None when it has none to download
+    (a misspelled name or tag: loading it then says so, with no download announced first)."""
     try:
-        return bool(vit_core.loading.hub_weights_cached(name))
+        return vit_core.loading.hub_weights_cached(name)
     except Exception:  # noqa: BLE001 - only a hint for the UI
-        return False
+        return None
 
 
 def save_checkpoint_upload(name: str, data: bytes) -> str:
-    """Store an uploaded checkpoint under a content-addressed path and return it."""
+    """Store an uploaded checkpoint under a content-addressed folder, with its own file name, and return the path."""
     suffix = Path(name).suffix.lower()
     if suffix not in vit_core.loading.CHECKPOINT_SUFFIXES:
         raise ModelLoadError(
             f"{name} is not a supported checkpoint; upload one of {', '.join(vit_core.loading.CHECKPOINT_SUFFIXES)}."
         )
-    _CHECKPOINT_DIR.mkdir(parents=True, exist_ok=True)
-    path = _CHECKPOINT_DIR / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+    folder = _CHECKPOINT_DIR / hashlib.sha256(data).hexdigest()[:24]  # content-addressed, the name kept for errors
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(name).name
     if not path.exists():
         path.write_bytes(data)
     return str(path)
@@ -233,6 +265,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         VitCoreError: with one readable sentence (bad image, unknown model, offline, bad checkpoint).
     """
     settings = settings or AnalysisSettings()
+    spec = with_checkpoint_hash(spec)
     loaded = get_model(spec)
     try:
         arrays, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
@@ -267,9 +300,11 @@ def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np
     if settings == RolloutSettings():
         return ctx.analysis["rollout"][0], ctx.analysis["prefix_weights"][0]
     R = rollout_matrix(ctx.key, settings, ctx.analysis["attention"], ctx.geometry.num_prefix_tokens)
+    pool = ctx.analysis.get("pool_attention")  # [1, pool_head, latent, key], attention-pool ("map") heads only
     heat, prefix = readout(
         torch.from_numpy(R)[None],
         ctx.geometry,
+        pool_attention=None if pool is None else shared_tensor(pool),
         pool_include_prefix=bool(getattr(ctx.loaded.model, "pool_include_prefix", False)),
     )
     return heat[0].numpy(), prefix[0].numpy()

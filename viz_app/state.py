@@ -59,6 +59,7 @@ SHOW_TRUTH = "show_ground_truth"
 CLS_MODE = "cls_mode"
 CLS_LAYER = "cls_layer"
 CLS_HEAD = "cls_head"
+CLS_OPACITY = "cls_opacity"
 CLS_NORMALISE = "cls_normalise"
 CLS_COLORMAP = "cls_colormap"
 
@@ -90,7 +91,7 @@ EXPORT_FIGURE = "export_figure"
 PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "": (SHOW_INDICES,),
     "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, OPACITY, COLORMAP, SMOOTH, TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, CLS_COLORMAP),
+    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_OPACITY, CLS_NORMALISE, CLS_COLORMAP),
     "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, QUERY_COLORMAP),
     "position": (POS_ROW, POS_COL),
     "heads": (HEADS_ALL_SAMPLES,),
@@ -133,18 +134,23 @@ TRANSFORMERS_MODELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which model to load: a timm name, optional local checkpoint, trained or random weights."""
+    """Which model to load: a timm name, optional local checkpoint, trained or random weights.
+
+    ``checkpoint_sha256`` is the checkpoint file's content hash (``resources.with_checkpoint_hash`` fills it in):
+    the caches are keyed by what the file holds, so an overwritten file is loaded afresh.
+    """
 
     name: str
     checkpoint: str | None = None
     pretrained: bool = True
     dtype: str = "float32"
+    checkpoint_sha256: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable cache key (a checkpoint is identified by its path, which embeds its content hash)."""
-        weights = "random" if not self.pretrained else (f"ckpt={self.checkpoint}" if self.checkpoint else "trained")
-        return f"{self.name}|{weights}|{self.dtype}"
+        """Stable cache key: a checkpoint is identified by its content hash (random weights keep its class count)."""
+        checkpoint = f"ckpt={self.checkpoint_sha256 or self.checkpoint}|" if self.checkpoint else ""
+        return f"{self.name}|{checkpoint}{'trained' if self.pretrained else 'random'}|{self.dtype}"
 
 
 @dataclass(frozen=True)

@@ -14,28 +14,48 @@ import streamlit as st
 import torch
 import tqdm
 
-from vit_core.errors import VitCoreError
-from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
+from vit_core.errors import HubUnavailableError, VitCoreError
+from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 
 from . import resources, state
 from .figures import COLORSCALES
 from .state import Context, ImageSpec, ModelSpec
 
-__all__ = ["render_sidebar", "require_context", "show_error", "colormap_select", "plotly", "patch_from_selection"]
+__all__ = [
+    "render_sidebar",
+    "require_context",
+    "show_error",
+    "colormap_select",
+    "plotly",
+    "patch_from_selection",
+    "weights_label",
+]
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
-    if isinstance(error, VitCoreError):
+    if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
+        message = (
+            f"{error.reason}; with no network, choose “{state.CHECKPOINT}” in the Model menu"
+            + (f" or the “{state.DEMO_LABEL}”" if resources.demo_available() else "")
+            + "."
+        )
+    elif isinstance(error, VitCoreError):
         message = str(error)
     else:
         message = f"something went wrong ({type(error).__name__}); try another model or image."
-    first = message.split(" ", 1)[0]
-    if first.islower() and first not in ("timm",):  # sentence case, but keep names such as timm as written
+    if _is_plain_word(message.split(" ", 1)[0]):  # sentence case, but names (resnet50, a file, timm) as written
         message = message[:1].upper() + message[1:]
-    st.error(message, icon=":material/error:")
+    st.error(message)
+
+
+def _is_plain_word(word: str) -> bool:
+    """Whether `word` is an ordinary lower-case word, not a name (of a model, a file, a library) to keep as written."""
+    import timm
+
+    return word.isalpha() and word.islower() and word != "timm" and not timm.is_model(word)
 
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
@@ -100,7 +120,6 @@ def _model_spec() -> ModelSpec | None:
     demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else "Tiny random ViT (demo model not installed)"
     options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.HF_TRANSFORMERS, state.CHECKPOINT]
     choice = st.selectbox("Model", options, key=state.MODEL_CHOICE)
-    random_weights = False
     if choice == demo_label:
         spec = default
     elif choice in state.CURATED_MODELS:
@@ -131,12 +150,12 @@ def _model_spec() -> ModelSpec | None:
             return None
         checkpoint = resources.save_checkpoint_upload(upload.name, upload.getvalue()) if upload else path
         spec = ModelSpec(arch.strip(), checkpoint=checkpoint)
-    if spec.checkpoint is None:
-        random_weights = st.toggle(
-            "Random weights (untrained control)",
-            key=state.RANDOM_WEIGHTS,
-            help="Same architecture with randomly initialised weights: what attention looks like before training.",
-        )
+    random_weights = st.toggle(
+        "Random weights (untrained control)",
+        key=state.RANDOM_WEIGHTS,
+        help=f"The same architecture with timm's own random initialisation (seed {RANDOM_SEED}), never these "
+        "weights: a map that survives randomisation explains nothing about what the model learned.",
+    )
     precisions = ["float32"] + (["bfloat16", "float16"] if torch.cuda.is_available() else [])
     dtype = st.selectbox("Precision", precisions, key=state.PRECISION, disabled=len(precisions) == 1)
     return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
@@ -207,7 +226,7 @@ def _progress_class(bar, name: str) -> type:
 
 def _download_weights(spec: ModelSpec) -> None:
     """Fetch uncached hub weights with a progress bar (what loading would refuse is refused before any bytes)."""
-    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name):
+    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name) is not False:
         return
     bar = st.progress(0.0, text=f"Downloading {spec.name} on first use; later runs load it from the local cache…")
     try:
@@ -222,9 +241,12 @@ def _download_weights(spec: ModelSpec) -> None:
 def _loading_message(spec: ModelSpec) -> str:
     if not _hub_weights_needed(spec):
         return f"Loading {spec.name}…"
-    size = resources.model_download_mb(spec.name)
-    if resources.model_is_downloaded(spec.name):
+    downloaded = resources.model_is_downloaded(spec.name)
+    if downloaded is None:
+        return f"Loading {spec.name}…"
+    if downloaded:
         return f"Loading {spec.name} from the local cache…"
+    size = resources.model_download_mb(spec.name)
     about = f" (about {size:,.0f} MB)" if size else ""
     return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
 
@@ -243,17 +265,13 @@ def render_sidebar() -> Context | None:
         _download_weights(spec)
         with st.spinner(_loading_message(spec), show_time=True):
             ctx = resources.prepare_context(spec, image)
-    except VitCoreError as error:
-        show_error(error)
-        return None
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)
         return None
     loaded = ctx.loaded
     with st.sidebar:
-        source = {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint", "random": "random weights"}
         st.caption(
-            f"**{loaded.name}** · {source.get(loaded.source, loaded.source)} · "
+            f"**{loaded.name}** · {weights_label(loaded)} · "
             f"{loaded.device.type} · {str(loaded.dtype).removeprefix('torch.')}  \n"
             f"{ctx.geometry.depth} layers × {ctx.geometry.num_heads} heads · "
             f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
@@ -263,12 +281,11 @@ def render_sidebar() -> Context | None:
     return ctx
 
 
-def sample_names() -> list[str]:
-    return list(resources.sample_images())
-
-
-def image_label(ctx: Context) -> str:
-    return Path(ctx.image.label).name
+def weights_label(loaded) -> str:
+    """Where a loaded model's weights came from, in the app's words; random weights name their seed."""
+    if loaded.source == "random":
+        return f"random weights (timm's initialisation, seed {loaded.seed})"
+    return {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint"}.get(loaded.source, loaded.source)
 
 
 def percent(value: float) -> str:

@@ -1,6 +1,6 @@
 """Explanation methods over captured attention: pure, batched torch functions on the tensors' device.
 
-See ``shared/design/MATH.md`` for the formulas; none of these modules draws or imports a UI library.
+See ``docs/METHODS.md`` for the formulas and their papers; none of these modules draws or imports a UI library.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def class_token_view() -> None:
     layer = pick[0].slider("Layer", 0, geometry.depth - 1, geometry.depth - 1, key=state.CLS_LAYER)
     heads = ["mean of heads", *range(geometry.num_heads)]
     head = pick[1].selectbox("Head", heads, key=state.CLS_HEAD)
-    opacity = pick[2].slider("Opacity", 0.0, 1.0, 0.6, 0.05, key="cls_opacity")
+    opacity = pick[2].slider("Opacity", 0.0, 1.0, 0.6, 0.05, key=state.CLS_OPACITY)
     heat = maps[layer].mean(0) if head == "mean of heads" else maps[layer, head]
     on_prefix = prefix_weights[layer].mean(0) if head == "mean of heads" else prefix_weights[layer, head]
     left, right = st.columns([1, 1])
