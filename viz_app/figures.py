@@ -12,10 +12,14 @@ centre whose ``customdata`` starts with the patch index; a click comes back to t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
+
+from . import rendering
+from .rendering import RenderSettings
 
 __all__ = [
     "COLORSCALES",
@@ -35,7 +39,7 @@ __all__ = [
     "mosaic",
 ]
 
-COLORSCALES: tuple[str, ...] = ("Inferno", "Viridis", "Jet", "Turbo", "Hot", "Greys", "RdBu_r")
+COLORSCALES: tuple[str, ...] = ("Turbo", "Inferno", "Viridis", "Jet", "Hot", "Greys", "RdBu_r")
 PREFIX_COLOURS: dict[str, tuple[int, int, int]] = {
     "cls": (214, 39, 40),
     "dist": (31, 119, 180),
@@ -145,53 +149,61 @@ def overlay_figure(
     heat: np.ndarray,
     patch_size: tuple[int, int],
     *,
-    opacity: float = 0.6,
-    colorscale: str = "Inferno",
+    settings: RenderSettings | None = None,
+    opacity: float | None = None,
+    colorscale: str | None = None,
     title: str | None = None,
     num_prefix_tokens: int = 0,
     clickable: bool = True,
     selected: tuple[int, int] | None = None,
-    normalise: bool = True,
-    smooth: bool = False,
     height: int | None = None,
     colorbar_title: str | None = None,
     boxes: Sequence[tuple[str, tuple[float, float, float, float]]] = (),
 ) -> go.Figure:
-    """A per-patch map over the image: ``go.Image`` + ``go.Heatmap`` (+ clickable patch markers).
+    """A per-patch map drawn over the image by :func:`viz_app.rendering.render` (+ clickable patch markers).
+
+    Traces: ``go.Image`` of the rendered picture (the same pixels the PNG export writes), an invisible
+    ``go.Heatmap`` of the per-patch values the rendering shows (it carries the colour bar, in explicit
+    ``rgb()`` stops, and puts one cell on each patch), and the clickable markers.
 
     Args:
         image: ``[h, w, 3]`` uint8, the model's view (h = gh * ph, w = gw * pw).
         heat: ``[gh, gw]`` map, one value per patch.
         patch_size: (ph, pw) in pixels.
-        opacity: heatmap opacity in [0, 1].
-        colorscale: a plotly colour scale name.
+        settings: the rendering (default: ``RenderSettings()``, a Turbo heat blend); `opacity` and
+            `colorscale`, when given, override its fields (the older keyword form).
         num_prefix_tokens: to label patch tokens with their sequence index.
         clickable: add the patch markers a click selects.
         selected: (row, col) to outline.
-        normalise: min-max scale the map to [0, 1] (the raw range is shown in the hover).
-        smooth: interpolate between patch centres instead of drawing square patches.
+        colorbar_title: what the colour bar shows (default: the rendering's own description of its values).
         boxes: ground-truth objects to outline, as (label, (x0, y0, x1, y1)) in the image's pixels.
     """
     image = _as_rgb(image)
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2:
         raise ValueError(f"heat must be [gh, gw], got {heat.shape}")
+    settings = settings or RenderSettings()
+    overrides = {k: v for k, v in (("opacity", opacity), ("colorscale", colorscale)) if v is not None}
+    if overrides:
+        settings = replace(settings, **overrides)
     ph, pw = patch_size
-    shown = normalise_maps(heat) if normalise else heat
     fig = go.Figure()
-    fig.add_trace(go.Image(z=image, hoverinfo="skip", name="image"))
+    fig.add_trace(go.Image(z=rendering.render(image, heat, settings), hoverinfo="skip", name="image"))
     fig.add_trace(
         go.Heatmap(
-            z=shown,
+            z=_shown_values(heat, settings),
             x0=pw / 2,
             dx=pw,
             y0=ph / 2,
             dy=ph,
-            opacity=float(opacity),
-            colorscale=colorscale,
-            zsmooth="best" if smooth else False,
+            opacity=0.0,  # the picture is the image trace; this trace carries the colour bar
+            colorscale=rendering.colour_stops(settings.colour_bar_scale),
+            zmin=0.0,
+            zmax=1.0,
+            showscale=settings.has_colour_bar,
             hoverinfo="skip",
-            colorbar={"title": colorbar_title or ("scaled" if normalise else "value"), "thickness": 12},
+            colorbar={"title": {"text": colorbar_title or settings.colour_bar_title, "side": "right"},
+                      "thickness": 12},
             name="map",
         )
     )
@@ -203,6 +215,15 @@ def overlay_figure(
     fig.update_xaxes(range=[0, image.shape[1]])
     fig.update_yaxes(range=[image.shape[0], 0])
     return fig
+
+
+def _shown_values(heat: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """The per-patch numbers the rendering shows, on the colour bar's 0..1 scale."""
+    if settings.style == rendering.PAPER:
+        return rendering.max_normalise(heat)
+    if settings.style == rendering.MASK:
+        return rendering.mass_mask(heat, settings.mass).astype(np.float32)
+    return rendering.minmax(heat)
 
 
 def _marker_px(grid_size: tuple[int, int], plot_px: float = 480.0) -> float:
@@ -364,7 +385,7 @@ def _animated_heatmap(
     )
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
     fig.update_layout(
-        coloraxis={"colorscale": colorscale, "cmin": 0.0, "cmax": zmax},
+        coloraxis={"colorscale": rendering.colour_stops(colorscale), "cmin": 0.0, "cmax": zmax},
         sliders=[
             {
                 "active": 0,
@@ -428,7 +449,7 @@ def head_grid_figure(
     shown = normalise_maps(maps) if normalise else maps
     zmax = 1.0 if normalise else float(np.nanmax(shown))
     gap = max(1, gh // 7)
-    common = {"color_continuous_scale": colorscale, "zmin": 0.0, "zmax": zmax}
+    common = {"color_continuous_scale": rendering.colour_stops(colorscale), "zmin": 0.0, "zmax": zmax}
     if mode == "animate":
         columns = min(num_heads, 6)
         frames = [mosaic(shown[i], columns, gap) for i in range(num_layers)]
@@ -442,8 +463,8 @@ def head_grid_figure(
     elif mode == "grid":
         flat = shown.reshape(num_layers * num_heads, gh, gw)
         fig = px.imshow(mosaic(flat, num_heads, gap), labels={"color": "attention"}, **common)
-        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [f"H{h}" for h in range(num_heads)]), side="top")
-        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [f"L{layer}" for layer in layers]))
+        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [f"head {h}" for h in range(num_heads)]), side="top")
+        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [f"layer {layer}" for layer in layers]))
         height = 120 + num_layers * tile_px
     else:
         raise ValueError(f"mode must be 'animate' or 'grid', got {mode!r}")
@@ -475,7 +496,7 @@ def prefix_weights_figure(
         facet_col=0,
         facet_col_wrap=min(num_prefix, 5),
         facet_col_spacing=0.04,
-        color_continuous_scale="Blues",
+        color_continuous_scale=rendering.colour_stops("Blues"),
         zmin=0.0,
         zmax=max(1e-6, float(weights.max())),
         labels={"x": "head", "y": "layer", "color": "weight"},
@@ -518,7 +539,7 @@ def pos_embed_tiles_figure(
     fig = go.Figure(
         go.Heatmap(
             z=mosaic,
-            colorscale=colorscale,
+            colorscale=rendering.colour_stops(colorscale),
             zmin=-1.0,
             zmax=1.0,
             hoverinfo="skip",
@@ -561,7 +582,7 @@ def pos_embed_tile_figure(tile: np.ndarray, row: int, col: int, *, colorscale: s
     fig = go.Figure(
         go.Heatmap(
             z=tile,
-            colorscale=colorscale,
+            colorscale=rendering.colour_stops(colorscale),
             zmin=-1.0,
             zmax=1.0,
             hovertemplate="patch (%{y}, %{x})<br>cosine %{z:.3f}<extra></extra>",

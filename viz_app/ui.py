@@ -19,7 +19,8 @@ from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
 
 from . import resources, state
 from .figures import COLORSCALES
-from .state import Context, ImageSpec, ModelSpec
+from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERINGS, RenderSettings
+from .state import Context, ImageSpec, ModelSpec, RenderKeys
 
 __all__ = ["render_sidebar", "require_context", "show_error", "colormap_select", "plotly", "patch_from_selection"]
 
@@ -67,8 +68,71 @@ def patch_from_selection(chart_key: str) -> tuple[int, int] | None:
     return None
 
 
-def colormap_select(key: str = state.COLORMAP) -> str:
-    return st.selectbox("Colour map", COLORSCALES, key=key)
+def colormap_select(key: str = state.COLORMAP, disabled: bool = False) -> str:
+    return st.selectbox("Colour map", COLORSCALES, key=key, disabled=disabled)
+
+
+RENDERING_HELP = (
+    f"{HEAT}: colours blended 50/50 over the image, smooth between patch centres, the weakest 10% left clear. "
+    f"{PAPER}: the image darkened where the map is low (the ViT paper's Figure 6). "
+    f"{MASK}: only the patches holding the top share of the map's mass (DINO's Figure 3). "
+    f"{PATCHES}: one coloured block per patch, the exact per-patch values."
+)
+
+
+def render_controls(keys: RenderKeys, columns: int = 4) -> RenderSettings:
+    """The rendering picker and its settings, laid out in a row of `columns`; returns what they say."""
+    cells = st.columns(columns)
+    style = cells[0].selectbox("Rendering", RENDERINGS, key=keys.style, help=RENDERING_HELP)
+    coloured = style in (HEAT, PATCHES)
+    with cells[1]:
+        colorscale = colormap_select(keys.colorscale, disabled=not coloured)
+    opacity = cells[2].slider("Opacity", 0.0, 1.0, 0.5, 0.05, key=keys.opacity, disabled=not coloured)
+    mass = st.session_state.get(keys.mass, 0.6)
+    blur = bool(st.session_state.get(keys.blur, False))
+    with cells[min(3, columns - 1)]:
+        if style == MASK:
+            mass = st.slider("Mass kept", 0.1, 0.95, 0.6, 0.05, key=keys.mass,
+                             help="Keep the fewest patches that hold this share of the map's total.")
+        elif style == PAPER:
+            blur = st.toggle("Blur about one patch", key=keys.blur)
+    return RenderSettings(style=style, colorscale=colorscale, opacity=opacity, mass=mass,
+                          blur_patches=1.0 if blur else 0.0)
+
+
+def render_settings(keys: RenderKeys) -> RenderSettings:
+    """The settings a page's rendering controls hold now (defaults where the page was never opened)."""
+    get = st.session_state.get
+    return RenderSettings(style=get(keys.style, RENDERINGS[0]), colorscale=get(keys.colorscale, COLORSCALES[0]),
+                          opacity=get(keys.opacity, 0.5), mass=get(keys.mass, 0.6),
+                          blur_patches=1.0 if get(keys.blur, False) else 0.0)
+
+
+def head_label(head: int | str) -> str:
+    """The one way heads are named in the app: "head 3" (or a label such as "mean of heads" as is)."""
+    return head if isinstance(head, str) else f"head {int(head)}"
+
+
+def class_probabilities(ctx: Context) -> np.ndarray:
+    """``[class]`` softmax of the model's logits for this image."""
+    logits = np.asarray(ctx.analysis["logits"][0], dtype=np.float64)
+    weights = np.exp(logits - logits.max())
+    return weights / weights.sum()
+
+
+def class_name(ctx: Context, index: int) -> str:
+    names = ctx.loaded.label_names
+    return names[int(index)] if names else f"class {int(index)}"
+
+
+def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
+    """Pick the class to explain: the top 5 first (with their probabilities), then every other class by name."""
+    probs = class_probabilities(ctx)
+    top = [int(p.index) for p in ctx.predictions]
+    rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: class_name(ctx, i).lower())
+    options = {i: f"{class_name(ctx, i)} ({100 * probs[i]:.1f}%)" for i in [*top, *rest]}
+    return st.selectbox("Explain class (relevance)", list(options), format_func=options.get, key=key,
+                        help="The five most probable first, then every class by name.")
 
 
 def keep_view_controls(current_page: str) -> None:
