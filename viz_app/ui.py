@@ -16,8 +16,9 @@ import tqdm
 
 from vit_core.errors import VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
+from vit_core.methods import RolloutSettings
 
-from . import resources, state
+from . import export, resources, state
 from .figures import COLORSCALES
 from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERINGS, RenderSettings
 from .state import Context, ImageSpec, ModelSpec, RenderKeys
@@ -98,6 +99,29 @@ def render_controls(keys: RenderKeys, columns: int = 4) -> RenderSettings:
             blur = st.toggle("Blur about one patch", key=keys.blur)
     return RenderSettings(style=style, colorscale=colorscale, opacity=opacity, mass=mass,
                           blur_patches=1.0 if blur else 0.0)
+
+
+def rollout_settings(depth: int) -> RolloutSettings:
+    """The rollout page's settings as its controls hold them now (the paper's where it was never opened)."""
+    get = st.session_state.get
+    return RolloutSettings(head_fusion=get(state.FUSION, "mean"), discard_ratio=get(state.DISCARD, 0.0),
+                           residual_weight=get(state.RESIDUAL, 0.5),
+                           start_layer=min(int(get(state.START_LAYER, 0)), depth - 1))
+
+
+def describe_rollout(settings: RolloutSettings) -> str:
+    return (f"rollout: {settings.head_fusion} of heads, discard {settings.discard_ratio:.2f}, residual "
+            f"{settings.residual_weight:.2f}, from layer {settings.start_layer}")
+
+
+def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, *,
+                 key: str, width: int = export.DEFAULT_WIDTH, file_stem: str | None = None) -> None:
+    """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption."""
+    caption = [f"{what} - {image_label(ctx)}", f"{render.describe()}; {settings_text}.", resources.provenance(ctx)]
+    stem = file_stem or f"{Path(ctx.image.label).stem}_{what.split()[0].lower()}"
+    st.download_button(f"Download PNG ({width} px)", lambda: export.overlay_png(ctx.view, heat, render, width=width,
+                                                                                   caption=caption),
+                       file_name=f"{stem}.png", mime="image/png", key=key, icon=":material/download:")
 
 
 def render_settings(keys: RenderKeys) -> RenderSettings:

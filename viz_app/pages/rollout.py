@@ -6,6 +6,8 @@ sample scene the objects' true boxes are drawn, and each map's peak is checked a
 model card's pointing game, for this one image).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from vit_core.errors import VitCoreError
@@ -13,7 +15,17 @@ from vit_core.methods import RolloutSettings
 from viz_app import figures, resources, state
 from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
 from viz_app.rendering import is_constant
-from viz_app.ui import class_name, class_select, plotly, prefix_mass, render_controls, require_context, show_error
+from viz_app.ui import (
+    class_name,
+    class_select,
+    describe_rollout,
+    plotly,
+    png_download,
+    prefix_mass,
+    render_controls,
+    require_context,
+    show_error,
+)
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -84,6 +96,8 @@ def rollout_view() -> None:
                    key=state.ROLLOUT_CHART)
         st.caption(f"Class-agnostic. Rolled-out weight on prefix tokens: {prefix_mass(prefix, ctx.prefix_labels)}. "
                    f"{render.describe()}.")
+        if not is_constant(heat):
+            png_download(ctx, heat, render, "Attention rollout", describe_rollout(settings), key="rollout_png")
         if truth and not is_constant(heat):
             st.caption(
                 f"Ground truth: rollout {peak_verdict(heat, None)} (the peak patch's centre inside an object's "
@@ -98,6 +112,8 @@ def rollout_view() -> None:
                                           num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes))
             name = class_name(ctx, target)
             st.caption(f"Gradient × attention for “{name}” (Chefer et al. 2021). {render.describe()}.")
+            png_download(ctx, relevance, render, f"Relevance for {name}", "gradient x attention (Chefer et al. 2021)",
+                         key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
             if truth:
                 st.caption(f"Ground truth: relevance for “{name}”: {peak_verdict(relevance, name)}.")
 
