@@ -521,8 +521,12 @@ def pos_embed_tiles_figure(
     colorscale: str = "Viridis",
     selected: tuple[int, int] | None = None,
     title: str | None = None,
+    zrange: tuple[float, float] = (-1.0, 1.0),
+    colorbar_title: str = "cosine",
 ) -> go.Figure:
     """The ViT paper's Figure 7 (centre): a gh x gw grid of tiles, tile (i, j) = cos(e_ij, e_uv) over (u, v).
+
+    `zrange` is the colour range: the paper's (-1, 1), or one fitted to the data so small differences show.
 
     Drawn as one heatmap mosaic (NaN gaps between tiles) plus a clickable marker per tile centre whose
     customdata is [tile index, row, col], so 24 x 24 tiles stay one fast trace.
@@ -540,10 +544,10 @@ def pos_embed_tiles_figure(
         go.Heatmap(
             z=mosaic,
             colorscale=rendering.colour_stops(colorscale),
-            zmin=-1.0,
-            zmax=1.0,
+            zmin=float(zrange[0]),
+            zmax=float(zrange[1]),
             hoverinfo="skip",
-            colorbar={"title": "cosine", "thickness": 12},
+            colorbar={"title": colorbar_title, "thickness": 12},
             name="tiles",
         )
     )
@@ -575,7 +579,15 @@ def pos_embed_tiles_figure(
     return fig
 
 
-def pos_embed_tile_figure(tile: np.ndarray, row: int, col: int, *, colorscale: str = "Viridis") -> go.Figure:
+def pos_embed_tile_figure(
+    tile: np.ndarray,
+    row: int,
+    col: int,
+    *,
+    colorscale: str = "Viridis",
+    zrange: tuple[float, float] = (-1.0, 1.0),
+    colorbar_title: str = "cosine",
+) -> go.Figure:
     """One tile enlarged: cosine similarity of patch (row, col)'s position embedding to every patch's."""
     tile = np.asarray(tile, dtype=np.float32)
     gh, gw = tile.shape
@@ -583,10 +595,10 @@ def pos_embed_tile_figure(tile: np.ndarray, row: int, col: int, *, colorscale: s
         go.Heatmap(
             z=tile,
             colorscale=rendering.colour_stops(colorscale),
-            zmin=-1.0,
-            zmax=1.0,
+            zmin=float(zrange[0]),
+            zmax=float(zrange[1]),
             hovertemplate="patch (%{y}, %{x})<br>cosine %{z:.3f}<extra></extra>",
-            colorbar={"title": "cosine", "thickness": 12},
+            colorbar={"title": colorbar_title, "thickness": 12},
         )
     )
     fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#ff4b4b"})

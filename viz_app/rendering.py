@@ -43,6 +43,7 @@ __all__ = [
     "render",
     "head_composite",
     "HEAD_COLOURS",
+    "token_strip",
     "is_constant",
 ]
 
@@ -272,3 +273,46 @@ def head_composite(image: np.ndarray, maps: np.ndarray, mass: float = 0.6) -> np
     base = image.astype(np.float32)
     out = np.where(big_cover, 0.45 * base + 0.55 * big_colours, 0.35 * base)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def token_strip(
+    image: np.ndarray,
+    grid_size: tuple[int, int],
+    patch_size: tuple[int, int],
+    prefix_labels: tuple[str, ...] | list[str],
+    prefix_colours: dict[str, tuple[int, int, int]],
+    *,
+    cell: int = 32,
+    gap: int = 3,
+) -> np.ndarray:
+    """The token sequence as one row of thumbnails ``[cell + 18, tokens * (cell + gap), 3]`` uint8.
+
+    Prefix tokens are coloured squares with their name; then every patch, row-major, with its sequence index
+    written under every row's first patch, so the row breaks of the image can be followed along the strip.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    image = np.asarray(image, dtype=np.uint8)
+    gh, gw = grid_size
+    ph, pw = patch_size
+    tokens = len(prefix_labels) + gh * gw
+    strip = Image.new("RGB", (tokens * (cell + gap) - gap, cell + 18), "white")
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default(size=11)
+    for t in range(tokens):
+        x0 = t * (cell + gap)
+        if t < len(prefix_labels):
+            label = prefix_labels[t]
+            kind = "reg" if label.startswith("reg") else label
+            draw.rectangle((x0, 0, x0 + cell - 1, cell - 1), fill=prefix_colours.get(kind, (90, 90, 90)))
+            draw.text((x0 + cell / 2, cell / 2), label.upper() if kind != "reg" else label, fill="white",
+                      font=font, anchor="mm")
+            draw.text((x0 + cell / 2, cell + 9), str(t), fill="black", font=font, anchor="mm")
+            continue
+        r, c = divmod(t - len(prefix_labels), gw)
+        patch = Image.fromarray(image[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw]).resize((cell, cell),
+                                                                                         Image.Resampling.NEAREST)
+        strip.paste(patch, (x0, 0))
+        if c == 0:
+            draw.text((x0 + cell / 2, cell + 9), str(t), fill="black", font=font, anchor="mm")
+    return np.asarray(strip, dtype=np.uint8)

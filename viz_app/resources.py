@@ -353,3 +353,11 @@ def provenance(ctx: Context) -> str:
             continue
     return (f"Model {ctx.loaded.name} ({weights}, {str(ctx.loaded.dtype).removeprefix('torch.')}); image "
             f"{Path(ctx.image.label).name} sha256 {ctx.image.sha256[:12]}; {', '.join(versions)}.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def centred_pos_similarity(model_key: str, grid_size: tuple[int, int], _loaded: LoadedModel) -> np.ndarray:
+    """``[gh, gw, gh, gw]`` cosine similarity of the position embeddings after removing their mean."""
+    from vit_core.methods.pos_embed import pos_embed_similarity
+
+    return pos_embed_similarity(_loaded.model, grid_size, subtract_mean=True).numpy()

@@ -294,6 +294,10 @@ def _loading_message(spec: ModelSpec) -> str:
     return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
 
 
+RANDOM_NOTE = ("Random weights: the untrained control. Whatever structure these pictures show comes from the "
+               "architecture and the image, not from training.")
+
+
 def render_sidebar() -> Context | None:
     """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
     st.session_state[state.CONTEXT] = None
@@ -324,6 +328,8 @@ def render_sidebar() -> Context | None:
             f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
             f"{ctx.geometry.patch_size[0]} px · prefix: {', '.join(ctx.prefix_labels) or 'none'}"
         )
+    if loaded.source == "random":
+        st.warning(RANDOM_NOTE, icon=":material/casino:")
     st.session_state[state.CONTEXT] = ctx
     return ctx
 

@@ -1,9 +1,14 @@
 """Image & patches: the model's view of the image, its top-5 prediction, the patch grid and the token
 sequence (the "16x16 words" of Dosovitskiy et al. 2021)."""
 
+import base64
+import io
+
 import streamlit as st
+from PIL import Image
 
 from viz_app import figures, state
+from viz_app.rendering import token_strip
 from viz_app.ui import percent, plotly, require_context
 
 ctx = require_context()
@@ -42,11 +47,19 @@ def patches_view() -> None:
                                          geometry.num_prefix_tokens, show_indices=show))
     with col_seq:
         prefix = ", ".join(ctx.prefix_labels) or "none (the model pools the patch tokens)"
+        count = geometry.num_prefix_tokens
         st.caption(
-            f"The flattened sequence: {geometry.num_prefix_tokens} prefix token(s) ({prefix}) first, then every "
-            f"patch row by row: {geometry.num_tokens} tokens in all."
+            f"The flattened sequence: {count} prefix token{'' if count == 1 else 's'} ({prefix}) first, then every "
+            f"patch row by row: {geometry.num_tokens} tokens in all, in one row (scroll sideways); the number "
+            "under a patch is its position in the sequence, shown where each image row starts."
         )
-        plotly(figures.token_sequence_figure(ctx.view, geometry.grid_size, geometry.patch_size, ctx.prefix_labels))
+        strip = token_strip(ctx.view, geometry.grid_size, geometry.patch_size, ctx.prefix_labels,
+                            figures.PREFIX_COLOURS)
+        buffer = io.BytesIO()
+        Image.fromarray(strip).save(buffer, format="PNG")
+        st.html(f"<div style='overflow-x:auto;white-space:nowrap;padding-bottom:6px' class='token-strip'>"
+                f"<img alt='token sequence' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}' "
+                f"style='max-width:none;height:{strip.shape[0]}px'></div>")
 
 
 patches_view()
