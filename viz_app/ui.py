@@ -159,6 +159,36 @@ def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
                         help="The five most probable first, then every class by name.")
 
 
+PRETRAINED_OFFER = "ViT-S/16 AugReg (ImageNet-21k -> 1k)"  # a curated pretrained model, 88 MB
+
+
+def outside_domain(ctx: Context) -> bool:
+    """Whether the bundled shapes model is looking at something other than one of its generated sample scenes."""
+    demo = ctx.loaded.source == "demo" or ctx.spec.name.split(".")[0] == DEMO_MODEL_NAME
+    return demo and ctx.image.sha256 not in resources.scene_ground_truth()
+
+
+def _switch_to_pretrained() -> None:
+    st.session_state[state.MODEL_CHOICE] = PRETRAINED_OFFER
+
+
+def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
+    """Say plainly that the bundled model knows six synthetic shapes only, and offer a pretrained model."""
+    classes = ", ".join(ctx.loaded.label_names or ()) or "six shapes"
+    name = state.CURATED_MODELS[PRETRAINED_OFFER]
+    cached = resources.model_is_downloaded(name)
+    needs = ("already on this machine" if cached else
+             "downloads about 88 MB once, so it needs the network the first time")
+    st.warning(
+        f"This image is not one of the bundled model's generated scenes. That model knows only six synthetic "
+        f"shapes ({classes}) on generated backgrounds, so the probabilities below are only its pick among those "
+        f"shapes, however confident they look. For photos, use a pretrained ImageNet model ({needs}), or "
+        "“Local checkpoint” in the sidebar for a weights file on this machine.",
+        icon=":material/warning:",
+    )
+    st.button(f"Use {PRETRAINED_OFFER}", on_click=_switch_to_pretrained, key=key, icon=":material/swap_horiz:")
+
+
 def keep_view_controls(current_page: str) -> None:
     """Keep the view controls of the pages not drawn in this run (Streamlit would drop their state).
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from viz_app import figures, state
 from viz_app.rendering import token_strip
-from viz_app.ui import percent, plotly, require_context
+from viz_app.ui import domain_notice, outside_domain, percent, plotly, require_context
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -28,8 +28,15 @@ with right:
     st.subheader("Prediction")
     if ctx.predictions:
         top = ctx.predictions[0]
-        st.markdown(f"Top-1: **{top.label}** with probability **{percent(top.probability)}**")
-        plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions]))
+        strange = outside_domain(ctx)
+        if strange:
+            domain_notice(ctx)
+            st.markdown(f"Its pick among its {ctx.num_classes} shapes: **{top.label}** "
+                        f"({percent(top.probability)} of its probability, not a confidence about this image)")
+        else:
+            st.markdown(f"Top-1: **{top.label}** with probability **{percent(top.probability)}**")
+        plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions],
+                                   title=f"probability among the {ctx.num_classes} shapes it knows" if strange else None))
     else:
         st.info("This model has no classification head (a self-supervised or image-tower model), so it predicts no class.")
 
