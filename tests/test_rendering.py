@@ -164,3 +164,14 @@ def test_png_export_is_the_screen_rendering_at_the_chosen_width(style):
         assert (np.abs(column.astype(int) - lut[255]).sum(1) <= 3).any()
     else:
         assert image.shape[1] == 896
+
+
+def test_heat_blend_fades_in_above_the_floor():
+    small = RNG.integers(0, 256, (1, 3, 3), dtype=np.uint8)  # one pixel per patch: no interpolation
+    heat = np.array([[0.0, 1.0, 0.15]], np.float32)
+    out = rendering.render(small, heat, RenderSettings(style=HEAT, colorscale="Turbo", opacity=0.5, floor=0.1))
+    lut = rendering.colour_lut("Turbo")
+    alpha = 0.5 * (0.15 - 0.1) / 0.1  # halfway between the floor and twice the floor: half the opacity
+    expected = np.rint((1 - alpha) * small[0, 2].astype(np.float32) + alpha * lut[int(np.rint(0.15 * 255))])
+    assert np.array_equal(out[0, 2], expected)
+    assert np.array_equal(out[0, 0], small[0, 0])

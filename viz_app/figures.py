@@ -102,7 +102,8 @@ def _patch_markers(
         x=(cols + 0.5) * pw,
         y=(rows + 0.5) * ph,
         mode="markers",
-        marker={"symbol": "square", "size": marker_px, "opacity": 0.01, "color": "white"},
+        # fully transparent colour: overlapping markers must not draw a lattice over the picture
+        marker={"symbol": "square", "size": marker_px, "opacity": 0.01, "color": "rgba(255, 255, 255, 0)"},
         customdata=custom.tolist(),  # plain lists: a click returns them as lists, not a typed-array dict
         hovertemplate=hover + "<extra></extra>",
         name="patches",

@@ -4,7 +4,8 @@ One function, :func:`render`, turns (image ``[h, w, 3]`` uint8, map ``[gh, gw]``
 person sees, for the screen and for the PNG export alike (so the two cannot differ). Four renderings:
 
 - ``HEAT``: a perceptual colour map (Turbo by default) blended about 50/50 over the image, upsampled
-  bilinearly from the patch centres; values below a small floor stay transparent, so the image shows there.
+  bilinearly from the patch centres; values below a small floor stay transparent (fading in above it), so
+  the image shows there.
 - ``PAPER``: the ViT paper's Figure 6 recipe (as in the authors' notebook): the map divided by its maximum,
   resized smoothly to the image and multiplied into it, optionally blurred by about one patch. The object
   stays lit, the rest goes dark.
@@ -67,7 +68,8 @@ class RenderSettings:
         style: one of RENDERINGS.
         colorscale: plotly scale name for HEAT and PATCHES.
         opacity: the colour's weight in HEAT and PATCHES (0.5 is a 50/50 blend).
-        floor: HEAT leaves min-max scaled values below this transparent.
+        floor: HEAT leaves min-max scaled values below this transparent and fades the colour in up to twice
+            the floor (a hard edge would outline the clear areas, which then look highlighted).
         mass: MASK keeps the patches holding this fraction of the map's mass.
         blur_patches: PAPER's optional Gaussian blur, in patches (sigma); 0 for none.
     """
@@ -100,7 +102,8 @@ class RenderSettings:
     def describe(self) -> str:
         """One line naming the rendering and its settings (for captions and exported files)."""
         if self.style == HEAT:
-            return f"{HEAT}: {self.colorscale}, opacity {self.opacity:.2f}, floor {self.floor:.2f}, bilinear"
+            return (f"{HEAT}: {self.colorscale}, opacity {self.opacity:.2f}, clear below {self.floor:.2f} "
+                    f"(min-max scaled), bilinear")
         if self.style == PAPER:
             blur = f", blur {self.blur_patches:g} patch" if self.blur_patches else ", no blur"
             return f"{PAPER}: image × map ÷ max, bilinear{blur}"
@@ -233,8 +236,8 @@ def render(
         scaled = np.clip(upsample(minmax(heat), size, smooth=style == HEAT), 0.0, 1.0)
         colours = colour_lut(settings.colorscale)[np.rint(scaled * 255).astype(np.int64)]
         alpha = np.full(size, float(settings.opacity), dtype=np.float32)
-        if style == HEAT:
-            alpha = np.where(scaled >= settings.floor, alpha, 0.0)
+        if style == HEAT and settings.floor > 0:  # clear below the floor, fading in up to twice the floor
+            alpha = alpha * np.clip((scaled - settings.floor) / settings.floor, 0.0, 1.0)
         out = (1.0 - alpha[..., None]) * base + alpha[..., None] * colours
     elif style == PAPER:
         brightness = np.clip(upsample(max_normalise(heat), size), 0.0, 1.0)

@@ -49,9 +49,10 @@ def class_token_view() -> None:
                    f"the map shows the rest, over the patches. {render.describe()}.")
     with right:
         mass = render.mass if render.style == MASK else 0.6
-        st.image(head_composite(ctx.view, maps[layer], mass), width="stretch",
-                 caption=f"Every head of layer {layer} at once (DINO, Caron et al. 2021, Figure 3): each colour is "
-                         f"one head's patches holding the top {mass:.0%} of its attention.")
+        plotly(figures.image_figure(head_composite(ctx.view, maps[layer], mass), height=420,
+                                    title=f"layer {layer}, every head at once"))
+        st.caption(f"DINO's per-head picture (Caron et al. 2021, Figure 3): each colour is one head's patches "
+                   f"holding the top {mass:.0%} of its attention.")
         st.markdown(" ".join(
             f"<span style='background:rgb{HEAD_COLOURS[h % len(HEAD_COLOURS)]};padding:0 6px;border-radius:3px;"
             f"color:black'>{head_label(h)}</span>" for h in range(geometry.num_heads)), unsafe_allow_html=True)
