@@ -98,8 +98,14 @@ def test_inferno_zero_is_black_on_screen(app_url, browser):
     _go(page, "Query a patch")
     page.locator("[data-testid=stMain] [data-testid=stSelectbox]", has_text="Colour map").first.click()
     page.get_by_role("option", name="Inferno", exact=True).click()
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(3000)
+    page.wait_for_function(  # every map redrawn with the scale just chosen (or the test times out and fails)
+        """() => { const plots = [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')];
+            const scales = plots.flatMap(gd => [...(gd._fullData || []).map(t => t.colorscale),
+                ...Object.keys(gd._fullLayout || {}).filter(k => k.startsWith('coloraxis'))
+                    .map(k => gd._fullLayout[k].colorscale)]).filter(Boolean);
+            return scales.length >= 2 && scales.every(s => s[s.length - 1][1] === 'rgb(252, 255, 164)'); }""",
+        timeout=120_000)
+    page.wait_for_timeout(500)
     gradients = page.evaluate(
         """() => [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')].map(gd =>
             [...gd.querySelectorAll('.colorbar linearGradient stop, linearGradient stop')]
