@@ -149,3 +149,19 @@ def test_export_uses_the_rollout_pages_current_settings():
     caption = _caption(at, "The attention rollout as")
     assert "Paper (Figure 6)" in caption and "max of heads" in caption and "residual 0.30" in caption
     assert at.select_slider(key=state.EXPORT_WIDTH).value == 896
+
+
+def test_a_constant_rollout_shows_a_note_and_any_class_can_be_explained():
+    at = _app()
+    at.switch_page(_page("rollout")).run()
+    picker = at.selectbox(key=state.TARGET_CLASS)
+    ctx = at.session_state[state.CONTEXT]
+    top = [p.index for p in ctx.predictions]
+    assert list(picker.options)[:5] == [picker.format_func(i) for i in top]  # the top 5 first
+    assert len(picker.options) == ctx.num_classes  # then every other class
+    charts = len(at.get("plotly_chart"))
+    at.slider(key=state.RESIDUAL).set_value(1.0).run()
+    _ok(at)
+    assert any("same for every patch" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == charts - 1  # no flat map drawn in its place
+    assert not any(c.value.startswith("Ground truth: rollout") for c in at.caption)

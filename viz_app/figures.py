@@ -474,7 +474,7 @@ def head_grid_figure(
         title=title,
         height=int(height),
         margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
-        coloraxis_colorbar={"title": "scaled" if normalise else "weight", "thickness": 12},
+        coloraxis_colorbar={"title": "min-max scaled" if normalise else "attention weight", "thickness": 12},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
