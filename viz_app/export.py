@@ -23,6 +23,14 @@ def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+# Pillow's bundled font has no glyphs for these; they would print as boxes in the PNG
+_PLAIN = str.maketrans({"×": "x", "÷": "/", "—": "-", "–": "-", "−": "-", "“": '"', "”": '"', "’": "'"})
+
+
+def _plain(text: str) -> str:
+    return text.translate(_PLAIN)
+
+
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     lines, line = [], ""
     for word in text.split():
@@ -44,7 +52,7 @@ def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence
     small = _font(max(10, int(unit * 0.85)))
     bar_w = 3 * unit + int(5.5 * unit) if settings.has_colour_bar else 0
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    lines = [wrapped for text in caption for wrapped in _wrap(probe, text, small, w + bar_w - 2 * unit)]
+    lines = [wrapped for text in caption for wrapped in _wrap(probe, _plain(text), small, w + bar_w - 2 * unit)]
     caption_h = (len(lines) * int(unit * 1.35) + unit) if lines else 0
     canvas = Image.new("RGB", (w + bar_w, h + caption_h), "white")
     canvas.paste(Image.fromarray(np.asarray(picture, dtype=np.uint8)), (0, 0))
@@ -61,7 +69,7 @@ def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence
             value = vmin + fraction * (vmax - vmin)
             draw.text((x1 + unit // 2, y), f"{value:g}", fill="black", font=small, anchor="lm")
         title = Image.new("RGBA", (bottom - top, int(unit * 1.4)), (255, 255, 255, 0))
-        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), settings.colour_bar_title, fill="black",
+        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), _plain(settings.colour_bar_title), fill="black",
                                    font=small, anchor="mm")
         rotated = title.rotate(90, expand=True)
         canvas.paste(rotated, (w + bar_w - rotated.width - unit // 4, top), rotated)
