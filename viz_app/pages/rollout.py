@@ -19,6 +19,7 @@ from viz_app.ui import (
     class_name,
     class_select,
     describe_rollout,
+    outside_domain,
     plotly,
     png_download,
     prefix_mass,
@@ -56,6 +57,9 @@ def constant_note(settings: RolloutSettings) -> str:
 
 @st.fragment
 def rollout_view() -> None:
+    if outside_domain(ctx):
+        st.caption("The bundled model knows six synthetic shapes only (see “Image & patches”); on this image its maps "
+                   "show where it looked for them, not what the image shows.")
     controls = st.columns(4)
     fusion = controls[0].selectbox("Head fusion", ["mean", "max", "min"], key=state.FUSION)
     discard = controls[1].slider("Discard ratio", 0.0, 0.95, 0.0, 0.05, key=state.DISCARD,
