@@ -79,7 +79,7 @@ def test_view_controls_run_no_forward_pass(at):
     _forwards_unchanged(at, lambda: at.slider(key=state.START_LAYER).set_value(1))
     _forwards_unchanged(at, lambda: at.slider(key=state.OPACITY).set_value(0.2))
     _forwards_unchanged(at, lambda: at.selectbox(key=state.COLORMAP).set_value("Viridis"))
-    _forwards_unchanged(at, lambda: at.toggle(key=state.SMOOTH).set_value(True))
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.RENDERING).set_value("Paper (Figure 6)"))
     assert len(at.get("plotly_chart")) == 2  # rollout beside relevance
 
     at.switch_page(_page("class_token")).run()

@@ -358,3 +358,41 @@ def npz_bytes(context_key: str, _arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **_arrays)
     return buffer.getvalue()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _file_sha256(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def provenance(ctx: Context) -> str:
+    """One line saying what produced a result: model and weights (with their file's hash), image, versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    weights = ctx.loaded.source
+    path = ctx.spec.checkpoint
+    if path is None and ctx.loaded.source == "demo":
+        from vit_core.demo import WEIGHTS_FILE
+
+        path = str(WEIGHTS_FILE)
+    if path is not None and (digest := _file_sha256(str(path))):
+        weights += f" weights sha256 {digest[:12]}"
+    versions = []
+    for package in ("torch", "timm", "streamlit"):
+        try:
+            versions.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            continue
+    return (f"Model {ctx.loaded.name} ({weights}, {str(ctx.loaded.dtype).removeprefix('torch.')}); image "
+            f"{Path(ctx.image.label).name} sha256 {ctx.image.sha256[:12]}; {', '.join(versions)}.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def centred_pos_similarity(model_key: str, grid_size: tuple[int, int], _loaded: LoadedModel) -> np.ndarray:
+    """``[gh, gw, gh, gw]`` cosine similarity of the position embeddings after removing their mean."""
+    from vit_core.methods.pos_embed import pos_embed_similarity
+
+    return pos_embed_similarity(_loaded.model, grid_size, subtract_mean=True).numpy()

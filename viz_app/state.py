@@ -50,7 +50,9 @@ RESIDUAL = "rollout_residual"
 START_LAYER = "rollout_start_layer"
 OPACITY = "overlay_opacity"
 COLORMAP = "overlay_colormap"
-SMOOTH = "overlay_smooth"
+RENDERING = "overlay_rendering"
+MASS = "overlay_mass"
+BLUR = "overlay_blur"
 TARGET_CLASS = "relevance_class"
 ROLLOUT_CHART = "rollout_chart"
 SHOW_TRUTH = "show_ground_truth"
@@ -59,9 +61,12 @@ SHOW_TRUTH = "show_ground_truth"
 CLS_MODE = "cls_mode"
 CLS_LAYER = "cls_layer"
 CLS_HEAD = "cls_head"
-CLS_OPACITY = "cls_opacity"
 CLS_NORMALISE = "cls_normalise"
 CLS_COLORMAP = "cls_colormap"
+CLS_OPACITY = "cls_opacity"
+CLS_RENDERING = "cls_rendering"
+CLS_MASS = "cls_mass"
+CLS_BLUR = "cls_blur"
 
 # -- query-a-patch page ---------------------------------------------------------------------------
 QUERY_CHART = "query_chart"
@@ -70,11 +75,17 @@ QUERY_COL = "query_col"
 QUERY_LAYER = "query_layer"
 QUERY_HEAD = "query_head"
 QUERY_COLORMAP = "query_colormap"
+QUERY_OPACITY = "query_opacity"
+QUERY_RENDERING = "query_rendering"
+QUERY_MASS = "query_mass"
+QUERY_BLUR = "query_blur"
 
 # -- position embeddings --------------------------------------------------------------------------
 POS_CHART = "pos_chart"
 POS_ROW = "pos_row"
 POS_COL = "pos_col"
+POS_RANGE = "pos_range"
+POS_CENTRE = "pos_subtract_mean"
 
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
@@ -84,20 +95,40 @@ TOUR_STEP = "tour_step"
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
+EXPORT_WIDTH = "export_width"
+
+
+@dataclass(frozen=True)
+class RenderKeys:
+    """Widget keys of one page's rendering controls (see viz_app.ui.render_controls)."""
+
+    style: str
+    colorscale: str
+    opacity: str
+    mass: str
+    blur: str
+
+    def all(self) -> tuple[str, ...]:
+        return (self.style, self.colorscale, self.opacity, self.mass, self.blur)
+
+
+ROLLOUT_RENDER = RenderKeys(RENDERING, COLORMAP, OPACITY, MASS, BLUR)
+CLS_RENDER = RenderKeys(CLS_RENDERING, CLS_COLORMAP, CLS_OPACITY, CLS_MASS, CLS_BLUR)
+QUERY_RENDER = RenderKeys(QUERY_RENDERING, QUERY_COLORMAP, QUERY_OPACITY, QUERY_MASS, QUERY_BLUR)
 
 # View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
 # of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
 # controls of every page but the one it draws (see viz_app.ui.keep_view_controls).
 PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "": (SHOW_INDICES,),
-    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, OPACITY, COLORMAP, SMOOTH, TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_OPACITY, CLS_NORMALISE, CLS_COLORMAP),
-    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, QUERY_COLORMAP),
-    "position": (POS_ROW, POS_COL),
+    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, *ROLLOUT_RENDER.all(), TARGET_CLASS, SHOW_TRUTH),
+    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, *CLS_RENDER.all()),
+    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, *QUERY_RENDER.all()),
+    "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
     "heads": (HEADS_ALL_SAMPLES,),
     "tour": (TOUR_STEP,),
     "compare": (COMPARE_CHOICE, COMPARE_NAME),
-    "export": (EXPORT_FIGURE,),
+    "export": (EXPORT_FIGURE, EXPORT_WIDTH),
 }
 
 # Session-state slot (not a widget) where the router leaves the current Context for the pages.

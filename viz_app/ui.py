@@ -16,10 +16,12 @@ import tqdm
 
 from vit_core.errors import HubUnavailableError, VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
+from vit_core.methods import RolloutSettings
 
-from . import resources, state
+from . import export, resources, state
 from .figures import COLORSCALES
-from .state import Context, ImageSpec, ModelSpec
+from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERINGS, RenderSettings
+from .state import Context, ImageSpec, ModelSpec, RenderKeys
 
 __all__ = [
     "render_sidebar",
@@ -87,8 +89,124 @@ def patch_from_selection(chart_key: str) -> tuple[int, int] | None:
     return None
 
 
-def colormap_select(key: str = state.COLORMAP) -> str:
-    return st.selectbox("Colour map", COLORSCALES, key=key)
+def colormap_select(key: str = state.COLORMAP, disabled: bool = False) -> str:
+    return st.selectbox("Colour map", COLORSCALES, key=key, disabled=disabled)
+
+
+RENDERING_HELP = (
+    f"{HEAT}: colours blended 50/50 over the image, smooth between patch centres, the weakest 10% left clear. "
+    f"{PAPER}: the image darkened where the map is low (the ViT paper's Figure 6). "
+    f"{MASK}: only the patches holding the top share of the map's mass (DINO's Figure 3). "
+    f"{PATCHES}: one coloured block per patch, the exact per-patch values."
+)
+
+
+def render_controls(keys: RenderKeys, columns: int = 4) -> RenderSettings:
+    """The rendering picker and its settings, laid out in a row of `columns`; returns what they say."""
+    cells = st.columns(columns)
+    style = cells[0].selectbox("Rendering", RENDERINGS, key=keys.style, help=RENDERING_HELP)
+    coloured = style in (HEAT, PATCHES)
+    with cells[1]:
+        colorscale = colormap_select(keys.colorscale, disabled=not coloured)
+    opacity = cells[2].slider("Opacity", 0.0, 1.0, 0.5, 0.05, key=keys.opacity, disabled=not coloured)
+    mass = st.session_state.get(keys.mass, 0.6)
+    blur = bool(st.session_state.get(keys.blur, False))
+    with cells[min(3, columns - 1)]:
+        if style == MASK:
+            mass = st.slider("Mass kept", 0.1, 0.95, 0.6, 0.05, key=keys.mass,
+                             help="Keep the fewest patches that hold this share of the map's total.")
+        elif style == PAPER:
+            blur = st.toggle("Blur about one patch", key=keys.blur)
+    return RenderSettings(style=style, colorscale=colorscale, opacity=opacity, mass=mass,
+                          blur_patches=1.0 if blur else 0.0)
+
+
+def rollout_settings(depth: int) -> RolloutSettings:
+    """The rollout page's settings as its controls hold them now (the paper's where it was never opened)."""
+    get = st.session_state.get
+    return RolloutSettings(head_fusion=get(state.FUSION, "mean"), discard_ratio=get(state.DISCARD, 0.0),
+                           residual_weight=get(state.RESIDUAL, 0.5),
+                           start_layer=min(int(get(state.START_LAYER, 0)), depth - 1))
+
+
+def describe_rollout(settings: RolloutSettings) -> str:
+    return (f"rollout: {settings.head_fusion} of heads, discard {settings.discard_ratio:.2f}, residual "
+            f"{settings.residual_weight:.2f}, from layer {settings.start_layer}")
+
+
+def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, *,
+                 key: str, width: int = export.DEFAULT_WIDTH, file_stem: str | None = None) -> None:
+    """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption."""
+    caption = [f"{what} - {image_label(ctx)}", f"{render.describe()}; {settings_text}.", resources.provenance(ctx)]
+    stem = file_stem or f"{Path(ctx.image.label).stem}_{what.split()[0].lower()}"
+    st.download_button(f"Download PNG ({width} px)", lambda: export.overlay_png(ctx.view, heat, render, width=width,
+                                                                                   caption=caption),
+                       file_name=f"{stem}.png", mime="image/png", key=key, icon=":material/download:")
+
+
+def render_settings(keys: RenderKeys) -> RenderSettings:
+    """The settings a page's rendering controls hold now (defaults where the page was never opened)."""
+    get = st.session_state.get
+    return RenderSettings(style=get(keys.style, RENDERINGS[0]), colorscale=get(keys.colorscale, COLORSCALES[0]),
+                          opacity=get(keys.opacity, 0.5), mass=get(keys.mass, 0.6),
+                          blur_patches=1.0 if get(keys.blur, False) else 0.0)
+
+
+def head_label(head: int | str) -> str:
+    """The one way heads are named in the app: "head 3" (or a label such as "mean of heads" as is)."""
+    return head if isinstance(head, str) else f"head {int(head)}"
+
+
+def class_probabilities(ctx: Context) -> np.ndarray:
+    """``[class]`` softmax of the model's logits for this image."""
+    logits = np.asarray(ctx.analysis["logits"][0], dtype=np.float64)
+    weights = np.exp(logits - logits.max())
+    return weights / weights.sum()
+
+
+def class_name(ctx: Context, index: int) -> str:
+    names = ctx.loaded.label_names
+    return names[int(index)] if names else f"class {int(index)}"
+
+
+def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
+    """Pick the class to explain: the top 5 first (with their probabilities), then every other class by name."""
+    probs = class_probabilities(ctx)
+    top = [int(p.index) for p in ctx.predictions]
+    rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: class_name(ctx, i).lower())
+    options = {i: f"{class_name(ctx, i)} ({100 * probs[i]:.1f}%)" for i in [*top, *rest]}
+    return st.selectbox("Explain class (relevance)", list(options), format_func=options.get, key=key,
+                        help="The five most probable first, then every class by name.")
+
+
+PRETRAINED_OFFER = "ViT-S/16 AugReg (ImageNet-21k -> 1k)"  # a curated pretrained model, 88 MB
+
+
+def outside_domain(ctx: Context) -> bool:
+    """Whether the bundled shapes model is looking at something other than one of its generated sample scenes."""
+    demo = ctx.loaded.source == "demo" or ctx.spec.name.split(".")[0] == DEMO_MODEL_NAME
+    return demo and ctx.image.sha256 not in resources.scene_ground_truth()
+
+
+def _switch_to_pretrained() -> None:
+    st.session_state[state.MODEL_CHOICE] = PRETRAINED_OFFER
+
+
+def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
+    """Say plainly that the bundled model knows six synthetic shapes only, and offer a pretrained model."""
+    classes = ", ".join(ctx.loaded.label_names or ()) or "six shapes"
+    name = state.CURATED_MODELS[PRETRAINED_OFFER]
+    cached = resources.model_is_downloaded(name)
+    needs = ("already on this machine" if cached else
+             "downloads about 88 MB once, so it needs the network the first time")
+    st.warning(
+        f"This image is not one of the bundled model's generated scenes. That model knows only six synthetic "
+        f"shapes ({classes}) on generated backgrounds, so the probabilities below are only its pick among those "
+        f"shapes, however confident they look. For photos, use a pretrained ImageNet model ({needs}), or "
+        "“Local checkpoint” in the sidebar for a weights file on this machine.",
+        icon=":material/warning:",
+    )
+    st.button(f"Use {PRETRAINED_OFFER}", on_click=_switch_to_pretrained, key=key, icon=":material/swap_horiz:")
 
 
 def keep_view_controls(current_page: str) -> None:
@@ -251,6 +369,10 @@ def _loading_message(spec: ModelSpec) -> str:
     return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
 
 
+RANDOM_NOTE = ("Random weights: the untrained control. Whatever structure these pictures show comes from the "
+               "architecture and the image, not from training.")
+
+
 def render_sidebar() -> Context | None:
     """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
     st.session_state[state.CONTEXT] = None
@@ -277,6 +399,8 @@ def render_sidebar() -> Context | None:
             f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
             f"{ctx.geometry.patch_size[0]} px · prefix: {', '.join(ctx.prefix_labels) or 'none'}"
         )
+    if loaded.source == "random":
+        st.warning(RANDOM_NOTE, icon=":material/casino:")
     st.session_state[state.CONTEXT] = ctx
     return ctx
 
@@ -286,6 +410,10 @@ def weights_label(loaded) -> str:
     if loaded.source == "random":
         return f"random weights (timm's initialisation, seed {loaded.seed})"
     return {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint"}.get(loaded.source, loaded.source)
+
+
+def image_label(ctx: Context) -> str:
+    return Path(ctx.image.label).name
 
 
 def percent(value: float) -> str:

@@ -94,6 +94,9 @@ def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
     page.mouse.click(x, y)
     heading = page.get_by_role("heading", name=f"Where patch ({target[0]}, {target[1]}) attends")
     heading.wait_for(timeout=60_000)
+    page.wait_for_function(  # the redrawn chart has its layout (a new div has none until plotly drew it)
+        "() => { const gd = document.querySelector('.st-key-query_chart .js-plotly-plot');"
+        " return gd && gd._fullLayout && gd._fullLayout.shapes && gd._fullLayout.shapes.length > 0; }")
     chart = page.locator(".st-key-query_chart .js-plotly-plot").first
     assert {"image", "heatmap"} <= set(_traces(chart))
     outline = chart.evaluate("gd => gd._fullLayout.shapes.map(s => [s.x0, s.y0])")
