@@ -125,12 +125,7 @@ def with_checkpoint_hash(spec: ModelSpec) -> ModelSpec:
     """
     if spec.checkpoint is None:
         return spec
-    try:
-        stat = Path(spec.checkpoint).stat()
-        digest = _file_sha256(str(spec.checkpoint), stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        return dataclasses.replace(spec, checkpoint_sha256=None)
-    return dataclasses.replace(spec, checkpoint_sha256=digest)
+    return dataclasses.replace(spec, checkpoint_sha256=file_sha256(spec.checkpoint))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -360,10 +355,11 @@ def npz_bytes(context_key: str, _arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _file_sha256(path: str) -> str | None:
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of the file at `path` (read once per change of size and mtime), or None when it cannot be read."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        stat = Path(path).stat()
+        return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
     except OSError:
         return None
 
@@ -378,7 +374,7 @@ def provenance(ctx: Context) -> str:
         from vit_core.demo import WEIGHTS_FILE
 
         path = str(WEIGHTS_FILE)
-    if path is not None and (digest := _file_sha256(str(path))):
+    if path is not None and (digest := file_sha256(path)):
         weights += f" weights sha256 {digest[:12]}"
     versions = []
     for package in ("torch", "timm", "streamlit"):
