@@ -271,7 +271,7 @@ def analyze(
         geometry,
         distilled=distilled,
         pool_attention=result.pool_attention,
-        pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
+        pool_include_prefix=geometry.pool_include_prefix,
     )  # [batch, token]
     rolled_map, prefix_weights = split_tokens(sink.rollout.left_product(weights), geometry)
     reduced = {

@@ -46,7 +46,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_rollout_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--head-fusion", default="mean", choices=["mean", "max", "min"])
+    from .methods.rollout import HEAD_FUSIONS
+
+    parser.add_argument("--head-fusion", default="mean", choices=HEAD_FUSIONS)
     parser.add_argument("--discard-ratio", type=float, default=0.0, help="per row, drop this fraction of patch weights")
     parser.add_argument("--residual-weight", type=float, default=0.5, help="a in (1-a) A + a I (default 0.5)")
     parser.add_argument("--start-layer", type=int, default=0, help="first layer of the rollout product")

@@ -270,7 +270,7 @@ def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np
     heat, prefix = readout(
         torch.from_numpy(R)[None],
         ctx.geometry,
-        pool_include_prefix=bool(getattr(ctx.loaded.model, "pool_include_prefix", False)),
+        pool_include_prefix=ctx.geometry.pool_include_prefix,
     )
     return heat[0].numpy(), prefix[0].numpy()
 
