@@ -11,6 +11,7 @@ __all__ = [
     "CaptureError",
     "SettingsError",
     "NotAvailableError",
+    "ResultFileError",
 ]
 
 
@@ -44,3 +45,7 @@ class SettingsError(VitCoreError):
 
 class NotAvailableError(VitCoreError):
     """A view does not apply to this model (e.g. no learned position embeddings)."""
+
+
+class ResultFileError(VitCoreError):
+    """A result file is unreadable, or holds results another model or other settings produced."""

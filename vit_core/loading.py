@@ -28,6 +28,7 @@ from .types import Geometry
 __all__ = [
     "DEMO_MODEL_NAME",
     "LoadedModel",
+    "ModelRequest",
     "available_memory_bytes",
     "load_model",
     "memory_needed_bytes",
@@ -58,6 +59,8 @@ class LoadedModel:
         data_config: timm's data config (input_size, mean, std, crop_pct, crop_mode, interpolation).
         label_names: class names in output order, when known.
         geometry: token geometry at the configured input size.
+        weights_file: the file the weights were read from (a local checkpoint, the bundled model's file, or
+            the hub file in the local cache), when there is one; provenance records its name and SHA-256.
     """
 
     model: nn.Module
@@ -68,6 +71,7 @@ class LoadedModel:
     data_config: dict
     label_names: tuple[str, ...] | None
     geometry: Geometry
+    weights_file: Path | None = None
 
     @property
     def model_id(self) -> str:
@@ -455,4 +459,50 @@ def load_model(
         data_config=data_config,
         label_names=_label_names(model),
         geometry=geometry_of(model, img_size),
+        weights_file=_weights_file(name, checkpoint, source),
     )
+
+
+def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path | None:
+    """Where the weights of a model loaded as `source` came from, or None (random weights, not in the cache)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if source == "demo":
+        return Path(demo.WEIGHTS_FILE)
+    where = _hub_weights(name) if source == "hub" else None
+    if where is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models._hub import hf_split
+
+    repository, files = where
+    repo_id, revision = hf_split(repository)
+    for file in files:
+        cached = try_to_load_from_cache(repo_id, file, revision=revision)
+        if isinstance(cached, str):
+            return Path(cached)
+    return None
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """The arguments of :func:`load_model` as one picklable value: what a Ray actor (or a later process) loads.
+
+    Attributes:
+        name: timm name, hub repository or the bundled model's name.
+        checkpoint: local weights file, or None.
+        device: "auto" or a device name.
+        dtype: "float32", "bfloat16" or "float16".
+        pretrained: False for random weights.
+    """
+
+    name: str = DEMO_MODEL_NAME
+    checkpoint: Path | None = None
+    device: str = "auto"
+    dtype: str = "float32"
+    pretrained: bool = True
+
+    def load(self, **overrides) -> LoadedModel:
+        """``load_model`` with these arguments (`overrides` replace some, e.g. ``device="cpu"``)."""
+        args = {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype, "pretrained": self.pretrained}
+        return load_model(self.name, **{**args, **overrides})

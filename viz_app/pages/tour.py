@@ -37,7 +37,7 @@ def tour() -> None:
             "in its first layer."
         )
         with figure:
-            plotly(figures.filters_figure(a["patch_embed_pcs"], a["patch_embed_pcs_variance"]))
+            plotly(figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance))
     elif step == STEPS[2]:
         text.markdown(
             "**Position embeddings.** Patches carry no position by themselves, so a learned vector is added "
@@ -45,8 +45,8 @@ def tour() -> None:
             "nearby patches end up similar, and rows and columns appear (Figure 7, centre)."
         )
         with figure:
-            if "pos_embed_similarity" in a:
-                plotly(figures.pos_embed_tiles_figure(a["pos_embed_similarity"]))
+            if a.pos_embed_similarity is not None:
+                plotly(figures.pos_embed_tiles_figure(a.pos_embed_similarity))
             else:
                 st.info("This model has no learned position-embedding table.")
     elif step == STEPS[3]:
@@ -56,8 +56,8 @@ def tour() -> None:
             "every head of the last layer: some heads find the object, others look everywhere."
         )
         with figure:
-            if "cls_attention" in a:
-                plotly(figures.head_grid_figure(a["cls_attention"][0][-1:], mode="grid", layers=[g.depth - 1]))
+            if a.cls_attention is not None:
+                plotly(figures.head_grid_figure(a.cls_attention[0][-1:], mode="grid", layers=[g.depth - 1]))
             else:
                 st.info("This model has no class token; see “Query a patch”.")
     else:
@@ -68,7 +68,7 @@ def tour() -> None:
             "ViT paper's Figure 6."
         )
         with figure:
-            plotly(figures.overlay_figure(ctx.view, a["rollout"][0], g.patch_size, clickable=False, height=460))
+            plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False, height=460))
 
 
 tour()
