@@ -127,7 +127,8 @@ def run_batch_command(args) -> int:
         report = run_batch(_model_request(args).load(), paths, args.out, workers=args.workers, **common)
     for path, reason in report.failed.items():
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(f"{report.done} analysed, {report.skipped} already done, {len(report.failed)} failed; wrote {args.out}")
+    print(f"{report.done} analysed, {report.skipped} already done, {len(report.failed)} failed "
+          f"in {report.seconds:.1f} s; wrote {args.out}")
     return 0
 
 
