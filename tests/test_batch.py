@@ -20,8 +20,8 @@ import timm
 import torch
 from PIL import Image
 
-from vit_core.analysis import RolloutSettings, analyze
-from vit_core.batch import PER_IMAGE_KEYS, analyze_reduced, find_images, run_batch, split_on_out_of_memory
+from vit_core.analysis import analyze
+from vit_core.batch import PER_IMAGE_KEYS, BatchOptions, analyze_reduced, find_images, run_batch, split_on_out_of_memory
 from vit_core.cli import main
 from vit_core.errors import ResultFileError
 from vit_core.images import load_image, preprocess
@@ -64,7 +64,7 @@ def per_image_reference(loaded, paths, target_class=None):
 def test_batch_equals_per_image_analysis_and_reports_bad_files(folder, checkpoint, tmp_path):
     loaded = load_model("test_vit", checkpoint, device="cpu", num_classes=10)
     out = tmp_path / "result.npz"
-    report = run_batch(loaded, find_images(folder), out, batch_size=3, workers=2, progress=False)
+    report = run_batch(loaded, find_images(folder), out, BatchOptions(batch_size=3), workers=2, progress=False)
     assert report.done == 7 and list(report.failed) == [str(folder / "broken.png")]
     result = np.load(out)
     assert result["path"].tolist() == [str(folder / f"img{i}.png") for i in range(7)]
@@ -88,7 +88,7 @@ def test_the_streamed_dataset_reads_without_this_package(folder, checkpoint, tmp
 
     loaded = load_model("test_vit", checkpoint, device="cpu", num_classes=10)
     out = tmp_path / "dataset"  # no .npz: the Parquet dataset alone
-    run_batch(loaded, find_images(folder), out, batch_size=3, workers=0, progress=False)
+    run_batch(loaded, find_images(folder), out, BatchOptions(batch_size=3), workers=0, progress=False)
     assert not out.with_suffix(".npz").exists()
     frame = pd.read_parquet(out / "analysed")
     assert sorted(frame["path"]) == [str(folder / f"img{i}.png") for i in range(7)]
@@ -103,10 +103,8 @@ def test_the_streamed_dataset_reads_without_this_package(folder, checkpoint, tmp
 def test_split_on_out_of_memory_gives_the_unsplit_result(checkpoint):
     loaded = load_model("test_vit", checkpoint, device="cpu", num_classes=10)
     pixels = torch.randn(5, 3, 160, 160, generator=torch.Generator().manual_seed(3))
-    settings = RolloutSettings()
-
     def run(x):
-        return analyze_reduced(loaded.model, x, settings=settings, relevance=True)
+        return analyze_reduced(loaded.model, x, BatchOptions())
 
     calls: list[int] = []
     succeeded: list[int] = []

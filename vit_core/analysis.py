@@ -218,14 +218,8 @@ def _to_host(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 
 
 def analysis_settings(
-    *,
-    rollout: RolloutSettings = RolloutSettings(),  # noqa: B008 (frozen)
-    relevance: bool = True,
-    keep_attention: bool = True,
-    pcs_k: int = 28,
-    distilled: DistilledReadout = "mean",
-    model_views: bool = True,
-    keep_pixels: bool = True,
+    rollout: RolloutSettings, relevance: bool, keep_attention: bool, pcs_k: int, distilled: str, model_views: bool,
+    keep_pixels: bool,
 ) -> dict:
     """The method settings of an :func:`analyze` call by name, as its provenance records them (batch runs
     build theirs here too, before any image, to check a result they would resume)."""

@@ -31,6 +31,7 @@ from .result_files import ResultStore
 __all__ = [
     "IMAGE_SUFFIXES",
     "PER_IMAGE_KEYS",
+    "BatchOptions",
     "BatchReport",
     "ImageFiles",
     "analyse_decoded",
@@ -72,22 +73,16 @@ def find_images(pattern: str | Path) -> list[Path]:
 
 def _reduced_settings(settings: RolloutSettings, relevance: bool) -> dict:
     """The method settings of a batch run: what :func:`analyze_reduced` passes to ``analyze``, plus the top-k."""
-    return {**analysis_settings(rollout=settings, relevance=relevance, keep_attention=False, model_views=False,
-                                keep_pixels=False), "top_k": TOP_K}
+    every = analysis_settings(rollout=settings, relevance=relevance, keep_attention=False, pcs_k=0, distilled="mean",
+                              model_views=False, keep_pixels=False)
+    return {**every, "top_k": TOP_K}
 
 
-def analyze_reduced(
-    model: torch.nn.Module,
-    pixel_values: torch.Tensor,
-    *,
-    settings: RolloutSettings,
-    relevance: bool,
-    target_class: int | None = None,
-) -> dict[str, np.ndarray]:
+def analyze_reduced(model: torch.nn.Module, pixel_values: torch.Tensor, options: BatchOptions) -> dict[str, np.ndarray]:
     """Per-image reduced arrays of one batch (see ``PER_IMAGE_KEYS``), one row per image."""
     result = analyze(
-        model, pixel_values, rollout=settings, relevance=relevance, target_class=target_class, keep_attention=False,
-        model_views=False, keep_pixels=False,
+        model, pixel_values, rollout=options.rollout, relevance=options.relevance, target_class=options.target_class,
+        keep_attention=False, model_views=False, keep_pixels=False,
     )
     arrays = result.arrays()
     probabilities, indices = torch.from_numpy(result.logits).softmax(-1).topk(min(TOP_K, result.logits.shape[-1]))
@@ -96,9 +91,9 @@ def analyze_reduced(
     return {k: v for k, v in arrays.items() if k in PER_IMAGE_KEYS}
 
 
-def batch_provenance(loaded: LoadedModel, settings: RolloutSettings, relevance: bool, target_class: int | None) -> Provenance:
-    """What a batch run with these settings records (and checks an existing result against)."""
-    return provenance_of(loaded, _reduced_settings(settings, relevance), target_class)
+def batch_provenance(loaded: LoadedModel, options: BatchOptions) -> Provenance:
+    """What a batch run with these options records (and checks an existing result against)."""
+    return provenance_of(loaded, _reduced_settings(options.rollout, options.relevance), options.target_class)
 
 
 def open_store(out: Path, provenance: Provenance, loaded: LoadedModel, *, overwrite: bool) -> ResultStore:
@@ -154,6 +149,30 @@ def _collate(items):
     return items
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch run analyses, the same for the plain and the Ray path (all recorded in the provenance except
+    `batch_size` and `overwrite`, which do not change the numbers).
+
+    Attributes:
+        rollout: rollout settings.
+        relevance: compute the class-specific relevance (one backward pass per batch).
+        target_class: the class every relevance map explains; None: each image's top-1.
+        batch_size: images per forward pass (and per shard).
+        overwrite: replace an existing result instead of resuming it.
+    """
+
+    rollout: RolloutSettings = RolloutSettings()  # frozen: a shared default is safe
+    relevance: bool = True
+    target_class: int | None = None
+    batch_size: int = 32
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise SettingsError("batch size must be at least 1.")
+
+
 @dataclass
 class BatchReport:
     """What a batch run did: images analysed now, skipped as already done, failed (path -> reason)."""
@@ -179,25 +198,19 @@ def run_batch(
     loaded: LoadedModel,
     paths: Sequence[Path],
     out: Path,
+    options: BatchOptions = BatchOptions(),  # noqa: B008 (frozen)
     *,
-    batch_size: int = 32,
-    settings: RolloutSettings = RolloutSettings(),  # noqa: B008 (frozen)
-    relevance: bool = True,
-    target_class: int | None = None,
     workers: int | None = None,
-    overwrite: bool = False,
     progress: bool = True,
 ) -> BatchReport:
     """Analyse `paths` in batches into `out` (``RESULT.npz`` or a dataset directory), skipping images a
-    previous run of the same model and settings finished.
+    previous run of the same model and options finished; `workers` decoding processes (default: up to 4).
 
     Raises:
-        ResultFileError: `out` holds another model's or other settings' results (and not `overwrite`).
+        ResultFileError: `out` holds another model's or other settings' results (and not ``options.overwrite``).
     """
-    if batch_size < 1:
-        raise SettingsError("batch size must be at least 1.")
     started = time.perf_counter()
-    store = open_store(Path(out), batch_provenance(loaded, settings, relevance, target_class), loaded, overwrite=overwrite)
+    store = open_store(Path(out), batch_provenance(loaded, options), loaded, overwrite=options.overwrite)
     finished = store.finished_paths()
     todo = [p for p in paths if str(p) not in finished]
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
@@ -205,10 +218,10 @@ def run_batch(
     bar = _progress_bar(len(todo), progress)
 
     def run(pixels: torch.Tensor) -> dict[str, np.ndarray]:
-        return analyze_reduced(loaded.model, pixels, settings=settings, relevance=relevance, target_class=target_class)
+        return analyze_reduced(loaded.model, pixels, options)
 
     position = {str(p): i for i, p in enumerate(paths)}
-    for items in _batches(todo, loaded, batch_size, workers):
+    for items in _batches(todo, loaded, options.batch_size, workers):
         decoded = [(str(todo[i]), pixels, reason) for i, pixels, reason in items]
         analysed, arrays, bad = analyse_decoded(loaded, decoded, run, notify=bar.write)
         failed.update(bad)

@@ -115,16 +115,18 @@ def run_batch_command(args) -> int:
 
     settings = _rollout_settings(args)
     paths = find_images(args.source)
-    common = dict(
-        batch_size=args.batch_size, settings=settings, relevance=not args.no_relevance,
-        target_class=args.target_class, overwrite=args.overwrite,
+    from .batch import BatchOptions
+
+    options = BatchOptions(
+        rollout=settings, relevance=not args.no_relevance, target_class=args.target_class,
+        batch_size=args.batch_size, overwrite=args.overwrite,
     )
     if args.ray:
         from .distributed import run_batch_on_ray
 
-        report = run_batch_on_ray(_model_request(args), paths, args.out, workers=args.ray_workers, **common)
+        report = run_batch_on_ray(_model_request(args), paths, args.out, options, workers=args.ray_workers)
     else:
-        report = run_batch(_model_request(args).load(), paths, args.out, workers=args.workers, **common)
+        report = run_batch(_model_request(args).load(), paths, args.out, options, workers=args.workers)
     for path, reason in report.failed.items():
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(f"{report.done} analysed, {report.skipped} already done, {len(report.failed)} failed "

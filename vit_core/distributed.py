@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import RolloutSettings
-from .batch import BatchReport, ImageFiles, analyse_decoded, analyze_reduced, batch_provenance, open_store
+from .batch import BatchOptions, BatchReport, ImageFiles, analyse_decoded, analyze_reduced, batch_provenance, open_store
 from .errors import SettingsError, VitCoreError
 from .loading import ModelRequest
 from .provenance import Provenance
@@ -31,19 +30,9 @@ __all__ = ["AnalysisActor", "run_batch_on_ray"]
 class AnalysisActor:
     """A Ray Data callable class: loads the model once, then analyses batches of image paths into shards."""
 
-    def __init__(
-        self,
-        request: ModelRequest,
-        settings: RolloutSettings,
-        relevance: bool,
-        target_class: int | None,
-        directory: str,
-        provenance: Provenance,
-    ) -> None:
+    def __init__(self, request: ModelRequest, options: BatchOptions, directory: str, provenance: Provenance) -> None:
         self.loaded = request.load()
-        self.settings = settings
-        self.relevance = relevance
-        self.target_class = target_class
+        self.options = options
         self.directory = Path(directory)
         self.provenance = provenance
 
@@ -53,9 +42,7 @@ class AnalysisActor:
         decoded = [(path, pixels, reason) for path, (_, pixels, reason) in zip(paths, (files[i] for i in range(len(files))), strict=True)]
 
         def run(x):
-            return analyze_reduced(
-                self.loaded.model, x, settings=self.settings, relevance=self.relevance, target_class=self.target_class
-            )
+            return analyze_reduced(self.loaded.model, x, self.options)
 
         analysed, arrays, failed = analyse_decoded(self.loaded, decoded, run)
         write_shard(self.directory, int(np.min(batch["index"])), analysed, arrays, failed, self.provenance)
@@ -63,31 +50,23 @@ class AnalysisActor:
 
 
 def run_batch_on_ray(
-    request: ModelRequest,
-    paths: Sequence[Path],
-    out: Path,
-    *,
-    batch_size: int = 32,
-    settings: RolloutSettings = RolloutSettings(),  # noqa: B008 (frozen)
-    relevance: bool = True,
-    target_class: int | None = None,
-    workers: int = 2,
-    overwrite: bool = False,
+    request: ModelRequest, paths: Sequence[Path], out: Path, options: BatchOptions = BatchOptions(), *, workers: int = 2  # noqa: B008
 ) -> BatchReport:
-    """Analyse `paths` with Ray Data into `out`, resuming or refusing exactly as :func:`vit_core.batch.run_batch`."""
+    """Analyse `paths` with Ray Data (`workers` actors) into `out`, resuming or refusing exactly as
+    :func:`vit_core.batch.run_batch`."""
     try:
         import ray
     except ImportError as error:
         raise VitCoreError("Ray is not installed; run pip install -r requirements-ray.txt, or drop --ray.") from error
-    if batch_size < 1 or workers < 1:
-        raise SettingsError("batch size and Ray workers must be at least 1.")
+    if workers < 1:
+        raise SettingsError("--ray-workers must be at least 1.")
 
     started = time.perf_counter()
     probe = request.load(device="cpu", dtype="float32")  # fail fast, read geometry, hash the weights
-    provenance = batch_provenance(probe, settings, relevance, target_class)
+    provenance = batch_provenance(probe, options)
     # what the actors run on: the requested dtype, and the device as requested (each worker resolves "auto")
     provenance = replace(provenance, dtype=request.dtype, device=f"{request.device} (Ray workers)")
-    store = open_store(Path(out), provenance, probe, overwrite=overwrite)
+    store = open_store(Path(out), provenance, probe, overwrite=options.overwrite)
     finished = store.finished_paths()
     todo = [{"path": str(p), "index": i} for i, p in enumerate(paths) if str(p) not in finished]
     failed: dict[str, str] = {}
@@ -100,10 +79,9 @@ def run_batch_on_ray(
         results = ray.data.from_items(todo).map_batches(
             AnalysisActor,
             fn_constructor_kwargs={
-                "request": request, "settings": settings, "relevance": relevance, "target_class": target_class,
-                "directory": str(store.directory), "provenance": store.provenance,
+                "request": request, "options": options, "directory": str(store.directory), "provenance": store.provenance,
             },
-            batch_size=batch_size,
+            batch_size=options.batch_size,
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_gpus=1 if gpus else 0,
             num_cpus=1,
