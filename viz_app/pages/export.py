@@ -20,7 +20,8 @@ st.download_button("Download overlay PNG", export.overlay_png(ctx.view, a.rollou
 
 st.subheader("All arrays (.npz)")
 shapes = ", ".join(f"`{k}` {list(v.shape)}" for k, v in a.arrays().items())
-st.caption(f"The same keys as `python -m vit_core analyze`: {shapes}.")
+st.caption(f"The same keys as `python -m vit_core analyze`: {shapes}, and `provenance` (model, weights SHA-256, "
+           "preprocessing, settings, versions, date) as a JSON string.")
 st.download_button("Download .npz", lambda: resources.npz_bytes(ctx.key, a), file_name=f"{stem}.npz",
                    mime="application/octet-stream", key="export_npz")
 
