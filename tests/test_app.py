@@ -394,10 +394,10 @@ def test_every_rollout_control_on_every_token_layout(layout):
         ctx = app.session_state[state.CONTEXT]
         settings = RolloutSettings(**{field: value})
         heat, prefix = resources.rollout_map(ctx, settings)
-        pixels = torch.from_numpy(np.array(ctx.analysis["pixel_values"]))
+        pixels = torch.from_numpy(np.array(ctx.analysis.pixel_values))
         reference = analyze(ctx.loaded.model, pixels, rollout=settings, relevance=False, keep_attention=False)
-        np.testing.assert_allclose(heat, reference["rollout"][0], rtol=1e-4, atol=1e-6, err_msg=f"{layout} {key}")
-        np.testing.assert_allclose(prefix, reference["prefix_weights"][0], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(heat, reference.rollout[0], rtol=1e-4, atol=1e-6, err_msg=f"{layout} {key}")
+        np.testing.assert_allclose(prefix, reference.prefix_weights[0], rtol=1e-4, atol=1e-6)
         default = RolloutSettings()
         getattr(app, kind)(key=key).set_value(getattr(default, field)).run()  # one control at a time
 

@@ -12,6 +12,7 @@ __all__ = [
     "CaptureError",
     "SettingsError",
     "NotAvailableError",
+    "ResultFileError",
 ]
 
 
@@ -59,3 +60,7 @@ class SettingsError(VitCoreError):
 
 class NotAvailableError(VitCoreError):
     """A view does not apply to this model (e.g. no learned position embeddings)."""
+
+
+class ResultFileError(VitCoreError):
+    """A result file is unreadable, or holds results another model or other settings produced."""

@@ -29,6 +29,7 @@ __all__ = [
     "DEMO_MODEL_NAME",
     "RANDOM_SEED",
     "LoadedModel",
+    "ModelRequest",
     "available_memory_bytes",
     "load_model",
     "memory_needed_bytes",
@@ -63,6 +64,8 @@ class LoadedModel:
         label_names: class names in output order, when known.
         geometry: token geometry at the configured input size.
         seed: the seed of the random initialisation when `source` is "random", else None.
+        weights_file: the file the weights were read from (a local checkpoint, the bundled model's file, or
+            the hub file in the local cache), when there is one; provenance records its name and SHA-256.
     """
 
     model: nn.Module
@@ -74,6 +77,7 @@ class LoadedModel:
     label_names: tuple[str, ...] | None
     geometry: Geometry
     seed: int | None = None
+    weights_file: Path | None = None
 
     @property
     def model_id(self) -> str:
@@ -469,10 +473,12 @@ def load_model(
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    seed = None
+    seed, weights_file = None, None
     transformers = _transformers_source(name) if checkpoint is None else None
     if transformers is not None:
-        model, source = _from_transformers(transformers, resolved_device, resolved_dtype, pretrained, model_kwargs)
+        model, source, weights_file = _from_transformers(
+            transformers, resolved_device, resolved_dtype, pretrained, model_kwargs
+        )
         name = transformers.name
         seed = None if pretrained else RANDOM_SEED
     elif not pretrained:  # before the checkpoint: random weights must never be the checkpoint's
@@ -485,6 +491,8 @@ def load_model(
     else:
         model = _build(name, True, resolved_device, resolved_dtype, **model_kwargs)
         source = "demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub"
+    if transformers is None and source != "random":
+        weights_file = _weights_file(name, checkpoint, source)
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
     img_size = tuple(data_config["input_size"][-2:])
@@ -498,7 +506,53 @@ def load_model(
         label_names=_label_names(model),
         geometry=geometry_of(model, img_size),
         seed=seed,
+        weights_file=weights_file,
     )
+
+
+def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path | None:
+    """Where the weights of a timm model loaded as `source` came from, or None (not in the cache)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if source == "demo":
+        return Path(demo.WEIGHTS_FILE)
+    where = _hub_weights(name) if source == "hub" else None
+    if where is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models._hub import hf_split
+
+    repository, files = where
+    repo_id, revision = hf_split(repository)
+    for file in files:
+        cached = try_to_load_from_cache(repo_id, file, revision=revision)
+        if isinstance(cached, str):
+            return Path(cached)
+    return None
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """The arguments of :func:`load_model` as one picklable value: what a Ray actor (or a later process) loads.
+
+    Attributes:
+        name: timm name, hub repository or the bundled model's name.
+        checkpoint: local weights file, or None.
+        device: "auto" or a device name.
+        dtype: "float32", "bfloat16" or "float16".
+        pretrained: False for random weights.
+    """
+
+    name: str = DEMO_MODEL_NAME
+    checkpoint: Path | None = None
+    device: str = "auto"
+    dtype: str = "float32"
+    pretrained: bool = True
+
+    def load(self, **overrides) -> LoadedModel:
+        """``load_model`` with these arguments (`overrides` replace some, e.g. ``device="cpu"``)."""
+        args = {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype, "pretrained": self.pretrained}
+        return load_model(self.name, **{**args, **overrides})
 
 
 # -- transformers-format ViTs: a hub repository or a local folder with config.json (see vit_core.hf_transformers) --
@@ -632,15 +686,16 @@ def _transformers_weights(source: _TransformersSource, tqdm_class: type | None =
 
 def _from_transformers(
     source: _TransformersSource, device: torch.device, dtype: torch.dtype, pretrained: bool, model_kwargs: dict
-) -> tuple[nn.Module, str]:
-    """(timm model, source label) of a transformers model: its weights mapped, or random ones (RANDOM_SEED)."""
+) -> tuple[nn.Module, str, Path | None]:
+    """(timm model, source label, weights file) of a transformers model: its weights mapped, or random ones
+    (RANDOM_SEED, no file)."""
     from .hf_transformers import convert_state_dict
 
     spec, _ = _transformers_skeleton(source, device, dtype, model_kwargs)
     if not pretrained:
         with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
             torch.manual_seed(RANDOM_SEED)
-            return spec.build(), "random"
+            return spec.build(), "random", None
     path = _transformers_weights(source)
     model = spec.build()
     state = convert_state_dict(spec, _read_state_dict(path), model)
@@ -648,4 +703,4 @@ def _from_transformers(
     if message:
         raise CheckpointError(message)
     model.load_state_dict(state, strict=True)
-    return model, "hub" if source.repository else "checkpoint"
+    return model, "hub" if source.repository else "checkpoint", path

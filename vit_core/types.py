@@ -32,6 +32,8 @@ class Geometry:
         depth: number of transformer blocks.
         num_heads: attention heads per block.
         embed_dim: token width.
+        pool_include_prefix: whether average pooling also averages the prefix tokens (timm's
+            ``pool_include_prefix``); the readout of every map follows it.
     """
 
     patch_size: tuple[int, int]
@@ -43,6 +45,7 @@ class Geometry:
     depth: int
     num_heads: int
     embed_dim: int
+    pool_include_prefix: bool = False
 
     def __post_init__(self) -> None:
         gh, gw = self.grid_size

@@ -26,7 +26,7 @@ import streamlit as st
 import torch
 
 import vit_core
-from vit_core.analysis import analyze
+from vit_core.analysis import AnalysisResult, analyze
 from vit_core.errors import ImageError, ModelLoadError
 from vit_core.images import PixelMapping, load_image, model_view, preprocess
 from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
@@ -231,8 +231,8 @@ def _has_classifier(loaded: LoadedModel) -> bool:
 @st.cache_resource(max_entries=6, show_spinner=False)
 def analyze_image(
     model_key: str, image_sha256: str, settings: AnalysisSettings, _loaded: LoadedModel, _data: bytes
-) -> tuple[dict[str, np.ndarray], np.ndarray, PixelMapping]:
-    """One forward (and one gradient) pass: ``vit_core.analysis.analyze`` arrays, the model's view, its mapping.
+) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
+    """One forward (and one gradient) pass: ``vit_core.analysis.analyze``'s result, the model's view, its mapping.
 
     Cached by (model key, image hash, settings); `_loaded` and `_data` are not hashed (they are
     determined by the keys). A resource cache, not a data cache: a rerun gets the same arrays back
@@ -241,16 +241,16 @@ def analyze_image(
     """
     pixel_values, view, mapping = _pixel_values(_loaded, _data)
     FORWARD_CALLS["analyze"] += 1
-    arrays = analyze(
-        _loaded.model,
+    result = analyze(
+        _loaded,  # the LoadedModel: its weights file's hash goes into the export's provenance
         pixel_values,
         relevance=settings.relevance and _has_classifier(_loaded),
         keep_attention=True,
         pcs_k=settings.pcs_k,
     )
-    for array in (*arrays.values(), view):
+    for array in (*result.arrays().values(), view):
         array.flags.writeable = False
-    return arrays, view, mapping
+    return result, view, mapping
 
 
 def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSettings | None = None) -> Context:
@@ -263,12 +263,12 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
     spec = with_checkpoint_hash(spec)
     loaded = get_model(spec)
     try:
-        arrays, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
+        result, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
     except (OSError, ValueError) as error:  # decoder errors that slipped past load_image
         raise ImageError(f"the image could not be analysed ({type(error).__name__}); try another file.") from error
     predictions = []
     if _has_classifier(loaded):
-        predictions = top_k(shared_tensor(arrays["logits"]), loaded.label_names, k=5)[0]
+        predictions = top_k(shared_tensor(result.logits), loaded.label_names, k=5)[0]
     geometry = loaded.geometry
     labels = tuple(geometry.token_label(i) for i in range(geometry.num_prefix_tokens))
     return Context(
@@ -277,7 +277,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         image=image,
         view=view,
         mapping=mapping,
-        analysis=arrays,
+        analysis=result,
         predictions=predictions,
         prefix_labels=labels,
     )
@@ -293,14 +293,14 @@ def rollout_matrix(context_key: str, settings: RolloutSettings, _attention: np.n
 def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np.ndarray]:
     """Rollout map ``[gh, gw]`` and prefix weights ``[P]`` read out as the model pools (no forward)."""
     if settings == RolloutSettings():
-        return ctx.analysis["rollout"][0], ctx.analysis["prefix_weights"][0]
-    R = rollout_matrix(ctx.key, settings, ctx.analysis["attention"], ctx.geometry.num_prefix_tokens)
-    pool = ctx.analysis.get("pool_attention")  # [1, pool_head, latent, key], attention-pool ("map") heads only
+        return ctx.analysis.rollout[0], ctx.analysis.prefix_weights[0]
+    R = rollout_matrix(ctx.key, settings, ctx.analysis.attention, ctx.geometry.num_prefix_tokens)
+    pool = ctx.analysis.pool_attention  # [1, pool_head, latent, key], attention-pool ("map") heads only
     heat, prefix = readout(
         torch.from_numpy(R)[None],
         ctx.geometry,
         pool_attention=None if pool is None else shared_tensor(pool),
-        pool_include_prefix=bool(getattr(ctx.loaded.model, "pool_include_prefix", False)),
+        pool_include_prefix=ctx.geometry.pool_include_prefix,
     )
     return heat[0].numpy(), prefix[0].numpy()
 
@@ -318,10 +318,10 @@ def relevance_map(ctx: Context, target: int) -> np.ndarray | None:
 
     Another class needs one gradient pass, cached per (model, image, class).
     """
-    if "relevance" not in ctx.analysis:
+    if ctx.analysis.relevance is None:
         return None
-    if int(ctx.analysis["relevance_target"][0]) == int(target):
-        return ctx.analysis["relevance"][0]
+    if int(ctx.analysis.relevance_target[0]) == int(target):
+        return ctx.analysis.relevance[0]
     return _relevance(ctx.key, int(target), ctx.loaded, ctx.image.data)
 
 
@@ -332,11 +332,11 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
     for data in sample_images().values():
         pixel_values, _, _ = _pixel_values(_loaded, data)
         FORWARD_CALLS["samples"] += 1
-        arrays = analyze(
+        result = analyze(
             _loaded.model, pixel_values, relevance=False, keep_attention=False, model_views=False, keep_pixels=False
         )
-        distances.append(arrays["mean_attention_distance"][0])
-        entropies.append(arrays["attention_entropy"][0])
+        distances.append(result.mean_attention_distance[0])
+        entropies.append(result.attention_entropy[0])
     d, e = np.stack(distances), np.stack(entropies)
     return {
         "distance_mean": d.mean(0),
@@ -348,11 +348,9 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def npz_bytes(context_key: str, _arrays: dict[str, np.ndarray]) -> bytes:
-    """The analysis arrays as a compressed .npz (the keys of ``python -m vit_core analyze``)."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **_arrays)
-    return buffer.getvalue()
+def npz_bytes(context_key: str, _result: AnalysisResult) -> bytes:
+    """The analysis as a compressed .npz (the keys of ``python -m vit_core analyze``, provenance included)."""
+    return _result.npz_bytes(compressed=True)
 
 
 def file_sha256(path: str | Path) -> str | None:

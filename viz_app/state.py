@@ -8,7 +8,10 @@ belong to fragments; changing them never re-runs the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vit_core.result import AnalysisResult
 
 __all__ = [
     "CURATED_MODELS",
@@ -215,7 +218,7 @@ class Context:
         image: the chosen image.
         view: ``[h, w, 3]`` uint8, the image as the model sees it (after resize and crop).
         mapping: ``vit_core.images.PixelMapping`` from view pixels back to the original image's.
-        analysis: ``vit_core.analysis.analyze`` arrays for this model and image (batch of one).
+        analysis: ``vit_core.analysis.analyze``'s result for this model and image (batch of one).
         predictions: top-5 ``vit_core.predict.Prediction`` list, empty when the model has no classifier.
         prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
     """
@@ -225,7 +228,7 @@ class Context:
     image: ImageSpec
     view: Any
     mapping: Any
-    analysis: dict
+    analysis: AnalysisResult
     predictions: list
     prefix_labels: tuple[str, ...]
 
@@ -239,4 +242,4 @@ class Context:
 
     @property
     def num_classes(self) -> int:
-        return int(self.analysis["logits"].shape[-1])
+        return int(self.analysis.logits.shape[-1])

@@ -159,7 +159,7 @@ def head_label(head: int | str) -> str:
 
 def class_probabilities(ctx: Context) -> np.ndarray:
     """``[class]`` softmax of the model's logits for this image."""
-    logits = np.asarray(ctx.analysis["logits"][0], dtype=np.float64)
+    logits = np.asarray(ctx.analysis.logits[0], dtype=np.float64)
     weights = np.exp(logits - logits.max())
     return weights / weights.sum()
 

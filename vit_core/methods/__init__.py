@@ -11,6 +11,7 @@ from .pos_embed import patch_position_embeddings, pos_embed_similarity
 from .readout import DistilledReadout, output_row, readout, split_tokens
 from .relevance import Relevance, class_relevance, relevance_from_gradients, resolve_targets
 from .rollout import (
+    HEAD_FUSIONS,
     HeadFusion,
     RolloutSettings,
     RolloutSink,
@@ -22,6 +23,7 @@ from .rollout import (
 from .token_attention import QueryToken, class_token_attention, resolve_query, token_attention, token_rollout
 
 __all__ = [
+    "HEAD_FUSIONS",
     "HeadFusion",
     "RolloutSettings",
     "RolloutSink",

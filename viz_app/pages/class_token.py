@@ -10,15 +10,15 @@ from viz_app.ui import head_label, plotly, prefix_mass, render_controls, require
 ctx = require_context()
 geometry = ctx.geometry
 
-if "cls_attention" not in ctx.analysis:
+if ctx.analysis.cls_attention is None:
     st.info("This model has no class token (it pools the patch tokens); use “Query a patch” to see where any token looks.")
     st.stop()
 
-maps = ctx.analysis["cls_attention"][0]  # [layer, head, gh, gw]
+maps = ctx.analysis.cls_attention[0]  # [layer, head, gh, gw]
 cls = geometry.token_index("cls")
 P = geometry.num_prefix_tokens
 # weights of the class-token query on each prefix key: [layer, head, prefix]
-prefix_weights = ctx.analysis["attention"][0, :, :, cls, :P]
+prefix_weights = ctx.analysis.attention[0, :, :, cls, :P]
 
 
 @st.fragment

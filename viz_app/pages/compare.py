@@ -36,9 +36,9 @@ def column(c, title: str, side: str) -> None:
         st.markdown(f"Top-1: **{top.label}** ({percent(top.probability)})")
     else:
         st.markdown("No classification head.")
-    plotly(figures.overlay_figure(c.view, c.analysis["rollout"][0], c.geometry.patch_size, clickable=False,
+    plotly(figures.overlay_figure(c.view, c.analysis.rollout[0], c.geometry.patch_size, clickable=False,
                                   height=420, title="Attention rollout"), key=f"compare_{side}_rollout")
-    plotly(figures.head_metric_figure(c.analysis["mean_attention_distance"][0],
+    plotly(figures.head_metric_figure(c.analysis.mean_attention_distance[0],
                                       y_title="mean attention distance (px)", title="Mean attention distance"),
            key=f"compare_{side}_distance")
 

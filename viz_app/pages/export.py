@@ -30,8 +30,9 @@ png_download(ctx, heat, render, "Attention rollout", describe_rollout(settings),
              file_stem=f"{stem}_rollout")
 
 st.subheader("All arrays (.npz)")
-shapes = ", ".join(f"`{k}` {list(v.shape)}" for k, v in a.items())
-st.caption(f"The same keys as `python -m vit_core analyze`: {shapes}.")
+shapes = ", ".join(f"`{k}` {list(v.shape)}" for k, v in a.arrays().items())
+st.caption(f"The same keys as `python -m vit_core analyze`: {shapes}, and `provenance` (model, weights SHA-256, "
+           "preprocessing, settings, versions, date) as a JSON string.")
 st.download_button("Download .npz", lambda: resources.npz_bytes(ctx.key, a), file_name=f"{stem}.npz",
                    mime="application/octet-stream", key="export_npz")
 
@@ -40,15 +41,15 @@ builders = {
     "Attention rollout overlay": lambda: figures.overlay_figure(ctx.view, heat, g.patch_size, settings=render,
                                                                 clickable=False,
                                                                 title=f"Attention rollout ({describe_rollout(settings)})"),
-    "Mean attention distance": lambda: figures.head_metric_figure(a["mean_attention_distance"][0],
+    "Mean attention distance": lambda: figures.head_metric_figure(a.mean_attention_distance[0],
                                                                   y_title="mean attention distance (px)"),
-    "Patch-embedding filters": lambda: figures.filters_figure(a["patch_embed_pcs"], a["patch_embed_pcs_variance"]),
+    "Patch-embedding filters": lambda: figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance),
 }
-if "cls_attention" in a:
+if a.cls_attention is not None:
     builders["Class-token attention (animated)"] = lambda: figures.head_grid_figure(
-        a["cls_attention"][0], colorscale=render_settings(state.CLS_RENDER).colorscale)
-if "pos_embed_similarity" in a:
-    builders["Position-embedding similarity"] = lambda: figures.pos_embed_tiles_figure(a["pos_embed_similarity"])
+        a.cls_attention[0], colorscale=render_settings(state.CLS_RENDER).colorscale)
+if a.pos_embed_similarity is not None:
+    builders["Position-embedding similarity"] = lambda: figures.pos_embed_tiles_figure(a.pos_embed_similarity)
 name = st.selectbox("Figure", list(builders), key=state.EXPORT_FIGURE)
 st.download_button("Download HTML", lambda: export.figure_html(builders[name](), f"{name} — {ctx.image.label}"),
                    file_name=f"{stem}_{name.split()[0].lower()}.html", mime="text/html", key="export_html")

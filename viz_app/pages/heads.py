@@ -7,8 +7,8 @@ from viz_app import figures, findings, resources, state
 from viz_app.ui import plotly, require_context
 
 ctx = require_context()
-distance = ctx.analysis["mean_attention_distance"][0]  # [layer, head], pixels
-entropy = ctx.analysis["attention_entropy"][0]  # [layer, head], nats
+distance = ctx.analysis.mean_attention_distance[0]  # [layer, head], pixels
+entropy = ctx.analysis.attention_entropy[0]  # [layer, head], nats
 
 
 @st.fragment

@@ -8,12 +8,12 @@ from viz_app import figures, findings, resources, state
 from viz_app.ui import patch_from_selection, plotly, require_context
 
 ctx = require_context()
-if "pos_embed_similarity" not in ctx.analysis:
+if ctx.analysis.pos_embed_similarity is None:
     st.info("This model has no learned absolute position-embedding table (it uses rotary, relative or fixed "
             "embeddings), so there are no similarity tiles to show.")
     st.stop()
 
-raw = ctx.analysis["pos_embed_similarity"]  # [gh, gw, gh, gw]
+raw = ctx.analysis.pos_embed_similarity  # [gh, gw, gh, gw]
 gh, gw = raw.shape[:2]
 st.session_state.setdefault(state.POS_ROW, 0)
 st.session_state.setdefault(state.POS_COL, 0)

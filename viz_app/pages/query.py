@@ -46,14 +46,14 @@ def query_view() -> None:
     render = render_controls(state.QUERY_RENDER)
     token = geometry.patch_token(row, col)
     try:
-        attention = resources.shared_tensor(ctx.analysis["attention"])  # [1, L, H, N, N], shared, read only
+        attention = resources.shared_tensor(ctx.analysis.attention)  # [1, L, H, N, N], shared, read only
         per_head = token_attention(attention, geometry, (row, col))[0].numpy()  # [L, H, gh, gw]
         if layer == "rolled out":
-            R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis["attention"], P)
+            R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis.attention, P)
             heat, on_prefix = R[token, P:].reshape(gh, gw), R[token, :P]
             what = "rolled out over all layers (mean of heads, residual 0.5)"
         else:
-            rows = ctx.analysis["attention"][0, layer, :, token]  # [H, N]
+            rows = ctx.analysis.attention[0, layer, :, token]  # [H, N]
             if head == "mean of heads":
                 heat, on_prefix, what = per_head[layer].mean(0), rows[:, :P].mean(0), f"layer {layer}, mean of heads"
             else:

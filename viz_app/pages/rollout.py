@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from vit_core.errors import VitCoreError
-from vit_core.methods import RolloutSettings
+from vit_core.methods import HEAD_FUSIONS, RolloutSettings
 from viz_app import figures, resources, state
 from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
 from viz_app.rendering import is_constant
@@ -61,7 +61,7 @@ def rollout_view() -> None:
         st.caption("The bundled model knows six synthetic shapes only (see “Image & patches”); on this image its maps "
                    "show where it looked for them, not what the image shows.")
     controls = st.columns(4)
-    fusion = controls[0].selectbox("Head fusion", ["mean", "max", "min"], key=state.FUSION)
+    fusion = controls[0].selectbox("Head fusion", HEAD_FUSIONS, key=state.FUSION)
     discard = controls[1].slider("Discard ratio", 0.0, 0.95, 0.0, 0.05, key=state.DISCARD,
                                  help="Per row, drop this fraction of the weakest weights to patches.")
     residual = controls[2].slider("Residual weight", 0.0, 1.0, 0.5, 0.05, key=state.RESIDUAL,

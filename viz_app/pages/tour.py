@@ -38,18 +38,18 @@ def tour() -> None:
             "in its first layer."
         )
         with figure:
-            plotly(figures.filters_figure(a["patch_embed_pcs"], a["patch_embed_pcs_variance"]))
+            plotly(figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance))
     elif step == STEPS[2]:
         found = ("" if "pos_embed_similarity" not in a else " " + findings.position_finding(
-            a["pos_embed_similarity"], random_weights=ctx.loaded.source == "random").text)
+            a.pos_embed_similarity, random_weights=ctx.loaded.source == "random").text)
         text.markdown(
             "**Position embeddings.** Patches carry no position by themselves, so a learned vector is added "
             "to each according to its index. Nobody tells the model the grid is 2-D; in the ViT paper the "
             "embeddings of nearby patches end up similar (Figure 7, centre)." + found
         )
         with figure:
-            if "pos_embed_similarity" in a:
-                plotly(figures.pos_embed_tiles_figure(a["pos_embed_similarity"]))
+            if a.pos_embed_similarity is not None:
+                plotly(figures.pos_embed_tiles_figure(a.pos_embed_similarity))
             else:
                 st.info("This model has no learned position-embedding table.")
     elif step == STEPS[3]:
@@ -59,8 +59,8 @@ def tour() -> None:
             "every head of the last layer: some heads find the object, others look everywhere."
         )
         with figure:
-            if "cls_attention" in a:
-                plotly(figures.head_grid_figure(a["cls_attention"][0][-1:], mode="grid", layers=[g.depth - 1]))
+            if a.cls_attention is not None:
+                plotly(figures.head_grid_figure(a.cls_attention[0][-1:], mode="grid", layers=[g.depth - 1]))
             else:
                 st.info("This model has no class token; see “Query a patch”.")
     else:
@@ -71,7 +71,7 @@ def tour() -> None:
             "ViT paper's Figure 6, drawn as there: the image darkened where little flows to the class token."
         )
         with figure:
-            plotly(figures.overlay_figure(ctx.view, a["rollout"][0], g.patch_size, clickable=False, height=460,
+            plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False, height=460,
                                           settings=RenderSettings(style=PAPER)))
 
 
