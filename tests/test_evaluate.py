@@ -45,8 +45,8 @@ def test_evaluate_writes_report_and_curves(scenes, tmp_path, capsys):
     assert report["images"] == 4 and report["images_with_masks"] == 4  # the demo scenes' masks, found alone
     assert report["convention"]["token_removal"]["fractions"] == FRACTIONS.tolist()
     assert "trapezoid" in report["convention"]["auc"]
-    model = report["produced_by"]["model"]
-    assert model["weights_sha256"] == hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest()
+    produced_by = report["produced_by"]
+    assert produced_by["checkpoint_sha256"] == hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest()
     assert report["produced_by"]["settings"]["lrp_rule"] == "cp"
     for method in FAST.split(","):
         assert set(MEASURES) <= set(report["methods"][method])

@@ -12,12 +12,10 @@ again from the file name.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +44,7 @@ __all__ = [
     "find_mask",
     "add_evaluate_command",
     "run_evaluate",
-    "add_method_arrays",
+    "method_arrays",
 ]
 
 CURVE_MEASURES = ("positive_auc", "negative_auc", "positive_top1_auc", "negative_top1_auc", "deletion_auc", "insertion_auc")
@@ -191,51 +189,23 @@ def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np
     return np.asarray(view) > 127
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _provenance(args, loaded, settings: ExplainSettings) -> dict:
+    """The project's provenance record (:func:`vit_core.provenance.provenance_of`) plus the command and SciPy's
+    version (attention flow's solver)."""
     import scipy
-    import timm
 
-    from .demo.registry import WEIGHTS_FILE
+    from .provenance import provenance_of
 
-    weights = args.checkpoint
-    if weights is None and loaded.source == "demo":
-        weights = WEIGHTS_FILE  # the bundled weights
-    return {
-        "command": "python -m vit_core " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else None,
-        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {
-            "name": loaded.name,
-            "source": loaded.source,
-            "weights_file": str(weights) if weights else None,
-            "weights_sha256": _sha256(Path(weights)) if weights else None,
-            "random_weights": bool(args.random_weights),
-            "device": str(loaded.device),
-            "dtype": str(loaded.dtype).removeprefix("torch."),
-            "input_size": list(loaded.data_config.get("input_size", [])),
-            "geometry": {
-                "grid_size": list(loaded.geometry.grid_size),
-                "patch_size": list(loaded.geometry.patch_size),
-                "prefix_tokens": list(loaded.geometry.prefix_kinds),
-                "global_pool": loaded.geometry.global_pool,
-            },
-        },
-        "settings": settings.describe(),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "timm": timm.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-        },
+    record = asdict(provenance_of(loaded, settings.describe()))
+    record["versions"] = {**record["versions"], "scipy": scipy.__version__}
+    record["command"] = "python -m vit_core " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else None
+    record["geometry"] = {
+        "grid_size": list(loaded.geometry.grid_size),
+        "patch_size": list(loaded.geometry.patch_size),
+        "prefix_tokens": list(loaded.geometry.prefix_kinds),
+        "global_pool": loaded.geometry.global_pool,
     }
+    return record
 
 
 def add_evaluate_command(commands, add_model_options: Callable, add_rollout_options: Callable) -> None:
@@ -381,9 +351,11 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
     return 0
 
 
-def add_method_arrays(arrays: dict, model: nn.Module, pixel_values: torch.Tensor, methods: Sequence[str], target, settings: ExplainSettings) -> None:
-    """Add the arrays of ``analyze --methods`` beyond rollout and relevance: ``raw_attention``, ``attention_flow``,
-    ``gradcam``, ``lrp`` as [B, gh, gw] float32 (the target is the relevance's)."""
+def method_arrays(
+    model: nn.Module, pixel_values: torch.Tensor, methods: Sequence[str], target, settings: ExplainSettings
+) -> dict[str, np.ndarray]:
+    """The arrays of ``analyze --methods`` beyond rollout and relevance, by their result field: ``raw_attention``,
+    ``attention_flow``, ``gradcam``, ``lrp`` as [B, gh, gw] float32 (the target is the relevance's)."""
     from .explain import ANALYZE_KEYS
 
     extra = [m for m in parse_methods(methods) if m not in ("rollout", "relevance")]
@@ -391,10 +363,9 @@ def add_method_arrays(arrays: dict, model: nn.Module, pixel_values: torch.Tensor
     if baselines:
         raise SettingsError(f"analyze writes no {', '.join(baselines)} map; the baselines belong to evaluate.")
     if not extra:
-        return
+        return {}
     if target is None:
         with torch.no_grad():
             target = model(pixel_values).argmax(dim=-1)
     maps = explanation_maps(model, pixel_values, extra, target=target.to(pixel_values.device), settings=settings)
-    for name, values in maps.items():
-        arrays[ANALYZE_KEYS[name]] = values.cpu().numpy().astype(np.float32)
+    return {ANALYZE_KEYS[name]: values.cpu().numpy().astype(np.float32) for name, values in maps.items()}

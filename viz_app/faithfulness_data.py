@@ -17,7 +17,7 @@ import torch
 from vit_core.evaluate import evaluate_batch
 from vit_core.loading import LoadedModel
 
-from .resources import FORWARD_CALLS, _pixel_values
+from .resources import FORWARD_CALLS, model_input
 
 __all__ = ["method_results"]
 
@@ -43,7 +43,7 @@ def method_results(
     with _LOCK:
         missing = [m for m in methods if m not in store]
         if missing:
-            pixel_values, _, _ = _pixel_values(loaded, data)
+            pixel_values, _, _ = model_input(loaded, data)
             labels = torch.tensor([int(target)], device=pixel_values.device)
             FORWARD_CALLS["faithfulness"] += 1
             maps, measures, curves = evaluate_batch(loaded.model, pixel_values, missing, labels, step_progress=step_progress)

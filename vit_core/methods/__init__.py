@@ -1,6 +1,6 @@
 """Explanation methods over captured attention: pure, batched torch functions on the tensors' device.
 
-See ``shared/design/MATH.md`` for the formulas; none of these modules draws or imports a UI library.
+See ``docs/METHODS.md`` for the formulas and their papers; none of these modules draws or imports a UI library.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .raw_attention import RawAttention, raw_attention
 from .readout import DistilledReadout, output_row, readout, split_tokens
 from .relevance import Relevance, class_relevance, relevance_from_gradients, resolve_targets
 from .rollout import (
+    HEAD_FUSIONS,
     HeadFusion,
     RolloutSettings,
     RolloutSink,
@@ -27,6 +28,7 @@ from .rollout import (
 from .token_attention import QueryToken, class_token_attention, resolve_query, token_attention, token_rollout
 
 __all__ = [
+    "HEAD_FUSIONS",
     "HeadFusion",
     "RolloutSettings",
     "RolloutSink",

@@ -1,6 +1,6 @@
 """Read the model's output row out of a token-mixing matrix (rollout, relevance, or one layer's attention).
 
-Which row stands for the prediction depends on the head's pooling (MATH.md, "Reading a map out of R"):
+Which row stands for the prediction depends on the head's pooling (docs/METHODS.md, "Reading a map out of R"):
 
 - class-token pooling ("token"): the class token's row; distilled models (DeiT) average the class and
   distillation heads, so their row is the class row, the distillation row, or the mean of the two;

@@ -18,7 +18,7 @@ from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, m
 from viz_app import figures, resources, state
 from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import objects_in_view
-from viz_app.ui import colormap_select, plotly, require_context, show_error
+from viz_app.ui import plotly, render_controls, require_context, show_error
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -152,17 +152,14 @@ if results:
 
 @st.fragment
 def maps_view() -> None:
-    look = st.columns([1, 1, 3])
-    opacity = look[0].slider("Opacity", 0.0, 1.0, 0.6, 0.05, key=state.FAITH_OPACITY)
-    with look[1]:
-        colorscale = colormap_select(state.FAITH_COLORMAP)
+    render = render_controls(state.FAITH_RENDER)
     boxes = [(o.label, o.box) for o in objects]
     columns = st.columns(min(4, max(len(results), 1)))
     for n, (method, result) in enumerate(results.items()):
         with columns[n % len(columns)]:
             st.markdown(f"**{NAMES[method]}**")
-            plotly(figures.overlay_figure(ctx.view, result["map"], geometry.patch_size, opacity=opacity,
-                                          colorscale=colorscale, num_prefix_tokens=geometry.num_prefix_tokens,
+            plotly(figures.overlay_figure(ctx.view, result["map"], geometry.patch_size, settings=render,
+                                          num_prefix_tokens=geometry.num_prefix_tokens,
                                           clickable=False, height=300, boxes=boxes))
 
 
