@@ -15,7 +15,7 @@ person sees, for the screen and for the PNG export alike (so the two cannot diff
 
 Colour maps come from plotly's named scales (:func:`colour_stops`, :func:`colour_lut`), written as
 ``rgb(r, g, b)`` so nothing downstream mistakes a stop for a placeholder colour (Streamlit swaps ``#000004``,
-Inferno's black, for a theme colour: shared/design/UI-NOTES.md).
+Inferno's black, for a theme colour: docs/ARCHITECTURE.md, "Front-end facts checked in a real browser").
 """
 
 from __future__ import annotations

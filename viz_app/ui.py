@@ -141,7 +141,7 @@ def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: s
     stem = file_stem or f"{Path(ctx.image.label).stem}_{what.split()[0].lower()}"
     st.download_button(f"Download PNG ({width} px)", lambda: export.overlay_png(ctx.view, heat, render, width=width,
                                                                                    caption=caption),
-                       file_name=f"{stem}.png", mime="image/png", key=key, icon=":material/download:")
+                       file_name=f"{stem}.png", mime="image/png", key=key)
 
 
 def render_settings(keys: RenderKeys) -> RenderSettings:
@@ -204,9 +204,8 @@ def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
         f"shapes ({classes}) on generated backgrounds, so the probabilities below are only its pick among those "
         f"shapes, however confident they look. For photos, use a pretrained ImageNet model ({needs}), or "
         "“Local checkpoint” in the sidebar for a weights file on this machine.",
-        icon=":material/warning:",
     )
-    st.button(f"Use {PRETRAINED_OFFER}", on_click=_switch_to_pretrained, key=key, icon=":material/swap_horiz:")
+    st.button(f"Use {PRETRAINED_OFFER}", on_click=_switch_to_pretrained, key=key)
 
 
 def keep_view_controls(current_page: str) -> None:
@@ -400,7 +399,7 @@ def render_sidebar() -> Context | None:
             f"{ctx.geometry.patch_size[0]} px · prefix: {', '.join(ctx.prefix_labels) or 'none'}"
         )
     if loaded.source == "random":
-        st.warning(RANDOM_NOTE, icon=":material/casino:")
+        st.warning(RANDOM_NOTE)
     st.session_state[state.CONTEXT] = ctx
     return ctx
 
