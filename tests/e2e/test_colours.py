@@ -1,7 +1,7 @@
 """True colours in a real browser: every colour scale plotly draws is exactly the named scale the page chose.
 
 Streamlit rewrites a figure's JSON before plotly sees it, swapping its theme's placeholder colours (``#000001``
-.. ``#000040``) for theme colours (shared/design/UI-NOTES.md); Inferno's first stop is ``#000004``, so its zero
+.. ``#000040``) for theme colours (docs/ARCHITECTURE.md, "Front-end facts checked in a real browser"); Inferno's first stop is ``#000004``, so its zero
 came out pale pink. This test reads what plotly actually drew (``gd._fullData[*].colorscale`` and the layout's
 colour axes) on every page that draws a map and compares each scale, stop by stop in RGB, with plotly's own
 definition of the scale it names; on the rollout page it also reads the colour bar's drawn gradient.
