@@ -137,15 +137,14 @@ if results:
     }
     st.subheader("AUCs and measures")
     st.dataframe(pd.DataFrame.from_dict(table, orient="index"), width="stretch")
-    beats = [
-        NAMES[m] for m, e in summary.items()
-        if m not in ("random", "centre") and {"random", "centre"} <= set(summary)
-        and all(x in e.get("beats_random", []) and x in e.get("beats_centre", []) for x in ("positive_auc", "deletion_auc"))
-    ]
     if {"random", "centre"} <= set(summary):
+        verdicts = []
+        for measure in shown:
+            winners = [NAMES[m] for m, e in summary.items() if m not in ("random", "centre")
+                       and measure in e.get("beats_random", []) and measure in e.get("beats_centre", [])]
+            verdicts.append(f"{MEASURE_NAMES[measure]}: {', '.join(winners) if winners else 'none'}")
         st.caption(
-            "On this image, better than both baselines on token removal and deletion: "
-            + (", ".join(beats) if beats else "none")
+            "On this image, better than both baselines — " + "; ".join(verdicts)
             + (". Localisation measures use the target object's true box." if mask is not None else ".")
         )
 
