@@ -16,9 +16,16 @@ recipe below makes a 2-core CPU enough:
   scene masks; a dense signal from step one;
 * AdamW with linear warm-up and cosine decay (two cycles at 112 px: a warm restart), gradient clipping 1.0;
 * a last 224 px phase that mixes in two-object scenes with a soft 1/2 + 1/2 target, so the class token
-  carries both objects (class-specific relevance on two-object scenes needs it).
+  carries both objects (class-specific relevance on two-object scenes needs it);
+* (second version) every data set in the ``mixed`` scene style (classic, varied filled and outline drawings;
+  the held-out ``chalk`` style never), so the model meets the drawings a user makes;
+* (second version) a local task for Figure 7 (right): a second training-only head on the tokens after block
+  ``--local-layer`` (1) says, for each patch, whether an object covers each of its four neighbours; that is
+  not in the patch's own pixels, so an early head has to look about one patch away;
+* at export the position embeddings' shared mean is moved into the patch-embedding bias (the same network)
+  so their cosines show the grid structure on the -1..1 scale of the paper's Figure 7 (centre).
 
-Phases: 112px (2,400 steps) -> 112px-b (3,000) -> 224px (250) -> 224px-pairs (1,200, every 2nd batch two-object); each phase checkpoints to
+Phases: 112px (2,400 steps) -> 112px-b (3,300) -> 224px (250) -> 224px-pairs (1,200, every 2nd batch two-object); each phase checkpoints to
 ``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
 
 Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
@@ -375,7 +382,8 @@ def train(args: argparse.Namespace) -> dict:
         )
 
     big.eval()
-    centre_position_embeddings(big)  # the same network; see the function
+    if args.centre_pos_embed:
+        centre_position_embeddings(big)  # the same network; see the function
     weights = args.out / f"{NAME}.safetensors"
     save_file({k: v.detach().cpu().contiguous() for k, v in big.state_dict().items()}, str(weights))
     minutes = (time.time() - t_start) / 60
@@ -394,13 +402,13 @@ def train(args: argparse.Namespace) -> dict:
         },
         "final_val_acc": (p3 or p2)["history"][-1]["val_acc"] if (p3 or p2).get("history") else None,
     }
-    write_card(args.out, record)
+    write_card(args.out, record, centred=bool(args.centre_pos_embed))
     log(f"done in {minutes:.1f} min; weights {weights} ({weights.stat().st_size / 1e6:.1f} MB)")
     log_file.close()
     return record
 
 
-def write_card(out: Path, record: dict) -> Path:
+def write_card(out: Path, record: dict, centred: bool = True) -> Path:
     """Write ``<out>/model_card.json`` (name, classes, architecture, preprocessing, training record).
 
     A fresh training invalidates old figures, so any "evaluation" is dropped: run
@@ -413,8 +421,8 @@ def write_card(out: Path, record: dict) -> Path:
         "architecture": {
             "family": "timm VisionTransformer",
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in ARCH.items()},
-            "pos_embed": "learned (initialised from 2-D sin-cos; at export its mean over patches moved into the "
-            "patch-embedding bias, the same network)",
+            "pos_embed": "learned (initialised from 2-D sin-cos"
+            + ("; at export its mean over patches moved into the patch-embedding bias, the same network)" if centred else ")"),
             "parameters": sum(p.numel() for p in build(224).parameters()),
         },
         "preprocessing": {"input_size": [3, 224, 224], "mean": [0.5] * 3, "std": [0.5] * 3, "resize": "none (scenes are 224 px)"},
@@ -455,6 +463,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--style", default="mixed", choices=STYLES, help="scene style of all training data (see scenes.py)")
     p.add_argument("--local-layer", type=int, default=1, help="block whose tokens the local task reads (0-based)")
     p.add_argument("--local-weight", type=float, default=1.0, help="weight of the local neighbour task (0: off)")
+    p.add_argument(
+        "--centre-pos-embed", type=int, default=1, help="1: move the position embeddings' mean into the patch bias at export"
+    )
     p.add_argument("--mimetic", type=int, default=1, help="1: mimetic attention init, 0: timm's default")
     p.add_argument(
         "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
