@@ -154,11 +154,14 @@ def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nda
     return img + noise, np.stack([c0, c1])
 
 
-def _contrasting_colour(rng: np.random.Generator, avoid: np.ndarray, min_dist: float = 0.45) -> np.ndarray:
-    """A random RGB colour at least `min_dist` (Euclidean, 0..1 scale) from every row of `avoid`."""
+def _contrasting_colour(
+    rng: np.random.Generator, avoid: np.ndarray, min_dist: float = 0.45, lo: float = 0.0, hi: float = 1.0
+) -> np.ndarray:
+    """A random RGB colour (channels in lo..hi) at least `min_dist` (Euclidean, 0..1 scale) from every row of
+    `avoid`; the farthest of 64 tries when none is."""
     best, best_d = None, -1.0
     for _ in range(64):
-        c = rng.uniform(0.0, 1.0, 3)
+        c = rng.uniform(lo, hi, 3)
         d = float(np.linalg.norm(avoid - c, axis=1).min())
         if d >= min_dist:
             return c
@@ -250,18 +253,8 @@ def draw_look(rng: np.random.Generator, style: str) -> Look:
 
 def _family_colour(rng: np.random.Generator, family: str, avoid: np.ndarray, min_dist: float = 0.45) -> np.ndarray:
     """A colour of `family` (any, dark, light) at least `min_dist` from every row of `avoid`, else the farthest of 64."""
-    if family == "any":
-        return _contrasting_colour(rng, avoid, min_dist)
-    lo, hi = (0.0, 0.35) if family == "dark" else (0.72, 1.0)
-    best, best_d = None, -1.0
-    for _ in range(64):
-        c = rng.uniform(lo, hi, 3)
-        d = float(np.linalg.norm(avoid - c, axis=1).min())
-        if d >= min_dist:
-            return c
-        if d > best_d:
-            best, best_d = c, d
-    return best
+    lo, hi = {"any": (0.0, 1.0), "dark": (0.0, 0.35), "light": (0.72, 1.0)}[family]
+    return _contrasting_colour(rng, avoid, min_dist, lo, hi)
 
 
 def _styled_background(rng: np.random.Generator, kind: str, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -388,9 +381,7 @@ def _render_styled(seed: int, index: int, objects: int, size: int, scale: float 
             return _render_classic(rng, objects, size, k)
     look = draw_look(rng, style)
     img, ends = _styled_background(rng, look.background, size)
-    _clutter(rng, img, size, ends, k)
-    classes = [int(c) for c in rng.choice(len(CLASSES), size=objects, replace=False)]
-    hi = BBOX_MAX - 2 if objects == 1 else 88
+    classes, hi = _clutter_and_classes(rng, img, size, ends, k, objects)
     masks, placed = [], []
     for cls_index in classes:
         name = CLASSES[cls_index]
@@ -425,6 +416,15 @@ def _render_styled(seed: int, index: int, objects: int, size: int, scale: float 
     return image, classes, np.stack(masks)
 
 
+def _clutter_and_classes(
+    rng: np.random.Generator, img: np.ndarray, size: int, ends: np.ndarray, k: float, objects: int
+) -> tuple[list[int], int]:
+    """Draw the clutter, then pick the objects' classes: (class indices, largest bbox side in 224 px)."""
+    _clutter(rng, img, size, ends, k)
+    classes = [int(c) for c in rng.choice(len(CLASSES), size=objects, replace=False)]
+    return classes, BBOX_MAX - 2 if objects == 1 else 88
+
+
 def render_scene(
     seed: int, index: int, objects: int = 1, size: int = BASE, scale: float | None = None, style: str = "classic"
 ) -> tuple[np.ndarray, list[int], np.ndarray]:
@@ -455,9 +455,7 @@ def render_scene(
 def _render_classic(rng: np.random.Generator, objects: int, size: int, k: float):
     """The first version's drawing: gradient and noise, hard edges, flat filled shapes of nominal proportions."""
     img, ends = _background(rng, size)
-    _clutter(rng, img, size, ends, k)
-    classes = [int(c) for c in rng.choice(len(CLASSES), size=objects, replace=False)]
-    hi = BBOX_MAX - 2 if objects == 1 else 88
+    classes, hi = _clutter_and_classes(rng, img, size, ends, k, objects)
     masks, placed = [], []
     for cls_index in classes:
         name = CLASSES[cls_index]
