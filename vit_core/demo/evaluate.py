@@ -26,6 +26,7 @@ Every figure has the same architecture with random weights (timm's initialisatio
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = [
     "to_pixels",
     "peak_points",
     "hits",
+    "provenance",
     "sample_pixels",
     "attention_distances",
     "figure7_right",
@@ -110,6 +112,17 @@ def _rollout_and_logits(model: VisionTransformer, images: np.ndarray, bs: int) -
 
 
 SAMPLE_TYPES = (".png", ".jpg", ".jpeg")
+
+
+def provenance(weights: Path | None) -> dict:
+    """What produced the figures: the weights file and its sha256, the command and the library versions."""
+    path = Path(weights) if weights is not None else WEIGHTS_FILE
+    return {
+        "weights": str(path),
+        "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "command": "python -m vit_core.demo.evaluate" + (f" --weights {weights}" if weights is not None else ""),
+        "versions": {"torch": torch.__version__, "timm": timm.__version__, "numpy": np.__version__},
+    }
 
 
 def sample_pixels(model: VisionTransformer, folder: Path = SAMPLES_DIR) -> tuple[torch.Tensor, list[str]]:
@@ -259,6 +272,7 @@ def evaluate(
         f"{right['last_layer_mean_px']} px; centre: median cosine {centre_fig['median_off_diagonal_cosine']}, "
         f"nearest is a neighbour {centre_fig['nearest_is_grid_neighbour']} ({time.time() - t0:.0f} s)")
     return {
+        "produced_by": provenance(weights),
         "eval_seed": EVAL_SEED,
         "pair_seed": PAIR_SEED,
         "single_object_scenes": n_single,
