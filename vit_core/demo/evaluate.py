@@ -116,9 +116,10 @@ SAMPLE_TYPES = (".png", ".jpg", ".jpeg")
 
 def provenance(weights: Path | None) -> dict:
     """What produced the figures: the weights file and its sha256, the command and the library versions."""
-    path = Path(weights) if weights is not None else WEIGHTS_FILE
+    path = (Path(weights) if weights is not None else WEIGHTS_FILE).resolve()
+    root = ASSET_DIR.parents[1]
     return {
-        "weights": str(path),
+        "weights": str(path.relative_to(root) if path.is_relative_to(root) else path),
         "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "command": "python -m vit_core.demo.evaluate" + (f" --weights {weights}" if weights is not None else ""),
         "versions": {"torch": torch.__version__, "timm": timm.__version__, "numpy": np.__version__},
