@@ -281,3 +281,29 @@ def test_wobble_moves_the_outline_by_at_most_its_amplitude():
     assert not np.array_equal(a, b)
     r = _radius_map()
     assert (b <= (r <= 30.0 + 2.0 * 1.3 + 2.0 + 0.01)).all() and ((r <= 30.0 - 2.0 - 0.01) <= b).all()
+
+
+def test_the_samples_tool_rewrites_the_bundled_scenes_and_adds_drawings(tmp_path):
+    """`python -m vit_core.demo.samples` is where the bundled scenes come from: it reproduces the committed
+    PNGs and scenes.json, and its outline drawings come with the boxes of their masks."""
+    import json
+
+    from PIL import Image
+
+    from vit_core.demo.registry import SAMPLES_DIR
+    from vit_core.demo.samples import DRAWN, SCENES, write_samples
+
+    committed = json.loads((SAMPLES_DIR / "scenes.json").read_text())
+    written = json.loads(write_samples(tmp_path, SCENES).read_text())
+    assert written == {name: committed[name] for name in SCENES}
+    for name in SCENES:
+        assert np.array_equal(np.asarray(Image.open(tmp_path / name)), np.asarray(Image.open(SAMPLES_DIR / name).convert("RGB")))
+    drawn = json.loads(write_samples(tmp_path, DRAWN).read_text())
+    assert set(drawn) == set(SCENES) | set(DRAWN)  # merged, the earlier entries kept
+    for name, (seed, index, objects, style) in DRAWN.items():
+        image, classes, masks = scenes.render_scene(seed, index, objects, style=style)
+        assert drawn[name]["style"] == style and drawn[name]["classes"] == [CLASSES[c] for c in classes]
+        assert np.array_equal(np.asarray(Image.open(tmp_path / name)), image)
+        for mask, box in zip(masks, drawn[name]["boxes_xyxy"], strict=True):
+            ys, xs = np.nonzero(mask)
+            assert box == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
