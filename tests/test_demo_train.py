@@ -98,3 +98,23 @@ def test_centring_the_position_embeddings_keeps_the_network():
         assert mean.abs().max() > 0.1  # sin-cos tables share a large component
         assert torch.allclose(model(x), before, atol=1e-5)
         assert model.pos_embed[0, 1:].mean(0).abs().max() < 1e-6
+
+
+def test_locality_init_makes_those_heads_attend_near_their_own_patch():
+    """At the start, a head so initialised attends within about a patch; the other heads keep mimetic attention."""
+    from vit_core.capture import capture
+    from vit_core.demo.train import locality_init
+    from vit_core.methods.distance import mean_attention_distance
+
+    torch.manual_seed(0)
+    model = build(224).eval()
+    sincos_pos_init(model)
+    mimetic_init(model, torch.Generator().manual_seed(0))
+    x = torch.from_numpy(generate(2, seed=11).images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    before = capture(model, x)
+    before = mean_attention_distance(before.attention, before.geometry).mean(0)  # [layer, head]
+    locality_init(model, heads=1)
+    cap = capture(model, x)
+    after = mean_attention_distance(cap.attention, cap.geometry).mean(0)
+    assert before[:2, 0].min() > 60 and after[:2, 0].max() < 25  # px: local, from global
+    assert torch.allclose(after[0, 1:], before[0, 1:], atol=1e-3)  # block 0's other heads are untouched

@@ -100,6 +100,29 @@ def mimetic_init(model: VisionTransformer, generator: torch.Generator, a: float 
             attn.proj.bias.zero_()
 
 
+def locality_init(model: VisionTransformer, layers: int = 2, heads: int = 1, bands: int = 6, gain: float = 8.0) -> None:
+    """Start head 0..heads-1 of blocks 0..layers-1 as local attention (ConViT's idea, d'Ascoli et al. 2021, in a
+    plain ViT): their W_q, W_k read the `bands` highest-frequency sin-cos pairs of each axis, so at the start
+    q_i . k_j ~ gain * sum_k cos(w_k dy) + cos(w_k dx), peaked at the query's own patch. Needs the sin-cos
+    position embedding (``sincos_pos_init``) and a head dim of 4 * bands; training may move them anywhere.
+    """
+    dim = model.embed_dim
+    quarter = dim // 4  # timm's sin-cos layout: [sin h, sin w, cos h, cos w] x frequency, highest first
+    picks = [part * quarter + k for part in range(4) for k in range(bands)]
+    with torch.no_grad():
+        for block in model.blocks[:layers]:
+            attn = block.attn
+            hd = attn.head_dim
+            if hd != len(picks):
+                raise ValueError(f"locality_init needs head_dim {len(picks)}, the model has {hd}; change --local-bands.")
+            select = torch.zeros(hd, dim)
+            select[torch.arange(hd), torch.tensor(picks)] = 1.0
+            w = attn.qkv.weight  # [3*dim, dim]: rows q, k, v
+            for h in range(heads):
+                w[h * hd : (h + 1) * hd] = gain * select
+                w[dim + h * hd : dim + (h + 1) * hd] = select
+
+
 def features(
     model: VisionTransformer, x: torch.Tensor, offset: tuple[int, int] = (0, 0), keep: int | None = None
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -342,6 +365,8 @@ def train(args: argparse.Namespace) -> dict:
     sincos_pos_init(big)
     if args.mimetic:
         mimetic_init(big, gen)
+    if args.local_init_heads:
+        locality_init(big, heads=args.local_init_heads)
     big.to(device)
     aux = AuxHeads(big.embed_dim).to(device)
     if args.init is not None:  # resume after the 112 px phase from its checkpoint
@@ -463,6 +488,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--style", default="mixed", choices=STYLES, help="scene style of all training data (see scenes.py)")
     p.add_argument("--local-layer", type=int, default=1, help="block whose tokens the local task reads (0-based)")
     p.add_argument("--local-weight", type=float, default=1.0, help="weight of the local neighbour task (0: off)")
+    p.add_argument("--local-init-heads", type=int, default=0, help="heads of blocks 0-1 started as local attention (0: none)")
     p.add_argument(
         "--centre-pos-embed", type=int, default=1, help="1: move the position embeddings' mean into the patch bias at export"
     )
