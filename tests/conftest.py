@@ -36,6 +36,7 @@ class LocalHub:
                 if data is None:
                     self.send_response(404)
                     self.send_header("X-Error-Code", "EntryNotFound")
+                    self.send_header("X-Repo-Commit", "2" * 40)  # as the hub does: the client caches "no such file"
                     self.send_header("Content-Length", "0")
                 else:
                     self.send_response(200)

@@ -21,13 +21,15 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 from torch import nn
 
 from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
-from .errors import CheckpointError, ModelLoadError, UnsupportedModelError
+from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .types import Geometry
 
 __all__ = [
     "DEMO_MODEL_NAME",
+    "RANDOM_SEED",
     "LoadedModel",
+    "ModelRequest",
     "available_memory_bytes",
     "load_model",
     "memory_needed_bytes",
@@ -42,6 +44,9 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)?$") 
 # a Hugging Face hub repository with a timm config.json: hf-hub:org/name[@revision]
 _HUB_PATTERN = re.compile(r"^hf[-_]hub:([A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*(?:@[\w.\-]+)?)$")
 _HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
+# Random weights (the untrained control) are the architecture's own timm initialisation drawn from this seed,
+# so every process, and every model source, gets the same control.
+RANDOM_SEED = 0
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -58,6 +63,9 @@ class LoadedModel:
         data_config: timm's data config (input_size, mean, std, crop_pct, crop_mode, interpolation).
         label_names: class names in output order, when known.
         geometry: token geometry at the configured input size.
+        seed: the seed of the random initialisation when `source` is "random", else None.
+        weights_file: the file the weights were read from (a local checkpoint, the bundled model's file, or
+            the hub file in the local cache), when there is one; provenance records its name and SHA-256.
     """
 
     model: nn.Module
@@ -68,6 +76,8 @@ class LoadedModel:
     data_config: dict
     label_names: tuple[str, ...] | None
     geometry: Geometry
+    seed: int | None = None
+    weights_file: Path | None = None
 
     @property
     def model_id(self) -> str:
@@ -216,7 +226,12 @@ def download_hub_weights(
     if where is None:
         return None
     resolved_device = resolve_device(device)
-    _loadable_architecture(name, resolved_device, resolve_dtype(dtype, resolved_device), {})
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    transformers = _transformers_source(name)
+    if transformers is not None:  # a transformers repository: its config alone says what would be refused
+        _transformers_skeleton(transformers, resolved_device, resolved_dtype, {})
+    else:
+        _loadable_architecture(name, resolved_device, resolved_dtype, {})
     repository, files = where
     _check_hub_reachable(name, _in_hub_cache(repository, files))
     repo_id, revision = hf_split(repository)
@@ -242,17 +257,14 @@ def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", 
 
     if cached is not False:
         return
-    offline_hint = (
-        f"with no network, pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
-    )
     if constants.HF_HUB_OFFLINE:
-        raise ModelLoadError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set; {offline_hint}")
+        raise HubUnavailableError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set", DEMO_MODEL_NAME)
     endpoint = urlparse(constants.ENDPOINT)
     try:
         socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
     except OSError as error:
-        raise ModelLoadError(
-            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__}); {offline_hint}"
+        raise HubUnavailableError(
+            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__})", DEMO_MODEL_NAME
         ) from error
 
 
@@ -269,7 +281,7 @@ def _architecture(name: str, kwargs: dict) -> tuple[str, dict]:
     except Exception as error:  # noqa: BLE001 - hub errors (not found, gated, offline) and malformed configs
         raise ModelLoadError(
             f"could not read the timm config.json of {repository} ({type(error).__name__}); check the repository "
-            "name on huggingface.co, or pass a local checkpoint (--checkpoint)."
+            "name on huggingface.co, or use a local checkpoint instead."
         ) from error
     return _check_name(architecture), {**model_args, **kwargs, "pretrained_cfg": pretrained_cfg}
 
@@ -284,14 +296,19 @@ def _loadable_architecture(name: str, device: torch.device | None, dtype: torch.
             f"{architecture} is a {type(skeleton).__name__}, not a Vision Transformer; "
             "choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
         )
+    _check_memory(architecture, skeleton, device, dtype)
+    return architecture
+
+
+def _check_memory(what: str, skeleton: nn.Module, device: torch.device | None, dtype: torch.dtype) -> None:
+    """Refuse a model whose (meta-device) `skeleton` would not fit in the free memory of `device` in `dtype`."""
     needed = _bytes_to_load(skeleton, dtype)
     free = available_memory_bytes(device or torch.device("cpu"))
     if free is not None and needed > free:
         raise ModelLoadError(
-            f"{architecture} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
+            f"{what} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
             "is free; choose a smaller model or free some memory."
         )
-    return architecture
 
 
 def _build(
@@ -310,9 +327,8 @@ def _build(
             raise ModelLoadError(f"timm has no pretrained weights for {name}.{hint}") from error
         raise ModelLoadError(f"could not create {name}: {error}; check the name and try again.") from error
     except (OSError, ValueError) as error:  # huggingface_hub: offline, not found, timeouts
-        raise ModelLoadError(
-            f"could not download the weights of {name} ({type(error).__name__}); with no network, "
-            f"pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
+        raise HubUnavailableError(
+            f"could not download the weights of {name} ({type(error).__name__})", DEMO_MODEL_NAME
         ) from error
 
 
@@ -360,14 +376,19 @@ def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
     return f"{path.name} does not match this architecture ({'; '.join(parts)}); pick the architecture it was trained with."
 
 
-def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
-    """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
+def _checkpoint_architecture(name: str) -> str:
+    """The timm architecture a local checkpoint is loaded into (a hub repository's name is refused)."""
     if hub_repository(name) is not None:
         raise ModelLoadError(
             "a local checkpoint needs the timm architecture it was trained with (such as vit_base_patch16_224), "
             f"not the hub repository {name}."
         )
-    architecture = name.split(".", 1)[0]
+    return name.split(".", 1)[0]
+
+
+def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
+    """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
+    architecture = _checkpoint_architecture(name)
     if path.suffix.lower() == ".npz":
         model = _build(architecture, False, device, dtype, **model_kwargs)
         try:
@@ -388,6 +409,22 @@ def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.d
         raise CheckpointError(message)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def _random_init(name: str, checkpoint: Path | None, device: torch.device, dtype: torch.dtype, **kwargs) -> nn.Module:
+    """Architecture `name` with its own timm initialisation, seeded with :data:`RANDOM_SEED`.
+
+    For a checkpoint, the class count follows its head (so the labels still apply); its weights are not loaded.
+    """
+    if checkpoint is not None:
+        name = _checkpoint_architecture(name)
+        if checkpoint.suffix.lower() != ".npz" and "num_classes" not in kwargs:
+            head = _read_state_dict(checkpoint).get("head.weight")
+            if head is not None and head.ndim == 2:
+                kwargs = {**kwargs, "num_classes": head.shape[0]}
+    with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
+        torch.manual_seed(RANDOM_SEED)
+        return _build(name, False, device, dtype, **kwargs)
 
 
 def _label_names(model: nn.Module) -> tuple[str, ...] | None:
@@ -418,13 +455,17 @@ def load_model(
     """Load a timm ViT from the hub, from a local checkpoint, or the bundled demo model.
 
     Args:
-        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm config
-            (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``) or the demo model's name.
+        name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm or a
+            transformers config (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``,
+            ``hf-hub:google/vit-base-patch16-224``), a folder written by transformers' ``save_pretrained``, or the
+            demo model's name. transformers models: see :mod:`vit_core.hf_transformers`.
         checkpoint: local weights for architecture `name`: .safetensors, .pth/.pt/.bin (loaded with
             weights_only=True) or an original JAX .npz.
         device: "auto" (cuda, mps, cpu) or a device name.
         dtype: "float32", or "bfloat16"/"float16" on a GPU.
-        pretrained: False gives random weights (for tests and the randomised control).
+        pretrained: False gives random weights, the architecture's own timm initialisation seeded with
+            :data:`RANDOM_SEED`, whatever the source: for a checkpoint, its architecture and class count, not
+            its weights (the randomised control of Adebayo et al. 2018).
         model_kwargs: passed to ``timm.create_model`` (e.g. ``img_size``, ``dynamic_img_size``).
 
     Raises:
@@ -432,17 +473,26 @@ def load_model(
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    if checkpoint is not None:
+    seed, weights_file = None, None
+    transformers = _transformers_source(name) if checkpoint is None else None
+    if transformers is not None:
+        model, source, weights_file = _from_transformers(
+            transformers, resolved_device, resolved_dtype, pretrained, model_kwargs
+        )
+        name = transformers.name
+        seed = None if pretrained else RANDOM_SEED
+    elif not pretrained:  # before the checkpoint: random weights must never be the checkpoint's
+        path = None if checkpoint is None else Path(checkpoint)
+        model = _random_init(name, path, resolved_device, resolved_dtype, **model_kwargs)
+        source, seed = "random", RANDOM_SEED
+    elif checkpoint is not None:
         model = _from_checkpoint(name, Path(checkpoint), resolved_device, resolved_dtype, **model_kwargs)
         source = "checkpoint"
-    elif pretrained:
+    else:
         model = _build(name, True, resolved_device, resolved_dtype, **model_kwargs)
         source = "demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub"
-    else:
-        with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
-            torch.manual_seed(0)
-            model = _build(name, False, resolved_device, resolved_dtype, **model_kwargs)
-        source = "random"
+    if transformers is None and source != "random":
+        weights_file = _weights_file(name, checkpoint, source)
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
     img_size = tuple(data_config["input_size"][-2:])
@@ -455,4 +505,202 @@ def load_model(
         data_config=data_config,
         label_names=_label_names(model),
         geometry=geometry_of(model, img_size),
+        seed=seed,
+        weights_file=weights_file,
     )
+
+
+def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path | None:
+    """Where the weights of a timm model loaded as `source` came from, or None (not in the cache)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if source == "demo":
+        return Path(demo.WEIGHTS_FILE)
+    where = _hub_weights(name) if source == "hub" else None
+    if where is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models._hub import hf_split
+
+    repository, files = where
+    repo_id, revision = hf_split(repository)
+    for file in files:
+        cached = try_to_load_from_cache(repo_id, file, revision=revision)
+        if isinstance(cached, str):
+            return Path(cached)
+    return None
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """The arguments of :func:`load_model` as one picklable value: what a Ray actor (or a later process) loads.
+
+    Attributes:
+        name: timm name, hub repository or the bundled model's name.
+        checkpoint: local weights file, or None.
+        device: "auto" or a device name.
+        dtype: "float32", "bfloat16" or "float16".
+        pretrained: False for random weights.
+    """
+
+    name: str = DEMO_MODEL_NAME
+    checkpoint: Path | None = None
+    device: str = "auto"
+    dtype: str = "float32"
+    pretrained: bool = True
+
+    def load(self, **overrides) -> LoadedModel:
+        """``load_model`` with these arguments (`overrides` replace some, e.g. ``device="cpu"``)."""
+        args = {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype, "pretrained": self.pretrained}
+        return load_model(self.name, **{**args, **overrides})
+
+
+# -- transformers-format ViTs: a hub repository or a local folder with config.json (see vit_core.hf_transformers) --
+_TRANSFORMERS_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # safetensors first, as transformers does
+
+
+@dataclass(frozen=True)
+class _TransformersSource:
+    """Where a transformers model lives: `folder` on this machine or hub `repository` (org/name[@revision])."""
+
+    name: str
+    config: dict
+    folder: Path | None = None
+    repository: str | None = None
+
+
+def _read_json(path: Path, what: str) -> dict:
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"the {what} at {path} is not readable JSON ({type(error).__name__}); check the file.") from error
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"the {what} at {path} is not a JSON object; check the file.")
+    return data
+
+
+def _hub_file(name: str, repository: str, file: str, tqdm_class: type | None = None) -> str | None:
+    """Local path of `file` of hub `repository` (downloaded on first use), None when the repository lacks it."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.file_download import _CACHED_NO_EXIST
+    from timm.models._hub import hf_split
+
+    repo_id, revision = hf_split(repository)
+    if try_to_load_from_cache(repo_id, file, revision=revision) is _CACHED_NO_EXIST:
+        return None  # the hub said so before: offline, that is still the answer
+    what = "config" if file.endswith(".json") else "weights"
+    _check_hub_reachable(name, _in_hub_cache(repository, [file]), what=what)
+    try:
+        return hf_hub_download(repo_id, file, revision=revision, tqdm_class=tqdm_class)
+    except LocalEntryNotFoundError as error:
+        raise ModelLoadError(
+            f"{file} of {name} is not cached and the hub cannot be reached; connect to the network once, or save "
+            "the model to a folder with save_pretrained and load the folder."
+        ) from error
+    except EntryNotFoundError:
+        return None
+    except HfHubHTTPError as error:  # a gated, private or missing repository
+        raise ModelLoadError(
+            f"could not read {name} from the hub ({error.__class__.__name__}); check the repository name on "
+            "huggingface.co, or load a local folder."
+        ) from error
+
+
+def _transformers_source(name: str) -> _TransformersSource | None:
+    """The transformers model `name` names (a hub repository or a folder), None for timm's kinds of name.
+
+    A hub repository's config.json is read first, before any weights: one that is neither timm's nor transformers'
+    format is refused here.
+    """
+    from .hf_transformers import config_format
+
+    if not isinstance(name, str) or not name.strip():
+        return None  # Path("") is the working directory: an empty name is no folder
+    repository = hub_repository(name)
+    if repository is not None:
+        path = _hub_file(name, repository, "config.json")
+        if path is None:
+            raise ModelLoadError(
+                f"{repository} has no config.json, so it is neither a timm nor a transformers model; "
+                "choose a repository of a timm or transformers ViT."
+            )
+        config = _read_json(Path(path), "config.json")
+        kind = config_format(config)
+        if kind is None:
+            raise ModelLoadError(
+                f"the config.json of {repository} is neither timm's nor transformers' format; "
+                "choose a repository of a timm or transformers ViT."
+            )
+        return _TransformersSource(name, config, repository=repository) if kind == "transformers" else None
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        return None
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"{folder} has no config.json; give a folder written by transformers' save_pretrained, or a timm name."
+        )
+    config = _read_json(folder / "config.json", "config.json")
+    if config_format(config) != "transformers":
+        raise ModelLoadError(
+            f"the config.json in {folder} is not a transformers model config; give a folder written by save_pretrained."
+        )
+    return _TransformersSource(str(folder.resolve()), config, folder=folder)
+
+
+def _transformers_file(source: _TransformersSource, file: str, tqdm_class: type | None = None) -> Path | None:
+    if source.folder is not None:
+        path = source.folder / file
+        return path if path.is_file() else None
+    path = _hub_file(source.name, source.repository, file, tqdm_class)
+    return None if path is None else Path(path)
+
+
+def _transformers_skeleton(source: _TransformersSource, device: torch.device, dtype: torch.dtype, model_kwargs: dict):
+    """(mapping spec, meta-device skeleton) of `source`, after the refusals that need no weights."""
+    from .hf_transformers import read_config
+
+    preprocessor_path = _transformers_file(source, "preprocessor_config.json")
+    preprocessor = None if preprocessor_path is None else _read_json(preprocessor_path, "preprocessor_config.json")
+    spec = read_config(source.config, preprocessor, model_kwargs)
+    with torch.device("meta"):
+        skeleton = spec.build()
+    _check_memory(source.name, skeleton, device, dtype)
+    return spec, skeleton
+
+
+def _transformers_weights(source: _TransformersSource, tqdm_class: type | None = None) -> Path:
+    """The weights file of `source` (downloaded with progress through `tqdm_class` on first use)."""
+    for file in _TRANSFORMERS_WEIGHT_FILES:
+        path = _transformers_file(source, file, tqdm_class)
+        if path is not None:
+            return path
+    where = source.folder or source.repository
+    raise ModelLoadError(
+        f"{where} holds none of {', '.join(_TRANSFORMERS_WEIGHT_FILES)}; save the model with save_pretrained "
+        "(one weights file, not sharded)."
+    )
+
+
+def _from_transformers(
+    source: _TransformersSource, device: torch.device, dtype: torch.dtype, pretrained: bool, model_kwargs: dict
+) -> tuple[nn.Module, str, Path | None]:
+    """(timm model, source label, weights file) of a transformers model: its weights mapped, or random ones
+    (RANDOM_SEED, no file)."""
+    from .hf_transformers import convert_state_dict
+
+    spec, _ = _transformers_skeleton(source, device, dtype, model_kwargs)
+    if not pretrained:
+        with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
+            torch.manual_seed(RANDOM_SEED)
+            return spec.build(), "random", None
+    path = _transformers_weights(source)
+    model = spec.build()
+    state = convert_state_dict(spec, _read_state_dict(path), model)
+    message = _mismatch_message(path, model, state)
+    if message:
+        raise CheckpointError(message)
+    model.load_state_dict(state, strict=True)
+    return model, "hub" if source.repository else "checkpoint", path

@@ -8,11 +8,16 @@ belong to fragments; changing them never re-runs the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vit_core.result import AnalysisResult
 
 __all__ = [
     "CURATED_MODELS",
     "OTHER_TIMM",
+    "HF_TRANSFORMERS",
+    "TRANSFORMERS_MODELS",
     "CHECKPOINT",
     "DEMO_LABEL",
     "ModelSpec",
@@ -29,6 +34,8 @@ CHECKPOINT_ARCH = "checkpoint_arch"
 CHECKPOINT_PATH = "checkpoint_path"
 CHECKPOINT_UPLOAD = "checkpoint_upload"
 RANDOM_WEIGHTS = "random_weights"
+HF_PRESET = "hf_preset"
+HF_NAME = "hf_name"
 PRECISION = "precision"
 
 # -- sidebar: image -------------------------------------------------------------------------------
@@ -46,7 +53,9 @@ RESIDUAL = "rollout_residual"
 START_LAYER = "rollout_start_layer"
 OPACITY = "overlay_opacity"
 COLORMAP = "overlay_colormap"
-SMOOTH = "overlay_smooth"
+RENDERING = "overlay_rendering"
+MASS = "overlay_mass"
+BLUR = "overlay_blur"
 TARGET_CLASS = "relevance_class"
 ROLLOUT_CHART = "rollout_chart"
 SHOW_TRUTH = "show_ground_truth"
@@ -57,6 +66,19 @@ CLS_LAYER = "cls_layer"
 CLS_HEAD = "cls_head"
 CLS_NORMALISE = "cls_normalise"
 CLS_COLORMAP = "cls_colormap"
+CLS_OPACITY = "cls_opacity"
+CLS_RENDERING = "cls_rendering"
+CLS_MASS = "cls_mass"
+CLS_BLUR = "cls_blur"
+
+# -- faithfulness page ----------------------------------------------------------------------------
+FAITH_METHODS = "faith_methods"
+FAITH_TARGET = "faith_target"
+FAITH_COLORMAP = "faith_colormap"
+FAITH_OPACITY = "faith_opacity"
+FAITH_RENDERING = "faith_rendering"
+FAITH_MASS = "faith_mass"
+FAITH_BLUR = "faith_blur"
 
 # -- query-a-patch page ---------------------------------------------------------------------------
 QUERY_CHART = "query_chart"
@@ -65,11 +87,17 @@ QUERY_COL = "query_col"
 QUERY_LAYER = "query_layer"
 QUERY_HEAD = "query_head"
 QUERY_COLORMAP = "query_colormap"
+QUERY_OPACITY = "query_opacity"
+QUERY_RENDERING = "query_rendering"
+QUERY_MASS = "query_mass"
+QUERY_BLUR = "query_blur"
 
 # -- position embeddings --------------------------------------------------------------------------
 POS_CHART = "pos_chart"
 POS_ROW = "pos_row"
 POS_COL = "pos_col"
+POS_RANGE = "pos_range"
+POS_CENTRE = "pos_subtract_mean"
 
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
@@ -79,20 +107,42 @@ TOUR_STEP = "tour_step"
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
+EXPORT_WIDTH = "export_width"
+
+
+@dataclass(frozen=True)
+class RenderKeys:
+    """Widget keys of one page's rendering controls (see viz_app.ui.render_controls)."""
+
+    style: str
+    colorscale: str
+    opacity: str
+    mass: str
+    blur: str
+
+    def all(self) -> tuple[str, ...]:
+        return (self.style, self.colorscale, self.opacity, self.mass, self.blur)
+
+
+ROLLOUT_RENDER = RenderKeys(RENDERING, COLORMAP, OPACITY, MASS, BLUR)
+CLS_RENDER = RenderKeys(CLS_RENDERING, CLS_COLORMAP, CLS_OPACITY, CLS_MASS, CLS_BLUR)
+QUERY_RENDER = RenderKeys(QUERY_RENDERING, QUERY_COLORMAP, QUERY_OPACITY, QUERY_MASS, QUERY_BLUR)
+FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_MASS, FAITH_BLUR)
 
 # View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
 # of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
 # controls of every page but the one it draws (see viz_app.ui.keep_view_controls).
 PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "": (SHOW_INDICES,),
-    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, OPACITY, COLORMAP, SMOOTH, TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, CLS_COLORMAP),
-    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, QUERY_COLORMAP),
-    "position": (POS_ROW, POS_COL),
+    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, *ROLLOUT_RENDER.all(), TARGET_CLASS, SHOW_TRUTH),
+    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, *CLS_RENDER.all()),
+    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, *QUERY_RENDER.all()),
+    "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
     "heads": (HEADS_ALL_SAMPLES,),
     "tour": (TOUR_STEP,),
     "compare": (COMPARE_CHOICE, COMPARE_NAME),
-    "export": (EXPORT_FIGURE,),
+    "export": (EXPORT_FIGURE, EXPORT_WIDTH),
+    "faithfulness": (FAITH_METHODS, FAITH_TARGET, *FAITH_RENDER.all()),
 }
 
 # Session-state slot (not a widget) where the router leaves the current Context for the pages.
@@ -113,21 +163,39 @@ CURATED_MODELS: dict[str, str] = {
     "CLIP ViT-B/16 image tower (OpenAI, fine-tuned on ImageNet-1k)": "vit_base_patch16_clip_224.openai_ft_in1k",
 }
 
+HF_TRANSFORMERS = "Hugging Face model (transformers)..."
+HF_OTHER = "Another hub repository or a local folder..."
+# Hub repository -> what the model is: transformers-format ViTs (vit_core.hf_transformers maps them onto timm's
+# ViT), loaded as hf-hub:<repository>. The note goes under the choice: the sidebar is too narrow for both.
+TRANSFORMERS_MODELS: dict[str, str] = {
+    "google/vit-base-patch16-224": "ViT-B/16, ImageNet-21k pre-training, ImageNet-1k classifier.",
+    "google/vit-base-patch16-224-in21k": "ViT-B/16, ImageNet-21k pre-training, no classifier.",
+    "facebook/deit-base-distilled-patch16-224": "DeiT-B/16 with its distillation token, ImageNet-1k.",
+    "facebook/dino-vitb16": "DINO ViT-B/16, self-supervised, no classifier.",
+    "facebook/dinov2-small": "DINOv2 ViT-S/14, self-supervised, no classifier.",
+    "facebook/dinov2-with-registers-small": "DINOv2 ViT-S/14 with 4 registers, self-supervised, no classifier.",
+}
+
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which model to load: a timm name, optional local checkpoint, trained or random weights."""
+    """Which model to load: a timm name, optional local checkpoint, trained or random weights.
+
+    ``checkpoint_sha256`` is the checkpoint file's content hash (``resources.with_checkpoint_hash`` fills it in):
+    the caches are keyed by what the file holds, so an overwritten file is loaded afresh.
+    """
 
     name: str
     checkpoint: str | None = None
     pretrained: bool = True
     dtype: str = "float32"
+    checkpoint_sha256: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable cache key (a checkpoint is identified by its path, which embeds its content hash)."""
-        weights = "random" if not self.pretrained else (f"ckpt={self.checkpoint}" if self.checkpoint else "trained")
-        return f"{self.name}|{weights}|{self.dtype}"
+        """Stable cache key: a checkpoint is identified by its content hash (random weights keep its class count)."""
+        checkpoint = f"ckpt={self.checkpoint_sha256 or self.checkpoint}|" if self.checkpoint else ""
+        return f"{self.name}|{checkpoint}{'trained' if self.pretrained else 'random'}|{self.dtype}"
 
 
 @dataclass(frozen=True)
@@ -161,7 +229,7 @@ class Context:
         image: the chosen image.
         view: ``[h, w, 3]`` uint8, the image as the model sees it (after resize and crop).
         mapping: ``vit_core.images.PixelMapping`` from view pixels back to the original image's.
-        analysis: ``vit_core.analysis.analyze`` arrays for this model and image (batch of one).
+        analysis: ``vit_core.analysis.analyze``'s result for this model and image (batch of one).
         predictions: top-5 ``vit_core.predict.Prediction`` list, empty when the model has no classifier.
         prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
     """
@@ -171,7 +239,7 @@ class Context:
     image: ImageSpec
     view: Any
     mapping: Any
-    analysis: dict
+    analysis: AnalysisResult
     predictions: list
     prefix_labels: tuple[str, ...]
 
@@ -185,4 +253,4 @@ class Context:
 
     @property
     def num_classes(self) -> int:
-        return int(self.analysis["logits"].shape[-1])
+        return int(self.analysis.logits.shape[-1])

@@ -1,0 +1,347 @@
+"""transformers-format ViTs loaded through the project, checked against transformers itself (a test-only dependency).
+
+Each model type is a small random-weight model written with ``save_pretrained`` (the folder a Trainer run leaves),
+loaded with ``load_model``; its logits and every layer's attention must equal transformers' eager forward with
+``output_attentions``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+from vit_core.capture import capture
+from vit_core.errors import ModelLoadError, UnsupportedModelError, VitCoreError
+from vit_core.loading import download_hub_weights, load_model
+
+transformers = pytest.importorskip("transformers")
+
+TOLERANCE = 1e-4
+_SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
+_LABELS = {0: "cat", 1: "dog", 2: "owl", 3: "fox", 4: "yak"}
+# name -> (model class, config class, config arguments, image processor arguments)
+_VIT_PROCESSOR = ("ViTImageProcessor", dict(size={"height": 32, "width": 32}, resample=2))
+_DINO_PROCESSOR = ("BitImageProcessor", dict(size={"shortest_edge": 40}, crop_size={"height": 24, "width": 24},
+                                             image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]))
+MODELS = {
+    "vit-classifier": ("ViTForImageClassification", "ViTConfig", dict(intermediate_size=64, id2label=_LABELS),
+                       _VIT_PROCESSOR),
+    "vit-backbone": ("ViTModel", "ViTConfig", dict(intermediate_size=64), _VIT_PROCESSOR),
+    "deit-distilled": ("DeiTForImageClassificationWithTeacher", "DeiTConfig",
+                       dict(intermediate_size=64, id2label=_LABELS), _VIT_PROCESSOR),
+    "deit-classifier": ("DeiTForImageClassification", "DeiTConfig", dict(intermediate_size=64, id2label=_LABELS),
+                        _VIT_PROCESSOR),
+    "dinov2": ("Dinov2Model", "Dinov2Config", dict(layer_norm_eps=1e-6), _DINO_PROCESSOR),
+    "dinov2-swiglu": ("Dinov2Model", "Dinov2Config", dict(use_swiglu_ffn=True), _DINO_PROCESSOR),
+    "dinov2-registers": ("Dinov2WithRegistersModel", "Dinov2WithRegistersConfig", dict(num_register_tokens=3),
+                         _DINO_PROCESSOR),
+}
+
+
+def _save(folder: Path, key: str, seed: int = 0) -> Path:
+    model_class, config_class, config_args, (processor_class, processor_args) = MODELS[key]
+    config = getattr(transformers, config_class)(**_SMALL, **config_args)
+    torch.manual_seed(seed)
+    model = getattr(transformers, model_class)(config)
+    with torch.no_grad():  # weights far from the initialiser's, so attention is far from uniform
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.3)
+    model.save_pretrained(folder)
+    getattr(transformers, processor_class)(**processor_args).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("transformers-models")
+    return {key: _save(root / key, key) for key in MODELS}
+
+
+def _reference(folder: Path):
+    """transformers' own model from `folder`, eager attention so that output_attentions returns the probabilities."""
+    model_class = MODELS[folder.name][0]
+    return getattr(transformers, model_class).from_pretrained(folder, attn_implementation="eager").eval()
+
+
+def _compare(loaded, reference, pixel_values: torch.Tensor, **reference_kwargs) -> tuple[float, float]:
+    """(largest |logit difference|, largest |attention difference| over every layer) against transformers."""
+    ours = capture(loaded.model, pixel_values)
+    with torch.no_grad():
+        theirs = reference(pixel_values=pixel_values, output_attentions=True, **reference_kwargs)
+    if getattr(theirs, "logits", None) is not None:
+        expected = theirs.logits
+        got = ours.logits
+    else:  # a backbone: every token of the last layer's normalised output
+        expected = theirs.last_hidden_state
+        with torch.no_grad():
+            got = loaded.model.forward_features(pixel_values)
+    assert got.shape == expected.shape
+    assert len(theirs.attentions) == ours.attention.shape[1]
+    attention = max(
+        (ours.attention[:, layer] - theirs.attentions[layer]).abs().max().item() for layer in range(len(theirs.attentions))
+    )
+    return (got - expected).abs().max().item(), attention
+
+
+@pytest.mark.parametrize("key", list(MODELS))
+def test_logits_and_every_layers_attention_equal_transformers(saved, key):
+    loaded = load_model(str(saved[key]), device="cpu")
+    assert loaded.source == "checkpoint" and loaded.name == str(saved[key].resolve())
+    torch.manual_seed(1)
+    pixel_values = torch.randn(2, *loaded.data_config["input_size"])
+    logits, attention = _compare(loaded, _reference(saved[key]), pixel_values)
+    assert logits < TOLERANCE and attention < TOLERANCE, (logits, attention)
+
+
+def test_the_mapping_can_fail(saved, tmp_path):
+    """The comparison sees a wrong mapping: swapped query and key weights of one layer no longer match."""
+    folder = _save(tmp_path / "vit-classifier", "vit-classifier")
+    weights = safetensors.torch.load_file(folder / "model.safetensors")
+    layer = "vit.encoder.layer.1.attention.attention."
+    weights[layer + "query.weight"], weights[layer + "key.weight"] = weights[layer + "key.weight"], weights[layer + "query.weight"]
+    safetensors.torch.save_file(weights, folder / "model.safetensors")
+    logits, attention = _compare(load_model(str(folder), device="cpu"), _reference(saved["vit-classifier"]),
+                                 torch.randn(1, 3, 32, 32))
+    assert attention > 1e-2 and logits > TOLERANCE
+
+
+def test_class_names_and_preprocessing_come_from_the_folder(saved):
+    vit = load_model(str(saved["vit-classifier"]), device="cpu")
+    assert vit.label_names == ("cat", "dog", "owl", "fox", "yak")
+    assert vit.data_config["input_size"] == (3, 32, 32) and vit.data_config["interpolation"] == "bilinear"
+    assert vit.data_config["mean"] == (0.5, 0.5, 0.5) and vit.data_config["crop_pct"] == 1.0
+    dino = load_model(str(saved["dinov2-registers"]), device="cpu")
+    assert dino.label_names is None  # a backbone has no classes
+    assert dino.data_config["input_size"] == (3, 24, 24) and dino.data_config["interpolation"] == "bicubic"
+    assert dino.data_config["mean"] == (0.485, 0.456, 0.406) and dino.data_config["crop_pct"] == 24 / 40
+    assert dino.geometry.prefix_kinds == ("cls", "reg", "reg", "reg") and dino.geometry.grid_size == (3, 3)
+    deit = load_model(str(saved["deit-distilled"]), device="cpu")
+    assert deit.geometry.prefix_kinds == ("cls", "dist")
+
+
+def test_pixels_match_transformers_image_processor(saved):
+    """The project's preprocessing from preprocessor_config.json gives the processor's pixels (resize, crop, scale)."""
+    import numpy as np
+    from PIL import Image
+
+    from vit_core.images import preprocess
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (61, 83, 3), dtype=np.uint8))  # not square: crop and squash differ
+    for key in ("vit-classifier", "dinov2"):
+        loaded = load_model(str(saved[key]), device="cpu")
+        ours, _ = preprocess(image, loaded.data_config)
+        processor = transformers.AutoImageProcessor.from_pretrained(saved[key], backend="pil")
+        theirs = processor(images=image, return_tensors="pt")["pixel_values"][0]
+        assert ours.shape == theirs.shape
+        assert (ours - theirs).abs().max().item() < 1e-6, key  # both resize with PIL: the same pixels
+
+
+def test_dinov2_at_another_fixed_size_resamples_as_transformers_does(saved):
+    """img_size= builds the model at another size: position embeddings resampled with transformers' own call."""
+    for key in ("dinov2", "dinov2-registers"):
+        loaded = load_model(str(saved[key]), device="cpu", img_size=48)
+        assert loaded.geometry.grid_size == (6, 6)
+        logits, attention = _compare(loaded, _reference(saved[key]), torch.randn(1, 3, 48, 48))
+        assert logits < TOLERANCE and attention < TOLERANCE, (key, logits, attention)
+
+
+def test_vit_at_another_fixed_size_matches_transformers_interpolation(saved):
+    for key in ("vit-classifier", "deit-distilled"):
+        loaded = load_model(str(saved[key]), device="cpu", img_size=48)
+        logits, attention = _compare(loaded, _reference(saved[key]), torch.randn(1, 3, 48, 48),
+                                     interpolate_pos_encoding=True)
+        assert logits < TOLERANCE and attention < TOLERANCE, (key, logits, attention)
+
+
+def test_memory_is_checked_from_the_config_before_the_weights(saved, monkeypatch):
+    import vit_core.loading as loading
+
+    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 1024)
+    monkeypatch.setattr(loading, "_read_state_dict", lambda path: pytest.fail("read the weights"))
+    with pytest.raises(ModelLoadError, match="needs about .* GB of memory"):
+        load_model(str(saved["vit-classifier"]), device="cpu")
+
+
+def test_dynamic_size_difference_is_measured(saved):
+    """dynamic_img_size=True: timm resamples per input with antialiasing. For dinov2_with_registers that is
+    transformers' call; for dinov2 (transformers: no antialiasing) it differs when shrinking the grid."""
+    pixel_values = torch.randn(1, 3, 24, 24)  # 3 x 3 patches from the checkpoint's 4 x 4 grid
+    registers = load_model(str(saved["dinov2-registers"]), device="cpu", dynamic_img_size=True)
+    logits, attention = _compare(registers, _reference(saved["dinov2-registers"]), pixel_values)
+    assert logits < TOLERANCE and attention < TOLERANCE
+    plain = load_model(str(saved["dinov2"]), device="cpu", dynamic_img_size=True)
+    logits, attention = _compare(plain, _reference(saved["dinov2"]), pixel_values)
+    print(f"dinov2, dynamic_img_size, 4x4 -> 3x3 grid: max |feature diff| {logits:.3g}, max |attention diff| {attention:.3g}")
+    assert logits > TOLERANCE  # the documented difference exists; a fixed size (img_size=) is exact instead
+
+
+def test_pytorch_bin_folder_loads_through_the_safe_loader(saved, tmp_path):
+    source = saved["deit-distilled"]
+    folder = tmp_path / "deit-distilled"
+    folder.mkdir()
+    for name in ("config.json", "preprocessor_config.json"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    torch.save(safetensors.torch.load_file(source / "model.safetensors"), folder / "pytorch_model.bin")
+    from_bin = load_model(str(folder), device="cpu")
+    from_safetensors = load_model(str(source), device="cpu")
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(from_bin.model(x), from_safetensors.model(x))
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('ran code from a checkpoint')",))
+
+    torch.save({"weights": Payload()}, folder / "pytorch_model.bin")
+    with pytest.raises(VitCoreError, match="refused without running them"):
+        load_model(str(folder), device="cpu")
+
+
+def test_folder_refusals_are_one_sentence(saved, tmp_path):
+    with pytest.raises(ModelLoadError, match="has no config.json"):
+        load_model(str(tmp_path), device="cpu")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "swin", "hidden_size": 8}))
+    with pytest.raises(UnsupportedModelError, match="model type 'swin' is not supported"):
+        load_model(str(tmp_path), device="cpu")
+    config = json.loads((saved["dinov2"] / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "architectures": ["Dinov2ForImageClassification"]}))
+    with pytest.raises(UnsupportedModelError, match="class token and the mean patch token"):
+        load_model(str(tmp_path), device="cpu")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="holds none of model.safetensors, pytorch_model.bin"):
+        load_model(str(tmp_path), device="cpu")
+    other = json.loads((saved["vit-classifier"] / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(other))  # a config that is not these weights'
+    (tmp_path / "model.safetensors").write_bytes((saved["dinov2"] / "model.safetensors").read_bytes())
+    with pytest.raises(VitCoreError, match="config.json"):
+        load_model(str(tmp_path), device="cpu")
+
+
+def test_random_weights_of_a_transformers_config(saved):
+    first = load_model(str(saved["vit-classifier"]), device="cpu", pretrained=False)
+    again = load_model(str(saved["vit-classifier"]), device="cpu", pretrained=False)
+    trained = load_model(str(saved["vit-classifier"]), device="cpu")
+    assert first.source == "random"
+    assert torch.equal(first.model.pos_embed, again.model.pos_embed)
+    assert not torch.equal(first.model.pos_embed, trained.model.pos_embed)
+
+
+# -- the hub path, against the project's local stand-in for huggingface.co (tests/conftest.py) ----------------------
+def _serve(local_hub, folder: Path) -> None:
+    for name in ("config.json", "preprocessor_config.json", "model.safetensors"):
+        local_hub.files[name] = (folder / name).read_bytes()
+
+
+@pytest.mark.parametrize("key", ["vit-classifier", "deit-distilled", "dinov2", "dinov2-registers"])
+def test_hub_repository_downloads_with_progress_then_loads_offline(saved, local_hub, monkeypatch, key):
+    import huggingface_hub.constants as constants
+    import tqdm
+
+    _serve(local_hub, saved[key])
+    progress: list[int] = []
+
+    class Recording(tqdm.tqdm):
+        def update(self, n=1):
+            shown = super().update(n)
+            progress.append(self.n)
+            return shown
+
+    name = f"hf-hub:someone/tiny-{key}"
+    path = download_hub_weights(name, tqdm_class=Recording)
+    assert Path(path).name == "model.safetensors"
+    assert progress and progress[-1] == len(local_hub.files["model.safetensors"])
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # everything now comes from the cache
+    loaded = load_model(name, device="cpu")
+    assert loaded.source == "hub" and loaded.name == name
+    pixel_values = torch.randn(1, *loaded.data_config["input_size"])
+    logits, attention = _compare(loaded, _reference(saved[key]), pixel_values)
+    assert logits < TOLERANCE and attention < TOLERANCE
+
+
+def test_hub_repository_without_a_preprocessor_config_loads_offline_with_the_defaults(saved, local_hub, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    _serve(local_hub, saved["vit-classifier"])
+    del local_hub.files["preprocessor_config.json"]
+    download_hub_weights("hf-hub:someone/bare-vit")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the hub's "no such file" is remembered in the cache
+    loaded = load_model("hf-hub:someone/bare-vit", device="cpu")
+    assert loaded.data_config["input_size"] == (3, 32, 32) and loaded.data_config["mean"] == (0.5, 0.5, 0.5)
+
+
+def test_hub_repository_is_refused_before_any_weights(saved, local_hub):
+    def weight_requests():
+        return [r for r in local_hub.requests if "model.safetensors" in r or "pytorch_model.bin" in r]
+
+    local_hub.files.update({"config.json": b'{"hello": "world"}', "model.safetensors": b"never fetched"})
+    with pytest.raises(ModelLoadError, match="neither timm's nor transformers' format") as refused:
+        download_hub_weights("hf-hub:someone/not-a-model")
+    assert refused.value.args[0].count(". ") == 0  # one sentence
+    local_hub.files["config.json"] = json.dumps({"model_type": "swin"}).encode()
+    with pytest.raises(UnsupportedModelError, match="'swin' is not supported"):
+        download_hub_weights("hf-hub:someone/a-swin")
+    with pytest.raises(UnsupportedModelError, match="'swin' is not supported"):
+        load_model("hf-hub:someone/a-swin", device="cpu")
+    assert not weight_requests()
+    del local_hub.files["config.json"]
+    with pytest.raises(ModelLoadError, match="has no config.json, so it is neither a timm nor a transformers model"):
+        load_model("hf-hub:someone/unknown", device="cpu")
+    assert not weight_requests()
+
+
+# -- the app's "Hugging Face model (transformers)" entry ------------------------------------------------------------
+@pytest.mark.slow
+def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
+    from streamlit.testing.v1 import AppTest
+
+    from viz_app import state
+
+    app_file = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+    _serve(local_hub, saved["vit-classifier"])  # what the first preset's repository holds here
+    app = AppTest.from_file(app_file, default_timeout=120)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.HF_TRANSFORMERS).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    first = f"hf-hub:{next(iter(state.TRANSFORMERS_MODELS))}"
+    loaded = app.session_state[state.CONTEXT].loaded
+    assert loaded.name == first and loaded.source == "hub" and loaded.label_names[0] == "cat"
+    bars = app.get("progress")
+    assert len(bars) == 1 and bars[0].proto.value == 100
+    app.selectbox(key=state.HF_PRESET).set_value(state.HF_OTHER).run()
+    app.text_input(key=state.HF_NAME).input(str(saved["dinov2-registers"])).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    loaded = app.session_state[state.CONTEXT].loaded
+    assert loaded.source == "checkpoint" and loaded.geometry.prefix_kinds == ("cls", "reg", "reg", "reg")
+    assert "prefix: " in app.sidebar.caption[-1].value
+    del local_hub.files["config.json"]
+    app.text_input(key=state.HF_NAME).input("someone/does-not-exist-here").run()
+    assert not app.exception and len(app.error) == 1 and "config.json" in app.error[0].value
+
+
+# -- the command line takes the same names ------------------------------------------------------------------------
+def test_cli_analyzes_with_a_transformers_folder_and_hub_name(saved, local_hub, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from vit_core.cli import main
+
+    image = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(image)
+    folder_out, hub_out = tmp_path / "folder.npz", tmp_path / "hub.npz"
+    assert main(["analyze", str(image), "--model", str(saved["vit-classifier"]), "--device", "cpu", "--out", str(folder_out)]) == 0
+    assert any(label in capsys.readouterr().out for label in _LABELS.values())  # top-5 names from id2label
+    _serve(local_hub, saved["vit-classifier"])
+    assert main(["analyze", str(image), "--model", "hf-hub:google/vit-base-patch16-224", "--device", "cpu",
+                 "--out", str(hub_out)]) == 0
+    printed = capsys.readouterr().out
+    assert any(label in printed for label in _LABELS.values())
+    with np.load(folder_out) as a, np.load(hub_out) as b:
+        assert np.array_equal(a["logits"], b["logits"]) and np.array_equal(a["attention"], b["attention"])
+    local_hub.files.clear()
+    assert main(["analyze", str(image), "--model", "hf-hub:someone/nothing", "--device", "cpu", "--out", str(hub_out)]) == 2
+    assert "no config.json" in capsys.readouterr().err
