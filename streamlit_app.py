@@ -5,32 +5,39 @@ the cached analysis; each page in ``viz_app/pages`` is one view. The URL's query
 (``viz_app.links``). Run with ``streamlit run streamlit_app.py``.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from viz_app import first_screen, links, projector
 from viz_app.i18n import language_switch, t
 from viz_app.ui import keep_view_controls, render_sidebar
 
-st.set_page_config(page_title="ViT Attention Explorer", page_icon=":material/grid_view:", layout="wide")
+# Icons that ship with the app: the tab shows assets/icon.png (served by this server) and the pages have none. A
+# :material/ page icon is fetched from fonts.gstatic.com, which an offline classroom cannot reach, and an emoji
+# needs an emoji font that a classroom machine may lack (Chromium then draws empty boxes).
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # a 4 x 4 patch grid in inferno colours
+st.set_page_config(page_title="ViT Attention Explorer", page_icon=str(ICON), layout="wide")
 
 LESSON = st.Page("viz_app/pages/lesson.py", title=t("lesson.title"), icon=":material/school:", url_path="lesson")
 PAGES = {
     "Teach": [LESSON],
     "Explore": [
-        st.Page("viz_app/pages/overview.py", title="Image & patches", icon=":material/image:", default=True),
-        st.Page("viz_app/pages/rollout.py", title="Attention rollout", icon=":material/layers:"),
-        st.Page("viz_app/pages/class_token.py", title="Class-token attention", icon=":material/apps:"),
-        st.Page("viz_app/pages/query.py", title="Query a patch", icon=":material/ads_click:"),
+        st.Page("viz_app/pages/overview.py", title="Image & patches", default=True),
+        st.Page("viz_app/pages/rollout.py", title="Attention rollout"),
+        st.Page("viz_app/pages/class_token.py", title="Class-token attention"),
+        st.Page("viz_app/pages/query.py", title="Query a patch"),
+        st.Page("viz_app/pages/faithfulness.py", title="Faithfulness"),
     ],
     "The paper's Figure 7": [
-        st.Page("viz_app/pages/position.py", title="Position embeddings", icon=":material/grid_on:"),
-        st.Page("viz_app/pages/heads.py", title="Heads at a glance", icon=":material/scatter_plot:"),
-        st.Page("viz_app/pages/filters.py", title="Patch-embedding filters", icon=":material/filter:"),
+        st.Page("viz_app/pages/position.py", title="Position embeddings"),
+        st.Page("viz_app/pages/heads.py", title="Heads at a glance"),
+        st.Page("viz_app/pages/filters.py", title="Patch-embedding filters"),
     ],
     "More": [
-        st.Page("viz_app/pages/tour.py", title="Guided tour", icon=":material/school:"),
-        st.Page("viz_app/pages/compare.py", title="Compare models", icon=":material/compare:"),
-        st.Page("viz_app/pages/export.py", title="Export", icon=":material/download:"),
+        st.Page("viz_app/pages/tour.py", title="Guided tour"),
+        st.Page("viz_app/pages/compare.py", title="Compare models"),
+        st.Page("viz_app/pages/export.py", title="Export"),
     ],
 }
 

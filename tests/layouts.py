@@ -30,3 +30,22 @@ def input_for(model: torch.nn.Module, batch: int = 2, device: torch.device | str
     h, w = model.patch_embed.img_size
     generator = torch.Generator().manual_seed(1)
     return torch.randn(batch, 3, h, w, generator=generator).to(device)
+
+
+def registered_name(layout: str) -> str:
+    """A timm model name for `layout` (registered on first call), so the app can load it like any other model."""
+    from timm.models import register_model
+
+    name = f"layout_{layout}"
+    if not timm.is_model(name):
+        architecture, kwargs = LAYOUTS[layout]
+
+        def build(pretrained: bool = False, **overrides) -> torch.nn.Module:
+            model = timm.create_model(architecture, pretrained=False, **{**kwargs, **overrides})
+            # the preprocessing (timm's data config) must produce the input size the model was built for
+            model.pretrained_cfg = {**model.pretrained_cfg, "input_size": (3, *model.patch_embed.img_size)}
+            return model
+
+        build.__name__ = build.__qualname__ = name
+        register_model(build)
+    return name

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120  # first model load and analysis on a shared 2-core CPU
-PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "tour", "compare", "export"]
+PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "tour", "compare",
+         "export"]
 
 
 def _page(name: str) -> str:
@@ -79,7 +80,7 @@ def test_view_controls_run_no_forward_pass(at):
     _forwards_unchanged(at, lambda: at.slider(key=state.START_LAYER).set_value(1))
     _forwards_unchanged(at, lambda: at.slider(key=state.OPACITY).set_value(0.2))
     _forwards_unchanged(at, lambda: at.selectbox(key=state.COLORMAP).set_value("Viridis"))
-    _forwards_unchanged(at, lambda: at.toggle(key=state.SMOOTH).set_value(True))
+    _forwards_unchanged(at, lambda: at.selectbox(key=state.RENDERING).set_value("Paper (Figure 6)"))
     assert len(at.get("plotly_chart")) == 2  # rollout beside relevance
 
     at.switch_page(_page("class_token")).run()
@@ -172,14 +173,29 @@ def test_view_controls_survive_a_visit_to_another_page(at):
     at.slider(key=state.DISCARD).set_value(0.0).run()
 
 
-def test_every_keyed_page_control_is_kept():
-    import re
+def _page_widgets(node):
+    """Every widget under `node` of an AppTest tree, however its key was written (or left out)."""
+    from streamlit.testing.v1.element_tree import Button, DownloadButton, Widget
 
-    for path in sorted(Path(APP).parent.joinpath("viz_app", "pages").glob("*.py")):
-        keys = set(re.findall(r"key=state\.([A-Z_]+)", path.read_text())) - {"ROLLOUT_CHART", "QUERY_CHART", "POS_CHART"}
-        page = "" if path.stem == "overview" else path.stem
-        kept = {name for name in dir(state) if getattr(state, name) in state.PAGE_CONTROLS.get(page, ())}
-        assert keys <= kept, (path.name, keys - kept)
+    if isinstance(node, Widget) and not isinstance(node, Button | DownloadButton):  # buttons keep no value
+        yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _page_widgets(child)
+
+
+def test_every_page_control_is_kept(at):
+    """Each widget a page draws has a key in the page-control registry, so it survives a visit elsewhere."""
+    at.switch_page(_page("overview")).run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    at.selectbox(key=state.SAMPLE).set_value("pair_ring_star.png").run()  # a scene: its ground-truth toggle too
+    seen = 0
+    for name in PAGES:
+        at.switch_page(_page(name)).run()
+        page = "" if name == "overview" else name
+        for widget in _page_widgets(at.main):
+            seen += 1
+            assert widget.key in state.PAGE_CONTROLS.get(page, ()), (name, widget.type, widget.key)
+    assert seen >= 20
 
 
 def _png(colour: tuple[int, int, int], size=(180, 140)) -> bytes:
@@ -260,3 +276,183 @@ def test_hub_model_downloads_with_a_progress_bar(local_hub):
     _ok(app)
     assert not app.get("progress")
     assert sum(r.startswith("GET") and r.endswith("/model.safetensors") for r in local_hub.requests) == 1
+
+
+def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothing(at):
+    at.switch_page(_page("overview")).run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    at.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()
+    before = resources.FORWARD_CALLS["faithfulness"]
+    at.switch_page(_page("faithfulness")).run()
+    _ok(at)
+    methods = at.multiselect(key=state.FAITH_METHODS).value
+    assert resources.FORWARD_CALLS["faithfulness"] - before <= 1  # all methods in one batch (0: an earlier test ran it)
+    assert any("AUCs" in s.value for s in at.subheader)
+    table = at.dataframe[0].value
+    assert "box IoU (top 10%) ↑" in table.columns  # a generated scene: the localisation measures too
+    _forwards_unchanged(at, lambda: at.slider(key=state.FAITH_OPACITY).set_value(0.3))
+    _forwards_unchanged(at, lambda: at.multiselect(key=state.FAITH_METHODS).set_value(methods[:2]))
+    after = resources.FORWARD_CALLS["faithfulness"]
+    at.multiselect(key=state.FAITH_METHODS).set_value([*methods[:2], "flow"]).run()
+    _ok(at)
+    assert resources.FORWARD_CALLS["faithfulness"] == after + 1  # only the new method computes
+
+
+def _save_checkpoint(path: Path, seed: int, num_classes: int = 7) -> dict:
+    import safetensors.torch
+    import timm
+    import torch
+
+    torch.manual_seed(seed)
+    state = timm.create_model("test_vit", pretrained=False, num_classes=num_classes).state_dict()
+    safetensors.torch.save_file(state, path)
+    return state
+
+
+def _checkpoint_app(path: Path) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
+    app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit").run()
+    app.text_input(key=state.CHECKPOINT_PATH).input(str(path)).run()
+    _ok(app)
+    return app
+
+
+def test_random_weights_of_a_local_checkpoint_are_the_seeded_init_on_both_controls(tmp_path):
+    import timm
+    import torch
+
+    from vit_core.loading import RANDOM_SEED
+
+    path = tmp_path / "trained.safetensors"
+    trained = _save_checkpoint(path, seed=123)
+    torch.manual_seed(RANDOM_SEED)
+    reference = timm.create_model("test_vit", pretrained=False, num_classes=7).state_dict()
+
+    def is_random_control(loaded) -> bool:
+        state_dict = loaded.model.state_dict()
+        differs = not torch.equal(state_dict["head.weight"], trained["head.weight"])
+        return loaded.source == "random" and differs and all(torch.equal(state_dict[k], v) for k, v in reference.items())
+
+    app = _checkpoint_app(path)
+    assert app.session_state[state.CONTEXT].loaded.source == "checkpoint"
+    # the compare page's control: the same architecture with random weights
+    app.switch_page(_page("compare")).run()
+    _ok(app)
+    assert app.selectbox(key=state.COMPARE_CHOICE).value.endswith("random weights")
+    shown = [c.value for c in app.caption if "test_vit" in c.value]
+    assert any(f"seed {RANDOM_SEED}" in c for c in shown), shown
+    # the sidebar's control
+    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    _ok(app)
+    assert is_random_control(app.session_state[state.CONTEXT].loaded)
+    assert f"seed {RANDOM_SEED}" in app.sidebar.caption[-1].value
+
+
+def test_an_overwritten_checkpoint_is_loaded_afresh_and_hashed_once_per_change(tmp_path):
+    import os
+
+    import torch
+
+    path = tmp_path / "weights.safetensors"
+    first = _save_checkpoint(path, seed=1)
+    app = _checkpoint_app(path)
+    head = app.session_state[state.CONTEXT].loaded.model.state_dict()["head.weight"]
+    assert torch.equal(head, first["head.weight"])
+    app.run()  # nothing changed: the file is not read again (counted below)
+    second = _save_checkpoint(path, seed=2)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new mtime even on a coarse clock
+    app.run()
+    _ok(app)
+    head = app.session_state[state.CONTEXT].loaded.model.state_dict()["head.weight"]
+    assert torch.equal(head, second["head.weight"])
+    app.run()
+    assert resources.HASH_CALLS[str(path)] == 2  # once per version of the file, over four runs
+
+
+def test_a_bogus_uploaded_checkpoint_is_named_by_its_file_name():
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
+    app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit").run()
+    app.file_uploader(key=state.CHECKPOINT_UPLOAD).upload("my_weights.safetensors", b"not a checkpoint" * 8,
+                                                         "application/octet-stream").run()
+    assert not app.exception
+    assert len(app.error) == 1 and "my_weights.safetensors" in app.error[0].value, [e.value for e in app.error]
+
+
+ROLLOUT_CONTROLS = [
+    (state.FUSION, "selectbox", "max", "head_fusion"),
+    (state.DISCARD, "slider", 0.5, "discard_ratio"),
+    (state.RESIDUAL, "slider", 0.3, "residual_weight"),
+    (state.START_LAYER, "slider", 1, "start_layer"),
+]
+
+
+@pytest.mark.parametrize("layout", list(__import__("layouts").LAYOUTS))
+def test_every_rollout_control_on_every_token_layout(layout):
+    """Each control away from its default draws the map with no error, and the map is the streaming analysis's
+    rollout for those settings (a reference computed another way: folded layer by layer in the forward pass)."""
+    import torch
+    from layouts import registered_name
+
+    from vit_core.analysis import analyze
+    from vit_core.methods import RolloutSettings
+
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input(registered_name(layout)).run()
+    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    app.switch_page(_page("rollout")).run()
+    _ok(app)
+    for key, kind, value, field in ROLLOUT_CONTROLS:
+        getattr(app, kind)(key=key).set_value(value).run()
+        _ok(app)
+        assert app.get("plotly_chart"), (layout, key)
+        ctx = app.session_state[state.CONTEXT]
+        settings = RolloutSettings(**{field: value})
+        heat, prefix = resources.rollout_map(ctx, settings)
+        pixels = torch.from_numpy(np.array(ctx.analysis.pixel_values))
+        reference = analyze(ctx.loaded.model, pixels, rollout=settings, relevance=False, keep_attention=False)
+        np.testing.assert_allclose(heat, reference.rollout[0], rtol=1e-4, atol=1e-6, err_msg=f"{layout} {key}")
+        np.testing.assert_allclose(prefix, reference.prefix_weights[0], rtol=1e-4, atol=1e-6)
+        default = RolloutSettings()
+        getattr(app, kind)(key=key).set_value(getattr(default, field)).run()  # one control at a time
+
+
+def _other_timm_app(name: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input(name).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224.not_a_tag", "vit_tiny_patch16_244", "resnet50"])
+def test_a_refused_name_leaves_one_error_and_no_stale_download_line(name):
+    app = _other_timm_app(name)
+    assert len(app.error) == 1, [e.value for e in app.error]
+    assert not app.get("progress"), [bar.proto.text for bar in app.get("progress")]
+    if name == "resnet50":  # a model's name is kept as written, not sentence-cased into "Resnet50"
+        assert app.error[0].value.startswith("resnet50 is a ResNet, not a Vision Transformer")
+
+
+@pytest.mark.parametrize("offline", [True, False])
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224.augreg_in21k_ft_in1k", "hf-hub:someone/tiny-vit"])
+def test_an_unreachable_hub_is_explained_in_the_apps_words(name, offline, tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nobody answers
+    app = _other_timm_app(name)
+    assert len(app.error) == 1, [e.value for e in app.error]
+    message = app.error[0].value
+    assert "--" not in message and state.CHECKPOINT in message, message
+    assert (state.DEMO_LABEL in message) == resources.demo_available(), message
+    assert not app.get("progress")
+

@@ -1,4 +1,4 @@
-"""The dependency rules of ARCHITECTURE.md, checked by walking every import with ast."""
+"""The dependency rules of docs/ARCHITECTURE.md, checked by walking every import with ast."""
 
 from __future__ import annotations
 
@@ -34,3 +34,78 @@ def test_the_rule_checker_sees_imports():
     # guard against a checker that passes because it finds nothing
     assert {"torch", "timm"} <= imported_roots(ROOT / "vit_core" / "capture.py")
     assert "streamlit" in imported_roots(ROOT / "viz_app" / "resources.py")
+
+
+def vit_core_import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> vit_core modules it imports, at any depth of the file (an import inside a function is still a
+    dependency: it only defers the cycle to the first call)."""
+    def module_of(path: Path) -> str:
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    def existing(name: str) -> str | None:
+        base = package.parent / Path(*name.split("."))
+        return name if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file() else None
+
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        module = module_of(path)
+        is_package = path.name == "__init__.py"
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names if alias.name.split(".")[0] == package.name)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    anchor = module.split(".")
+                    anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                else:
+                    base = node.module or ""
+                if base.split(".")[0] != package.name:
+                    continue
+                for alias in node.names:  # `from . import demo` imports the module vit_core.demo
+                    edges.add(existing(f"{base}.{alias.name}") or base)
+        graph[module] = {e for e in edges if e != module and not module.startswith(e + ".") and e != package.name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_vit_core_has_no_import_cycle():
+    graph = vit_core_import_graph(ROOT / "vit_core")
+    assert {"vit_core.result_files", "vit_core.batch"} <= set(graph["vit_core.distributed"])  # the walk sees edges
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path):
+    package = tmp_path / "vit_core"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import x\n")
+    (package / "b.py").write_text("def f():\n    from . import a\n")  # a lazy import closes the circle
+    (package / "c.py").write_text("from vit_core.a import y\n")
+    graph = vit_core_import_graph(package)
+    assert graph["vit_core.c"] == {"vit_core.a"}
+    assert find_cycle(graph) in (["vit_core.a", "vit_core.b", "vit_core.a"], ["vit_core.b", "vit_core.a", "vit_core.b"])

@@ -70,3 +70,68 @@ def test_pointing_helpers():
     assert hits(pts, boxes).tolist() == [True, False]
     assert hits(pts, np.array([[65, 49, 80, 60], [0, 0, 1, 1]]), grow=8).tolist() == [False, False]
     assert hits(pts, np.array([[63, 47, 80, 60], [0, 0, 1, 1]]), grow=8).tolist() == [True, False]
+
+
+# -- the second version's measures (Figure 7 and the samples they use) ------------------------------------------
+
+
+def _centre_reference(table: np.ndarray) -> tuple[float, float]:
+    """Median off-diagonal cosine and neighbour fraction of a [gh, gw, dim] table, by plain loops."""
+    gh, gw, _ = table.shape
+    flat = table.reshape(gh * gw, -1)
+    cos = [[float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for b in flat] for a in flat]
+    off, near = [], 0
+    for i in range(gh * gw):
+        others = [(cos[i][j], j) for j in range(gh * gw) if j != i]
+        off += [c for c, _ in others]
+        j = max(others)[1]
+        near += abs(i // gw - j // gw) <= 1 and abs(i % gw - j % gw) <= 1
+    return float(np.median(off)), near / (gh * gw)
+
+
+def test_figure7_centre_matches_a_loop_reference():
+    from vit_core.demo.evaluate import figure7_centre
+
+    torch.manual_seed(1)
+    m = VisionTransformer(img_size=64, patch_size=16, embed_dim=16, depth=1, num_heads=2, num_classes=6)
+    yy, xx = torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij")
+    smooth = torch.stack([torch.cos(xx * 0.9 + k) * torch.cos(yy * 0.7 - k) for k in range(16)], -1)  # [4, 4, 16]
+    for table in (smooth, smooth.reshape(16, 16)[torch.randperm(16)].reshape(4, 4, 16)):
+        with torch.no_grad():
+            m.pos_embed[0, 1:] = table.reshape(16, 16)
+        got = figure7_centre(m)
+        median, near = _centre_reference(table.numpy().astype(np.float64))
+        assert got["median_off_diagonal_cosine"] == pytest.approx(median, abs=1e-4)
+        assert got["nearest_is_grid_neighbour"] == pytest.approx(near, abs=1e-4)
+        assert got["met"] == (median < 0.3 and near >= 0.9)
+
+
+def test_figure7_right_criterion():
+    from vit_core.demo.evaluate import figure7_right
+
+    d = torch.full((6, 4), 100.0)
+    assert not figure7_right(d)["met"]
+    d[1, 2] = 50.0
+    got = figure7_right(d)
+    assert got["met"] and got["smallest_in_layers_0_1_px"] == 50.0 and got["ratio"] == 0.5
+    d[1, 2], d[2, 0] = 60.0, 10.0  # a local head in layer 2 does not count
+    assert not figure7_right(d)["met"]
+
+
+def test_attention_distances_of_the_samples_against_a_per_image_reference(model):
+    """Averaged over the bundled samples; each image's figure is mean_q sum_k A[q,k] |p_q - p_k| from its own
+    attention, computed here with explicit distances."""
+    from vit_core.capture import capture
+    from vit_core.demo.evaluate import attention_distances, sample_pixels
+
+    pixels, names = sample_pixels(model)
+    assert pixels.shape[1:] == (3, 224, 224) and any(n.startswith("scene_") for n in names)
+    got = attention_distances(model, pixels[:3], bs=2)  # [layer, head]
+    yx = torch.stack(torch.meshgrid(torch.arange(14.0), torch.arange(14.0), indexing="ij"), -1).reshape(196, 2) * 16
+    dist = torch.cdist(yx, yx)
+    ref = torch.zeros_like(got)
+    for i in range(3):
+        att = capture(model, pixels[i : i + 1]).attention[0, :, :, 1:, 1:]  # [layer, head, query, key]
+        att = att / att.sum(-1, keepdim=True)
+        ref += (att * dist).sum(-1).mean(-1) / 3
+    assert torch.allclose(got, ref, atol=1e-3)

@@ -55,3 +55,66 @@ def test_dihedral_keeps_patch_labels_on_their_pixels():
         xm, t = _dihedral(mask_img, torch.from_numpy(frac), k)
         assert np.allclose(patch_fractions(xm[:, 0].numpy() > 0.5, 16), t.numpy())
         assert _dihedral(x, torch.from_numpy(frac), k)[0].shape == x.shape
+
+
+def test_neighbour_targets_against_loops():
+    from vit_core.demo.train import BACKGROUND, neighbour_targets
+
+    rng = np.random.default_rng(0)
+    tokens = torch.from_numpy(np.where(rng.random((2, 5, 6)) < 0.4, 3, BACKGROUND))
+    got = neighbour_targets(tokens)
+    assert got.shape == (2, 5, 6, 4)
+    for n in range(2):
+        for r in range(5):
+            for c in range(6):
+                for k, (dr, dc) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+                    rr, cc = r + dr, c + dc
+                    want = 0 <= rr < 5 and 0 <= cc < 6 and tokens[n, rr, cc] != BACKGROUND
+                    assert got[n, r, c, k] == float(want)
+
+
+def test_features_keep_returns_the_tokens_after_that_block():
+    torch.manual_seed(0)
+    model = build(224).eval()
+    x = torch.randn(1, 3, 112, 112)
+    with torch.no_grad():
+        out, hidden = features(model, x, (2, 3), keep=1)
+        assert torch.allclose(out, features(model, x, (2, 3)), atol=1e-6)
+        model.blocks = model.blocks[:2]
+        model.norm = torch.nn.Identity()
+        assert torch.allclose(hidden, features(model, x, (2, 3)), atol=1e-6)
+
+
+def test_centring_the_position_embeddings_keeps_the_network():
+    from vit_core.demo.train import centre_position_embeddings
+
+    torch.manual_seed(0)
+    model = build(224).eval()
+    sincos_pos_init(model)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        before = model(x)
+        mean = centre_position_embeddings(model)
+        assert mean.abs().max() > 0.1  # sin-cos tables share a large component
+        assert torch.allclose(model(x), before, atol=1e-5)
+        assert model.pos_embed[0, 1:].mean(0).abs().max() < 1e-6
+
+
+def test_locality_init_makes_those_heads_attend_near_their_own_patch():
+    """At the start, a head so initialised attends within about a patch; the other heads keep mimetic attention."""
+    from vit_core.capture import capture
+    from vit_core.demo.train import locality_init
+    from vit_core.methods.distance import mean_attention_distance
+
+    torch.manual_seed(0)
+    model = build(224).eval()
+    sincos_pos_init(model)
+    mimetic_init(model, torch.Generator().manual_seed(0))
+    x = torch.from_numpy(generate(2, seed=11).images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    before = capture(model, x)
+    before = mean_attention_distance(before.attention, before.geometry).mean(0)  # [layer, head]
+    locality_init(model, heads=1)
+    cap = capture(model, x)
+    after = mean_attention_distance(cap.attention, cap.geometry).mean(0)
+    assert before[:2, 0].min() > 60 and after[:2, 0].max() < 25  # px: local, from global
+    assert torch.allclose(after[0, 1:], before[0, 1:], atol=1e-3)  # block 0's other heads are untouched

@@ -22,7 +22,7 @@ WIDE = RNG.integers(0, 255, (96, 160, 3), dtype=np.uint8)  # a non-square grid: 
 
 
 def test_builders_import_neither_streamlit_nor_torch():
-    for module in ("figures.py", "export.py"):
+    for module in ("figures.py", "export.py", "rendering.py"):
         tree = ast.parse((Path(figures.__file__).parent / module).read_text())
         names = set()
         for node in ast.walk(tree):
@@ -50,8 +50,9 @@ def test_overlay_is_image_heatmap_and_one_clickable_marker_per_patch(image, grid
                                  selected=(2, 3), title="t")
     assert [type(t) for t in fig.data] == [go.Image, go.Heatmap, go.Scatter]
     heatmap, markers = fig.data[1], fig.data[2]
-    assert heatmap.opacity == 0.4 and heatmap.z.shape == grid
+    assert heatmap.opacity == 0 and heatmap.z.shape == grid  # it carries the colour bar; the image is the picture
     assert np.isclose(np.nanmin(heatmap.z), 0) and np.isclose(np.nanmax(heatmap.z), 1)  # min-max scaled
+    assert [list(s) for s in heatmap.colorscale] == figures.rendering.colour_stops("Viridis")
     assert (heatmap.x0, heatmap.dx, heatmap.y0, heatmap.dy) == (8, 16, 8, 16)  # cells sit on the patches
     assert heatmap.hoverinfo == "skip"  # a click must land on the markers, not the heatmap
     gh, gw = grid
@@ -116,8 +117,8 @@ def test_head_grid_shows_every_layer_and_head():
     fig = figures.head_grid_figure(maps, mode="grid", normalise=False)
     assert len(fig.data) == 1 and not fig.frames
     assert np.asarray(fig.data[0].z).shape == (12 * 14 + 11 * 2, 12 * 14 + 11 * 2)
-    assert list(fig.layout.yaxis.ticktext) == [f"L{i}" for i in range(12)]
-    assert list(fig.layout.xaxis.ticktext) == [f"H{i}" for i in range(12)]
+    assert list(fig.layout.yaxis.ticktext) == [f"layer {i}" for i in range(12)]
+    assert list(fig.layout.xaxis.ticktext) == [f"head {i}" for i in range(12)]
     with pytest.raises(ValueError):
         figures.head_grid_figure(maps, mode="spiral")
 
@@ -166,11 +167,61 @@ def test_normalise_maps_each_map_on_its_own():
 
 
 def test_overlay_png_and_standalone_html():
-    png = export.overlay_png(IMAGE, RNG.random((14, 14)), opacity=0.5)
+    png = export.overlay_png(IMAGE, RNG.random((14, 14)))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-    assert Image.open(io.BytesIO(png)).size == (224, 224)
+    assert Image.open(io.BytesIO(png)).size[0] > export.DEFAULT_WIDTH >= 896  # picture + colour bar
     html = export.figure_html(figures.topk_figure(["a"], [1.0]), "my figure")
     assert "<title>my figure</title>" in html
     assert '<script src="http' not in html and len(html) > 1_000_000  # plotly.js inlined: opens offline
+
+
+HOSTILE = ['</title><script>alert(1)</script>.png', '<img src=x onerror="alert(2)">.jpg', "a&b <b>bold</b>"]
+
+
+def _html_parts(page: str) -> tuple[str, int, list[str]]:
+    """(the <title>'s text, how many <script> elements, every on* event attribute) of an HTML page, as parsed."""
+    from html.parser import HTMLParser
+
+    class Parts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.title, self.scripts, self.handlers, self._in_title = "", 0, [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.scripts += tag == "script"
+            self.handlers += [name for name, _ in attrs if name.startswith("on")]
+            self._in_title = tag == "title"
+
+        def handle_endtag(self, tag):
+            self._in_title = False
+
+        def handle_data(self, data):
+            if self._in_title:
+                self.title += data
+
+    parts = Parts()
+    parts.feed(page)
+    return parts.title, parts.scripts, parts.handlers
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_exported_html_shows_a_hostile_file_name_as_text(name):
+    fig = figures.topk_figure(["a"], [1.0])
+    benign_title, benign_scripts, _ = _html_parts(export.figure_html(fig, "plain"))
+    title, scripts, handlers = _html_parts(export.figure_html(fig, f"Attention rollout — {name}"))
+    assert title == f"Attention rollout — {name}"  # shown exactly as written, as text
+    assert scripts == benign_scripts and not handlers  # and nothing of it became markup
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_plotly_labels_of_class_names_and_boxes_are_text(name):
+    import html
+
+    bars = figures.topk_figure([name, "cat"], [0.6, 0.4])
+    shown = list(bars.data[0].y)
+    assert "<" not in "".join(shown) and html.unescape(shown[-1]) == name
+    overlay = figures.overlay_figure(IMAGE, RNG.random((14, 14)), (16, 16), boxes=[(name, (0, 0, 10, 10))])
+    texts = [a.text for a in overlay.layout.annotations] + [s.name for s in overlay.layout.shapes]
+    assert texts and all("<" not in t and html.unescape(t) == name for t in texts)

@@ -130,8 +130,8 @@ def test_analyze_with_the_kernel_equals_the_rebuild_path(layout):
     pixels = input_for(model, batch=2, device=DEVICE)
     for settings in (RolloutSettings(), RolloutSettings(head_fusion="min", discard_ratio=0.5, start_layer=1)):
         kwargs = dict(rollout=settings, keep_attention=False, relevance=False, model_views=False)
-        fused = analyze(model, pixels, fused_kernel=True, **kwargs)
-        rebuilt = analyze(model, pixels, fused_kernel=False, **kwargs)
+        fused = analyze(model, pixels, fused_kernel=True, **kwargs).arrays()
+        rebuilt = analyze(model, pixels, fused_kernel=False, **kwargs).arrays()
         assert fused.keys() == rebuilt.keys()
         for key in ANALYSED:
             if key in rebuilt:
@@ -165,11 +165,11 @@ def test_a_failing_kernel_falls_back_to_rebuilding(monkeypatch):
 
     model = make_model("class_token", DEVICE)
     pixels = input_for(model, batch=1, device=DEVICE)
-    expected = analyze(model, pixels, fused_kernel=False, relevance=False, keep_attention=False, model_views=False)
+    expected = analyze(model, pixels, fused_kernel=False, relevance=False, keep_attention=False, model_views=False).arrays()
     monkeypatch.setattr(fused_stats, "fused_attention_stats", broken)
     monkeypatch.setattr(analysis, "_KERNEL_FAILED", set())
     with pytest.warns(UserWarning, match="rebuilding attention instead"):
-        got = analyze(model, pixels, fused_kernel=True, relevance=False, keep_attention=False, model_views=False)
+        got = analyze(model, pixels, fused_kernel=True, relevance=False, keep_attention=False, model_views=False).arrays()
     assert len(analysis._KERNEL_FAILED) == 1  # this shape only: others still try the kernel
     for key in ANALYSED:
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)

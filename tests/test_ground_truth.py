@@ -70,7 +70,7 @@ def test_every_sample_scene_is_its_generated_scene_with_its_masks_boxes(name):
     """scenes.json matches the generator: the same pixels from (seed, index), and each box is the bounding
     box of that object's mask, with its class name."""
     scene = json.loads((SAMPLES / "scenes.json").read_text())[name]
-    image, classes, masks = render_scene(scene["seed"], scene["index"], objects=scene["objects"])
+    image, classes, masks = render_scene(scene["seed"], scene["index"], objects=scene["objects"], style=scene.get("style", "classic"))
     np.testing.assert_array_equal(np.asarray(Image.open(SAMPLES / name).convert("RGB")), image)
     assert scene["classes"] == [CLASSES[c] for c in classes]
     for mask, box in zip(masks, scene["boxes_xyxy"], strict=True):

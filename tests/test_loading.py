@@ -354,3 +354,56 @@ def test_hub_weights_download_tries_timms_other_file_names(local_hub):
     del local_hub.files["pytorch_model.bin"]
     with pytest.raises(ModelLoadError, match="holds none of model.safetensors"):
         download_hub_weights("hf-hub:someone/another-vit")
+
+
+def _seeded_init(architecture: str, **kwargs) -> dict[str, torch.Tensor]:
+    """The reference: timm's own initialisation of `architecture` drawn right after seeding with RANDOM_SEED."""
+    from vit_core.loading import RANDOM_SEED
+
+    torch.manual_seed(RANDOM_SEED)
+    return timm.create_model(architecture, pretrained=False, **kwargs).state_dict()
+
+
+def _assert_random_control(loaded, trained: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> None:
+    from vit_core.loading import RANDOM_SEED
+
+    state = loaded.model.state_dict()
+    assert loaded.source == "random" and loaded.seed == RANDOM_SEED
+    assert state.keys() == reference.keys()
+    for key, value in reference.items():
+        assert torch.equal(state[key], value), key
+    weights = [k for k in trained if k.endswith("qkv.weight") or k == "head.weight"]
+    assert weights and all(not torch.equal(state[k], trained[k]) for k in weights)
+
+
+@pytest.mark.parametrize("filename", ["weights.safetensors", "weights.pth"])
+def test_random_weights_for_a_checkpoint_are_the_seeded_init_not_the_checkpoint(trained_like, filename):
+    model, folder = trained_like
+    loaded = load_model("test_vit", folder / filename, device="cpu", pretrained=False)
+    assert loaded.model.num_classes == 7  # the class count still follows the checkpoint's head
+    _assert_random_control(loaded, model.state_dict(), _seeded_init("test_vit", num_classes=7))
+
+
+def test_random_weights_for_the_bundled_model_and_a_hub_name_are_the_seeded_init():
+    trained = load_model(DEMO_MODEL_NAME, device="cpu").model.state_dict()
+    loaded = load_model(DEMO_MODEL_NAME, device="cpu", pretrained=False)
+    _assert_random_control(loaded, trained, _seeded_init(DEMO_MODEL_NAME))
+    name = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"  # no download: random weights never touch the hub
+    torch.manual_seed(99)
+    other = timm.create_model("vit_tiny_patch16_224", pretrained=False).state_dict()
+    _assert_random_control(load_model(name, device="cpu", pretrained=False), other, _seeded_init(name))
+
+
+def test_random_weights_for_a_hub_repository_are_the_seeded_init_of_its_config(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+
+    torch.manual_seed(4)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=3)
+    _hub_cache_entry(tmp_path, "someone/tiny-shapes-vit", {
+        "config.json": _timm_config("vit_tiny_patch16_224", 3, ["cat", "dog", "owl"]),
+        "model.safetensors": safetensors.torch.save(model.state_dict()),
+    })
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    loaded = load_model("hf-hub:someone/tiny-shapes-vit", device="cpu", pretrained=False)
+    _assert_random_control(loaded, model.state_dict(), _seeded_init("vit_tiny_patch16_224", num_classes=3))

@@ -160,7 +160,7 @@ def test_no_learned_position_embedding_is_not_available():
     with pytest.raises(NotAvailableError, match="position"):
         pos_embed_similarity(model)
     arrays = analyze(model, torch.randn(1, 3, 32, 32, device=DEVICE), relevance=False)
-    assert "pos_embed_similarity" not in arrays
+    assert arrays.pos_embed_similarity is None
 
 
 # -- patch-embedding filters -----------------------------------------------------------------------------
@@ -236,44 +236,49 @@ def test_analyze_every_layout(layout):
     }
     if g.has_class_token:
         shapes["cls_attention"] = (B, L, H, gh, gw)
-    assert {k: v.shape for k, v in arrays.items()} == shapes
-    for key, value in arrays.items():
+    if g.global_pool == "map":  # kept with the attention: the readout of another rollout needs it
+        keys = N if model.pool_include_prefix else g.num_patches
+        shapes["pool_attention"] = (B, model.attn_pool.num_heads, model.attn_pool.latent_len, keys)
+    assert {k: v.shape for k, v in arrays.arrays().items()} == shapes
+    for key, value in arrays.arrays().items():
         expected = (
             np.int64 if key in ("num_prefix_tokens", "grid_size", "patch_size", "relevance_target") else np.float32
         )
         assert value.dtype == expected, key
         assert np.isfinite(value).all(), key
-    assert int(arrays["num_prefix_tokens"]) == g.num_prefix_tokens
-    assert tuple(arrays["grid_size"]) == g.grid_size and tuple(arrays["patch_size"]) == g.patch_size
+    assert int(arrays.num_prefix_tokens) == g.num_prefix_tokens
+    assert tuple(arrays.grid_size) == g.grid_size and tuple(arrays.patch_size) == g.patch_size
 
     # the streamed reductions equal the stored-attention methods
     cap = capture(model, pixels)
     att = cap.attention
-    np.testing.assert_allclose(arrays["attention"], att.cpu().numpy())
+    np.testing.assert_allclose(arrays.attention, att.cpu().numpy())
+    if cap.pool_attention is not None:
+        np.testing.assert_allclose(arrays.pool_attention, cap.pool_attention.float().cpu().numpy())
     R = attention_rollout(att, config, num_prefix_tokens=g.num_prefix_tokens)
     heat, prefix = readout(R, g, pool_attention=cap.pool_attention, pool_include_prefix=model.pool_include_prefix)
-    np.testing.assert_allclose(arrays["rollout"], heat.cpu().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(arrays["prefix_weights"], prefix.cpu().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(arrays["rollout"].sum((1, 2)) + arrays["prefix_weights"].sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(arrays.rollout, heat.cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(arrays.prefix_weights, prefix.cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(arrays.rollout.sum((1, 2)) + arrays.prefix_weights.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(
-        arrays["mean_attention_distance"], mean_attention_distance(att, g).cpu().numpy(), rtol=1e-5
+        arrays.mean_attention_distance, mean_attention_distance(att, g).cpu().numpy(), rtol=1e-5
     )
     # streamed entropy (from the logits) equals the entropy of the stored probabilities
-    np.testing.assert_allclose(arrays["attention_entropy"], attention_entropy(att).cpu().numpy(), rtol=1e-4, atol=1e-5)
-    assert (arrays["relevance_target"] == arrays["logits"].argmax(-1)).all()
+    np.testing.assert_allclose(arrays.attention_entropy, attention_entropy(att).cpu().numpy(), rtol=1e-4, atol=1e-5)
+    assert (arrays.relevance_target == arrays.logits.argmax(-1)).all()
 
     # batched equals per-image (relevance: see test_methods_relevance.py)
     alone = analyze(model, pixels[1:], rollout=config, pcs_k=5, relevance=False)
     for key in PER_IMAGE:
-        if key in alone:
-            np.testing.assert_allclose(arrays[key][1:], alone[key], rtol=1e-4, atol=1e-5, err_msg=key)
+        if getattr(alone, key) is not None:
+            np.testing.assert_allclose(getattr(arrays, key)[1:], getattr(alone, key), rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 def test_analyze_without_attention_or_relevance():
     model = _model("test_vit", reg_tokens=1)
     arrays = analyze(model, torch.randn(1, 3, 48, 32, device=DEVICE), keep_attention=False, relevance=False)
-    assert "attention" not in arrays and "relevance" not in arrays
-    assert arrays["cls_attention"].shape == (1, 6, 2, 3, 2)
+    assert arrays.attention is None and arrays.relevance is None
+    assert arrays.cls_attention.shape == (1, 6, 2, 3, 2)
 
 
 @pytest.mark.parametrize("chunk_bytes", [0, 1, 3 * 4 * 2 * 7 * 7 * 4, 1 << 30])
@@ -298,7 +303,7 @@ def test_chunked_reduction_equals_layer_by_layer(chunk_bytes):
 def test_analyze_without_pixels():
     model = _model("test_vit")
     arrays = analyze(model, torch.randn(1, 3, 32, 32, device=DEVICE), relevance=False, keep_pixels=False)
-    assert "pixel_values" not in arrays and "rollout" in arrays
+    assert arrays.pixel_values is None and arrays.rollout is not None
 
 
 def test_analyze_refuses_a_start_layer_beyond_depth():

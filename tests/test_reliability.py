@@ -38,7 +38,7 @@ def test_eight_threads_fifty_rounds_each_get_their_own_image():
                 errors.append(f"thread {index} round {round_}: {type(error).__name__}: {error}")
                 return
             for key in ("logits", "rollout", "relevance", "cls_attention", "mean_attention_distance"):
-                if not np.allclose(got[key], expected[index][key], atol=1e-5):
+                if not np.allclose(getattr(got, key), getattr(expected[index], key), atol=1e-5):
                     errors.append(f"thread {index} round {round_}: {key} differs from its single-threaded result")
                     return
 

@@ -51,13 +51,13 @@ def test_printed_numbers_match_analyze(executed):
     loaded = load_model(DEMO_MODEL_NAME, device="cpu")
     pixel_values, _ = preprocess(load_image(ROOT / "assets" / "samples" / "pair_ring_star.png"), loaded.data_config)
     arrays = analyze(loaded.model, pixel_values[None])
-    top = int(arrays["logits"][0].argmax())
-    probability = float(torch.from_numpy(arrays["logits"][0]).softmax(-1)[top])
+    top = int(arrays.logits[0].argmax())
+    probability = float(torch.from_numpy(arrays.logits[0]).softmax(-1)[top])
     assert _number(text, "analyze top-1") == f"{top} {loaded.label_names[top]} {probability:.6f}"
-    assert float(_number(text, "analyze rollout peak")) == pytest.approx(arrays["rollout"][0].max(), abs=2e-6)
-    assert float(_number(text, "analyze relevance peak")) == pytest.approx(arrays["relevance"][0].max(), abs=2e-6)
+    assert float(_number(text, "analyze rollout peak")) == pytest.approx(arrays.rollout[0].max(), abs=2e-6)
+    assert float(_number(text, "analyze relevance peak")) == pytest.approx(arrays.relevance[0].max(), abs=2e-6)
     distances = [float(d) for d in _number(text, "analyze mean attention distance per layer (px)").split()]
-    assert np.allclose(distances, arrays["mean_attention_distance"][0].mean(-1), atol=2e-3)
+    assert np.allclose(distances, arrays.mean_attention_distance[0].mean(-1), atol=2e-3)
 
 
 def test_the_hand_written_steps_agree_with_vit_core(executed):

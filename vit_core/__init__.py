@@ -10,14 +10,19 @@ from .geometry import geometry_of
 from .images import load_image, model_view, preprocess
 from .loading import DEMO_MODEL_NAME, LoadedModel, load_model
 from .predict import top_k
+from .provenance import Provenance
+from .result import AnalysisResult
+from .result_files import read_provenance
 from .types import Capture, Geometry
 
 __all__ = [
+    "AnalysisResult",
     "AttentionCapture",
     "Capture",
     "DEMO_MODEL_NAME",
     "Geometry",
     "LoadedModel",
+    "Provenance",
     "VitCoreError",
     "capture",
     "geometry_of",
@@ -25,5 +30,6 @@ __all__ = [
     "load_model",
     "model_view",
     "preprocess",
+    "read_provenance",
     "top_k",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from . import fused_stats
 from .capture import capture
 from .errors import CaptureError, NotAvailableError
 from .geometry import geometry_of
+from .loading import LoadedModel
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
@@ -26,9 +28,11 @@ from .methods.readout import DistilledReadout, output_row, split_tokens
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 from .methods.token_attention import grid_of_keys, token_attention
+from .provenance import provenance_of
+from .result import AnalysisResult
 from .types import Geometry
 
-__all__ = ["RolloutSettings", "AnalysisSink", "analyze", "model_view_arrays"]
+__all__ = ["AnalysisResult", "RolloutSettings", "AnalysisSink", "analysis_settings", "analyze", "model_view_arrays"]
 
 # (device type, dtype, tokens, head_dim) for which the fused kernel failed here (a Triton or GPU it cannot be
 # compiled for, too little shared memory): later passes of that shape rebuild at once.
@@ -213,8 +217,18 @@ def _to_host(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def analysis_settings(
+    rollout: RolloutSettings, relevance: bool, keep_attention: bool, pcs_k: int, distilled: str, model_views: bool,
+    keep_pixels: bool,
+) -> dict:
+    """The method settings of an :func:`analyze` call by name, as its provenance records them (batch runs
+    build theirs here too, before any image, to check a result they would resume)."""
+    return {**asdict(rollout), "relevance": relevance, "keep_attention": keep_attention, "pcs_k": pcs_k,
+            "distilled": distilled, "model_views": model_views, "keep_pixels": keep_pixels}
+
+
 def analyze(
-    model: nn.Module,
+    model: nn.Module | LoadedModel,
     pixel_values: torch.Tensor,
     *,
     rollout: RolloutSettings = RolloutSettings(),  # noqa: B008 (frozen, so a shared default is safe)
@@ -226,12 +240,13 @@ def analyze(
     model_views: bool = True,
     keep_pixels: bool = True,
     fused_kernel: bool | None = None,
-) -> dict[str, np.ndarray]:
-    """All arrays of the analysis file for one batch.
+) -> AnalysisResult:
+    """Every array of the analysis file for one batch, with its provenance.
 
     Args:
-        model: a timm VisionTransformer in eval mode.
-        pixel_values: ``[batch, 3, h, w]`` model input on the model's device and dtype.
+        model: a :class:`~vit_core.loading.LoadedModel` (its weights file's hash goes into the provenance, and
+            `pixel_values` are moved to its device and dtype), or a timm VisionTransformer in eval mode.
+        pixel_values: ``[batch, 3, h, w]`` model input (on the model's device and dtype for a bare module).
         rollout: rollout settings (head fusion, discard ratio, residual weight, start layer).
         target_class: class explained by the relevance map: None for each image's top-1, one index, or one per image.
         relevance: compute the class-specific relevance (one extra forward and backward pass).
@@ -246,18 +261,21 @@ def analyze(
             None: where it can run (a GPU, Triton installed, attention not kept).
 
     Returns:
-        name -> array: ``pixel_values`` [B,3,h,w] (when kept), ``logits`` [B,C], ``attention`` [B,L,H,N,N] (when kept),
-        ``num_prefix_tokens`` (), ``grid_size`` [2], ``patch_size`` [2], ``rollout`` [B,gh,gw],
-        ``prefix_weights`` [B,P] (rollout mass on prefix tokens), ``relevance`` [B,gh,gw] and
-        ``relevance_target`` [B] (when asked), ``cls_attention`` [B,L,H,gh,gw] (class-token models),
-        ``mean_attention_distance`` [B,L,H] (pixels), ``attention_entropy`` [B,L,H] (nats),
-        ``pos_embed_similarity`` [gh,gw,gh,gw] (learned absolute position embeddings only),
-        ``patch_embed_pcs`` [k,3,ph,pw], ``patch_embed_pcs_variance`` [k]. Floats are float32.
+        An :class:`~vit_core.result.AnalysisResult`: its fields (shapes documented there) are the .npz keys.
 
     Example:
-        >>> arrays = analyze(model, pixel_values, rollout=RolloutSettings(discard_ratio=0.9))
-        >>> np.savez(path, **arrays)
+        >>> result = analyze(loaded, pixel_values, rollout=RolloutSettings(discard_ratio=0.9))
+        >>> result.rollout.shape  # [batch, gh, gw]
+        >>> result.to_npz("result.npz")
     """
+    settings = analysis_settings(
+        rollout=rollout, relevance=relevance, keep_attention=keep_attention, pcs_k=pcs_k, distilled=distilled,
+        model_views=model_views, keep_pixels=keep_pixels,
+    )
+    provenance = provenance_of(model, settings, _recorded_target(target_class))
+    if isinstance(model, LoadedModel):
+        pixel_values = pixel_values.to(model.device, model.dtype)
+        model = model.model
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     rollout.check_depth(geometry.depth)
     sink = AnalysisSink(geometry, rollout, keep_attention=keep_attention, fused_kernel=fused_kernel)
@@ -271,7 +289,7 @@ def analyze(
         geometry,
         distilled=distilled,
         pool_attention=result.pool_attention,
-        pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
+        pool_include_prefix=geometry.pool_include_prefix,
     )  # [batch, token]
     rolled_map, prefix_weights = split_tokens(sink.rollout.left_product(weights), geometry)
     reduced = {
@@ -292,13 +310,29 @@ def analyze(
         arrays["pixel_values"] = _numpy(pixel_values)
     if keep_attention:
         arrays["attention"] = torch.stack(sink.attention, dim=1).numpy()
+        if result.pool_attention is not None:  # what reading a rollout out of "attention" needs on a "map" head
+            arrays["pool_attention"] = _numpy(result.pool_attention)
     if relevance:
         rel = class_relevance(model, pixel_values, target_class=target_class, distilled=distilled)
         arrays["relevance"] = _numpy(rel.heatmap)
         arrays["relevance_target"] = rel.target_class.cpu().numpy().astype(np.int64)
     if model_views:
         arrays.update(model_view_arrays(model, geometry, pcs_k))
-    return arrays
+    return AnalysisResult(**arrays, provenance=provenance)
+
+
+def _recorded_target(target_class) -> int | list[int] | None:
+    """The target class as JSON-friendly provenance: None, one index, or one per image."""
+    if target_class is None:
+        return None
+    if isinstance(target_class, torch.Tensor):
+        target_class = target_class.tolist()
+    if isinstance(target_class, int | np.integer):
+        return int(target_class)
+    values = [int(t) for t in target_class]
+    return values[0] if values and all(v == values[0] for v in values) else values
+
+
 
 
 def model_view_arrays(model: nn.Module, geometry: Geometry, pcs_k: int = 28) -> dict[str, np.ndarray]:

@@ -1,8 +1,11 @@
-"""Batch analysis of many images: reduced results only, resumable, decoding in parallel with the model.
+"""Batch analysis of many images: reduced results only, streamed to disk, resumable, never mixing runs.
 
-Each finished batch is written as a shard (``RESULT.npz.parts/NNNNN.npz``, atomically) and the result file is
-rewritten from all shards after each batch (less often when that would cost over a tenth of the time) and at the end, so a run killed at any moment leaves a readable
-``RESULT.npz`` (all files are replaced atomically), and a rerun of the same command skips finished images. Only reduced maps reach the host: never ``[N, N]`` per head.
+Each finished batch becomes one Parquet shard of the ``--out`` dataset (:class:`vit_core.result_files.ResultStore`),
+so memory stays flat however many images there are; a run killed at any moment leaves only finished shards,
+and a rerun of the same command skips the images they hold. A rerun with another model, checkpoint or setting
+is refused (it would mix two runs' maps in one file). ``--out RESULT.npz`` is consolidated once at the end.
+Only reduced maps reach the host: never ``[N, N]`` per head. The Ray path (:mod:`vit_core.distributed`) uses
+the same decoding (:class:`ImageFiles`), rows (:func:`analyze_reduced`) and files.
 """
 
 from __future__ import annotations
@@ -18,13 +21,27 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .analysis import RolloutSettings, analyze
-from .cli import write_npz_atomically
+from .analysis import RolloutSettings, analysis_settings, analyze
 from .errors import ImageError, SettingsError
 from .images import load_image, preprocess
 from .loading import LoadedModel
+from .provenance import Provenance, provenance_of
+from .result_files import ResultStore
 
-__all__ = ["IMAGE_SUFFIXES", "PER_IMAGE_KEYS", "find_images", "analyze_reduced", "run_batch", "BatchReport"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "PER_IMAGE_KEYS",
+    "BatchOptions",
+    "BatchReport",
+    "ImageFiles",
+    "analyse_decoded",
+    "analyze_reduced",
+    "batch_provenance",
+    "find_images",
+    "open_store",
+    "run_batch",
+    "split_on_out_of_memory",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Arrays with one row per image that the batch file keeps (reduced: no [N, N] maps).
@@ -39,10 +56,7 @@ PER_IMAGE_KEYS = (
     "top5_index",
     "top5_probability",
 )
-MODEL_KEYS = ("num_prefix_tokens", "grid_size", "patch_size")
-# The result file is rewritten after a batch unless that would spend more than 1/CONSOLIDATE_OVERHEAD of the
-# time on rewriting: small runs keep it current after every batch, huge ones lag a little (the shards never do).
-CONSOLIDATE_OVERHEAD = 10.0
+TOP_K = 5
 
 
 def find_images(pattern: str | Path) -> list[Path]:
@@ -57,18 +71,42 @@ def find_images(pattern: str | Path) -> list[Path]:
     return sorted(found)
 
 
-def analyze_reduced(
-    model: torch.nn.Module, pixel_values: torch.Tensor, *, settings: RolloutSettings, relevance: bool
-) -> dict[str, np.ndarray]:
-    """Per-image reduced arrays of one batch (see ``PER_IMAGE_KEYS``), plus the geometry scalars."""
-    arrays = analyze(
-        model, pixel_values, rollout=settings, relevance=relevance, keep_attention=False, model_views=False,
-        keep_pixels=False,
+def _reduced_settings(settings: RolloutSettings, relevance: bool) -> dict:
+    """The method settings of a batch run: what :func:`analyze_reduced` passes to ``analyze``, plus the top-k."""
+    every = analysis_settings(rollout=settings, relevance=relevance, keep_attention=False, pcs_k=0, distilled="mean",
+                              model_views=False, keep_pixels=False)
+    return {**every, "top_k": TOP_K}
+
+
+def analyze_reduced(model: torch.nn.Module, pixel_values: torch.Tensor, options: BatchOptions) -> dict[str, np.ndarray]:
+    """Per-image reduced arrays of one batch (see ``PER_IMAGE_KEYS``), one row per image."""
+    result = analyze(
+        model, pixel_values, rollout=options.rollout, relevance=options.relevance, target_class=options.target_class,
+        keep_attention=False, model_views=False, keep_pixels=False,
     )
-    probabilities, indices = torch.from_numpy(arrays["logits"]).softmax(-1).topk(min(5, arrays["logits"].shape[-1]))
+    arrays = result.arrays()
+    probabilities, indices = torch.from_numpy(result.logits).softmax(-1).topk(min(TOP_K, result.logits.shape[-1]))
     arrays["top5_index"] = indices.numpy().astype(np.int64)
     arrays["top5_probability"] = probabilities.numpy().astype(np.float32)
-    return {k: v for k, v in arrays.items() if k in PER_IMAGE_KEYS or k in MODEL_KEYS}
+    return {k: v for k, v in arrays.items() if k in PER_IMAGE_KEYS}
+
+
+def batch_provenance(loaded: LoadedModel, options: BatchOptions) -> Provenance:
+    """What a batch run with these options records (and checks an existing result against)."""
+    return provenance_of(loaded, _reduced_settings(options.rollout, options.relevance), options.target_class)
+
+
+def open_store(out: Path, provenance: Provenance, loaded: LoadedModel, *, overwrite: bool) -> ResultStore:
+    """The result store of `out` for this run: refuses another run's result unless `overwrite`."""
+    geometry = loaded.geometry
+    model_arrays = {
+        "num_prefix_tokens": geometry.num_prefix_tokens,
+        "grid_size": list(geometry.grid_size),
+        "patch_size": list(geometry.patch_size),
+    }
+    if loaded.label_names is not None:
+        model_arrays["label_names"] = list(loaded.label_names)
+    return ResultStore(out, provenance, model_arrays, overwrite=overwrite)
 
 
 def split_on_out_of_memory(
@@ -86,13 +124,10 @@ def split_on_out_of_memory(
         notify(f"out of GPU memory at batch {pixel_values.shape[0]}; splitting into {half} and the rest")
         first = split_on_out_of_memory(run, pixel_values[:half], notify)
         second = split_on_out_of_memory(run, pixel_values[half:], notify)
-        return {
-            key: first[key] if key in MODEL_KEYS else np.concatenate([first[key], second[key]])
-            for key in first
-        }
+        return {key: np.concatenate([first[key], second[key]]) for key in first}
 
 
-class _ImageFiles(Dataset):
+class ImageFiles(Dataset):
     """Decoded, preprocessed images; a file that fails to decode yields its error instead of a tensor."""
 
     def __init__(self, paths: Sequence[Path], data_config: dict) -> None:
@@ -114,52 +149,43 @@ def _collate(items):
     return items
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch run analyses, the same for the plain and the Ray path (all recorded in the provenance except
+    `batch_size` and `overwrite`, which do not change the numbers).
+
+    Attributes:
+        rollout: rollout settings.
+        relevance: compute the class-specific relevance (one backward pass per batch).
+        target_class: the class every relevance map explains; None: each image's top-1.
+        batch_size: images per forward pass (and per shard).
+        overwrite: replace an existing result instead of resuming it.
+    """
+
+    rollout: RolloutSettings = RolloutSettings()  # frozen: a shared default is safe
+    relevance: bool = True
+    target_class: int | None = None
+    batch_size: int = 32
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise SettingsError("batch size must be at least 1.")
+
+
 @dataclass
 class BatchReport:
+    """What a batch run did: images analysed now, skipped as already done, failed (path -> reason)."""
+
     done: int
     skipped: int
     failed: dict[str, str]
     seconds: float
 
 
-def _shard_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".parts")
-
-
-def _read_shards(shards: Path) -> list[dict[str, np.ndarray]]:
-    parts = []
-    for shard in sorted(shards.glob("*.npz")):
-        with np.load(shard) as data:
-            parts.append(dict(data))
-    return parts
-
-
-def _finished_paths(parts: list[dict[str, np.ndarray]]) -> set[str]:
-    return {str(p) for part in parts for key in ("path", "failed_path") for p in part[key]}
-
-
-def _consolidate(parts: list[dict[str, np.ndarray]], out: Path, label_names: Sequence[str] | None) -> None:
-    """Write the result file from every shard so far (only reduced arrays)."""
-    filled = [p for p in parts if len(p["path"])]
-    arrays: dict[str, np.ndarray] = {
-        "path": np.concatenate([p["path"] for p in parts]) if parts else np.zeros(0, dtype=str),
-        "failed_path": np.concatenate([p["failed_path"] for p in parts]) if parts else np.zeros(0, dtype=str),
-        "failed_reason": np.concatenate([p["failed_reason"] for p in parts]) if parts else np.zeros(0, dtype=str),
-    }
-    if filled:
-        for key in filled[0]:
-            if key in MODEL_KEYS:
-                arrays[key] = filled[0][key]
-            elif key in PER_IMAGE_KEYS:
-                arrays[key] = np.concatenate([p[key] for p in filled])
-        if label_names is not None:
-            arrays["top5_label"] = np.asarray(label_names)[arrays["top5_index"]]
-    write_npz_atomically(out, arrays)
-
-
 def _batches(paths: Sequence[Path], loaded: LoadedModel, batch_size: int, workers: int) -> Iterator[list]:
     loader = DataLoader(
-        _ImageFiles(paths, loaded.data_config),
+        ImageFiles(paths, loaded.data_config),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
@@ -172,58 +198,57 @@ def run_batch(
     loaded: LoadedModel,
     paths: Sequence[Path],
     out: Path,
+    options: BatchOptions = BatchOptions(),  # noqa: B008 (frozen)
     *,
-    batch_size: int = 32,
-    settings: RolloutSettings = RolloutSettings(),  # noqa: B008 (frozen)
-    relevance: bool = True,
     workers: int | None = None,
     progress: bool = True,
 ) -> BatchReport:
-    """Analyse `paths` in batches into `out`, skipping images a previous run of the same `out` finished."""
-    if batch_size < 1:
-        raise SettingsError("batch size must be at least 1.")
-    out = Path(out)
-    shards = _shard_dir(out)
-    shards.mkdir(parents=True, exist_ok=True)
-    parts = _read_shards(shards)
-    finished = _finished_paths(parts)
+    """Analyse `paths` in batches into `out` (``RESULT.npz`` or a dataset directory), skipping images a
+    previous run of the same model and options finished; `workers` decoding processes (default: up to 4).
+
+    Raises:
+        ResultFileError: `out` holds another model's or other settings' results (and not ``options.overwrite``).
+    """
+    started = time.perf_counter()
+    store = open_store(Path(out), batch_provenance(loaded, options), loaded, overwrite=options.overwrite)
+    finished = store.finished_paths()
     todo = [p for p in paths if str(p) not in finished]
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
-    started = time.perf_counter()
     failed: dict[str, str] = {}
-    next_shard = len(parts)
-    last_written: float | None = None  # the first batch of a run is written out at once
-    write_cost = 0.0
     bar = _progress_bar(len(todo), progress)
 
     def run(pixels: torch.Tensor) -> dict[str, np.ndarray]:
-        return analyze_reduced(loaded.model, pixels, settings=settings, relevance=relevance)
+        return analyze_reduced(loaded.model, pixels, options)
 
-    for items in _batches(todo, loaded, batch_size, workers):
-        good = [(todo[i], pixels) for i, pixels, _ in items if pixels is not None]
-        bad = {str(todo[i]): reason for i, pixels, reason in items if pixels is None}
+    position = {str(p): i for i, p in enumerate(paths)}
+    for items in _batches(todo, loaded, options.batch_size, workers):
+        decoded = [(str(todo[i]), pixels, reason) for i, pixels, reason in items]
+        analysed, arrays, bad = analyse_decoded(loaded, decoded, run, notify=bar.write)
         failed.update(bad)
-        shard: dict[str, np.ndarray] = {}
-        if good:
-            pixels = torch.stack([p for _, p in good]).to(loaded.device, loaded.dtype)
-            shard = split_on_out_of_memory(run, pixels, notify=bar.write)
-        shard["path"] = np.asarray([str(p) for p, _ in good], dtype=str)
-        shard["failed_path"] = np.asarray(list(bad), dtype=str)
-        shard["failed_reason"] = np.asarray(list(bad.values()), dtype=str)
-        write_npz_atomically(shards / f"{next_shard:05d}.npz", shard)
-        parts.append(shard)
-        next_shard += 1
-        if last_written is None or time.perf_counter() - last_written > CONSOLIDATE_OVERHEAD * write_cost:
-            begun = time.perf_counter()
-            _consolidate(parts, out, loaded.label_names)
-            last_written = time.perf_counter()
-            write_cost = last_written - begun
+        store.append(position[decoded[0][0]], analysed, arrays, bad)
         bar.update(len(items))
     bar.close()
-    _consolidate(parts, out, loaded.label_names)
+    if store.out.suffix == ".npz":
+        store.consolidate()
     return BatchReport(
         done=len(todo) - len(failed), skipped=len(paths) - len(todo), failed=failed, seconds=time.perf_counter() - started
     )
+
+
+def analyse_decoded(
+    loaded: LoadedModel,
+    decoded: Sequence[tuple[str, torch.Tensor | None, str]],
+    run: Callable[[torch.Tensor], dict[str, np.ndarray]],
+    notify=print,
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
+    """One batch of (path, pixels or None, failure reason) -> (analysed paths, their rows, failed path -> reason)."""
+    good = [(path, pixels) for path, pixels, _ in decoded if pixels is not None]
+    bad = {path: reason for path, pixels, reason in decoded if pixels is None}
+    arrays: dict[str, np.ndarray] = {}
+    if good:
+        pixels = torch.stack([p for _, p in good]).to(loaded.device, loaded.dtype)
+        arrays = split_on_out_of_memory(run, pixels, notify=notify)
+    return [path for path, _ in good], arrays, bad
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -6,33 +6,15 @@ Errors print one line and exit non-zero without leaving a partial output file.
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import VitCoreError
 
-__all__ = ["main", "build_parser", "write_npz_atomically"]
-
-
-def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz so that readers see either the old file or the complete new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".partial", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # an ordinary file, not mkstemp's owner-only one
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["main", "build_parser"]
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +32,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_rollout_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--head-fusion", default="mean", choices=["mean", "max", "min"])
+    from .methods.rollout import HEAD_FUSIONS
+
+    parser.add_argument("--head-fusion", default="mean", choices=HEAD_FUSIONS)
     parser.add_argument("--discard-ratio", type=float, default=0.0, help="per row, drop this fraction of patch weights")
     parser.add_argument("--residual-weight", type=float, default=0.5, help="a in (1-a) A + a I (default 0.5)")
     parser.add_argument("--start-layer", type=int, default=0, help="first layer of the rollout product")
@@ -65,12 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("images", nargs="+", type=Path)
     analyze.add_argument("--out", type=Path, required=True, help="RESULT.npz")
     analyze.add_argument("--no-attention", action="store_true", help="leave out the full [B,L,H,N,N] attention")
+    analyze.add_argument(
+        "--methods", default="rollout,relevance",
+        help="maps to write: rollout,relevance (default) and any of raw,flow,gradcam,lrp",
+    )
     _add_model_options(analyze)
     _add_rollout_options(analyze)
 
     batch = commands.add_parser("batch", help="analyse many images into reduced maps (resumable)")
     batch.add_argument("source", help="a folder of images or a glob such as 'photos/*.jpg'")
-    batch.add_argument("--out", type=Path, required=True, help="RESULT.npz (rerun the same command to resume)")
+    batch.add_argument(
+        "--out", type=Path, required=True,
+        help="RESULT.npz (consolidated at the end) or a folder of Parquet shards; rerun the same command to resume",
+    )
+    batch.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of resuming it")
     batch.add_argument("--batch-size", type=int, default=32)
     batch.add_argument("--workers", type=int, help="image-decoding processes (default: up to 4)")
     batch.add_argument("--no-relevance", action="store_true", help="skip the class-specific relevance (no backward)")
@@ -78,14 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--ray-workers", type=int, default=2, help="Ray actors (one per GPU when there are GPUs)")
     _add_model_options(batch)
     _add_rollout_options(batch)
+
+    from .evaluate import add_evaluate_command
+
+    add_evaluate_command(commands, _add_model_options, _add_rollout_options)
     return parser
 
 
-def _load(args):
-    from .loading import load_model
+def _model_request(args):
+    from .loading import ModelRequest
 
-    return load_model(
-        args.model, args.checkpoint, device=args.device, dtype=args.dtype, pretrained=not args.random_weights
+    return ModelRequest(
+        name=args.model, checkpoint=args.checkpoint, device=args.device, dtype=args.dtype,
+        pretrained=not args.random_weights,
     )
 
 
@@ -113,19 +110,29 @@ def run_analyze(args) -> int:
     import torch
 
     from .analysis import analyze
+    from .evaluate import method_arrays
+    from .explain import ExplainSettings, parse_methods
     from .images import load_image, preprocess_batch
 
     settings = _rollout_settings(args)
+    methods = parse_methods(args.methods)
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
-    loaded = _load(args)
+    loaded = _model_request(args).load()
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
-    pixel_values = pixel_values.to(loaded.device, loaded.dtype)
     target = None if args.target_class is None else torch.full((len(images),), args.target_class, dtype=torch.long)
-    arrays = analyze(
-        loaded.model, pixel_values, rollout=settings, target_class=target, keep_attention=not args.no_attention
+    result = analyze(
+        loaded, pixel_values, rollout=settings, target_class=args.target_class, keep_attention=not args.no_attention,
+        relevance="relevance" in methods,
     )
-    write_npz_atomically(args.out, arrays)
-    _print_top5([p.name for p in args.images], arrays["logits"], loaded.label_names)
+    on_device = pixel_values.to(loaded.device, loaded.dtype)
+    extra = method_arrays(loaded.model, on_device, methods, target, ExplainSettings(rollout=settings))
+    if extra:  # the provenance names the methods too, so a file says which maps it holds and how they were made
+        settings_used = {**result.provenance.settings, "methods": list(parse_methods(args.methods))}
+        result = dataclasses.replace(
+            result, **extra, provenance=dataclasses.replace(result.provenance, settings=settings_used)
+        )
+    result.to_npz(args.out)
+    _print_top5([p.name for p in args.images], result.logits, loaded.label_names)
     print(f"wrote {args.out}")
     return 0
 
@@ -135,24 +142,38 @@ def run_batch_command(args) -> int:
 
     settings = _rollout_settings(args)
     paths = find_images(args.source)
+    from .batch import BatchOptions
+
+    options = BatchOptions(
+        rollout=settings, relevance=not args.no_relevance, target_class=args.target_class,
+        batch_size=args.batch_size, overwrite=args.overwrite,
+    )
     if args.ray:
         from .distributed import run_batch_on_ray
 
-        report = run_batch_on_ray(args, paths, settings)
+        report = run_batch_on_ray(_model_request(args), paths, args.out, options, workers=args.ray_workers)
     else:
-        report = run_batch(
-            _load(args), paths, args.out, batch_size=args.batch_size, settings=settings,
-            relevance=not args.no_relevance, workers=args.workers,
-        )
+        report = run_batch(_model_request(args).load(), paths, args.out, options, workers=args.workers)
     for path, reason in report.failed.items():
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(f"{report.done} analysed, {report.skipped} already done, {len(report.failed)} failed; wrote {args.out}")
+    print(f"{report.done} analysed, {report.skipped} already done, {len(report.failed)} failed "
+          f"in {report.seconds:.1f} s; wrote {args.out}")
     return 0
+
+
+def run_evaluate_command(args) -> int:
+    from .evaluate import run_evaluate
+    from .result_files import write_npz_atomically
+
+    return run_evaluate(
+        args, load=lambda parsed: _model_request(parsed).load(), rollout_settings=_rollout_settings,
+        write_npz=write_npz_atomically,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze, "batch": run_batch_command}
+    handlers = {"analyze": run_analyze, "batch": run_batch_command, "evaluate": run_evaluate_command}
     try:
         return handlers[args.command](args)
     except VitCoreError as error:

@@ -1,117 +1,96 @@
 """Batch analysis on Ray Data: one model-holding actor per GPU (or CPU worker), ``map_batches`` over image paths.
 
-Same output format as ``vit_core.batch``: a result file of reduced arrays, one row per image. Started by
+The same rules and files as ``vit_core.batch``: the same provenance check before any work (a rerun with another
+model or setting is refused), the same resume (images in finished shards are skipped), the same decoding and
+rows; each actor writes its finished batches as Parquet shards of the ``--out`` dataset (so every node needs
+write access to that folder), and the driver consolidates ``--out RESULT.npz`` once at the end. Started by
 ``python -m vit_core batch ... --ray``; connects to a running cluster when ``RAY_ADDRESS`` is set, else starts
 a local Ray instance. Needs ``requirements-ray.txt``; nothing else in the project imports this module.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .analysis import RolloutSettings
-from .batch import MODEL_KEYS, BatchReport, _ImageFiles, analyze_reduced, split_on_out_of_memory
-from .cli import write_npz_atomically
-from .errors import VitCoreError
+from .batch import BatchOptions, BatchReport, ImageFiles, analyse_decoded, analyze_reduced, batch_provenance, open_store
+from .errors import SettingsError, VitCoreError
+from .loading import ModelRequest
+from .provenance import Provenance
+from .result_files import write_shard
 
 __all__ = ["AnalysisActor", "run_batch_on_ray"]
 
 
 class AnalysisActor:
-    """A Ray Data callable class: loads the model once, then analyses batches of image paths."""
+    """A Ray Data callable class: loads the model once, then analyses batches of image paths into shards."""
 
-    def __init__(self, model_args: dict, settings: RolloutSettings, relevance: bool) -> None:
-        from .loading import load_model
-
-        self.loaded = load_model(**model_args)
-        self.settings = settings
-        self.relevance = relevance
+    def __init__(self, request: ModelRequest, options: BatchOptions, directory: str, provenance: Provenance) -> None:
+        self.loaded = request.load()
+        self.options = options
+        self.directory = Path(directory)
+        self.provenance = provenance
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import torch
-
         paths = [str(p) for p in batch["path"]]
-        files = _ImageFiles(paths, self.loaded.data_config)  # the plain batch command's decoding, errors and all
-        decoded = [files[i] for i in range(len(files))]
-        pixels = [tensor for _, tensor, _ in decoded if tensor is not None]
-        reasons = [reason for _, _, reason in decoded]
-        rows: dict[str, np.ndarray] = {"path": np.asarray(paths), "failed_reason": np.asarray(reasons)}
-        if not pixels:
-            return rows
-        stacked = torch.stack(pixels).to(self.loaded.device, self.loaded.dtype)
+        files = ImageFiles(paths, self.loaded.data_config)  # the plain batch command's decoding, errors and all
+        decoded = [(path, pixels, reason) for path, (_, pixels, reason) in zip(paths, (files[i] for i in range(len(files))), strict=True)]
 
         def run(x):
-            return analyze_reduced(self.loaded.model, x, settings=self.settings, relevance=self.relevance)
+            return analyze_reduced(self.loaded.model, x, self.options)
 
-        arrays = split_on_out_of_memory(run, stacked)
-        ok = np.asarray([r == "" for r in reasons])
-        for key, value in arrays.items():
-            if key in MODEL_KEYS:
-                continue
-            full = np.zeros((len(paths), *value.shape[1:]), dtype=value.dtype)
-            full[ok] = value
-            rows[key] = full
-        return rows
+        analysed, arrays, failed = analyse_decoded(self.loaded, decoded, run)
+        write_shard(self.directory, int(np.min(batch["index"])), analysed, arrays, failed, self.provenance)
+        return {"path": np.asarray(paths), "failed_reason": np.asarray([reason for _, _, reason in decoded])}
 
 
-def run_batch_on_ray(args, paths: Sequence[Path], settings: RolloutSettings) -> BatchReport:
-    """Analyse `paths` with Ray Data and write the same result file as the plain batch command."""
-    import os
-    import time
-
+def run_batch_on_ray(
+    request: ModelRequest, paths: Sequence[Path], out: Path, options: BatchOptions = BatchOptions(), *, workers: int = 2  # noqa: B008
+) -> BatchReport:
+    """Analyse `paths` with Ray Data (`workers` actors) into `out`, resuming or refusing exactly as
+    :func:`vit_core.batch.run_batch`."""
     try:
         import ray
     except ImportError as error:
         raise VitCoreError("Ray is not installed; run pip install -r requirements-ray.txt, or drop --ray.") from error
-
-    from .loading import load_model
+    if workers < 1:
+        raise SettingsError("--ray-workers must be at least 1.")
 
     started = time.perf_counter()
-    model_args = {
-        "name": args.model,
-        "checkpoint": args.checkpoint,
-        "device": args.device,
-        "dtype": args.dtype,
-        "pretrained": not args.random_weights,
-    }
-    probe = load_model(**{**model_args, "device": "cpu", "dtype": "float32"})  # fail fast, read geometry
-    geometry = probe.geometry
-    address = os.environ.get("RAY_ADDRESS") or None  # a cluster's head, or None for a local instance
-    if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else args.ray_workers, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True)
-    gpus = ray.cluster_resources().get("GPU", 0)
-    dataset = ray.data.from_items([{"path": str(p)} for p in paths])
-    results = dataset.map_batches(
-        AnalysisActor,
-        fn_constructor_kwargs={"model_args": model_args, "settings": settings, "relevance": not args.no_relevance},
-        batch_size=args.batch_size,
-        compute=ray.data.ActorPoolStrategy(size=args.ray_workers),
-        num_gpus=1 if gpus else 0,
-        num_cpus=1,
-        batch_format="numpy",
+    probe = request.load(device="cpu", dtype="float32")  # fail fast, read geometry, hash the weights
+    provenance = batch_provenance(probe, options)
+    # what the actors run on: the requested dtype, and the device as requested (each worker resolves "auto")
+    provenance = replace(provenance, dtype=request.dtype, device=f"{request.device} (Ray workers)")
+    store = open_store(Path(out), provenance, probe, overwrite=options.overwrite)
+    finished = store.finished_paths()
+    todo = [{"path": str(p), "index": i} for i, p in enumerate(paths) if str(p) not in finished]
+    failed: dict[str, str] = {}
+    if todo:
+        address = os.environ.get("RAY_ADDRESS") or None  # a cluster's head, or None for a local instance
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                     log_to_driver=False, ignore_reinit_error=True)
+        gpus = ray.cluster_resources().get("GPU", 0)
+        results = ray.data.from_items(todo).map_batches(
+            AnalysisActor,
+            fn_constructor_kwargs={
+                "request": request, "options": options, "directory": str(store.directory), "provenance": store.provenance,
+            },
+            batch_size=options.batch_size,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_gpus=1 if gpus else 0,
+            num_cpus=1,
+            batch_format="numpy",
+        )
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):  # streams: shards are on disk
+            failed.update({str(p): str(r) for p, r in zip(batch["path"], batch["failed_reason"], strict=True) if r})
+    if store.out.suffix == ".npz":
+        store.consolidate()
+    return BatchReport(
+        done=len(todo) - len(failed), skipped=len(paths) - len(todo), failed=failed, seconds=time.perf_counter() - started
     )
-    rows = results.take_all()
-    order = {str(p): i for i, p in enumerate(paths)}
-    rows.sort(key=lambda row: order[str(row["path"])])
-    ok = [row for row in rows if not row["failed_reason"]]
-    failed = {str(row["path"]): str(row["failed_reason"]) for row in rows if row["failed_reason"]}
-    arrays: dict[str, np.ndarray] = {
-        "path": np.asarray([str(r["path"]) for r in ok], dtype=str),
-        "failed_path": np.asarray(list(failed), dtype=str),
-        "failed_reason": np.asarray(list(failed.values()), dtype=str),
-        "num_prefix_tokens": np.asarray(geometry.num_prefix_tokens, dtype=np.int64),
-        "grid_size": np.asarray(geometry.grid_size, dtype=np.int64),
-        "patch_size": np.asarray(geometry.patch_size, dtype=np.int64),
-    }
-    if ok:
-        for key in ok[0]:
-            if key not in ("path", "failed_reason"):
-                arrays[key] = np.stack([np.asarray(r[key]) for r in ok])
-        if probe.label_names is not None:
-            arrays["top5_label"] = np.asarray(probe.label_names)[arrays["top5_index"]]
-    write_npz_atomically(Path(args.out), arrays)
-    return BatchReport(done=len(ok), skipped=0, failed=failed, seconds=time.perf_counter() - started)

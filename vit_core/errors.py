@@ -6,11 +6,13 @@ __all__ = [
     "VitCoreError",
     "ModelLoadError",
     "UnsupportedModelError",
+    "HubUnavailableError",
     "CheckpointError",
     "ImageError",
     "CaptureError",
     "SettingsError",
     "NotAvailableError",
+    "ResultFileError",
 ]
 
 
@@ -24,6 +26,20 @@ class ModelLoadError(VitCoreError):
 
 class UnsupportedModelError(ModelLoadError):
     """The model is not a ViT this tool can capture exactly."""
+
+
+class HubUnavailableError(ModelLoadError):
+    """Hub files a model needs are neither cached nor downloadable.
+
+    ``reason`` says what failed, without what to do: each interface adds its own words for the way out
+    (the message here uses the command line's, ``--checkpoint``; the app names its "Local checkpoint" choice).
+    """
+
+    def __init__(self, reason: str, fallback_model: str) -> None:
+        self.reason = reason
+        self.fallback_model = fallback_model
+        super().__init__(f"{reason}; with no network, pass a local checkpoint (--checkpoint) or use the bundled "
+                         f"model {fallback_model!r}.")
 
 
 class CheckpointError(ModelLoadError):
@@ -44,3 +60,7 @@ class SettingsError(VitCoreError):
 
 class NotAvailableError(VitCoreError):
     """A view does not apply to this model (e.g. no learned position embeddings)."""
+
+
+class ResultFileError(VitCoreError):
+    """A result file is unreadable, or holds results another model or other settings produced."""

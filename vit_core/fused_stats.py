@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .methods.rollout import HEAD_FUSIONS
+
 # Imported on first use (a tenth of a second): only CUDA builds of torch bring Triton, and only a GPU needs it.
 triton = tl = None
 
@@ -39,7 +41,7 @@ __all__ = [
     "token_distances",
 ]
 
-_FUSIONS = {"mean": 0, "max": 1, "min": 2}
+_FUSIONS = {name: code for code, name in enumerate(HEAD_FUSIONS)}  # the kernel's FUSION constant
 
 
 @functools.cache

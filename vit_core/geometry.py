@@ -71,4 +71,5 @@ def geometry_of(model: nn.Module, img_size: tuple[int, int] | None = None) -> Ge
         depth=len(model.blocks),
         num_heads=int(getattr(first, "num_heads", 0)),
         embed_dim=int(model.embed_dim),
+        pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
     )

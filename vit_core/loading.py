@@ -21,13 +21,15 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 from torch import nn
 
 from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
-from .errors import CheckpointError, ModelLoadError, UnsupportedModelError
+from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .types import Geometry
 
 __all__ = [
     "DEMO_MODEL_NAME",
+    "RANDOM_SEED",
     "LoadedModel",
+    "ModelRequest",
     "available_memory_bytes",
     "load_model",
     "memory_needed_bytes",
@@ -42,6 +44,9 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)?$") 
 # a Hugging Face hub repository with a timm config.json: hf-hub:org/name[@revision]
 _HUB_PATTERN = re.compile(r"^hf[-_]hub:([A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*(?:@[\w.\-]+)?)$")
 _HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
+# Random weights (the untrained control) are the architecture's own timm initialisation drawn from this seed,
+# so every process, and every model source, gets the same control.
+RANDOM_SEED = 0
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -58,6 +63,9 @@ class LoadedModel:
         data_config: timm's data config (input_size, mean, std, crop_pct, crop_mode, interpolation).
         label_names: class names in output order, when known.
         geometry: token geometry at the configured input size.
+        seed: the seed of the random initialisation when `source` is "random", else None.
+        weights_file: the file the weights were read from (a local checkpoint, the bundled model's file, or
+            the hub file in the local cache), when there is one; provenance records its name and SHA-256.
     """
 
     model: nn.Module
@@ -68,6 +76,8 @@ class LoadedModel:
     data_config: dict
     label_names: tuple[str, ...] | None
     geometry: Geometry
+    seed: int | None = None
+    weights_file: Path | None = None
 
     @property
     def model_id(self) -> str:
@@ -247,17 +257,14 @@ def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", 
 
     if cached is not False:
         return
-    offline_hint = (
-        f"with no network, pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
-    )
     if constants.HF_HUB_OFFLINE:
-        raise ModelLoadError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set; {offline_hint}")
+        raise HubUnavailableError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set", DEMO_MODEL_NAME)
     endpoint = urlparse(constants.ENDPOINT)
     try:
         socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
     except OSError as error:
-        raise ModelLoadError(
-            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__}); {offline_hint}"
+        raise HubUnavailableError(
+            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__})", DEMO_MODEL_NAME
         ) from error
 
 
@@ -274,7 +281,7 @@ def _architecture(name: str, kwargs: dict) -> tuple[str, dict]:
     except Exception as error:  # noqa: BLE001 - hub errors (not found, gated, offline) and malformed configs
         raise ModelLoadError(
             f"could not read the timm config.json of {repository} ({type(error).__name__}); check the repository "
-            "name on huggingface.co, or pass a local checkpoint (--checkpoint)."
+            "name on huggingface.co, or use a local checkpoint instead."
         ) from error
     return _check_name(architecture), {**model_args, **kwargs, "pretrained_cfg": pretrained_cfg}
 
@@ -320,9 +327,8 @@ def _build(
             raise ModelLoadError(f"timm has no pretrained weights for {name}.{hint}") from error
         raise ModelLoadError(f"could not create {name}: {error}; check the name and try again.") from error
     except (OSError, ValueError) as error:  # huggingface_hub: offline, not found, timeouts
-        raise ModelLoadError(
-            f"could not download the weights of {name} ({type(error).__name__}); with no network, "
-            f"pass a local checkpoint (--checkpoint) or use the bundled model {DEMO_MODEL_NAME!r}."
+        raise HubUnavailableError(
+            f"could not download the weights of {name} ({type(error).__name__})", DEMO_MODEL_NAME
         ) from error
 
 
@@ -370,14 +376,19 @@ def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
     return f"{path.name} does not match this architecture ({'; '.join(parts)}); pick the architecture it was trained with."
 
 
-def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
-    """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
+def _checkpoint_architecture(name: str) -> str:
+    """The timm architecture a local checkpoint is loaded into (a hub repository's name is refused)."""
     if hub_repository(name) is not None:
         raise ModelLoadError(
             "a local checkpoint needs the timm architecture it was trained with (such as vit_base_patch16_224), "
             f"not the hub repository {name}."
         )
-    architecture = name.split(".", 1)[0]
+    return name.split(".", 1)[0]
+
+
+def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
+    """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
+    architecture = _checkpoint_architecture(name)
     if path.suffix.lower() == ".npz":
         model = _build(architecture, False, device, dtype, **model_kwargs)
         try:
@@ -398,6 +409,22 @@ def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.d
         raise CheckpointError(message)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def _random_init(name: str, checkpoint: Path | None, device: torch.device, dtype: torch.dtype, **kwargs) -> nn.Module:
+    """Architecture `name` with its own timm initialisation, seeded with :data:`RANDOM_SEED`.
+
+    For a checkpoint, the class count follows its head (so the labels still apply); its weights are not loaded.
+    """
+    if checkpoint is not None:
+        name = _checkpoint_architecture(name)
+        if checkpoint.suffix.lower() != ".npz" and "num_classes" not in kwargs:
+            head = _read_state_dict(checkpoint).get("head.weight")
+            if head is not None and head.ndim == 2:
+                kwargs = {**kwargs, "num_classes": head.shape[0]}
+    with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
+        torch.manual_seed(RANDOM_SEED)
+        return _build(name, False, device, dtype, **kwargs)
 
 
 def _label_names(model: nn.Module) -> tuple[str, ...] | None:
@@ -436,7 +463,9 @@ def load_model(
             weights_only=True) or an original JAX .npz.
         device: "auto" (cuda, mps, cpu) or a device name.
         dtype: "float32", or "bfloat16"/"float16" on a GPU.
-        pretrained: False gives random weights (for tests and the randomised control).
+        pretrained: False gives random weights, the architecture's own timm initialisation seeded with
+            :data:`RANDOM_SEED`, whatever the source: for a checkpoint, its architecture and class count, not
+            its weights (the randomised control of Adebayo et al. 2018).
         model_kwargs: passed to ``timm.create_model`` (e.g. ``img_size``, ``dynamic_img_size``).
 
     Raises:
@@ -444,21 +473,26 @@ def load_model(
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
+    seed, weights_file = None, None
     transformers = _transformers_source(name) if checkpoint is None else None
     if transformers is not None:
-        model, source = _from_transformers(transformers, resolved_device, resolved_dtype, pretrained, model_kwargs)
+        model, source, weights_file = _from_transformers(
+            transformers, resolved_device, resolved_dtype, pretrained, model_kwargs
+        )
         name = transformers.name
+        seed = None if pretrained else RANDOM_SEED
+    elif not pretrained:  # before the checkpoint: random weights must never be the checkpoint's
+        path = None if checkpoint is None else Path(checkpoint)
+        model = _random_init(name, path, resolved_device, resolved_dtype, **model_kwargs)
+        source, seed = "random", RANDOM_SEED
     elif checkpoint is not None:
         model = _from_checkpoint(name, Path(checkpoint), resolved_device, resolved_dtype, **model_kwargs)
         source = "checkpoint"
-    elif pretrained:
+    else:
         model = _build(name, True, resolved_device, resolved_dtype, **model_kwargs)
         source = "demo" if name.split(".", 1)[0] == DEMO_MODEL_NAME else "hub"
-    else:
-        with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
-            torch.manual_seed(0)
-            model = _build(name, False, resolved_device, resolved_dtype, **model_kwargs)
-        source = "random"
+    if transformers is None and source != "random":
+        weights_file = _weights_file(name, checkpoint, source)
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
     img_size = tuple(data_config["input_size"][-2:])
@@ -471,7 +505,54 @@ def load_model(
         data_config=data_config,
         label_names=_label_names(model),
         geometry=geometry_of(model, img_size),
+        seed=seed,
+        weights_file=weights_file,
     )
+
+
+def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path | None:
+    """Where the weights of a timm model loaded as `source` came from, or None (not in the cache)."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if source == "demo":
+        return Path(demo.WEIGHTS_FILE)
+    where = _hub_weights(name) if source == "hub" else None
+    if where is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models._hub import hf_split
+
+    repository, files = where
+    repo_id, revision = hf_split(repository)
+    for file in files:
+        cached = try_to_load_from_cache(repo_id, file, revision=revision)
+        if isinstance(cached, str):
+            return Path(cached)
+    return None
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """The arguments of :func:`load_model` as one picklable value: what a Ray actor (or a later process) loads.
+
+    Attributes:
+        name: timm name, hub repository or the bundled model's name.
+        checkpoint: local weights file, or None.
+        device: "auto" or a device name.
+        dtype: "float32", "bfloat16" or "float16".
+        pretrained: False for random weights.
+    """
+
+    name: str = DEMO_MODEL_NAME
+    checkpoint: Path | None = None
+    device: str = "auto"
+    dtype: str = "float32"
+    pretrained: bool = True
+
+    def load(self, **overrides) -> LoadedModel:
+        """``load_model`` with these arguments (`overrides` replace some, e.g. ``device="cpu"``)."""
+        args = {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype, "pretrained": self.pretrained}
+        return load_model(self.name, **{**args, **overrides})
 
 
 # -- transformers-format ViTs: a hub repository or a local folder with config.json (see vit_core.hf_transformers) --
@@ -605,15 +686,16 @@ def _transformers_weights(source: _TransformersSource, tqdm_class: type | None =
 
 def _from_transformers(
     source: _TransformersSource, device: torch.device, dtype: torch.dtype, pretrained: bool, model_kwargs: dict
-) -> tuple[nn.Module, str]:
-    """(timm model, source label) of a transformers model: its weights mapped, or random ones (seed 0)."""
+) -> tuple[nn.Module, str, Path | None]:
+    """(timm model, source label, weights file) of a transformers model: its weights mapped, or random ones
+    (RANDOM_SEED, no file)."""
     from .hf_transformers import convert_state_dict
 
     spec, _ = _transformers_skeleton(source, device, dtype, model_kwargs)
     if not pretrained:
         with torch.random.fork_rng(devices=[]):  # the same random weights in every process: a reproducible control
-            torch.manual_seed(0)
-            return spec.build(), "random"
+            torch.manual_seed(RANDOM_SEED)
+            return spec.build(), "random", None
     path = _transformers_weights(source)
     model = spec.build()
     state = convert_state_dict(spec, _read_state_dict(path), model)
@@ -621,4 +703,4 @@ def _from_transformers(
     if message:
         raise CheckpointError(message)
     model.load_state_dict(state, strict=True)
-    return model, "hub" if source.repository else "checkpoint"
+    return model, "hub" if source.repository else "checkpoint", path

@@ -6,7 +6,7 @@ order), then the patch tokens in row-major order over the grid [gh, gw].
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -32,6 +32,8 @@ class Geometry:
         depth: number of transformer blocks.
         num_heads: attention heads per block.
         embed_dim: token width.
+        pool_include_prefix: whether average pooling also averages the prefix tokens (timm's
+            ``pool_include_prefix``); the readout of every map follows it.
     """
 
     patch_size: tuple[int, int]
@@ -43,6 +45,7 @@ class Geometry:
     depth: int
     num_heads: int
     embed_dim: int
+    pool_include_prefix: bool = False
 
     def __post_init__(self) -> None:
         gh, gw = self.grid_size
@@ -114,4 +117,3 @@ class Capture:
     layers: tuple[int, ...]
     geometry: Geometry
     pool_attention: torch.Tensor | None = None
-    extras: dict = field(default_factory=dict)

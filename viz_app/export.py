@@ -1,40 +1,111 @@
-"""Export helpers: the overlay as a PNG and a figure as standalone HTML. No streamlit, no torch."""
+"""Export helpers: a rendered map as a PNG (picture, colour bar, settings caption) and a figure as standalone
+HTML. No streamlit, no torch. The PNG's picture comes from ``viz_app.rendering.render``, the same function the
+screen's overlay draws with, so a downloaded picture looks like the one on screen."""
 
 from __future__ import annotations
 
+import html
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
-from plotly.colors import get_colorscale, sample_colorscale
+from PIL import Image, ImageDraw, ImageFont
 
-from .figures import normalise_maps
+from . import rendering
+from .rendering import RenderSettings
 
-__all__ = ["overlay_png", "figure_html"]
+__all__ = ["overlay_png", "compose_png", "figure_html", "DEFAULT_WIDTH"]
+
+DEFAULT_WIDTH = 896  # px: four times the 224 px view, sharp on a projector
 
 
-def overlay_png(image: np.ndarray, heat: np.ndarray, *, opacity: float = 0.6, colorscale: str = "Inferno",
-                smooth: bool = False) -> bytes:
-    """PNG bytes of a per-patch map ``[gh, gw]`` blended over ``image`` ``[h, w, 3]`` uint8 (the model's view).
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
 
-    Each patch is coloured as one block (or interpolated when `smooth`), like the on-screen overlay.
-    """
-    image = np.asarray(image, dtype=np.uint8)
-    h, w = image.shape[:2]
-    scaled = normalise_maps(np.asarray(heat, dtype=np.float32))
-    lut = sample_colorscale(get_colorscale(colorscale), np.linspace(0.0, 1.0, 256), colortype="tuple")
-    lut = np.asarray(lut, dtype=np.float32) * 255.0  # [256, 3], tuples come in [0, 1]
-    small = Image.fromarray((scaled * 255).round().astype(np.uint8), mode="L")
-    big = np.asarray(small.resize((w, h), Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST))
-    colours = lut[big]
-    blended = (1.0 - opacity) * image.astype(np.float32) + opacity * colours
+
+# Pillow's bundled font has no glyphs for these; they would print as boxes in the PNG
+_PLAIN = str.maketrans({"×": "x", "÷": "/", "—": "-", "–": "-", "−": "-", "“": '"', "”": '"', "’": "'"})
+
+
+def _plain(text: str) -> str:
+    return text.translate(_PLAIN)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        trial = f"{line} {word}".strip()
+        if line and draw.textlength(trial, font=font) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    return [*lines, line] if line else lines
+
+
+def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence[str] = (),
+                vmin: float = 0.0, vmax: float = 1.0) -> bytes:
+    """PNG bytes of `picture` ``[H, W, 3]`` uint8 with the rendering's colour bar on the right (when it has one)
+    and `caption` lines (title, settings, provenance) wrapped underneath."""
+    h, w = picture.shape[:2]
+    unit = max(12, w // 56)  # text size follows the picture: 16 px at 896
+    small = _font(max(10, int(unit * 0.85)))
+    bar_w = 3 * unit + int(5.5 * unit) if settings.has_colour_bar else 0
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [wrapped for text in caption for wrapped in _wrap(probe, _plain(text), small, w + bar_w - 2 * unit)]
+    caption_h = (len(lines) * int(unit * 1.35) + unit) if lines else 0
+    canvas = Image.new("RGB", (w + bar_w, h + caption_h), "white")
+    canvas.paste(Image.fromarray(np.asarray(picture, dtype=np.uint8)), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    if settings.has_colour_bar:
+        x0, x1, top, bottom = w + unit, w + 2 * unit, unit, h - unit
+        lut = rendering.colour_lut(settings.colour_bar_scale)
+        ramp = lut[np.linspace(255, 0, bottom - top).round().astype(int)].astype(np.uint8)  # top = 1
+        canvas.paste(Image.fromarray(np.repeat(ramp[:, None], x1 - x0, axis=1)), (x0, top))
+        draw.rectangle((x0, top, x1 - 1, bottom - 1), outline="black")
+        for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+            y = bottom - 1 - fraction * (bottom - top - 1)
+            draw.line((x1, y, x1 + unit // 3, y), fill="black")
+            value = vmin + fraction * (vmax - vmin)
+            draw.text((x1 + unit // 2, y), f"{value:g}", fill="black", font=small, anchor="lm")
+        title = Image.new("RGBA", (bottom - top, int(unit * 1.4)), (255, 255, 255, 0))
+        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), _plain(settings.colour_bar_title), fill="black",
+                                   font=small, anchor="mm")
+        rotated = title.rotate(90, expand=True)
+        canvas.paste(rotated, (w + bar_w - rotated.width - unit // 4, top), rotated)
+    y = h + unit // 2
+    for line in lines:
+        draw.text((unit, y), line, fill="black", font=small)
+        y += int(unit * 1.35)
     buffer = io.BytesIO()
-    Image.fromarray(np.clip(blended, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+    canvas.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
+def overlay_png(image: np.ndarray, heat: np.ndarray, settings: RenderSettings | None = None, *,
+                width: int = DEFAULT_WIDTH, caption: Sequence[str] = ()) -> bytes:
+    """PNG bytes of a per-patch map ``[gh, gw]`` over ``image`` ``[h, w, 3]`` uint8, rendered as on screen.
+
+    Args:
+        settings: the rendering the screen shows (default ``RenderSettings()``).
+        width: the picture's width in pixels (its height keeps the image's aspect ratio); the map is
+            upsampled straight to it, not the 224 px picture enlarged.
+        caption: lines written under the picture (what it shows, the settings, the model).
+    """
+    settings = settings or RenderSettings()
+    image = np.asarray(image, dtype=np.uint8)
+    if width < 16:
+        raise ValueError(f"width must be at least 16 px, got {width}")
+    height = max(1, round(width * image.shape[0] / image.shape[1]))
+    picture = rendering.render(image, heat, settings, size=(height, int(width)))
+    return compose_png(picture, settings, caption)
+
+
 def figure_html(fig: go.Figure, title: str) -> str:
-    """A standalone HTML page for one figure, with plotly.js inlined so it opens offline."""
+    """A standalone HTML page for one figure, with plotly.js inlined so it opens offline.
+
+    `title` (it holds the image's file name) is escaped: it is shown as text, never read as markup.
+    """
     return fig.to_html(include_plotlyjs=True, full_html=True, div_id="figure", default_width="100%",
-                       config={"displaylogo": False}).replace("<head>", f"<head><title>{title}</title>", 1)
+                       config={"displaylogo": False}).replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)

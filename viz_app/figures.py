@@ -4,22 +4,28 @@ No streamlit, no torch: every builder here can be called from a notebook or a te
 Images are ``[h, w, 3]`` uint8 as the model sees them (after resize and crop); maps are per patch,
 ``[gh, gw]``; token order is timm's (prefix tokens first, then patches row-major).
 
-Clickable figures follow the pattern checked in a real browser (shared/design/UI-NOTES.md): a
-``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
+Clickable figures follow the pattern checked in a real browser
+(docs/ARCHITECTURE.md, "Front-end facts checked in a real browser"): a ``go.Image`` of the picture plus a ``go.Scatter`` with one nearly transparent square marker per patch
 centre whose ``customdata`` starts with the patch index; a click comes back to the app as that point.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
+from . import rendering
+from .rendering import RenderSettings
+
 __all__ = [
     "COLORSCALES",
     "PREFIX_COLOURS",
+    "plain_text",
     "image_figure",
     "overlay_figure",
     "patch_grid_figure",
@@ -31,11 +37,12 @@ __all__ = [
     "pos_embed_tile_figure",
     "head_metric_figure",
     "filters_figure",
+    "curves_figure",
     "normalise_maps",
     "mosaic",
 ]
 
-COLORSCALES: tuple[str, ...] = ("Inferno", "Viridis", "Jet", "Turbo", "Hot", "Greys", "RdBu_r")
+COLORSCALES: tuple[str, ...] = ("Turbo", "Inferno", "Viridis", "Jet", "Hot", "Greys", "RdBu_r")
 PREFIX_COLOURS: dict[str, tuple[int, int, int]] = {
     "cls": (214, 39, 40),
     "dist": (31, 119, 180),
@@ -98,7 +105,8 @@ def _patch_markers(
         x=(cols + 0.5) * pw,
         y=(rows + 0.5) * ph,
         mode="markers",
-        marker={"symbol": "square", "size": marker_px, "opacity": 0.01, "color": "white"},
+        # fully transparent colour: overlapping markers must not draw a lattice over the picture
+        marker={"symbol": "square", "size": marker_px, "opacity": 0.01, "color": "rgba(255, 255, 255, 0)"},
         customdata=custom.tolist(),  # plain lists: a click returns them as lists, not a typed-array dict
         hovertemplate=hover + "<extra></extra>",
         name="patches",
@@ -106,14 +114,20 @@ def _patch_markers(
     )
 
 
+def plain_text(text: str) -> str:
+    """`text` escaped for plotly, whose labels, titles and hover text read a subset of HTML: shown as written."""
+    return html.escape(str(text), quote=False)
+
+
 def _object_boxes(fig: go.Figure, boxes: Sequence[tuple[str, tuple[float, float, float, float]]]) -> None:
     """Dashed outlines with a label for ground-truth objects (in image pixels)."""
     for label, (x0, y0, x1, y1) in boxes:
         fig.add_shape(
-            type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line={"color": "#7CFC00", "width": 2, "dash": "dash"}, name=label
+            type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line={"color": "#7CFC00", "width": 2, "dash": "dash"},
+            name=plain_text(label),
         )
         fig.add_annotation(
-            x=x0, y=y0, text=label, showarrow=False, xanchor="left", yanchor="bottom",
+            x=x0, y=y0, text=plain_text(label), showarrow=False, xanchor="left", yanchor="bottom",
             font={"color": "#7CFC00", "size": 12}, bgcolor="rgba(0,0,0,0.5)",
         )
 
@@ -145,53 +159,61 @@ def overlay_figure(
     heat: np.ndarray,
     patch_size: tuple[int, int],
     *,
-    opacity: float = 0.6,
-    colorscale: str = "Inferno",
+    settings: RenderSettings | None = None,
+    opacity: float | None = None,
+    colorscale: str | None = None,
     title: str | None = None,
     num_prefix_tokens: int = 0,
     clickable: bool = True,
     selected: tuple[int, int] | None = None,
-    normalise: bool = True,
-    smooth: bool = False,
     height: int | None = None,
     colorbar_title: str | None = None,
     boxes: Sequence[tuple[str, tuple[float, float, float, float]]] = (),
 ) -> go.Figure:
-    """A per-patch map over the image: ``go.Image`` + ``go.Heatmap`` (+ clickable patch markers).
+    """A per-patch map drawn over the image by :func:`viz_app.rendering.render` (+ clickable patch markers).
+
+    Traces: ``go.Image`` of the rendered picture (the same pixels the PNG export writes), an invisible
+    ``go.Heatmap`` of the per-patch values the rendering shows (it carries the colour bar, in explicit
+    ``rgb()`` stops, and puts one cell on each patch), and the clickable markers.
 
     Args:
         image: ``[h, w, 3]`` uint8, the model's view (h = gh * ph, w = gw * pw).
         heat: ``[gh, gw]`` map, one value per patch.
         patch_size: (ph, pw) in pixels.
-        opacity: heatmap opacity in [0, 1].
-        colorscale: a plotly colour scale name.
+        settings: the rendering (default: ``RenderSettings()``, a Turbo heat blend); `opacity` and
+            `colorscale`, when given, override its fields (the older keyword form).
         num_prefix_tokens: to label patch tokens with their sequence index.
         clickable: add the patch markers a click selects.
         selected: (row, col) to outline.
-        normalise: min-max scale the map to [0, 1] (the raw range is shown in the hover).
-        smooth: interpolate between patch centres instead of drawing square patches.
+        colorbar_title: what the colour bar shows (default: the rendering's own description of its values).
         boxes: ground-truth objects to outline, as (label, (x0, y0, x1, y1)) in the image's pixels.
     """
     image = _as_rgb(image)
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2:
         raise ValueError(f"heat must be [gh, gw], got {heat.shape}")
+    settings = settings or RenderSettings()
+    overrides = {k: v for k, v in (("opacity", opacity), ("colorscale", colorscale)) if v is not None}
+    if overrides:
+        settings = replace(settings, **overrides)
     ph, pw = patch_size
-    shown = normalise_maps(heat) if normalise else heat
     fig = go.Figure()
-    fig.add_trace(go.Image(z=image, hoverinfo="skip", name="image"))
+    fig.add_trace(go.Image(z=rendering.render(image, heat, settings), hoverinfo="skip", name="image"))
     fig.add_trace(
         go.Heatmap(
-            z=shown,
+            z=_shown_values(heat, settings),
             x0=pw / 2,
             dx=pw,
             y0=ph / 2,
             dy=ph,
-            opacity=float(opacity),
-            colorscale=colorscale,
-            zsmooth="best" if smooth else False,
+            opacity=0.0,  # the picture is the image trace; this trace carries the colour bar
+            colorscale=rendering.colour_stops(settings.colour_bar_scale),
+            zmin=0.0,
+            zmax=1.0,
+            showscale=settings.has_colour_bar,
             hoverinfo="skip",
-            colorbar={"title": colorbar_title or ("scaled" if normalise else "value"), "thickness": 12},
+            colorbar={"title": {"text": colorbar_title or settings.colour_bar_title, "side": "right"},
+                      "thickness": 12},
             name="map",
         )
     )
@@ -203,6 +225,15 @@ def overlay_figure(
     fig.update_xaxes(range=[0, image.shape[1]])
     fig.update_yaxes(range=[image.shape[0], 0])
     return fig
+
+
+def _shown_values(heat: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """The per-patch numbers the rendering shows, on the colour bar's 0..1 scale."""
+    if settings.style == rendering.PAPER:
+        return rendering.max_normalise(heat)
+    if settings.style == rendering.MASK:
+        return rendering.mass_mask(heat, settings.mass).astype(np.float32)
+    return rendering.minmax(heat)
 
 
 def _marker_px(grid_size: tuple[int, int], plot_px: float = 480.0) -> float:
@@ -304,8 +335,8 @@ def token_sequence_figure(
 
 
 def topk_figure(labels: Sequence[str], probabilities: Sequence[float], *, title: str | None = None) -> go.Figure:
-    """Top-k classes as horizontal bars, most probable on top."""
-    labels = list(labels)
+    """Top-k classes as horizontal bars, most probable on top (class names come from the model: shown as text)."""
+    labels = [plain_text(label) for label in labels]
     probs = [float(p) for p in probabilities]
     fig = go.Figure(
         go.Bar(
@@ -364,7 +395,7 @@ def _animated_heatmap(
     )
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
     fig.update_layout(
-        coloraxis={"colorscale": colorscale, "cmin": 0.0, "cmax": zmax},
+        coloraxis={"colorscale": rendering.colour_stops(colorscale), "cmin": 0.0, "cmax": zmax},
         sliders=[
             {
                 "active": 0,
@@ -430,7 +461,7 @@ def head_grid_figure(
     shown = normalise_maps(maps) if normalise else maps
     zmax = 1.0 if normalise else float(np.nanmax(shown))
     gap = max(1, gh // 7)
-    common = {"color_continuous_scale": colorscale, "zmin": 0.0, "zmax": zmax}
+    common = {"color_continuous_scale": rendering.colour_stops(colorscale), "zmin": 0.0, "zmax": zmax}
     if mode == "animate":
         columns = min(num_heads, columns or 6)
         frames = [mosaic(shown[i], columns, gap) for i in range(num_layers)]
@@ -444,8 +475,8 @@ def head_grid_figure(
     elif mode == "grid":
         flat = shown.reshape(num_layers * num_heads, gh, gw)
         fig = px.imshow(mosaic(flat, num_heads, gap), labels={"color": "attention"}, **common)
-        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [f"H{h}" for h in range(num_heads)]), side="top")
-        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [f"L{layer}" for layer in layers]))
+        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [f"head {h}" for h in range(num_heads)]), side="top")
+        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [f"layer {layer}" for layer in layers]))
         height = 120 + num_layers * tile_px
     else:
         raise ValueError(f"mode must be 'animate' or 'grid', got {mode!r}")
@@ -454,7 +485,7 @@ def head_grid_figure(
         title=title,
         height=int(height),
         margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
-        coloraxis_colorbar={"title": "scaled" if normalise else "weight", "thickness": 12},
+        coloraxis_colorbar={"title": "min-max scaled" if normalise else "attention weight", "thickness": 12},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
@@ -477,7 +508,7 @@ def prefix_weights_figure(
         facet_col=0,
         facet_col_wrap=min(num_prefix, 5),
         facet_col_spacing=0.04,
-        color_continuous_scale="Blues",
+        color_continuous_scale=rendering.colour_stops("Blues"),
         zmin=0.0,
         zmax=max(1e-6, float(weights.max())),
         labels={"x": "head", "y": "layer", "color": "weight"},
@@ -502,8 +533,12 @@ def pos_embed_tiles_figure(
     colorscale: str = "Viridis",
     selected: tuple[int, int] | None = None,
     title: str | None = None,
+    zrange: tuple[float, float] = (-1.0, 1.0),
+    colorbar_title: str = "cosine",
 ) -> go.Figure:
     """The ViT paper's Figure 7 (centre): a gh x gw grid of tiles, tile (i, j) = cos(e_ij, e_uv) over (u, v).
+
+    `zrange` is the colour range: the paper's (-1, 1), or one fitted to the data so small differences show.
 
     Drawn as one heatmap mosaic (NaN gaps between tiles) plus a clickable marker per tile centre whose
     customdata is [tile index, row, col], so 24 x 24 tiles stay one fast trace.
@@ -520,11 +555,11 @@ def pos_embed_tiles_figure(
     fig = go.Figure(
         go.Heatmap(
             z=mosaic,
-            colorscale=colorscale,
-            zmin=-1.0,
-            zmax=1.0,
+            colorscale=rendering.colour_stops(colorscale),
+            zmin=float(zrange[0]),
+            zmax=float(zrange[1]),
             hoverinfo="skip",
-            colorbar={"title": "cosine", "thickness": 12},
+            colorbar={"title": colorbar_title, "thickness": 12},
             name="tiles",
         )
     )
@@ -556,18 +591,26 @@ def pos_embed_tiles_figure(
     return fig
 
 
-def pos_embed_tile_figure(tile: np.ndarray, row: int, col: int, *, colorscale: str = "Viridis") -> go.Figure:
+def pos_embed_tile_figure(
+    tile: np.ndarray,
+    row: int,
+    col: int,
+    *,
+    colorscale: str = "Viridis",
+    zrange: tuple[float, float] = (-1.0, 1.0),
+    colorbar_title: str = "cosine",
+) -> go.Figure:
     """One tile enlarged: cosine similarity of patch (row, col)'s position embedding to every patch's."""
     tile = np.asarray(tile, dtype=np.float32)
     gh, gw = tile.shape
     fig = go.Figure(
         go.Heatmap(
             z=tile,
-            colorscale=colorscale,
-            zmin=-1.0,
-            zmax=1.0,
+            colorscale=rendering.colour_stops(colorscale),
+            zmin=float(zrange[0]),
+            zmax=float(zrange[1]),
             hovertemplate="patch (%{y}, %{x})<br>cosine %{z:.3f}<extra></extra>",
-            colorbar={"title": "cosine", "thickness": 12},
+            colorbar={"title": colorbar_title, "thickness": 12},
         )
     )
     fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#ff4b4b"})
@@ -662,4 +705,38 @@ def filters_figure(
     )
     fig = _image_axes(fig, None, title)
     fig.update_layout(clickmode="none", height=60 + (-(-k // columns)) * 90)
+    return fig
+
+
+def curves_figure(
+    fractions: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    *,
+    title: str | None = None,
+    x_title: str = "fraction of patches removed",
+    y_title: str = "target probability",
+    height: int = 320,
+) -> go.Figure:
+    """Perturbation curves, one line per method (baselines dashed), y in [0, 1]."""
+    fig = go.Figure()
+    for name, values in curves.items():
+        dashed = name in ("random", "centre")
+        fig.add_trace(
+            go.Scatter(
+                x=list(fractions),
+                y=list(values),
+                mode="lines+markers",
+                name=name,
+                line={"dash": "dash" if dashed else "solid"},
+                hovertemplate=f"{name}: %{{y:.3f}} at %{{x:.0%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 50, "r": 10, "t": 40 if title else 10, "b": 40},
+        xaxis={"title": x_title, "tickformat": ".0%"},
+        yaxis={"title": y_title, "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig

@@ -24,8 +24,9 @@ HEAD_COLUMNS = 2  # heads per row: with 3, maps were 160 px at 1280 x 720 (measu
 MAIN_FIGURE_PX = 410  # image figures at most this tall: with the page title hidden, the main figure fits 720 px
 HEAD_TILE_PX = 260  # height budget per row of maps (the figure keeps maps square, so width decides)
 SECONDARY = (
-    state.OPACITY, state.COLORMAP, state.SMOOTH, state.CLS_COLORMAP, state.CLS_NORMALISE, state.QUERY_COLORMAP,
-    "cls_opacity", state.PRECISION, state.RANDOM_WEIGHTS, state.SHOW_INDICES, state.PEN_WIDTH, state.PEN_COLOUR,
+    *(key for keys in (state.ROLLOUT_RENDER, state.CLS_RENDER, state.QUERY_RENDER, state.FAITH_RENDER)
+      for key in keys.all() if key != keys.style),  # the rendering stays: a lecturer may switch it
+    state.CLS_NORMALISE, state.PRECISION, state.RANDOM_WEIGHTS, state.SHOW_INDICES, state.PEN_WIDTH, state.PEN_COLOUR,
 )
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -25,7 +26,7 @@ import streamlit as st
 import torch
 
 import vit_core
-from vit_core.analysis import analyze
+from vit_core.analysis import AnalysisResult, analyze
 from vit_core.errors import ImageError, ModelLoadError
 from vit_core.images import PixelMapping, load_image, model_view, preprocess
 from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
@@ -53,8 +54,9 @@ __all__ = [
     "relevance_map",
     "sample_head_metrics",
     "npz_bytes",
-    "clear_all",
     "shared_tensor",
+    "HASH_CALLS",
+    "with_checkpoint_hash",
 ]
 
 # What actually ran (cache misses), by kind; tests read it through forward_count().
@@ -70,12 +72,6 @@ _CHECKPOINT_DIR = Path(tempfile.gettempdir()) / "vit_explorer_checkpoints"
 def forward_count() -> int:
     """Model forward passes run so far by this process (analyses, relevance passes, sample sweeps)."""
     return sum(FORWARD_CALLS.values())
-
-
-def clear_all() -> None:
-    """Drop every cached analysis and model (tests; a 'reset' button)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 # -- models ---------------------------------------------------------------------------------------
@@ -99,8 +95,37 @@ def default_model_spec() -> ModelSpec:
 
 @st.cache_resource(max_entries=3, show_spinner=False)
 def get_model(spec: ModelSpec) -> LoadedModel:
-    """Load (and download on first use) one model; shared by all sessions, at most three kept."""
+    """Load (and download on first use) one model; shared by all sessions, at most three kept.
+
+    Keyed by the whole spec, the checkpoint's content hash included (see :func:`with_checkpoint_hash`).
+    """
     return load_model(spec.name, spec.checkpoint, dtype=spec.dtype, pretrained=spec.pretrained)
+
+
+# What really ran, by (path, size, mtime): tests read it to prove a file is hashed once per change.
+HASH_CALLS: Counter[str] = Counter()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the file at `path`; (size, mtime) are the cache key, so it is read again only once it changed."""
+    HASH_CALLS[path] += 1
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def with_checkpoint_hash(spec: ModelSpec) -> ModelSpec:
+    """`spec` with the content hash of its checkpoint file filled in (unchanged without a readable file).
+
+    The model and analysis caches are keyed by it: overwrite the file and the next run loads the new weights.
+    A missing file keeps no hash; loading it then says so in one sentence.
+    """
+    if spec.checkpoint is None:
+        return spec
+    return dataclasses.replace(spec, checkpoint_sha256=file_sha256(spec.checkpoint))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -118,23 +143,25 @@ def model_download_mb(name: str) -> float | None:
     return sum(p.numel() for p in model.parameters()) * 4 / 2**20
 
 
-def model_is_downloaded(name: str) -> bool:
-    """Whether the hub weights of `name` are already in the local Hugging Face cache."""
+def model_is_downloaded(name: str) -> bool | None:
+    """Whether the hub weights of `name` are in the local Hugging Face cache; None when it has none to download
+    (a misspelled name or tag: loading it then says so, with no download announced first)."""
     try:
-        return bool(vit_core.loading.hub_weights_cached(name))
+        return vit_core.loading.hub_weights_cached(name)
     except Exception:  # noqa: BLE001 - only a hint for the UI
-        return False
+        return None
 
 
 def save_checkpoint_upload(name: str, data: bytes) -> str:
-    """Store an uploaded checkpoint under a content-addressed path and return it."""
+    """Store an uploaded checkpoint under a content-addressed folder, with its own file name, and return the path."""
     suffix = Path(name).suffix.lower()
     if suffix not in vit_core.loading.CHECKPOINT_SUFFIXES:
         raise ModelLoadError(
             f"{name} is not a supported checkpoint; upload one of {', '.join(vit_core.loading.CHECKPOINT_SUFFIXES)}."
         )
-    _CHECKPOINT_DIR.mkdir(parents=True, exist_ok=True)
-    path = _CHECKPOINT_DIR / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+    folder = _CHECKPOINT_DIR / hashlib.sha256(data).hexdigest()[:24]  # content-addressed, the name kept for errors
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(name).name
     if not path.exists():
         path.write_bytes(data)
     return str(path)
@@ -182,7 +209,7 @@ def scene_ground_truth() -> dict[str, dict]:
 
 
 # -- analyses -------------------------------------------------------------------------------------
-def _pixel_values(loaded: LoadedModel, data: bytes) -> tuple[torch.Tensor, np.ndarray, PixelMapping]:
+def model_input(loaded: LoadedModel, data: bytes) -> tuple[torch.Tensor, np.ndarray, PixelMapping]:
     """(model input [1, 3, h, w], the model's view [h, w, 3] uint8, its mapping back to the original pixels)."""
     image = load_image(data)
     pixel_values, mapping = preprocess(image, loaded.data_config)
@@ -204,26 +231,26 @@ def _has_classifier(loaded: LoadedModel) -> bool:
 @st.cache_resource(max_entries=6, show_spinner=False)
 def analyze_image(
     model_key: str, image_sha256: str, settings: AnalysisSettings, _loaded: LoadedModel, _data: bytes
-) -> tuple[dict[str, np.ndarray], np.ndarray, PixelMapping]:
-    """One forward (and one gradient) pass: ``vit_core.analysis.analyze`` arrays, the model's view, its mapping.
+) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
+    """One forward (and one gradient) pass: ``vit_core.analysis.analyze``'s result, the model's view, its mapping.
 
     Cached by (model key, image hash, settings); `_loaded` and `_data` are not hashed (they are
     determined by the keys). A resource cache, not a data cache: a rerun gets the same arrays back
     without unpickling the [1, L, H, N, N] attention (22 MB for ViT-B/16, 510 MB for ViT-L/16 at 384),
     so every array is made read-only, since all sessions share it.
     """
-    pixel_values, view, mapping = _pixel_values(_loaded, _data)
+    pixel_values, view, mapping = model_input(_loaded, _data)
     FORWARD_CALLS["analyze"] += 1
-    arrays = analyze(
-        _loaded.model,
+    result = analyze(
+        _loaded,  # the LoadedModel: its weights file's hash goes into the export's provenance
         pixel_values,
         relevance=settings.relevance and _has_classifier(_loaded),
         keep_attention=True,
         pcs_k=settings.pcs_k,
     )
-    for array in (*arrays.values(), view):
+    for array in (*result.arrays().values(), view):
         array.flags.writeable = False
-    return arrays, view, mapping
+    return result, view, mapping
 
 
 def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSettings | None = None) -> Context:
@@ -233,14 +260,15 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         VitCoreError: with one readable sentence (bad image, unknown model, offline, bad checkpoint).
     """
     settings = settings or AnalysisSettings()
+    spec = with_checkpoint_hash(spec)
     loaded = get_model(spec)
     try:
-        arrays, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
+        result, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
     except (OSError, ValueError) as error:  # decoder errors that slipped past load_image
         raise ImageError(f"the image could not be analysed ({type(error).__name__}); try another file.") from error
     predictions = []
     if _has_classifier(loaded):
-        predictions = top_k(shared_tensor(arrays["logits"]), loaded.label_names, k=5)[0]
+        predictions = top_k(shared_tensor(result.logits), loaded.label_names, k=5)[0]
     geometry = loaded.geometry
     labels = tuple(geometry.token_label(i) for i in range(geometry.num_prefix_tokens))
     return Context(
@@ -249,7 +277,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         image=image,
         view=view,
         mapping=mapping,
-        analysis=arrays,
+        analysis=result,
         predictions=predictions,
         prefix_labels=labels,
     )
@@ -265,19 +293,21 @@ def rollout_matrix(context_key: str, settings: RolloutSettings, _attention: np.n
 def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np.ndarray]:
     """Rollout map ``[gh, gw]`` and prefix weights ``[P]`` read out as the model pools (no forward)."""
     if settings == RolloutSettings():
-        return ctx.analysis["rollout"][0], ctx.analysis["prefix_weights"][0]
-    R = rollout_matrix(ctx.key, settings, ctx.analysis["attention"], ctx.geometry.num_prefix_tokens)
+        return ctx.analysis.rollout[0], ctx.analysis.prefix_weights[0]
+    R = rollout_matrix(ctx.key, settings, ctx.analysis.attention, ctx.geometry.num_prefix_tokens)
+    pool = ctx.analysis.pool_attention  # [1, pool_head, latent, key], attention-pool ("map") heads only
     heat, prefix = readout(
         torch.from_numpy(R)[None],
         ctx.geometry,
-        pool_include_prefix=bool(getattr(ctx.loaded.model, "pool_include_prefix", False)),
+        pool_attention=None if pool is None else shared_tensor(pool),
+        pool_include_prefix=ctx.geometry.pool_include_prefix,
     )
     return heat[0].numpy(), prefix[0].numpy()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _relevance(context_key: str, target: int, _loaded: LoadedModel, _data: bytes) -> np.ndarray:
-    pixel_values, _, _ = _pixel_values(_loaded, _data)
+    pixel_values, _, _ = model_input(_loaded, _data)
     FORWARD_CALLS["relevance"] += 1
     result = class_relevance(_loaded.model, pixel_values, target_class=int(target))
     return result.heatmap[0].detach().float().cpu().numpy()
@@ -288,10 +318,10 @@ def relevance_map(ctx: Context, target: int) -> np.ndarray | None:
 
     Another class needs one gradient pass, cached per (model, image, class).
     """
-    if "relevance" not in ctx.analysis:
+    if ctx.analysis.relevance is None:
         return None
-    if int(ctx.analysis["relevance_target"][0]) == int(target):
-        return ctx.analysis["relevance"][0]
+    if int(ctx.analysis.relevance_target[0]) == int(target):
+        return ctx.analysis.relevance[0]
     return _relevance(ctx.key, int(target), ctx.loaded, ctx.image.data)
 
 
@@ -300,13 +330,13 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
     """Mean attention distance and entropy ``[layer, head]`` over every sample image: mean and std."""
     distances, entropies = [], []
     for data in sample_images().values():
-        pixel_values, _, _ = _pixel_values(_loaded, data)
+        pixel_values, _, _ = model_input(_loaded, data)
         FORWARD_CALLS["samples"] += 1
-        arrays = analyze(
+        result = analyze(
             _loaded.model, pixel_values, relevance=False, keep_attention=False, model_views=False, keep_pixels=False
         )
-        distances.append(arrays["mean_attention_distance"][0])
-        entropies.append(arrays["attention_entropy"][0])
+        distances.append(result.mean_attention_distance[0])
+        entropies.append(result.attention_entropy[0])
     d, e = np.stack(distances), np.stack(entropies)
     return {
         "distance_mean": d.mean(0),
@@ -318,8 +348,45 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def npz_bytes(context_key: str, _arrays: dict[str, np.ndarray]) -> bytes:
-    """The analysis arrays as a compressed .npz (the keys of ``python -m vit_core analyze``)."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **_arrays)
-    return buffer.getvalue()
+def npz_bytes(context_key: str, _result: AnalysisResult) -> bytes:
+    """The analysis as a compressed .npz (the keys of ``python -m vit_core analyze``, provenance included)."""
+    return _result.npz_bytes(compressed=True)
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of the file at `path` (read once per change of size and mtime), or None when it cannot be read."""
+    try:
+        stat = Path(path).stat()
+        return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return None
+
+
+def provenance(ctx: Context) -> str:
+    """One line saying what produced a result: model and weights (with their file's hash), image, versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    weights = ctx.loaded.source
+    path = ctx.spec.checkpoint
+    if path is None and ctx.loaded.source == "demo":
+        from vit_core.demo import WEIGHTS_FILE
+
+        path = str(WEIGHTS_FILE)
+    if path is not None and (digest := file_sha256(path)):
+        weights += f" weights sha256 {digest[:12]}"
+    versions = []
+    for package in ("torch", "timm", "streamlit"):
+        try:
+            versions.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            continue
+    return (f"Model {ctx.loaded.name} ({weights}, {str(ctx.loaded.dtype).removeprefix('torch.')}); image "
+            f"{Path(ctx.image.label).name} sha256 {ctx.image.sha256[:12]}; {', '.join(versions)}.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def centred_pos_similarity(model_key: str, grid_size: tuple[int, int], _loaded: LoadedModel) -> np.ndarray:
+    """``[gh, gw, gh, gw]`` cosine similarity of the position embeddings after removing their mean."""
+    from vit_core.methods.pos_embed import pos_embed_similarity
+
+    return pos_embed_similarity(_loaded.model, grid_size, subtract_mean=True).numpy()

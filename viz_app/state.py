@@ -8,7 +8,10 @@ belong to fragments; changing them never re-runs the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vit_core.result import AnalysisResult
 
 __all__ = [
     "CURATED_MODELS",
@@ -61,7 +64,9 @@ RESIDUAL = "rollout_residual"
 START_LAYER = "rollout_start_layer"
 OPACITY = "overlay_opacity"
 COLORMAP = "overlay_colormap"
-SMOOTH = "overlay_smooth"
+RENDERING = "overlay_rendering"
+MASS = "overlay_mass"
+BLUR = "overlay_blur"
 TARGET_CLASS = "relevance_class"
 ROLLOUT_CHART = "rollout_chart"
 SHOW_TRUTH = "show_ground_truth"
@@ -72,6 +77,19 @@ CLS_LAYER = "cls_layer"
 CLS_HEAD = "cls_head"
 CLS_NORMALISE = "cls_normalise"
 CLS_COLORMAP = "cls_colormap"
+CLS_OPACITY = "cls_opacity"
+CLS_RENDERING = "cls_rendering"
+CLS_MASS = "cls_mass"
+CLS_BLUR = "cls_blur"
+
+# -- faithfulness page ----------------------------------------------------------------------------
+FAITH_METHODS = "faith_methods"
+FAITH_TARGET = "faith_target"
+FAITH_COLORMAP = "faith_colormap"
+FAITH_OPACITY = "faith_opacity"
+FAITH_RENDERING = "faith_rendering"
+FAITH_MASS = "faith_mass"
+FAITH_BLUR = "faith_blur"
 
 # -- query-a-patch page ---------------------------------------------------------------------------
 QUERY_CHART = "query_chart"
@@ -80,11 +98,17 @@ QUERY_COL = "query_col"
 QUERY_LAYER = "query_layer"
 QUERY_HEAD = "query_head"
 QUERY_COLORMAP = "query_colormap"
+QUERY_OPACITY = "query_opacity"
+QUERY_RENDERING = "query_rendering"
+QUERY_MASS = "query_mass"
+QUERY_BLUR = "query_blur"
 
 # -- position embeddings --------------------------------------------------------------------------
 POS_CHART = "pos_chart"
 POS_ROW = "pos_row"
 POS_COL = "pos_col"
+POS_RANGE = "pos_range"
+POS_CENTRE = "pos_subtract_mean"
 
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
@@ -94,21 +118,43 @@ TOUR_STEP = "tour_step"
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
+EXPORT_WIDTH = "export_width"
+
+
+@dataclass(frozen=True)
+class RenderKeys:
+    """Widget keys of one page's rendering controls (see viz_app.ui.render_controls)."""
+
+    style: str
+    colorscale: str
+    opacity: str
+    mass: str
+    blur: str
+
+    def all(self) -> tuple[str, ...]:
+        return (self.style, self.colorscale, self.opacity, self.mass, self.blur)
+
+
+ROLLOUT_RENDER = RenderKeys(RENDERING, COLORMAP, OPACITY, MASS, BLUR)
+CLS_RENDER = RenderKeys(CLS_RENDERING, CLS_COLORMAP, CLS_OPACITY, CLS_MASS, CLS_BLUR)
+QUERY_RENDER = RenderKeys(QUERY_RENDERING, QUERY_COLORMAP, QUERY_OPACITY, QUERY_MASS, QUERY_BLUR)
+FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_MASS, FAITH_BLUR)
 
 # View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
 # of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
 # controls of every page but the one it draws (see viz_app.ui.keep_view_controls).
 PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "": (SHOW_INDICES,),
-    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, OPACITY, COLORMAP, SMOOTH, TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, CLS_COLORMAP),
-    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, QUERY_COLORMAP),
-    "position": (POS_ROW, POS_COL),
+    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, *ROLLOUT_RENDER.all(), TARGET_CLASS, SHOW_TRUTH),
+    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, *CLS_RENDER.all()),
+    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, *QUERY_RENDER.all()),
+    "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
     "heads": (HEADS_ALL_SAMPLES,),
     "tour": (TOUR_STEP,),
     "lesson": (LESSON_STEP, LESSON_LAYER),
     "compare": (COMPARE_CHOICE, COMPARE_NAME),
-    "export": (EXPORT_FIGURE,),
+    "export": (EXPORT_FIGURE, EXPORT_WIDTH),
+    "faithfulness": (FAITH_METHODS, FAITH_TARGET, *FAITH_RENDER.all()),
 }
 
 # Session-state slot (not a widget) where the router leaves the current Context for the pages.
@@ -145,18 +191,23 @@ TRANSFORMERS_MODELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which model to load: a timm name, optional local checkpoint, trained or random weights."""
+    """Which model to load: a timm name, optional local checkpoint, trained or random weights.
+
+    ``checkpoint_sha256`` is the checkpoint file's content hash (``resources.with_checkpoint_hash`` fills it in):
+    the caches are keyed by what the file holds, so an overwritten file is loaded afresh.
+    """
 
     name: str
     checkpoint: str | None = None
     pretrained: bool = True
     dtype: str = "float32"
+    checkpoint_sha256: str | None = None
 
     @property
     def key(self) -> str:
-        """Stable cache key (a checkpoint is identified by its path, which embeds its content hash)."""
-        weights = "random" if not self.pretrained else (f"ckpt={self.checkpoint}" if self.checkpoint else "trained")
-        return f"{self.name}|{weights}|{self.dtype}"
+        """Stable cache key: a checkpoint is identified by its content hash (random weights keep its class count)."""
+        checkpoint = f"ckpt={self.checkpoint_sha256 or self.checkpoint}|" if self.checkpoint else ""
+        return f"{self.name}|{checkpoint}{'trained' if self.pretrained else 'random'}|{self.dtype}"
 
 
 @dataclass(frozen=True)
@@ -190,7 +241,7 @@ class Context:
         image: the chosen image.
         view: ``[h, w, 3]`` uint8, the image as the model sees it (after resize and crop).
         mapping: ``vit_core.images.PixelMapping`` from view pixels back to the original image's.
-        analysis: ``vit_core.analysis.analyze`` arrays for this model and image (batch of one).
+        analysis: ``vit_core.analysis.analyze``'s result for this model and image (batch of one).
         predictions: top-5 ``vit_core.predict.Prediction`` list, empty when the model has no classifier.
         prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
     """
@@ -200,7 +251,7 @@ class Context:
     image: ImageSpec
     view: Any
     mapping: Any
-    analysis: dict
+    analysis: AnalysisResult
     predictions: list
     prefix_labels: tuple[str, ...]
 
@@ -214,4 +265,4 @@ class Context:
 
     @property
     def num_classes(self) -> int:
-        return int(self.analysis["logits"].shape[-1])
+        return int(self.analysis.logits.shape[-1])

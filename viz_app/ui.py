@@ -14,29 +14,51 @@ import streamlit as st
 import torch
 import tqdm
 
-from vit_core.errors import VitCoreError
-from vit_core.loading import DEMO_MODEL_NAME, download_hub_weights
+from vit_core.errors import HubUnavailableError, VitCoreError
+from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
+from vit_core.methods import RolloutSettings
 
-from . import image_sources, projector, resources, state
+from . import export, image_sources, projector, resources, state
 from .figures import COLORSCALES
 from .i18n import t
-from .state import Context, ImageSpec, ModelSpec
+from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERINGS, RenderSettings
+from .state import Context, ImageSpec, ModelSpec, RenderKeys
 
-__all__ = ["render_sidebar", "require_context", "show_error", "colormap_select", "plotly", "patch_from_selection"]
+__all__ = [
+    "render_sidebar",
+    "require_context",
+    "show_error",
+    "colormap_select",
+    "plotly",
+    "patch_from_selection",
+    "weights_label",
+]
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
-    if isinstance(error, VitCoreError):
+    if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
+        message = (
+            f"{error.reason}; with no network, choose “{state.CHECKPOINT}” in the Model menu"
+            + (f" or the “{state.DEMO_LABEL}”" if resources.demo_available() else "")
+            + "."
+        )
+    elif isinstance(error, VitCoreError):
         message = str(error)
     else:
         message = f"something went wrong ({type(error).__name__}); try another model or image."
-    first = message.split(" ", 1)[0]
-    if first.islower() and first not in ("timm",):  # sentence case, but keep names such as timm as written
+    if _is_plain_word(message.split(" ", 1)[0]):  # sentence case, but names (resnet50, a file, timm) as written
         message = message[:1].upper() + message[1:]
-    st.error(message, icon=":material/error:")
+    st.error(message)
+
+
+def _is_plain_word(word: str) -> bool:
+    """Whether `word` is an ordinary lower-case word, not a name (of a model, a file, a library) to keep as written."""
+    import timm
+
+    return word.isalpha() and word.islower() and word != "timm" and not timm.is_model(word)
 
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
@@ -69,8 +91,123 @@ def patch_from_selection(chart_key: str) -> tuple[int, int] | None:
     return None
 
 
-def colormap_select(key: str = state.COLORMAP) -> str:
-    return st.selectbox("Colour map", COLORSCALES, key=key)
+def colormap_select(key: str = state.COLORMAP, disabled: bool = False) -> str:
+    return st.selectbox("Colour map", COLORSCALES, key=key, disabled=disabled)
+
+
+RENDERING_HELP = (
+    f"{HEAT}: colours blended 50/50 over the image, smooth between patch centres, the weakest 10% left clear. "
+    f"{PAPER}: the image darkened where the map is low (the ViT paper's Figure 6). "
+    f"{MASK}: only the patches holding the top share of the map's mass (DINO's Figure 3). "
+    f"{PATCHES}: one coloured block per patch, the exact per-patch values."
+)
+
+
+def render_controls(keys: RenderKeys, columns: int = 4) -> RenderSettings:
+    """The rendering picker and its settings, laid out in a row of `columns`; returns what they say."""
+    cells = st.columns(columns)
+    style = cells[0].selectbox("Rendering", RENDERINGS, key=keys.style, help=RENDERING_HELP)
+    coloured = style in (HEAT, PATCHES)
+    with cells[1]:
+        colorscale = colormap_select(keys.colorscale, disabled=not coloured)
+    opacity = cells[2].slider("Opacity", 0.0, 1.0, 0.5, 0.05, key=keys.opacity, disabled=not coloured)
+    mass = st.session_state.get(keys.mass, 0.6)
+    blur = bool(st.session_state.get(keys.blur, False))
+    with cells[min(3, columns - 1)]:
+        if style == MASK:
+            mass = st.slider("Mass kept", 0.1, 0.95, 0.6, 0.05, key=keys.mass,
+                             help="Keep the fewest patches that hold this share of the map's total.")
+        elif style == PAPER:
+            blur = st.toggle("Blur about one patch", key=keys.blur)
+    return RenderSettings(style=style, colorscale=colorscale, opacity=opacity, mass=mass,
+                          blur_patches=1.0 if blur else 0.0)
+
+
+def rollout_settings(depth: int) -> RolloutSettings:
+    """The rollout page's settings as its controls hold them now (the paper's where it was never opened)."""
+    get = st.session_state.get
+    return RolloutSettings(head_fusion=get(state.FUSION, "mean"), discard_ratio=get(state.DISCARD, 0.0),
+                           residual_weight=get(state.RESIDUAL, 0.5),
+                           start_layer=min(int(get(state.START_LAYER, 0)), depth - 1))
+
+
+def describe_rollout(settings: RolloutSettings) -> str:
+    return (f"rollout: {settings.head_fusion} of heads, discard {settings.discard_ratio:.2f}, residual "
+            f"{settings.residual_weight:.2f}, from layer {settings.start_layer}")
+
+
+def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, *,
+                 key: str, width: int = export.DEFAULT_WIDTH, file_stem: str | None = None) -> None:
+    """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption."""
+    caption = [f"{what} - {image_label(ctx)}", f"{render.describe()}; {settings_text}.", resources.provenance(ctx)]
+    stem = file_stem or f"{Path(ctx.image.label).stem}_{what.split()[0].lower()}"
+    st.download_button(f"Download PNG ({width} px)", lambda: export.overlay_png(ctx.view, heat, render, width=width,
+                                                                                   caption=caption),
+                       file_name=f"{stem}.png", mime="image/png", key=key)
+
+
+def render_settings(keys: RenderKeys) -> RenderSettings:
+    """The settings a page's rendering controls hold now (defaults where the page was never opened)."""
+    get = st.session_state.get
+    return RenderSettings(style=get(keys.style, RENDERINGS[0]), colorscale=get(keys.colorscale, COLORSCALES[0]),
+                          opacity=get(keys.opacity, 0.5), mass=get(keys.mass, 0.6),
+                          blur_patches=1.0 if get(keys.blur, False) else 0.0)
+
+
+def head_label(head: int | str) -> str:
+    """The one way heads are named in the app: "head 3" (or a label such as "mean of heads" as is)."""
+    return head if isinstance(head, str) else f"head {int(head)}"
+
+
+def class_probabilities(ctx: Context) -> np.ndarray:
+    """``[class]`` softmax of the model's logits for this image."""
+    logits = np.asarray(ctx.analysis.logits[0], dtype=np.float64)
+    weights = np.exp(logits - logits.max())
+    return weights / weights.sum()
+
+
+def class_name(ctx: Context, index: int) -> str:
+    names = ctx.loaded.label_names
+    return names[int(index)] if names else f"class {int(index)}"
+
+
+def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
+    """Pick the class to explain: the top 5 first (with their probabilities), then every other class by name."""
+    probs = class_probabilities(ctx)
+    top = [int(p.index) for p in ctx.predictions]
+    rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: class_name(ctx, i).lower())
+    options = {i: f"{class_name(ctx, i)} ({100 * probs[i]:.1f}%)" for i in [*top, *rest]}
+    return st.selectbox("Explain class (relevance)", list(options), format_func=options.get, key=key,
+                        help="The five most probable first, then every class by name.")
+
+
+PRETRAINED_OFFER = "ViT-S/16 AugReg (ImageNet-21k -> 1k)"  # a curated pretrained model, 88 MB
+
+
+def outside_domain(ctx: Context) -> bool:
+    """Whether the bundled shapes model is looking at something other than one of its generated sample scenes."""
+    demo = ctx.loaded.source == "demo" or ctx.spec.name.split(".")[0] == DEMO_MODEL_NAME
+    return demo and ctx.image.sha256 not in resources.scene_ground_truth()
+
+
+def _switch_to_pretrained() -> None:
+    st.session_state[state.MODEL_CHOICE] = PRETRAINED_OFFER
+
+
+def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
+    """Say plainly that the bundled model knows six synthetic shapes only, and offer a pretrained model."""
+    classes = ", ".join(ctx.loaded.label_names or ()) or "six shapes"
+    name = state.CURATED_MODELS[PRETRAINED_OFFER]
+    cached = resources.model_is_downloaded(name)
+    needs = ("already on this machine" if cached else
+             "downloads about 88 MB once, so it needs the network the first time")
+    st.warning(
+        f"This image is not one of the bundled model's generated scenes. That model knows only six synthetic "
+        f"shapes ({classes}) on generated backgrounds, so the probabilities below are only its pick among those "
+        f"shapes, however confident they look. For photos, use a pretrained ImageNet model ({needs}), or "
+        "“Local checkpoint” in the sidebar for a weights file on this machine.",
+    )
+    st.button(f"Use {PRETRAINED_OFFER}", on_click=_switch_to_pretrained, key=key)
 
 
 def keep_view_controls(current_page: str) -> None:
@@ -102,7 +239,6 @@ def _model_spec() -> ModelSpec | None:
     demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else "Tiny random ViT (demo model not installed)"
     options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.HF_TRANSFORMERS, state.CHECKPOINT]
     choice = st.selectbox("Model", options, key=state.MODEL_CHOICE)
-    random_weights = False
     if choice == demo_label:
         spec = default
     elif choice in state.CURATED_MODELS:
@@ -133,12 +269,12 @@ def _model_spec() -> ModelSpec | None:
             return None
         checkpoint = resources.save_checkpoint_upload(upload.name, upload.getvalue()) if upload else path
         spec = ModelSpec(arch.strip(), checkpoint=checkpoint)
-    if spec.checkpoint is None:
-        random_weights = st.toggle(
-            "Random weights (untrained control)",
-            key=state.RANDOM_WEIGHTS,
-            help="Same architecture with randomly initialised weights: what attention looks like before training.",
-        )
+    random_weights = st.toggle(
+        "Random weights (untrained control)",
+        key=state.RANDOM_WEIGHTS,
+        help=f"The same architecture with timm's own random initialisation (seed {RANDOM_SEED}), never these "
+        "weights: a map that survives randomisation explains nothing about what the model learned.",
+    )
     precisions = ["float32"] + (["bfloat16", "float16"] if torch.cuda.is_available() else [])
     dtype = st.selectbox("Precision", precisions, key=state.PRECISION, disabled=len(precisions) == 1)
     return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
@@ -214,7 +350,7 @@ def _progress_class(bar, name: str) -> type:
 
 def _download_weights(spec: ModelSpec) -> None:
     """Fetch uncached hub weights with a progress bar (what loading would refuse is refused before any bytes)."""
-    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name):
+    if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name) is not False:
         return
     bar = st.progress(0.0, text=f"Downloading {spec.name} on first use; later runs load it from the local cache…")
     try:
@@ -229,11 +365,18 @@ def _download_weights(spec: ModelSpec) -> None:
 def _loading_message(spec: ModelSpec) -> str:
     if not _hub_weights_needed(spec):
         return f"Loading {spec.name}…"
-    size = resources.model_download_mb(spec.name)
-    if resources.model_is_downloaded(spec.name):
+    downloaded = resources.model_is_downloaded(spec.name)
+    if downloaded is None:
+        return f"Loading {spec.name}…"
+    if downloaded:
         return f"Loading {spec.name} from the local cache…"
+    size = resources.model_download_mb(spec.name)
     about = f" (about {size:,.0f} MB)" if size else ""
     return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
+
+
+RANDOM_NOTE = ("Random weights: the untrained control. Whatever structure these pictures show comes from the "
+               "architecture and the image, not from training.")
 
 
 def render_sidebar() -> Context | None:
@@ -251,28 +394,29 @@ def render_sidebar() -> Context | None:
         _download_weights(spec)
         with st.spinner(_loading_message(spec), show_time=True):
             ctx = resources.prepare_context(spec, image)
-    except VitCoreError as error:
-        show_error(error)
-        return None
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)
         return None
     loaded = ctx.loaded
     with st.sidebar:
-        source = {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint", "random": "random weights"}
         st.caption(
-            f"**{loaded.name}** · {source.get(loaded.source, loaded.source)} · "
+            f"**{loaded.name}** · {weights_label(loaded)} · "
             f"{loaded.device.type} · {str(loaded.dtype).removeprefix('torch.')}  \n"
             f"{ctx.geometry.depth} layers × {ctx.geometry.num_heads} heads · "
             f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
             f"{ctx.geometry.patch_size[0]} px · prefix: {', '.join(ctx.prefix_labels) or 'none'}"
         )
+    if loaded.source == "random":
+        st.warning(RANDOM_NOTE)
     st.session_state[state.CONTEXT] = ctx
     return ctx
 
 
-def sample_names() -> list[str]:
-    return list(resources.sample_images())
+def weights_label(loaded) -> str:
+    """Where a loaded model's weights came from, in the app's words; random weights name their seed."""
+    if loaded.source == "random":
+        return f"random weights (timm's initialisation, seed {loaded.seed})"
+    return {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint"}.get(loaded.source, loaded.source)
 
 
 def image_label(ctx: Context) -> str:

@@ -94,6 +94,9 @@ def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
     page.mouse.click(x, y)
     heading = page.get_by_role("heading", name=f"Where patch ({target[0]}, {target[1]}) attends")
     heading.wait_for(timeout=60_000)
+    page.wait_for_function(  # the redrawn chart has its layout (a new div has none until plotly drew it)
+        "() => { const gd = document.querySelector('.st-key-query_chart .js-plotly-plot');"
+        " return gd && gd._fullLayout && gd._fullLayout.shapes && gd._fullLayout.shapes.length > 0; }")
     chart = page.locator(".st-key-query_chart .js-plotly-plot").first
     assert {"image", "heatmap"} <= set(_traces(chart))
     outline = chart.evaluate("gd => gd._fullLayout.shapes.map(s => [s.x0, s.y0])")
@@ -137,3 +140,26 @@ def test_sample_scene_shows_its_ground_truth_boxes(app_url, browser):
     _no_traceback(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "ground_truth.png"), full_page=True)
+
+
+def test_the_page_requests_nothing_beyond_the_app_server(app_url, browser):
+    """Every request the browser makes, on every page, goes to the app's own server: an offline classroom sees no
+    failed request, and nothing leaves the machine unasked (icons, fonts and scripts ship with the app)."""
+    from urllib.parse import urlsplit
+
+    own = urlsplit(app_url).netloc
+    requests: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(app_url)
+    _wait_for_chart(page)
+    for title in ("Attention rollout", "Class-token attention", "Query a patch", "Position embeddings",
+                  "Heads at a glance", "Patch-embedding filters", "Guided tour", "Compare models", "Export"):
+        _go(page, title)
+        page.wait_for_load_state("networkidle")
+        page.locator("[data-testid=stMain] :is(.js-plotly-plot, [data-testid=stAlert], [data-testid=stDownloadButton])").first.wait_for()
+    page.wait_for_timeout(1000)
+    page.close()
+    outside = sorted({url for url in requests if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != own})
+    assert requests and not outside, outside

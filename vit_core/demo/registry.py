@@ -21,12 +21,13 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 
 from .scenes import CLASSES
 
-__all__ = ["NAME", "TAG", "ARCH", "ASSET_DIR", "WEIGHTS_FILE", "MEAN", "STD", "vit_demo_shapes"]
+__all__ = ["NAME", "TAG", "ARCH", "ASSET_DIR", "SAMPLES_DIR", "WEIGHTS_FILE", "MEAN", "STD", "vit_demo_shapes"]
 
 NAME = "vit_demo_shapes"
 TAG = "synthetic"
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo_model"
 WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"
+SAMPLES_DIR = ASSET_DIR.parent / "samples"  # the bundled sample images (generated scenes and photographs)
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 

@@ -16,9 +16,19 @@ recipe below makes a 2-core CPU enough:
   scene masks; a dense signal from step one;
 * AdamW with linear warm-up and cosine decay (two cycles at 112 px: a warm restart), gradient clipping 1.0;
 * a last 224 px phase that mixes in two-object scenes with a soft 1/2 + 1/2 target, so the class token
-  carries both objects (class-specific relevance on two-object scenes needs it).
+  carries both objects (class-specific relevance on two-object scenes needs it);
+* (second version) every data set in the ``mixed`` scene style (classic, varied filled and outline drawings;
+  the held-out ``chalk`` style never), so the model meets the drawings a user makes;
+* (second version) a local task for Figure 7 (right): a second training-only head on the tokens after block
+  ``--local-layer`` (1) says, for each patch, whether an object covers each of its four neighbours; that is
+  not in the patch's own pixels, so an early head has to look about one patch away;
+* (second version) head 0 of blocks 0 and 1 starts as local attention (``locality_init``): in a 400-step
+  pilot the local task alone left every head of layers 0-1 above 94 px; with this start the two heads were
+  at 9 and 36 px after it, the last layer at 107 px;
+* at export the position embeddings' shared mean is moved into the patch-embedding bias (the same network)
+  so their cosines show the grid structure on the -1..1 scale of the paper's Figure 7 (centre).
 
-Phases: 112px (2,400 steps) -> 112px-b (3,000) -> 224px (250) -> 224px-pairs (1,200, every 2nd batch two-object); each phase checkpoints to
+Phases: 112px (2,400 steps) -> 112px-b (3,300) -> 224px (250) -> 224px-pairs (1,200, every 2nd batch two-object); each phase checkpoints to
 ``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
 
 Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
@@ -40,9 +50,9 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from .registry import ARCH, NAME
-from .scenes import CLASSES, SceneBatch, generate_parallel, patch_fractions
+from .scenes import CLASSES, HELD_OUT_STYLE, STYLES, SceneBatch, generate_parallel, patch_fractions
 
-__all__ = ["build", "mimetic_init", "sincos_pos_init", "train", "main"]
+__all__ = ["build", "mimetic_init", "sincos_pos_init", "neighbour_targets", "centre_position_embeddings", "train", "main"]
 
 BACKGROUND = len(CLASSES)  # the auxiliary token-label head's extra class
 PATCH = int(ARCH["patch_size"])
@@ -93,11 +103,37 @@ def mimetic_init(model: VisionTransformer, generator: torch.Generator, a: float 
             attn.proj.bias.zero_()
 
 
-def features(model: VisionTransformer, x: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+def locality_init(model: VisionTransformer, layers: int = 2, heads: int = 1, bands: int = 6, gain: float = 8.0) -> None:
+    """Start head 0..heads-1 of blocks 0..layers-1 as local attention (ConViT's idea, d'Ascoli et al. 2021, in a
+    plain ViT): their W_q, W_k read the `bands` highest-frequency sin-cos pairs of each axis, so at the start
+    q_i . k_j ~ gain * sum_k cos(w_k dy) + cos(w_k dx), peaked at the query's own patch. Needs the sin-cos
+    position embedding (``sincos_pos_init``) and a head dim of 4 * bands; training may move them anywhere.
+    """
+    dim = model.embed_dim
+    quarter = dim // 4  # timm's sin-cos layout: [sin h, sin w, cos h, cos w] x frequency, highest first
+    picks = [part * quarter + k for part in range(4) for k in range(bands)]
+    with torch.no_grad():
+        for block in model.blocks[:layers]:
+            attn = block.attn
+            hd = attn.head_dim
+            if hd != len(picks):
+                raise ValueError(f"locality_init needs head_dim {len(picks)}, the model has {hd}; change --local-bands.")
+            select = torch.zeros(hd, dim)
+            select[torch.arange(hd), torch.tensor(picks)] = 1.0
+            w = attn.qkv.weight  # [3*dim, dim]: rows q, k, v
+            for h in range(heads):
+                w[h * hd : (h + 1) * hd] = gain * select
+                w[dim + h * hd : dim + (h + 1) * hd] = select
+
+
+def features(
+    model: VisionTransformer, x: torch.Tensor, offset: tuple[int, int] = (0, 0), keep: int | None = None
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """timm's ``forward_features`` for an input that is a window of the model's grid starting at patch `offset`.
 
     For a full-size input and offset (0, 0) this is exactly ``model.forward_features(x)``.
-    Returns the normalised tokens [batch, prefix + patches, dim].
+    Returns the normalised tokens [batch, prefix + patches, dim]; with ``keep=L`` also the (unnormalised)
+    tokens after block L, ``(tokens, hidden)``.
     """
     tokens = model.patch_embed.norm(model.patch_embed.proj(x).flatten(2).transpose(1, 2))  # [batch, patches, dim]
     gh, gw = x.shape[-2] // PATCH, x.shape[-1] // PATCH
@@ -108,7 +144,48 @@ def features(model: VisionTransformer, x: torch.Tensor, offset: tuple[int, int] 
     prefix = (model.cls_token + model.pos_embed[:, :p]).expand(x.shape[0], -1, -1)
     out = torch.cat([prefix, tokens + pos], dim=1)
     out = model.norm_pre(model.patch_drop(model.pos_drop(out)))
-    return model.norm(model.blocks(out))
+    if keep is None:
+        return model.norm(model.blocks(out))
+    hidden = out
+    for i, block in enumerate(model.blocks):
+        out = block(out)
+        if i == keep:
+            hidden = out
+    return model.norm(out), hidden
+
+
+def neighbour_targets(tokens: torch.Tensor) -> torch.Tensor:
+    """Whether an object covers the patch above, below, left of and right of each patch: [n, gh, gw] -> [n, gh, gw, 4].
+
+    The local auxiliary task: a patch's own pixels do not say it, its neighbours' do, so the early layer it is
+    read from must gather evidence from about one patch (16 px) away. Patches beyond the canvas count as empty.
+    """
+    occ = F.pad((tokens != BACKGROUND).float(), (1, 1, 1, 1))  # [n, gh + 2, gw + 2]
+    return torch.stack([occ[:, :-2, 1:-1], occ[:, 2:, 1:-1], occ[:, 1:-1, :-2], occ[:, 1:-1, 2:]], dim=-1)
+
+
+def centre_position_embeddings(model: VisionTransformer) -> torch.Tensor:
+    """Move the patch position embeddings' mean into the patch-embedding bias; returns that mean [dim].
+
+    Every patch token is ``proj(x) + b + e_i``, so ``(b + m) + (e_i - m)`` is the same network, output for
+    output. What changes is the table Figure 7 (centre) shows: without the shared component m its cosines use
+    the -1..1 scale the paper's figure does (2-D sin-cos values alone have a median cosine of 0.79).
+    """
+    p = model.num_prefix_tokens
+    with torch.no_grad():
+        mean = model.pos_embed[0, p:].mean(0)
+        model.pos_embed[0, p:] -= mean
+        model.patch_embed.proj.bias += mean
+    return mean
+
+
+class AuxHeads(nn.Module):
+    """The training-only heads, dropped after training: token labels (final tokens) and the local task (early tokens)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.tokens = nn.Linear(dim, BACKGROUND + 1)  # background or the class covering the patch
+        self.local = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 4))  # object above / below / left / right
 
 
 def _targets(batch: SceneBatch, cover: float = 0.3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -167,7 +244,7 @@ def _schedule(step: int, total: int, warmup: int, peak: float, floor: float = 0.
 def _run_phase(
     name: str,
     model: VisionTransformer,
-    aux: nn.Linear,
+    aux: nn.Module,
     data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     batch: int,
@@ -181,7 +258,7 @@ def _run_phase(
     mix: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], int, int] | None = None,
 ) -> dict:
     """Train `steps` steps on `data` (plus, with ``mix=(data2, batch2, every)``, every `every`-th step on data2)."""
-    params = list(model.parameters()) + list(aux.parameters())
+    params = list(model.parameters()) + list(aux.parameters())  # aux: the token-label and the local head
     decay = [p for p in params if p.ndim >= 2 and p is not model.pos_embed]
     no_decay = [p for p in params if not (p.ndim >= 2 and p is not model.pos_embed)]
     opt = torch.optim.AdamW(
@@ -213,12 +290,15 @@ def _run_phase(
             big_h, big_w = model.patch_embed.grid_size
             gh, gw = x.shape[-2] // PATCH, x.shape[-1] // PATCH
             offset = (int(rng.integers(big_h - gh + 1)), int(rng.integers(big_w - gw + 1)))
-            feats = features(model, x, offset)  # [batch, 1 + tokens, dim]
+            p = model.num_prefix_tokens
+            feats, hidden = features(model, x, offset, keep=args.local_layer)  # [batch, 1 + tokens, dim] each
             logits = model.forward_head(feats)
-            patch_logits = aux(feats[:, model.num_prefix_tokens :])  # [batch, tokens, 7]
+            patch_logits = aux.tokens(feats[:, p:])  # [batch, tokens, 7]
             loss_cls = F.cross_entropy(logits.float(), y)  # y: class indices, or soft targets for two-object scenes
             loss_tok = F.cross_entropy(patch_logits.float().reshape(-1, BACKGROUND + 1), t.reshape(-1))
-            loss = loss_cls + args.token_weight * loss_tok
+            local_logits = aux.local(hidden[:, p:])  # [batch, tokens, 4]
+            loss_local = F.binary_cross_entropy_with_logits(local_logits.float(), neighbour_targets(t).reshape(len(t), -1, 4))
+            loss = loss_cls + args.token_weight * loss_tok + args.local_weight * loss_local
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
@@ -234,7 +314,8 @@ def _run_phase(
             rate = seen / el
             left = (steps - step - 1) * el / (step + 1)
             line = (
-                f"[{name}] step {step + 1}/{steps} loss {run_loss:.3f} tok {loss_tok.item():.3f} acc {run_acc:.3f} "
+                f"[{name}] step {step + 1}/{steps} loss {run_loss:.3f} tok {loss_tok.item():.3f} "
+                f"local {loss_local.item():.3f} acc {run_acc:.3f} "
                 f"lr {opt.param_groups[0]['lr']:.2e} {rate:.0f} img/s elapsed {el / 60:.1f} min phase left {left / 60:.1f} min"
             )
             if (step + 1) % args.eval_every == 0 or last:
@@ -251,6 +332,8 @@ def _run_phase(
 
 def train(args: argparse.Namespace) -> dict:
     """Run the whole recipe and write ``<out>/<NAME>.safetensors`` plus a training record; returns the record."""
+    if args.style == HELD_OUT_STYLE:
+        raise SystemExit(f"--style {HELD_OUT_STYLE} is the held-out style, kept out of training; train on mixed.")
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
@@ -269,12 +352,14 @@ def train(args: argparse.Namespace) -> dict:
     log(f"device {device}, threads {torch.get_num_threads()}, seed {args.seed}")
     t = time.time()
     small = (
-        _targets(generate_parallel(args.scenes_small, seed=args.seed * 10 + 1, size=112, scale=1.0, workers=args.workers))
+        _targets(generate_parallel(
+            args.scenes_small, seed=args.seed * 10 + 1, size=112, scale=1.0, workers=args.workers, style=args.style
+        ))
         if args.init is None or (args.steps_small2 and args.init_after == "112px")
         else None
     )
-    full = _targets(generate_parallel(args.scenes_full, seed=args.seed * 10 + 2, size=224, workers=args.workers))
-    val = _targets(generate_parallel(args.val_scenes, seed=args.seed * 10 + 3, size=224, workers=args.workers))[:2]
+    full = _targets(generate_parallel(args.scenes_full, seed=args.seed * 10 + 2, size=224, workers=args.workers, style=args.style))
+    val = _targets(generate_parallel(args.val_scenes, seed=args.seed * 10 + 3, size=224, workers=args.workers, style=args.style))[:2]
     gen_minutes = (time.time() - t) / 60
     log(f"generated {0 if small is None else args.scenes_small} scenes at 112 px and {args.scenes_full} at 224 px in {gen_minutes:.1f} min")
 
@@ -283,8 +368,10 @@ def train(args: argparse.Namespace) -> dict:
     sincos_pos_init(big)
     if args.mimetic:
         mimetic_init(big, gen)
+    if args.local_init_heads:
+        locality_init(big, heads=args.local_init_heads)
     big.to(device)
-    aux = nn.Linear(big.embed_dim, BACKGROUND + 1).to(device)
+    aux = AuxHeads(big.embed_dim).to(device)
     if args.init is not None:  # resume after the 112 px phase from its checkpoint
         state = torch.load(args.init, map_location=device)
         big.load_state_dict(state["model"])
@@ -313,7 +400,9 @@ def train(args: argparse.Namespace) -> dict:
         p2 = p1
     p3 = None
     if args.steps_pairs:  # two-object scenes with a soft 1/2 + 1/2 target, mixed with single-object ones
-        pairs = _pair_targets(generate_parallel(args.scenes_pairs, seed=args.seed * 10 + 5, objects=2, workers=args.workers))
+        pairs = _pair_targets(generate_parallel(
+            args.scenes_pairs, seed=args.seed * 10 + 5, objects=2, workers=args.workers, style=args.style
+        ))
         rng_pairs = np.random.default_rng([args.seed, 3])
         p3 = _run_phase(
             "224px-pairs", big, aux, full, val, args.batch_full, args.steps_pairs, args, device, rng_pairs, log,
@@ -321,6 +410,8 @@ def train(args: argparse.Namespace) -> dict:
         )
 
     big.eval()
+    if args.centre_pos_embed:
+        centre_position_embeddings(big)  # the same network; see the function
     weights = args.out / f"{NAME}.safetensors"
     save_file({k: v.detach().cpu().contiguous() for k, v in big.state_dict().items()}, str(weights))
     minutes = (time.time() - t_start) / 60
@@ -339,13 +430,13 @@ def train(args: argparse.Namespace) -> dict:
         },
         "final_val_acc": (p3 or p2)["history"][-1]["val_acc"] if (p3 or p2).get("history") else None,
     }
-    write_card(args.out, record)
+    write_card(args.out, record, centred=bool(args.centre_pos_embed))
     log(f"done in {minutes:.1f} min; weights {weights} ({weights.stat().st_size / 1e6:.1f} MB)")
     log_file.close()
     return record
 
 
-def write_card(out: Path, record: dict) -> Path:
+def write_card(out: Path, record: dict, centred: bool = True) -> Path:
     """Write ``<out>/model_card.json`` (name, classes, architecture, preprocessing, training record).
 
     A fresh training invalidates old figures, so any "evaluation" is dropped: run
@@ -358,7 +449,8 @@ def write_card(out: Path, record: dict) -> Path:
         "architecture": {
             "family": "timm VisionTransformer",
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in ARCH.items()},
-            "pos_embed": "learned (initialised from 2-D sin-cos)",
+            "pos_embed": "learned (initialised from 2-D sin-cos"
+            + ("; at export its mean over patches moved into the patch-embedding bias, the same network)" if centred else ")"),
             "parameters": sum(p.numel() for p in build(224).parameters()),
         },
         "preprocessing": {"input_size": [3, 224, 224], "mean": [0.5] * 3, "std": [0.5] * 3, "resize": "none (scenes are 224 px)"},
@@ -379,11 +471,11 @@ def parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="CPU threads; 1 is fastest when other work shares the cores (2 threads ran 5x slower)"
     )
     p.add_argument("--workers", type=int, default=2, help="processes generating scenes")
-    p.add_argument("--scenes-small", type=int, default=16000)
+    p.add_argument("--scenes-small", type=int, default=20000)
     p.add_argument("--scenes-full", type=int, default=3000)
     p.add_argument("--steps-small", type=int, default=2400)
     p.add_argument("--steps-full", type=int, default=250)
-    p.add_argument("--steps-small2", type=int, default=3000, help="steps of the second 112 px cosine cycle (0: none)")
+    p.add_argument("--steps-small2", type=int, default=3300, help="steps of the second 112 px cosine cycle (0: none)")
     p.add_argument("--lr2", type=float, default=5e-4)
     p.add_argument("--warmup2", type=int, default=100)
     p.add_argument("--batch", type=int, default=64)
@@ -396,6 +488,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-full", type=int, default=20)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--token-weight", type=float, default=1.0, help="weight of the token-labelling loss (0: off)")
+    p.add_argument("--style", default="mixed", choices=STYLES, help="scene style of all training data (see scenes.py)")
+    p.add_argument("--local-layer", type=int, default=1, help="block whose tokens the local task reads (0-based)")
+    p.add_argument("--local-weight", type=float, default=1.0, help="weight of the local neighbour task (0: off)")
+    p.add_argument("--local-init-heads", type=int, default=1, help="heads of blocks 0-1 started as local attention (0: none)")
+    p.add_argument(
+        "--centre-pos-embed", type=int, default=1, help="1: move the position embeddings' mean into the patch bias at export"
+    )
     p.add_argument("--mimetic", type=int, default=1, help="1: mimetic attention init, 0: timm's default")
     p.add_argument(
         "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"

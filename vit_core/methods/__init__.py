@@ -1,16 +1,22 @@
 """Explanation methods over captured attention: pure, batched torch functions on the tensors' device.
 
-See ``shared/design/MATH.md`` for the formulas; none of these modules draws or imports a UI library.
+See ``docs/METHODS.md`` for the formulas and their papers; none of these modules draws or imports a UI library.
 """
 
 from __future__ import annotations
 
+from .attention_flow import AttentionFlow, attention_flow
+from .baselines import centre_map, random_map
 from .distance import attention_entropy, mean_attention_distance, patch_centres, patch_distances
+from .gradcam import GradCam, default_gradcam_block, gradcam
+from .lrp import Lrp, LrpRule, lrp
 from .patch_embed import patch_embed_components
 from .pos_embed import patch_position_embeddings, pos_embed_similarity
+from .raw_attention import RawAttention, raw_attention
 from .readout import DistilledReadout, output_row, readout, split_tokens
 from .relevance import Relevance, class_relevance, relevance_from_gradients, resolve_targets
 from .rollout import (
+    HEAD_FUSIONS,
     HeadFusion,
     RolloutSettings,
     RolloutSink,
@@ -22,6 +28,7 @@ from .rollout import (
 from .token_attention import QueryToken, class_token_attention, resolve_query, token_attention, token_rollout
 
 __all__ = [
+    "HEAD_FUSIONS",
     "HeadFusion",
     "RolloutSettings",
     "RolloutSink",
@@ -49,4 +56,16 @@ __all__ = [
     "patch_embed_components",
     "patch_position_embeddings",
     "pos_embed_similarity",
+    "RawAttention",
+    "raw_attention",
+    "AttentionFlow",
+    "attention_flow",
+    "GradCam",
+    "default_gradcam_block",
+    "gradcam",
+    "Lrp",
+    "LrpRule",
+    "lrp",
+    "random_map",
+    "centre_map",
 ]

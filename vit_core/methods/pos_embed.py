@@ -58,12 +58,17 @@ def patch_position_embeddings(model: nn.Module, grid_size: tuple[int, int] | Non
     return table[0].reshape(grid[0], grid[1], -1)
 
 
-def pos_embed_similarity(model: nn.Module, grid_size: tuple[int, int] | None = None) -> torch.Tensor:
+def pos_embed_similarity(
+    model: nn.Module, grid_size: tuple[int, int] | None = None, subtract_mean: bool = False
+) -> torch.Tensor:
     """Cosine similarity between the position embeddings of every pair of patches.
 
     Args:
         model: a timm VisionTransformer.
         grid_size: (gh, gw) of the current input; default: the trained grid.
+        subtract_mean: remove the mean embedding over all patches first. A component every position shares
+            lifts every cosine (to 0.55..1 in the bundled model); without it what differs between positions
+            remains, and far-apart patches come out dissimilar or opposite.
 
     Returns:
         ``[gh, gw, gh, gw]`` float32: ``S[i, j, u, v] = cos(e_ij, e_uv)``.
@@ -76,5 +81,7 @@ def pos_embed_similarity(model: nn.Module, grid_size: tuple[int, int] | None = N
     """
     embeddings = patch_position_embeddings(model, grid_size)  # [gh, gw, dim]
     gh, gw, dim = embeddings.shape
+    if subtract_mean:
+        embeddings = embeddings - embeddings.mean(dim=(0, 1), keepdim=True)
     unit = F.normalize(embeddings.reshape(gh * gw, dim), dim=-1)  # [patch, dim]
     return (unit @ unit.T).reshape(gh, gw, gh, gw)

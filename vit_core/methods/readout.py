@@ -1,6 +1,6 @@
 """Read the model's output row out of a token-mixing matrix (rollout, relevance, or one layer's attention).
 
-Which row stands for the prediction depends on the head's pooling (MATH.md, "Reading a map out of R"):
+Which row stands for the prediction depends on the head's pooling (docs/METHODS.md, "Reading a map out of R"):
 
 - class-token pooling ("token"): the class token's row; distilled models (DeiT) average the class and
   distillation heads, so their row is the class row, the distillation row, or the mean of the two;
@@ -22,7 +22,7 @@ import torch
 from ..errors import NotAvailableError, SettingsError
 from ..types import Geometry
 
-__all__ = ["DistilledReadout", "output_row", "split_tokens", "readout"]
+__all__ = ["DistilledReadout", "output_row", "readout_weights", "split_tokens", "readout"]
 
 DistilledReadout = Literal["cls", "dist", "mean"]
 
@@ -86,6 +86,27 @@ def output_row(
         return matrix[:, 0]  # timm's "token" pooling reads sequence position 0
     start = 0 if pool_include_prefix else geometry.num_prefix_tokens
     return matrix[:, start:].mean(dim=1)
+
+
+def readout_weights(
+    geometry: Geometry,
+    batch: int,
+    device: torch.device | str,
+    *,
+    distilled: DistilledReadout = "mean",
+    pool_attention: torch.Tensor | None = None,
+    pool_include_prefix: bool = False,
+) -> torch.Tensor:
+    """The readout as weights over the last layer's tokens ``[batch, token]``: :func:`output_row` of the identity.
+
+    ``weights @ M`` is the output row of any token-mixing matrix M, so products of per-layer factors can be
+    read out a row at a time (rollout) or turned into sink capacities (attention flow).
+    """
+    tokens = geometry.num_tokens
+    identity = torch.eye(tokens, device=device).expand(batch, tokens, tokens)
+    return output_row(
+        identity, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix
+    )
 
 
 def split_tokens(row: torch.Tensor, geometry: Geometry) -> tuple[torch.Tensor, torch.Tensor]:

@@ -142,7 +142,7 @@ def class_relevance(
             geometry,
             distilled=distilled,
             pool_attention=pool_weights,
-            pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
+            pool_include_prefix=geometry.pool_include_prefix,
         )
     return Relevance(
         heatmap=heatmap,

@@ -14,7 +14,7 @@ attention tensor never has to exist.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -22,6 +22,7 @@ from ..errors import CaptureError, SettingsError
 
 __all__ = [
     "HeadFusion",
+    "HEAD_FUSIONS",
     "RolloutSettings",
     "fuse_heads",
     "discard_lowest",
@@ -32,7 +33,8 @@ __all__ = [
 ]
 
 HeadFusion = Literal["mean", "max", "min"]
-_FUSIONS = ("mean", "max", "min")
+HEAD_FUSIONS: tuple[HeadFusion, ...] = get_args(HeadFusion)  # the one list of fusion names (CLI, app, kernel)
+_CHOOSE_FUSION = "choose " + ", ".join(repr(f) for f in HEAD_FUSIONS[:-1]) + f" or {HEAD_FUSIONS[-1]!r}"
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,8 @@ class RolloutSettings:
     start_layer: int = 0
 
     def __post_init__(self) -> None:
-        if self.head_fusion not in _FUSIONS:
-            raise SettingsError(f"head fusion {self.head_fusion!r} is unknown; choose 'mean', 'max' or 'min'.")
+        if self.head_fusion not in HEAD_FUSIONS:
+            raise SettingsError(f"head fusion {self.head_fusion!r} is unknown; {_CHOOSE_FUSION}.")
         if not 0.0 <= float(self.discard_ratio) < 1.0:
             raise SettingsError(f"discard ratio {self.discard_ratio} is outside [0, 1); choose a value such as 0.9.")
         if not 0.0 <= float(self.residual_weight) <= 1.0:
@@ -78,7 +80,7 @@ def fuse_heads(attention: torch.Tensor, fusion: HeadFusion = "mean") -> torch.Te
         return attention.amax(dim=-3)
     if fusion == "min":
         return attention.amin(dim=-3)
-    raise SettingsError(f"head fusion {fusion!r} is unknown; choose 'mean', 'max' or 'min'.")
+    raise SettingsError(f"head fusion {fusion!r} is unknown; {_CHOOSE_FUSION}.")
 
 
 def discard_lowest(fused: torch.Tensor, ratio: float, num_prefix_tokens: int) -> torch.Tensor:
@@ -223,6 +225,12 @@ class RolloutSink:
         self._factors.extend(factors.unbind(1))
         self._rollout = None
         self.layers.extend(layers[i] for i in keep)
+
+    @property
+    def factors(self) -> list[torch.Tensor]:
+        """The per-layer factors B_l ``[batch, query, key]`` from the start layer on, in forward order."""
+        self._check_seen()
+        return list(self._factors)
 
     def _check_seen(self) -> None:
         if not self._factors:

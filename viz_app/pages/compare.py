@@ -5,7 +5,7 @@ import streamlit as st
 from vit_core.errors import VitCoreError
 from viz_app import figures, resources, state
 from viz_app.state import ModelSpec
-from viz_app.ui import percent, plotly, require_context, show_error
+from viz_app.ui import percent, plotly, require_context, show_error, weights_label
 
 ctx = require_context()
 
@@ -30,15 +30,15 @@ except VitCoreError as error:
 
 def column(c, title: str, side: str) -> None:
     st.subheader(title)
-    st.caption(f"{c.loaded.name} · {c.loaded.source}")
+    st.caption(f"{c.loaded.name} · {weights_label(c.loaded)}")
     if c.predictions:
         top = c.predictions[0]
         st.markdown(f"Top-1: **{top.label}** ({percent(top.probability)})")
     else:
         st.markdown("No classification head.")
-    plotly(figures.overlay_figure(c.view, c.analysis["rollout"][0], c.geometry.patch_size, clickable=False,
+    plotly(figures.overlay_figure(c.view, c.analysis.rollout[0], c.geometry.patch_size, clickable=False,
                                   height=420, title="Attention rollout"), key=f"compare_{side}_rollout")
-    plotly(figures.head_metric_figure(c.analysis["mean_attention_distance"][0],
+    plotly(figures.head_metric_figure(c.analysis.mean_attention_distance[0],
                                       y_title="mean attention distance (px)", title="Mean attention distance"),
            key=f"compare_{side}_distance")
 

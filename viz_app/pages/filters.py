@@ -7,8 +7,8 @@ from viz_app import figures
 from viz_app.ui import plotly, require_context
 
 ctx = require_context()
-components = ctx.analysis["patch_embed_pcs"]
-variance = ctx.analysis["patch_embed_pcs_variance"]
+components = ctx.analysis.patch_embed_pcs
+variance = ctx.analysis.patch_embed_pcs_variance
 st.caption(
     f"The first {len(components)} principal components of the {ctx.geometry.embed_dim} patch-embedding filters, "
     "each shown as an RGB patch with the share of variance it explains (Dosovitskiy et al. 2021, Figure 7 left). "

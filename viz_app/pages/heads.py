@@ -3,12 +3,12 @@ entropy, for the current image and, on request, averaged over every sample image
 
 import streamlit as st
 
-from viz_app import figures, resources, state
+from viz_app import figures, findings, resources, state
 from viz_app.ui import plotly, require_context
 
 ctx = require_context()
-distance = ctx.analysis["mean_attention_distance"][0]  # [layer, head], pixels
-entropy = ctx.analysis["attention_entropy"][0]  # [layer, head], nats
+distance = ctx.analysis.mean_attention_distance[0]  # [layer, head], pixels
+entropy = ctx.analysis.attention_entropy[0]  # [layer, head], nats
 
 
 @st.fragment
@@ -30,7 +30,7 @@ def heads_view() -> None:
         plotly(figures.head_metric_figure(d, y_title="mean attention distance (pixels)", spread=spread_d,
                                           title=where))
         st.caption("Attention-weighted distance between a patch and the patches it attends to, one point per head "
-                   "(Figure 7 right). Early layers mix near and far heads; later layers attend globally.")
+                   f"(Figure 7 right), {where}. {findings.distance_finding(d).text}")
     with right:
         st.subheader("Attention entropy")
         plotly(figures.head_metric_figure(e, y_title="entropy (nats)", spread=spread_e, title=where))

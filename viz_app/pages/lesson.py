@@ -16,7 +16,7 @@ gh, gw = g.grid_size
 ph, pw = g.patch_size
 P = g.num_prefix_tokens
 a = ctx.analysis
-cls = g.token_index("cls") if "cls_attention" in a else None
+cls = g.token_index("cls") if a.cls_attention is not None else None
 
 STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout")
 
@@ -30,43 +30,43 @@ def _question(step: str) -> tuple[str, dict[str, str], str] | None:
         options = dict.fromkeys([str(ph * pw), str(3 * ph * pw), str(g.embed_dim)])
         return t("lesson.embedding.q", dim=g.embed_dim), {k: k for k in options}, str(3 * ph * pw)
     if step == "position":
-        if "pos_embed_similarity" not in a:
+        if a.pos_embed_similarity is None:
             return None
-        near = lesson.most_similar_is_neighbour(a["pos_embed_similarity"], gh // 2, gw // 2)
+        near = lesson.most_similar_is_neighbour(a.pos_embed_similarity, gh // 2, gw // 2)
         options = {"near": t("lesson.position.a_near"), "far": t("lesson.position.a_far")}
         return t("lesson.position.q", row=gh // 2, col=gw // 2), options, "near" if near else "far"
     if step == "attention":
         if cls is None:
             return None
-        same = lesson.heads_agree(a["cls_attention"][0][-1])
+        same = lesson.heads_agree(a.cls_attention[0][-1])
         options = {"same": t("lesson.attention.a_same"), "different": t("lesson.attention.a_different")}
         return t("lesson.attention.q"), options, "same" if same else "different"
     if step == "distance":
-        early = lesson.local_heads_early(a["mean_attention_distance"][0])
+        early = lesson.local_heads_early(a.mean_attention_distance[0])
         options = {"early": t("lesson.distance.a_early"), "late": t("lesson.distance.a_late")}
         return t("lesson.distance.q"), options, "early" if early else "late"
     options = {q: t(f"lesson.rollout.{q}") for q in lesson.QUARTERS}
-    return t("lesson.rollout.q"), options, lesson.strongest_quarter(a["rollout"][0])
+    return t("lesson.rollout.q"), options, lesson.strongest_quarter(a.rollout[0])
 
 
 def _figure(step: str) -> None:
     if step == "patches":
         plotly(figures.patch_grid_figure(ctx.view, g.grid_size, g.patch_size, P), key="lesson_figure")
     elif step == "embedding":
-        plotly(figures.filters_figure(a["patch_embed_pcs"], a["patch_embed_pcs_variance"]), key="lesson_figure")
+        plotly(figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance), key="lesson_figure")
     elif step == "position":
-        if "pos_embed_similarity" in a:
-            plotly(figures.pos_embed_tiles_figure(a["pos_embed_similarity"]), key="lesson_figure")
+        if a.pos_embed_similarity is not None:
+            plotly(figures.pos_embed_tiles_figure(a.pos_embed_similarity), key="lesson_figure")
         else:
             st.info(t("lesson.position.none"))
     elif step == "attention":
         if cls is None:
             st.info(t("lesson.attention.none"))
         else:
-            plotly(figures.head_grid_figure(a["cls_attention"][0][-1:], layers=[g.depth - 1],
+            plotly(figures.head_grid_figure(a.cls_attention[0][-1:], layers=[g.depth - 1],
                                             **projector.head_grid_options(g.num_heads)), key="lesson_figure")
     elif step == "distance":
-        plotly(figures.head_metric_figure(a["mean_attention_distance"][0], y_title=t("lesson.distance.axis")),
+        plotly(figures.head_metric_figure(a.mean_attention_distance[0], y_title=t("lesson.distance.axis")),
                key="lesson_figure")
     else:
         _rollout_step_through()
@@ -74,10 +74,10 @@ def _figure(step: str) -> None:
 
 def _rollout_step_through() -> None:
     """Layer by layer: the head-fused factor with the residual, the running product, and the class-token row."""
-    if "attention" not in a:
-        plotly(figures.overlay_figure(ctx.view, a["rollout"][0], g.patch_size, clickable=False), key="lesson_figure")
+    if a.attention is None:
+        plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False), key="lesson_figure")
         return
-    steps = lesson.rollout_steps(a["attention"], RolloutSettings(), P)
+    steps = lesson.rollout_steps(a.attention, RolloutSettings(), P)
     layer = st.slider(t("lesson.rollout.layer"), 0, g.depth - 1, g.depth - 1, key=state.LESSON_LAYER)
     step = steps[layer]
     query = cls if cls is not None else P  # without a class token, follow the first patch token

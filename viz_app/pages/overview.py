@@ -1,10 +1,15 @@
 """Image & patches: the model's view of the image, its top-5 prediction, the patch grid and the token
 sequence (the "16x16 words" of Dosovitskiy et al. 2021)."""
 
+import base64
+import io
+
 import streamlit as st
+from PIL import Image
 
 from viz_app import figures, state
-from viz_app.ui import percent, plotly, require_context
+from viz_app.rendering import token_strip
+from viz_app.ui import domain_notice, outside_domain, percent, plotly, require_context
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -23,8 +28,15 @@ with right:
     st.subheader("Prediction")
     if ctx.predictions:
         top = ctx.predictions[0]
-        st.markdown(f"Top-1: **{top.label}** with probability **{percent(top.probability)}**")
-        plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions]))
+        strange = outside_domain(ctx)
+        if strange:
+            domain_notice(ctx)
+            st.markdown(f"Its pick among its {ctx.num_classes} shapes: **{top.label}** "
+                        f"({percent(top.probability)} of its probability, not a confidence about this image)")
+        else:
+            st.markdown(f"Top-1: **{top.label}** with probability **{percent(top.probability)}**")
+        plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions],
+                                   title=f"probability among the {ctx.num_classes} shapes it knows" if strange else None))
     else:
         st.info("This model has no classification head (a self-supervised or image-tower model), so it predicts no class.")
 
@@ -42,11 +54,19 @@ def patches_view() -> None:
                                          geometry.num_prefix_tokens, show_indices=show))
     with col_seq:
         prefix = ", ".join(ctx.prefix_labels) or "none (the model pools the patch tokens)"
+        count = geometry.num_prefix_tokens
         st.caption(
-            f"The flattened sequence: {geometry.num_prefix_tokens} prefix token(s) ({prefix}) first, then every "
-            f"patch row by row: {geometry.num_tokens} tokens in all."
+            f"The flattened sequence: {count} prefix token{'' if count == 1 else 's'} ({prefix}) first, then every "
+            f"patch row by row: {geometry.num_tokens} tokens in all, in one row (scroll sideways); the number "
+            "under a patch is its position in the sequence, shown where each image row starts."
         )
-        plotly(figures.token_sequence_figure(ctx.view, geometry.grid_size, geometry.patch_size, ctx.prefix_labels))
+        strip = token_strip(ctx.view, geometry.grid_size, geometry.patch_size, ctx.prefix_labels,
+                            figures.PREFIX_COLOURS)
+        buffer = io.BytesIO()
+        Image.fromarray(strip).save(buffer, format="PNG")
+        st.html(f"<div style='overflow-x:auto;white-space:nowrap;padding-bottom:6px' class='token-strip'>"
+                f"<img alt='token sequence' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}' "
+                f"style='max-width:none;height:{strip.shape[0]}px'></div>")
 
 
 patches_view()

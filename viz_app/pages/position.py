@@ -1,23 +1,25 @@
 """Position embeddings: the ViT paper's Figure 7 (centre), cosine similarity of each patch's learned
 position embedding to every other patch's; click a tile to enlarge it."""
 
+import numpy as np
 import streamlit as st
 
-from viz_app import figures, state
+from viz_app import figures, findings, resources, state
 from viz_app.ui import patch_from_selection, plotly, require_context
 
 ctx = require_context()
-if "pos_embed_similarity" not in ctx.analysis:
+if ctx.analysis.pos_embed_similarity is None:
     st.info("This model has no learned absolute position-embedding table (it uses rotary, relative or fixed "
             "embeddings), so there are no similarity tiles to show.")
     st.stop()
 
-similarity = ctx.analysis["pos_embed_similarity"]  # [gh, gw, gh, gw]
-gh, gw = similarity.shape[:2]
+raw = ctx.analysis.pos_embed_similarity  # [gh, gw, gh, gw]
+gh, gw = raw.shape[:2]
 st.session_state.setdefault(state.POS_ROW, 0)
 st.session_state.setdefault(state.POS_COL, 0)
 if st.session_state[state.POS_ROW] >= gh or st.session_state[state.POS_COL] >= gw:
     st.session_state[state.POS_ROW], st.session_state[state.POS_COL] = 0, 0
+FITTED, PAPER_RANGE = "Fitted to the data", "−1 to 1 (the paper)"
 
 
 def _on_click() -> None:
@@ -30,18 +32,34 @@ def _on_click() -> None:
 def position_view() -> None:
     st.caption(
         "Tile (row, column) shows how similar that patch's position embedding is to every other patch's "
-        "(Dosovitskiy et al. 2021, Figure 7 centre). Nearby patches have similar embeddings, and rows and "
-        "columns emerge: the model learned the 2-D layout from 1-D positions."
+        "(Dosovitskiy et al. 2021, Figure 7 centre). "
+        + findings.position_finding(raw, random_weights=ctx.loaded.source == "random").text
     )
-    row_col = st.columns([1, 1, 4])
-    row = row_col[0].number_input("Row", 0, gh - 1, key=state.POS_ROW)
-    col = row_col[1].number_input("Column", 0, gw - 1, key=state.POS_COL)
+    controls = st.columns([1, 1, 2, 2])
+    row = controls[0].number_input("Row", 0, gh - 1, key=state.POS_ROW)
+    col = controls[1].number_input("Column", 0, gw - 1, key=state.POS_COL)
+    scale = controls[2].radio("Colour range", [FITTED, PAPER_RANGE], key=state.POS_RANGE, horizontal=True,
+                              help="Fitted: the colours span this model's lowest to highest cosine, so small "
+                                   "differences show. The paper uses −1 to 1.")
+    centre = controls[3].toggle("Subtract the mean embedding", key=state.POS_CENTRE,
+                                help="Every position embedding shares a common part that makes all cosines high; "
+                                     "removing it shows only what differs between positions.")
+    similarity = resources.centred_pos_similarity(ctx.spec.key, (gh, gw), ctx.loaded) if centre else raw
+    if scale == FITTED:
+        zrange = (float(np.min(similarity)), float(np.max(similarity)))
+    else:
+        zrange = (-1.0, 1.0)
+    title = "cosine" + (" (mean removed)" if centre else "") + (", fitted range" if scale == FITTED else "")
+    if centre:
+        st.caption("Mean embedding removed: the cosines compare what is particular to each position, so distant "
+                   "patches can come out opposite (negative).")
     left, right = st.columns([3, 2])
     with left:
-        plotly(figures.pos_embed_tiles_figure(similarity, selected=(row, col), title="Position-embedding similarity"),
+        plotly(figures.pos_embed_tiles_figure(similarity, selected=(row, col), zrange=zrange, colorbar_title=title,
+                                              title="Position-embedding similarity"),
                key=state.POS_CHART, on_select=_on_click)
     with right:
-        plotly(figures.pos_embed_tile_figure(similarity[row, col], row, col))
+        plotly(figures.pos_embed_tile_figure(similarity[row, col], row, col, zrange=zrange, colorbar_title=title))
 
 
 position_view()

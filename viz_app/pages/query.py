@@ -5,7 +5,15 @@ import streamlit as st
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings, token_attention
 from viz_app import figures, links, projector, resources, state
-from viz_app.ui import colormap_select, patch_from_selection, plotly, prefix_mass, require_context, show_error
+from viz_app.ui import (
+    head_label,
+    patch_from_selection,
+    plotly,
+    prefix_mass,
+    render_controls,
+    require_context,
+    show_error,
+)
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -26,7 +34,7 @@ def _on_click() -> None:
 
 @st.fragment
 def query_view() -> None:
-    controls = st.columns([1, 1, 2, 2, 1])
+    controls = st.columns([1, 1, 2, 2])
     row = controls[0].number_input("Row", 0, gh - 1, key=state.QUERY_ROW)
     col = controls[1].number_input("Column", 0, gw - 1, key=state.QUERY_COL)
     layers = ["rolled out", *range(geometry.depth)]
@@ -34,19 +42,18 @@ def query_view() -> None:
                                   format_func=lambda v: v if isinstance(v, str) else f"layer {v}")
     heads = ["mean of heads", *range(geometry.num_heads)]
     head = controls[3].selectbox("Head", heads, key=state.QUERY_HEAD, disabled=layer == "rolled out",
-                                 format_func=lambda v: v if isinstance(v, str) else f"head {v}")
-    with controls[4]:
-        colorscale = colormap_select(state.QUERY_COLORMAP)
+                                 format_func=head_label)
+    render = render_controls(state.QUERY_RENDER)
     token = geometry.patch_token(row, col)
     try:
-        attention = resources.shared_tensor(ctx.analysis["attention"])  # [1, L, H, N, N], shared, read only
+        attention = resources.shared_tensor(ctx.analysis.attention)  # [1, L, H, N, N], shared, read only
         per_head = token_attention(attention, geometry, (row, col))[0].numpy()  # [L, H, gh, gw]
         if layer == "rolled out":
-            R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis["attention"], P)
+            R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis.attention, P)
             heat, on_prefix = R[token, P:].reshape(gh, gw), R[token, :P]
             what = "rolled out over all layers (mean of heads, residual 0.5)"
         else:
-            rows = ctx.analysis["attention"][0, layer, :, token]  # [H, N]
+            rows = ctx.analysis.attention[0, layer, :, token]  # [H, N]
             if head == "mean of heads":
                 heat, on_prefix, what = per_head[layer].mean(0), rows[:, :P].mean(0), f"layer {layer}, mean of heads"
             else:
@@ -58,13 +65,13 @@ def query_view() -> None:
     with left:
         st.subheader(f"Where patch ({row}, {col}) attends")
         st.caption(f"Token {token}, {what}. Click any patch to query it.")
-        plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, opacity=0.65, colorscale=colorscale,
+        plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, settings=render,
                                       num_prefix_tokens=P, selected=(row, col), height=480),
                key=state.QUERY_CHART, on_select=_on_click)
         st.caption(f"Weight on prefix tokens: {prefix_mass(on_prefix, ctx.prefix_labels)}.")
     with right:
         st.subheader("Every head, layer by layer")
-        plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=colorscale,
+        plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=render.colorscale,
                                         title=f"patch ({row}, {col}) as the query",
                                         **projector.head_grid_options(geometry.num_heads)))
     links.share_view("query")

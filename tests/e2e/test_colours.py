@@ -1,0 +1,122 @@
+"""True colours in a real browser: every colour scale plotly draws is exactly the named scale the page chose.
+
+Streamlit rewrites a figure's JSON before plotly sees it, swapping its theme's placeholder colours (``#000001``
+.. ``#000040``) for theme colours (docs/ARCHITECTURE.md, "Front-end facts checked in a real browser"); Inferno's first stop is ``#000004``, so its zero
+came out pale pink. This test reads what plotly actually drew (``gd._fullData[*].colorscale`` and the layout's
+colour axes) on every page that draws a map and compares each scale, stop by stop in RGB, with plotly's own
+definition of the scale it names; on the rollout page it also reads the colour bar's drawn gradient.
+"""
+
+from __future__ import annotations
+
+import pytest
+from e2e_support import LOAD_TIMEOUT_MS, SHOTS
+from plotly.colors import get_colorscale, unlabel_rgb
+from plotly.colors import hex_to_rgb as _hex_to_rgb
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# page title in the sidebar -> the scales its maps name by default (plotly names, case-insensitive)
+MAP_PAGES = {
+    "Attention rollout": {"turbo"},
+    "Class-token attention": {"turbo", "blues"},
+    "Query a patch": {"turbo"},
+    "Position embeddings": {"viridis"},
+    "Compare models": {"turbo"},
+}
+NAMED = ["Inferno", "Viridis", "Turbo", "Jet", "Hot", "Greys", "Greys_r", "Blues", "RdBu_r", "Cividis"]
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    colour = colour.strip()
+    if colour.startswith("#"):
+        return tuple(int(v) for v in _hex_to_rgb(colour))
+    return tuple(round(float(v)) for v in unlabel_rgb(colour)[:3])
+
+
+def _stops(scale) -> list[tuple[float, tuple[int, int, int]]]:
+    return [(round(float(p), 6), _rgb(c)) for p, c in scale]
+
+
+REFERENCE = {name.lower(): _stops(get_colorscale(name)) for name in NAMED}
+
+
+def _drawn_scales(page) -> list[list]:
+    """Every colour scale of every figure on the page, as plotly resolved it (traces and colour axes)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')].flatMap(gd => {
+            const traces = (gd._fullData || []).map(t => t.colorscale || (t.marker && t.marker.showscale
+                && t.marker.colorscale)).filter(Boolean);
+            const L = gd._fullLayout || {};
+            const axes = Object.keys(L).filter(k => k.startsWith('coloraxis')).map(k => L[k].colorscale);
+            return [...traces, ...axes.filter(Boolean)];
+        })"""
+    )
+
+
+def _name_of(scale) -> str | None:
+    stops = _stops(scale)
+    return next((name for name, ref in REFERENCE.items() if ref == stops), None)
+
+
+def _go(page, title: str) -> None:
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    page.wait_for_load_state("networkidle")
+    page.locator("[data-testid=stMain] .js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(2500)  # every chart of the page drawn
+    assert page.locator("[data-testid=stException]").count() == 0, "the page shows a traceback"
+
+
+def test_every_map_draws_the_scale_it_names(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.goto(app_url)
+    page.locator(".js-plotly-plot").first.wait_for()
+    problems = []
+    for title, expected in MAP_PAGES.items():
+        _go(page, title)
+        scales = _drawn_scales(page)
+        names = [_name_of(s) for s in scales]
+        if not scales:
+            problems.append(f"{title}: no colour scale drawn")
+        for scale, name in zip(scales, names, strict=True):
+            if name is None:
+                problems.append(f"{title}: a drawn scale is no named scale, it starts {scale[:2]}")
+        if not expected & {n for n in names if n}:
+            problems.append(f"{title}: expected one of {sorted(expected)}, drew {names}")
+        page.screenshot(path=str(SHOTS / f"colours-{title.split()[0].lower()}.png"), full_page=True)
+    assert not problems, problems
+    page.close()
+
+
+def test_inferno_zero_is_black_on_screen(app_url, browser):
+    """The colour bar plotly draws for an Inferno map starts at black (#000004), not at a theme colour."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.goto(app_url)
+    page.locator(".js-plotly-plot").first.wait_for()
+    _go(page, "Query a patch")
+    page.locator("[data-testid=stMain] [data-testid=stSelectbox]", has_text="Colour map").first.click()
+    page.get_by_role("option", name="Inferno", exact=True).click()
+    page.wait_for_function(  # every map redrawn with the scale just chosen (or the test times out and fails)
+        """() => { const plots = [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')];
+            const scales = plots.flatMap(gd => [...(gd._fullData || []).map(t => t.colorscale),
+                ...Object.keys(gd._fullLayout || {}).filter(k => k.startsWith('coloraxis'))
+                    .map(k => gd._fullLayout[k].colorscale)]).filter(Boolean);
+            return scales.length >= 2 && scales.every(s => s[s.length - 1][1] === 'rgb(252, 255, 164)'); }""",
+        timeout=120_000)
+    page.wait_for_timeout(500)
+    gradients = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')].map(gd =>
+            [...gd.querySelectorAll('.colorbar linearGradient stop, linearGradient stop')]
+                .map(s => [parseFloat(s.getAttribute('offset')), s.getAttribute('stop-color')]))
+            .filter(g => g.length)"""
+    )
+    assert gradients, "no colour bar gradient drawn"
+    for stops in gradients:
+        ends = sorted(stops)
+        low = ends[0][1] if ends[0][0] <= ends[-1][0] else ends[-1][1]
+        colours = {_rgb(c) for _, c in stops}
+        assert (0, 0, 4) in colours, f"black is missing from the drawn colour bar: {sorted(colours)[:3]} ..."
+        assert _rgb(low) in {(0, 0, 4), (252, 255, 164)}, low
+    page.close()

@@ -1,0 +1,177 @@
+"""The renderings (viz_app.rendering), each checked against the same picture computed another way."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from plotly.colors import get_colorscale, hex_to_rgb
+
+from viz_app import export, figures, rendering
+from viz_app.rendering import HEAT, MASK, PAPER, PATCHES, RenderSettings
+
+RNG = np.random.default_rng(1)
+IMAGE = RNG.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ["Inferno", "Turbo", "Viridis", "Blues", "Greys_r", "RdBu_r"])
+def test_colour_stops_are_the_named_scale_in_rgb(name):
+    stops = rendering.colour_stops(name)
+    reference = get_colorscale(name)
+    assert [p for p, _ in stops] == [float(p) for p, _ in reference]
+    for (_, mine), (_, theirs) in zip(stops, reference, strict=True):
+        assert mine.startswith("rgb(")  # never "#0000xx", the form Streamlit swaps for theme colours
+        want = tuple(hex_to_rgb(theirs)) if theirs.startswith("#") else tuple(
+            int(v) for v in theirs.strip("rgb()").split(","))
+        assert mine == "rgb({}, {}, {})".format(*want)
+    if name == "Inferno":
+        assert stops[0] == [0.0, "rgb(0, 0, 4)"]
+
+
+def test_bilinear_upsampling_interpolates_between_patch_centres():
+    gh, gw, p = 3, 4, 16
+    ramp = np.tile(np.arange(gw, dtype=np.float32), (gh, 1))  # value = column index
+    big = rendering.upsample(ramp, (gh * p, gw * p))
+    # patch centres at pixel (c + 0.5) * p - 0.5; linear in between, held beyond the first and last centre
+    x = np.arange(gw * p)
+    expected = np.clip((x + 0.5) / p - 0.5, 0, gw - 1)
+    assert np.allclose(big, expected[None, :], atol=1e-5)
+    blocks = rendering.upsample(ramp, (gh * p, gw * p), smooth=False)
+    assert np.array_equal(blocks, np.repeat(np.repeat(ramp, p, 0), p, 1))
+
+
+def _mass_mask_by_search(values, mass):
+    """The smallest k whose k largest values hold `mass` of the total, found by trying every k."""
+    flat = np.clip(values.reshape(-1), 0, None)
+    order = np.argsort(-flat, kind="stable")
+    for k in range(1, flat.size + 1):
+        if flat[order[:k]].sum() >= mass * flat.sum() - 1e-9:
+            keep = np.zeros(flat.size, bool)
+            keep[order[:k]] = True
+            return keep.reshape(values.shape)
+    raise AssertionError
+
+
+@pytest.mark.parametrize("mass", [0.1, 0.6, 0.9, 1.0])
+def test_mass_mask_keeps_the_fewest_patches_holding_the_mass(mass):
+    values = RNG.random((14, 14)) ** 3
+    keep = rendering.mass_mask(values, mass)
+    assert np.array_equal(keep, _mass_mask_by_search(values, mass))
+    assert values[keep].sum() >= mass * values.sum() - 1e-9
+    assert not rendering.mass_mask(np.zeros((2, 2)), 0.6).any()
+
+
+def test_heat_blend_leaves_the_floor_clear_and_blends_the_peak():
+    heat = np.zeros((14, 14), np.float32)
+    heat[5:9, 5:9] = 1.0
+    out = rendering.render(IMAGE, heat, RenderSettings(style=HEAT, colorscale="Inferno", opacity=0.5, floor=0.1))
+    assert np.array_equal(out[:40, :40], IMAGE[:40, :40])  # far from the peak: below the floor, untouched
+    top = rendering.colour_lut("Inferno")[255]
+    centre = np.rint(0.5 * IMAGE[112, 112].astype(np.float32) + 0.5 * top)
+    assert np.array_equal(out[112, 112], centre)
+
+
+def test_paper_rendering_is_the_image_times_the_max_normalised_map():
+    small = RNG.integers(0, 256, (14, 14, 3), dtype=np.uint8)  # one pixel per patch: no interpolation
+    heat = RNG.random((14, 14)).astype(np.float32) * 3
+    out = rendering.render(small, heat, RenderSettings(style=PAPER))
+    expected = np.rint(small * (heat / heat.max())[..., None])
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    blurred = rendering.render(IMAGE, heat, RenderSettings(style=PAPER, blur_patches=1.0))
+    assert blurred.shape == IMAGE.shape and not np.array_equal(blurred, rendering.render(IMAGE, heat,
+                                                                                          RenderSettings(style=PAPER)))
+
+
+def test_gaussian_blur_matches_a_direct_convolution():
+    values = np.zeros((31, 31), np.float32)
+    values[15, 15] = 1.0
+    sigma = 2.0
+    out = rendering.gaussian_blur(values, sigma)
+    r = np.arange(-15, 16)
+    kernel = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
+    kernel[np.abs(r) > 6] = 0  # the blur's taps stop at 3 sigma
+    kernel[:, np.abs(r) > 6] = 0
+    assert np.allclose(out, kernel / kernel.sum(), atol=1e-6)
+
+
+def test_mask_keeps_the_top_mass_patches_and_dims_the_rest():
+    heat = np.zeros((14, 14), np.float32)
+    heat[2, 3] = 10.0
+    heat[10, 10] = 1.0
+    out = rendering.render(IMAGE, heat, RenderSettings(style=MASK, mass=0.6))
+    inside = (slice(2 * 16 + 4, 3 * 16 - 4), slice(3 * 16 + 4, 4 * 16 - 4))
+    assert np.array_equal(out[inside], IMAGE[inside])
+    dimmed = np.rint(0.25 * IMAGE[10 * 16 + 8, 10 * 16 + 8].astype(np.float32))
+    assert np.array_equal(out[10 * 16 + 8, 10 * 16 + 8], dimmed)  # outside the 60% of mass
+
+
+def test_patches_rendering_colours_each_patch_as_one_block():
+    heat = RNG.random((14, 14)).astype(np.float32)
+    out = rendering.render(IMAGE, heat, RenderSettings(style=PATCHES, colorscale="Viridis", opacity=0.6))
+    lut = rendering.colour_lut("Viridis")
+    scaled = (heat - heat.min()) / (heat.max() - heat.min())
+    r, c = 4, 9
+    colour = lut[int(np.rint(scaled[r, c] * 255))]
+    expected = np.rint(0.4 * IMAGE[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16].astype(np.float32) + 0.6 * colour)
+    assert np.array_equal(out[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16], expected)
+
+
+def test_head_composite_paints_each_head_its_own_colour():
+    maps = np.zeros((2, 14, 14), np.float32)
+    maps[0, 1, 1] = 1.0
+    maps[1, 12, 12] = 1.0
+    out = rendering.head_composite(IMAGE, maps)
+    for head, (r, c) in enumerate([(1, 1), (12, 12)]):
+        colour = np.asarray(rendering.HEAD_COLOURS[head], np.float32)
+        pixel = IMAGE[r * 16 + 8, c * 16 + 8].astype(np.float32)
+        assert np.array_equal(out[r * 16 + 8, c * 16 + 8], np.rint(0.45 * pixel + 0.55 * colour))
+    assert np.array_equal(out[100, 100], np.rint(0.35 * IMAGE[100, 100].astype(np.float32)))
+
+
+def test_a_constant_map_is_recognised():
+    assert rendering.is_constant(np.full((14, 14), 0.3))
+    assert not rendering.is_constant(np.eye(14))
+
+
+@pytest.mark.parametrize("style", rendering.RENDERINGS)
+def test_screen_figure_shows_the_rendered_pixels_with_the_colour_bar_of_its_values(style):
+    heat = RNG.random((14, 14)).astype(np.float32)
+    settings = RenderSettings(style=style, colorscale="Inferno")
+    fig = figures.overlay_figure(IMAGE, heat, (16, 16), settings=settings)
+    picture, carrier = fig.data[0], fig.data[1]
+    assert np.array_equal(np.asarray(picture.z), rendering.render(IMAGE, heat, settings))
+    assert carrier.opacity == 0 and (carrier.zmin, carrier.zmax) == (0, 1)
+    assert [list(s) for s in carrier.colorscale] == rendering.colour_stops(settings.colour_bar_scale)
+    assert carrier.showscale == (style != MASK)
+    assert carrier.colorbar.title.text == settings.colour_bar_title
+
+
+@pytest.mark.parametrize("style", rendering.RENDERINGS)
+def test_png_export_is_the_screen_rendering_at_the_chosen_width(style):
+    heat = RNG.random((14, 14)).astype(np.float32)
+    settings = RenderSettings(style=style, colorscale="Hot", opacity=0.7, mass=0.4)
+    png = export.overlay_png(IMAGE, heat, settings, width=896, caption=["Attention rollout - x.png", "settings"])
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert image.shape[1] >= 896 and image.shape[0] > 896  # the caption sits under the picture
+    picture = rendering.render(IMAGE, heat, settings, size=(896, 896))
+    assert np.array_equal(image[:896, :896], picture)
+    if settings.has_colour_bar:  # the bar's bottom is the scale's 0, its top the scale's 1
+        column = image[:896, 896 + 896 // 56 + 4]
+        lut = rendering.colour_lut(settings.colour_bar_scale).astype(np.uint8)
+        assert (np.abs(column.astype(int) - lut[0]).sum(1) <= 3).any()
+        assert (np.abs(column.astype(int) - lut[255]).sum(1) <= 3).any()
+    else:
+        assert image.shape[1] == 896
+
+
+def test_heat_blend_fades_in_above_the_floor():
+    small = RNG.integers(0, 256, (1, 3, 3), dtype=np.uint8)  # one pixel per patch: no interpolation
+    heat = np.array([[0.0, 1.0, 0.15]], np.float32)
+    out = rendering.render(small, heat, RenderSettings(style=HEAT, colorscale="Turbo", opacity=0.5, floor=0.1))
+    lut = rendering.colour_lut("Turbo")
+    alpha = 0.5 * (0.15 - 0.1) / 0.1  # halfway between the floor and twice the floor: half the opacity
+    expected = np.rint((1 - alpha) * small[0, 2].astype(np.float32) + alpha * lut[int(np.rint(0.15 * 255))])
+    assert np.array_equal(out[0, 2], expected)
+    assert np.array_equal(out[0, 0], small[0, 0])

@@ -1,0 +1,56 @@
+"""The Faithfulness page's computations: every method's map, curves and AUCs for one image and class.
+
+The methods not yet computed for (model, image, class) run together in one :func:`vit_core.evaluate.evaluate_batch`
+call (one forward per perturbation step for all of them, the batching the command line uses), and each result is
+kept per method: a newly chosen method computes once, a view control never re-runs anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vit_core.evaluate import evaluate_batch
+from vit_core.loading import LoadedModel
+
+from .resources import FORWARD_CALLS, model_input
+
+__all__ = ["method_results"]
+
+_LOCK = threading.Lock()
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _store(context_key: str, target: int) -> dict[str, dict]:
+    """method -> result for one (model and image, class); filled by :func:`method_results`."""
+    return {}
+
+
+def method_results(
+    context_key: str,
+    methods: Sequence[str],
+    target: int,
+    loaded: LoadedModel,
+    data: bytes,
+    step_progress: Callable[[], None] | None = None,
+) -> dict[str, dict]:
+    """method -> {"map": [gh, gw], "curves": {name: [step]}, "measures": {name: float}} for the chosen methods."""
+    store = _store(context_key, int(target))
+    with _LOCK:
+        missing = [m for m in methods if m not in store]
+        if missing:
+            pixel_values, _, _ = model_input(loaded, data)
+            labels = torch.tensor([int(target)], device=pixel_values.device)
+            FORWARD_CALLS["faithfulness"] += 1
+            maps, measures, curves = evaluate_batch(loaded.model, pixel_values, missing, labels, step_progress=step_progress)
+            for method in missing:
+                store[method] = {
+                    "map": maps[method][0].cpu().numpy(),
+                    "curves": {name: np.asarray(v[0], dtype=np.float64) for name, v in curves[method].items()},
+                    "measures": {name: float(v[0]) for name, v in measures[method].items()},
+                }
+    return {m: store[m] for m in methods}

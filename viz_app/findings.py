@@ -1,0 +1,93 @@
+"""Sentences that state what this model and image show, measured from the arrays, next to what a paper reports.
+
+Pure numpy, no streamlit: every function takes arrays and returns text (and the numbers behind it), so a caption
+that claims "the paper's pattern appears" is only shown when the data show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DistanceFinding", "distance_finding", "PositionFinding", "position_finding", "learned_tokens"]
+
+
+@dataclass(frozen=True)
+class DistanceFinding:
+    """Mean attention distance of the first and last layer's heads ``[head]`` summarised."""
+
+    first: tuple[float, float]  # (min, max) over layer 0's heads, pixels
+    last: tuple[float, float]  # (min, max) over the last layer's heads
+    pattern: bool  # the ViT paper's Figure 7 (right) pattern: near and far heads early, only far heads late
+    text: str
+
+
+def distance_finding(distance: np.ndarray) -> DistanceFinding:
+    """Compare layer 0 with the last layer: ``distance`` is ``[layer, head]`` in pixels.
+
+    The paper's pattern is called present when layer 0's heads spread at least twice as widely as the last
+    layer's (and by at least 10% of the farthest distance), and layer 0's nearest head attends at most 60% as
+    far as the last layer's median head: some heads look locally early on, all look far in the end.
+    """
+    distance = np.asarray(distance, dtype=np.float64)
+    if distance.ndim != 2 or distance.shape[0] < 2:
+        raise ValueError(f"distance must be [layer >= 2, head], got {distance.shape}")
+    first, last = distance[0], distance[-1]
+    spread_first, spread_last = float(np.ptp(first)), float(np.ptp(last))
+    far = float(np.nanmax(distance))
+    pattern = (spread_first >= 2 * spread_last and spread_first >= 0.1 * far
+               and float(first.min()) <= 0.6 * float(np.median(last)))
+    layers = distance.shape[0]
+    measured = (f"Layer 0's heads attend {first.min():.0f}–{first.max():.0f} px away (spread {spread_first:.0f} px); "
+                f"layer {layers - 1}'s {last.min():.0f}–{last.max():.0f} px (spread {spread_last:.0f} px).")
+    if pattern:
+        verdict = ("This is the paper's pattern (Figure 7 right): early layers mix near and far heads, "
+                   "later layers attend globally.")
+    else:
+        verdict = ("The paper's pattern (near and far heads early, only far heads late) does not appear here: "
+                   "no early head attends markedly more locally than the last layer's.")
+    return DistanceFinding((float(first.min()), float(first.max())), (float(last.min()), float(last.max())),
+                           pattern, f"{measured} {verdict}")
+
+
+@dataclass(frozen=True)
+class PositionFinding:
+    neighbour_share: float  # share of patches whose most similar other embedding is one of its 8 grid neighbours
+    chance: float  # that share for embeddings with no relation to the layout
+    structured: bool
+    low: float  # smallest cosine between two patches' embeddings
+    text: str
+
+
+def position_finding(similarity: np.ndarray, random_weights: bool = False) -> PositionFinding:
+    """How much 2-D layout the position embeddings hold: ``similarity`` is ``[gh, gw, gh, gw]`` cosines."""
+    sim = np.asarray(similarity, dtype=np.float64)
+    gh, gw = sim.shape[:2]
+    n = gh * gw
+    flat = sim.reshape(n, n).copy()
+    np.fill_diagonal(flat, -np.inf)
+    best = flat.argmax(1)
+    rows, cols = np.divmod(np.arange(n), gw)
+    neighbour = (np.abs(rows[best] - rows) <= 1) & (np.abs(cols[best] - cols) <= 1)
+    share = float(neighbour.mean())
+    counts = [sum(1 for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+                  if (dr or dc) and 0 <= r + dr < gh and 0 <= c + dc < gw) for r, c in zip(rows, cols, strict=True)]
+    chance = float(np.mean(counts) / max(1, n - 1))
+    structured = share >= 0.5 and share >= 3 * chance
+    low = float(np.min(sim))
+    measured = (f"For this model, the most similar embedding of {share:.0%} of the patches is a grid neighbour's "
+                f"({chance:.0%} if the embeddings ignored the layout); cosines range from {low:.2f} to 1.")
+    if structured:
+        verdict = "Nearby patches have similar embeddings: the model learned the 2-D layout from 1-D positions."
+    else:
+        verdict = "These embeddings hold no clear 2-D layout" + (
+            " (as expected of untrained, random weights)." if random_weights else ".")
+    return PositionFinding(share, chance, structured, low, f"{measured} {verdict}")
+
+
+def learned_tokens(count: int) -> str:
+    """'1 learned token', '2 learned tokens', 'no learned token'."""
+    if count == 0:
+        return "no learned token"
+    return f"{count} learned token" + ("" if count == 1 else "s")

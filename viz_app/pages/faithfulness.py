@@ -1,0 +1,168 @@
+"""Faithfulness: several explanation methods side by side on this image, with their perturbation curves.
+
+Token removal (Chefer et al. 2021: patch tokens dropped after the position embedding, most relevant first
+or least relevant first) and pixel deletion / insertion (Petsiuk et al. 2018, blur fill), with the AUCs
+beside a random and a centre-prior baseline; on generated scenes also the localisation measures against the
+objects' true boxes. The chosen methods run together (one forward per step for all), each computed once per image and class; attention
+flow, slow, runs after the others, which are drawn first.
+"""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from vit_core.errors import VitCoreError
+from vit_core.evaluate import LOWER_IS_BETTER, summarise
+from vit_core.explain import METHODS
+from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, mask_iou, pointing_game
+from viz_app import figures, resources, state
+from viz_app.faithfulness_data import method_results
+from viz_app.ground_truth import objects_in_view
+from viz_app.ui import plotly, render_controls, require_context, show_error
+
+ctx = require_context()
+geometry = ctx.geometry
+scene = resources.scene_ground_truth().get(ctx.image.sha256)
+objects = objects_in_view(scene, ctx.mapping) if scene else []
+
+NAMES = {
+    "raw": "Raw attention (last layer)",
+    "rollout": "Attention rollout",
+    "flow": "Attention flow",
+    "relevance": "Class-specific relevance",
+    "gradcam": "Grad-CAM",
+    "lrp": "Conservative LRP",
+    "random": "Random (baseline)",
+    "centre": "Centre prior (baseline)",
+}
+DEFAULT = ["raw", "rollout", "relevance", "gradcam", "lrp", "random", "centre"]
+MEASURE_NAMES = {
+    "positive_auc": "token removal, most relevant first",
+    "negative_auc": "token removal, least relevant first",
+    "deletion_auc": "pixel deletion",
+    "insertion_auc": "pixel insertion",
+    "pointing_game": "pointing game",
+    "energy_pointing": "energy in the box",
+    "mask_iou": "box IoU (top 10%)",
+}
+
+
+def box_mask(label: str) -> np.ndarray | None:
+    """``[1, h, w]`` bool: the target object's box in the model's view (the scenes ship boxes, not masks)."""
+    wanted = [o for o in objects if o.label == label]
+    if not wanted:
+        return None
+    h, w = ctx.view.shape[:2]
+    mask = np.zeros((1, h, w), dtype=bool)
+    x0, y0, x1, y1 = (int(round(v)) for v in wanted[0].box)
+    mask[0, max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
+    return mask
+
+
+if not ctx.predictions:
+    st.info("The faithfulness measures follow a class's probability; this model has no classification head.")
+    st.stop()
+
+top = st.columns([3, 2])
+chosen = top[0].multiselect("Methods", METHODS, default=DEFAULT, format_func=NAMES.get, key=state.FAITH_METHODS,
+                            help="Attention flow solves one max-flow problem per patch: seconds per image.")
+options = {p.index: f"{p.label} ({100 * p.probability:.1f}%)" for p in ctx.predictions}
+target = top[1].selectbox("Explain class", list(options), format_func=options.get, key=state.FAITH_TARGET)
+label = next(p.label for p in ctx.predictions if p.index == target)
+st.caption(
+    "AUC: trapezoid rule over the fraction (token removal 0 to 90%, pixels 0 to 100%, 0% step included). "
+    "Lower is better for removal most-relevant-first and deletion; higher for least-relevant-first and insertion."
+)
+
+maps_area = st.container()  # the maps go above the curves, drawn once every method has finished
+results: dict[str, dict] = {}
+charts = st.columns(2)
+slots = {key: column.empty() for key, column in zip(("positive", "negative"), charts, strict=True)}
+charts2 = st.columns(2)
+slots.update({key: column.empty() for key, column in zip(("deletion", "insertion"), charts2, strict=True)})
+titles = {
+    "positive": ("Token removal, most relevant first (lower is better)", "fraction of patches removed", FRACTIONS),
+    "negative": ("Token removal, least relevant first (higher is better)", "fraction of patches removed", FRACTIONS),
+    "deletion": ("Pixel deletion, blur fill (lower is better)", "fraction of patches blurred", PIXEL_FRACTIONS),
+    "insertion": ("Pixel insertion onto the blurred image (higher is better)", "fraction of patches restored", PIXEL_FRACTIONS),
+}
+
+
+def draw_curves() -> None:
+    for key, (title, x_title, fractions) in titles.items():
+        fig = figures.curves_figure(fractions, {n: r["curves"][key] for n, r in results.items()}, title=title,
+                                    x_title=x_title)
+        slots[key].plotly_chart(fig, config={"displaylogo": False}, key=f"faith_curve_{key}_{len(results)}")
+
+
+STEPS = 2 * len(FRACTIONS) + 2 * len(PIXEL_FRACTIONS)  # removal both ways, deletion, insertion
+cheap = [m for m in chosen if m != "flow"]
+for group, text in ((cheap, "Maps and perturbation curves…"), (["flow"] if "flow" in chosen else [], "Attention flow (one max-flow problem per patch)…")):
+    if not group:
+        continue
+    bar = st.progress(0.0, text=text)
+    done = [0]
+
+    def step(bar=bar, done=done, text=text) -> None:
+        done[0] += 1
+        bar.progress(min(done[0] / STEPS, 1.0), text=text)
+
+    try:
+        results.update(method_results(ctx.key, group, int(target), ctx.loaded, ctx.image.data, step_progress=step))
+    except VitCoreError as error:
+        show_error(error)
+    bar.empty()
+    draw_curves()
+results = {m: results[m] for m in chosen if m in results}
+
+if results:
+    mask = box_mask(label)
+    rows = {}
+    for method, result in results.items():
+        measures = {m: np.asarray([v]) for m, v in result["measures"].items()}
+        if mask is not None:
+            heat = result["map"][None, None]
+            measures["pointing_game"] = pointing_game(heat, mask)[0].astype(float)
+            measures["energy_pointing"] = energy_pointing(heat, mask)[0]
+            measures["mask_iou"] = mask_iou(heat, mask)[0]
+        rows[method] = measures
+    summary = summarise(rows)
+    shown = [m for m in MEASURE_NAMES if any(m in e for e in summary.values())]
+    table = {
+        NAMES[method]: {
+            MEASURE_NAMES[m] + (" ↓" if m in LOWER_IS_BETTER else " ↑"): round(entry[m]["mean"], 3) if m in entry else None
+            for m in shown
+        }
+        for method, entry in summary.items()
+    }
+    st.subheader("AUCs and measures")
+    st.dataframe(pd.DataFrame.from_dict(table, orient="index"), width="stretch")
+    if {"random", "centre"} <= set(summary):
+        verdicts = []
+        for measure in shown:
+            winners = [NAMES[m] for m, e in summary.items() if m not in ("random", "centre")
+                       and measure in e.get("beats_random", []) and measure in e.get("beats_centre", [])]
+            verdicts.append(f"{MEASURE_NAMES[measure]}: {', '.join(winners) if winners else 'none'}")
+        st.caption(
+            "On this image, better than both baselines — " + "; ".join(verdicts)
+            + (". Localisation measures use the target object's true box." if mask is not None else ".")
+        )
+
+
+@st.fragment
+def maps_view() -> None:
+    render = render_controls(state.FAITH_RENDER)
+    boxes = [(o.label, o.box) for o in objects]
+    columns = st.columns(min(4, max(len(results), 1)))
+    for n, (method, result) in enumerate(results.items()):
+        with columns[n % len(columns)]:
+            st.markdown(f"**{NAMES[method]}**")
+            plotly(figures.overlay_figure(ctx.view, result["map"], geometry.patch_size, settings=render,
+                                          num_prefix_tokens=geometry.num_prefix_tokens,
+                                          clickable=False, height=300, boxes=boxes))
+
+
+if results:
+    with maps_area:
+        st.subheader(f"Maps for “{label}”")
+        maps_view()
