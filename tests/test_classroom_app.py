@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 from viz_app import state
 from viz_app.i18n import CATALOGUE
 
+ROOT = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -89,5 +91,8 @@ def test_an_own_image_cannot_travel_in_a_link():
     at = _run(sample="pair_ring_star.png")
     assert "sample=pair_ring_star.png" in at.code[-1].value
     at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    photo = (ROOT / "assets" / "samples" / "scene_ring.png").read_bytes()
+    at.file_uploader(key=state.UPLOAD).upload("my_photo.png", photo, "image/png").run()
+    assert not at.exception, [e.value for e in at.exception]
     assert "sample=" not in at.code[-1].value
     assert any(CATALOGUE["en"]["link.own_image"] == c.value for c in at.caption)
