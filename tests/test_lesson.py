@@ -16,7 +16,7 @@ def _attention(layers=4, heads=3, tokens=10, seed=0) -> np.ndarray:
 
 
 def _numpy_rollout(attention: np.ndarray, a: float, start: int) -> np.ndarray:
-    """(1 − a)·mean_heads(A_l) + a·I, rows normalised, multiplied B_L ... B_start (docs/METHODS.md, "Attention rollout (`vit_core/methods/rollout.py`)"), in float64."""
+    """(1 − a)·mean_heads(A_l) + a·I, rows normalised, multiplied B_L ... B_start (docs/METHODS.md, "Attention rollout"), in float64."""
     product = np.eye(attention.shape[-1])
     for layer in range(start, attention.shape[1]):
         b = (1 - a) * attention[0, layer].astype(np.float64).mean(0) + a * np.eye(attention.shape[-1])
