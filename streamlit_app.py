@@ -1,13 +1,16 @@
 """ViT Attention Explorer: how a Vision Transformer sees an image.
 
 A small router (``st.navigation`` + ``st.Page``): the sidebar picks the model and the image and prepares
-the cached analysis; each page in ``viz_app/pages`` is one view. Run with ``streamlit run streamlit_app.py``.
+the cached analysis; each page in ``viz_app/pages`` is one view. The URL's query keeps the view
+(``viz_app.links``). Run with ``streamlit run streamlit_app.py``.
 """
 
 from pathlib import Path
 
 import streamlit as st
 
+from viz_app import first_screen, links, projector
+from viz_app.i18n import language_switch, t
 from viz_app.ui import keep_view_controls, render_sidebar
 
 # Icons that ship with the app: the tab shows assets/icon.png (served by this server) and the pages have none. A
@@ -16,7 +19,9 @@ from viz_app.ui import keep_view_controls, render_sidebar
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # a 4 x 4 patch grid in inferno colours
 st.set_page_config(page_title="ViT Attention Explorer", page_icon=str(ICON), layout="wide")
 
+LESSON = st.Page("viz_app/pages/lesson.py", title=t("lesson.title"), icon=":material/school:", url_path="lesson")
 PAGES = {
+    "Teach": [LESSON],
     "Explore": [
         st.Page("viz_app/pages/overview.py", title="Image & patches", default=True),
         st.Page("viz_app/pages/rollout.py", title="Attention rollout"),
@@ -37,7 +42,19 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+links.read_link({p.url_path: p for section in PAGES.values() for p in section}, page.url_path)
 keep_view_controls(page.url_path)
+with st.sidebar:
+    language_switch()
+    projector.toggle()
+projector.apply_css()
+ctx = render_sidebar()
+if ctx is not None:
+    links.apply_view(page.url_path, ctx.geometry)
+links.show_notices()
+if page.url_path == "":
+    first_screen.intro(ctx, LESSON)
 st.title(page.title)
-render_sidebar()
 page.run()
+if page.url_path not in links.FRAGMENT_PAGES:
+    links.share_view(page.url_path)

@@ -438,6 +438,7 @@ def head_grid_figure(
     normalise: bool = True,
     title: str | None = None,
     tile_px: int = 64,
+    columns: int | None = None,
 ) -> go.Figure:
     """Layer x head grid of per-patch maps ``[layer, head, gh, gw]``.
 
@@ -450,6 +451,7 @@ def head_grid_figure(
             "grid" (every map at once with ``px.imshow``: rows are layers, columns heads).
         layers: layer numbers for the labels (default 0..L-1).
         normalise: scale each map to [0, 1] on its own, so weak heads stay visible.
+        columns: heads per row in "animate" mode (default: up to 6); fewer make each map larger.
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 4:
@@ -461,7 +463,7 @@ def head_grid_figure(
     gap = max(1, gh // 7)
     common = {"color_continuous_scale": rendering.colour_stops(colorscale), "zmin": 0.0, "zmax": zmax}
     if mode == "animate":
-        columns = min(num_heads, 6)
+        columns = min(num_heads, columns or 6)
         frames = [mosaic(shown[i], columns, gap) for i in range(num_layers)]
         fig = _animated_heatmap(frames, [str(layer) for layer in layers], "layer ", colorscale, zmax)
         rows = -(-num_heads // columns)

@@ -42,6 +42,17 @@ PRECISION = "precision"
 IMAGE_SOURCE = "image_source"
 SAMPLE = "sample_image"
 UPLOAD = "image_upload"
+CAMERA = "image_camera"
+CANVAS = "image_canvas"
+PEN_COLOUR = "pen_colour"
+PEN_WIDTH = "pen_width"
+
+# -- classroom: language, projector mode, lesson ---------------------------------------------------
+LANG = "lang"
+PROJECTOR = "projector_mode"
+LESSON_STEP = "lesson_step"
+LESSON_ANSWER = "lesson_answer"  # one radio per step: f"{LESSON_ANSWER}_{step}"
+LESSON_LAYER = "lesson_rollout_layer"
 
 # -- overview page --------------------------------------------------------------------------------
 SHOW_INDICES = "show_token_indices"
@@ -140,6 +151,7 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
     "heads": (HEADS_ALL_SAMPLES,),
     "tour": (TOUR_STEP,),
+    "lesson": (LESSON_STEP, LESSON_LAYER),
     "compare": (COMPARE_CHOICE, COMPARE_NAME),
     "export": (EXPORT_FIGURE, EXPORT_WIDTH),
     "faithfulness": (FAITH_METHODS, FAITH_TARGET, *FAITH_RENDER.all()),

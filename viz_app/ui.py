@@ -18,8 +18,9 @@ from vit_core.errors import HubUnavailableError, VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 from vit_core.methods import RolloutSettings
 
-from . import export, resources, state
+from . import export, image_sources, projector, resources, state
 from .figures import COLORSCALES
+from .i18n import t
 from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERINGS, RenderSettings
 from .state import Context, ImageSpec, ModelSpec, RenderKeys
 
@@ -62,6 +63,7 @@ def _is_plain_word(word: str) -> bool:
 
 def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
     """``st.plotly_chart`` with the app's defaults; clickable when `on_select` is given."""
+    fig = projector.enlarge(fig)
     kwargs = {"key": key, "config": PLOT_CONFIG, "theme": "streamlit"}
     if on_select is not None:
         kwargs.update(on_select=on_select, selection_mode="points")
@@ -302,7 +304,12 @@ FIRST_SCENE, FIRST_PHOTO = "pair_ring_star.png", "chelsea.png"
 
 
 def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
-    source = st.radio("Image", ["Sample", "Upload"], key=state.IMAGE_SOURCE, horizontal=True)
+    source = st.radio(t("source.label"), image_sources.SOURCES, key=state.IMAGE_SOURCE, horizontal=True,
+                      format_func=lambda s: t(f"source.{s}"))
+    if source == "Camera":
+        return image_sources.camera_image()
+    if source == "Draw":
+        return image_sources.drawing_image()
     if source == "Sample":
         samples = resources.sample_images()
         names = list(samples)
@@ -376,9 +383,10 @@ def render_sidebar() -> Context | None:
     """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
     st.session_state[state.CONTEXT] = None
     with st.sidebar:
+        image_box = st.container()  # the image picker first: visible without scrolling (it needs the model spec)
         st.subheader("Model")
         spec = _model_spec()
-        st.subheader("Image")
+    with image_box:
         image = _image_spec(spec)
     if spec is None or image is None:
         return None

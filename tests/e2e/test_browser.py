@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from e2e_support import LOAD_TIMEOUT_MS, SHOTS
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,9 +95,16 @@ def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
     page.mouse.click(x, y)
     heading = page.get_by_role("heading", name=f"Where patch ({target[0]}, {target[1]}) attends")
     heading.wait_for(timeout=60_000)
-    page.wait_for_function(  # the redrawn chart has its layout (a new div has none until plotly drew it)
-        "() => { const gd = document.querySelector('.st-key-query_chart .js-plotly-plot');"
-        " return gd && gd._fullLayout && gd._fullLayout.shapes && gd._fullLayout.shapes.length > 0; }")
+    # The heading changes before plotly has redrawn the chart: wait (up to the timeout) until the drawn outline
+    # sits on the clicked patch, so a slow redraw is waited for and a wrong outline still fails.
+    outlined = """([row, col]) => { const gd = document.querySelector('.st-key-query_chart .js-plotly-plot');
+        if (!gd || !gd._fullLayout || !gd._fullLayout.shapes || !gd._fullData[1]) return false;
+        const patch = gd._fullData[1].dx, s = gd._fullLayout.shapes;
+        return s.length === 1 && s[0].x0 === col * patch && s[0].y0 === row * patch; }"""
+    try:
+        page.wait_for_function(outlined, arg=list(target), timeout=60_000)
+    except PlaywrightTimeoutError:
+        pass  # reported by the assertion below, with what was drawn
     chart = page.locator(".st-key-query_chart .js-plotly-plot").first
     assert {"image", "heatmap"} <= set(_traces(chart))
     outline = chart.evaluate("gd => gd._fullLayout.shapes.map(s => [s.x0, s.y0])")

@@ -3,7 +3,7 @@ to the prefix tokens (class, distillation, registers) shown beside it."""
 
 import streamlit as st
 
-from viz_app import figures, state
+from viz_app import figures, links, projector, state
 from viz_app.rendering import HEAD_COLOURS, MASK, head_composite
 from viz_app.ui import head_label, plotly, prefix_mass, render_controls, require_context
 
@@ -30,7 +30,8 @@ def class_token_view() -> None:
     render = render_controls(state.CLS_RENDER)
     colorscale = render.colorscale
     fig = figures.head_grid_figure(maps, mode="animate" if mode.startswith("Animate") else "grid",
-                                   colorscale=colorscale, normalise=normalise)
+                                   colorscale=colorscale, normalise=normalise,
+                                   **projector.head_grid_options(geometry.num_heads))
     plotly(fig)
 
     st.subheader("One head on the image")
@@ -58,6 +59,7 @@ def class_token_view() -> None:
             f"color:black'>{head_label(h)}</span>" for h in range(geometry.num_heads)), unsafe_allow_html=True)
     plotly(figures.prefix_weights_figure(prefix_weights, ctx.prefix_labels,
                                          title="Class-token attention to prefix tokens (layer × head)"))
+    links.share_view("class_token")
 
 
 class_token_view()

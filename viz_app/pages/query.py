@@ -4,7 +4,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings, token_attention
-from viz_app import figures, resources, state
+from viz_app import figures, links, projector, resources, state
 from viz_app.ui import (
     head_label,
     patch_from_selection,
@@ -61,7 +61,7 @@ def query_view() -> None:
     except VitCoreError as error:
         show_error(error)
         return
-    left, right = st.columns([1, 1])
+    left, right = (st.container(), st.container()) if projector.is_on() else st.columns([1, 1])  # big maps: stacked
     with left:
         st.subheader(f"Where patch ({row}, {col}) attends")
         st.caption(f"Token {token}, {what}. Click any patch to query it.")
@@ -72,7 +72,9 @@ def query_view() -> None:
     with right:
         st.subheader("Every head, layer by layer")
         plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=render.colorscale,
-                                        title=f"patch ({row}, {col}) as the query"))
+                                        title=f"patch ({row}, {col}) as the query",
+                                        **projector.head_grid_options(geometry.num_heads)))
+    links.share_view("query")
 
 
 query_view()

@@ -12,7 +12,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import HEAD_FUSIONS, RolloutSettings
-from viz_app import figures, resources, state
+from viz_app import figures, links, resources, state
 from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
 from viz_app.rendering import is_constant
 from viz_app.ui import (
@@ -120,6 +120,7 @@ def rollout_view() -> None:
                          key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
             if truth:
                 st.caption(f"Ground truth: relevance for “{name}”: {peak_verdict(relevance, name)}.")
+    links.share_view("rollout")
 
 
 rollout_view()

@@ -1,0 +1,57 @@
+"""The catalogue: every key in both languages with the same {fields}, and every key the code asks for exists."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from viz_app import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_key_in_both_languages():
+    en, ko = set(i18n.CATALOGUE["en"]), set(i18n.CATALOGUE["ko"])
+    assert en - ko == set(), f"missing in Korean: {sorted(en - ko)}"
+    assert ko - en == set(), f"missing in English: {sorted(ko - en)}"
+
+
+def test_same_fields_in_both_languages():
+    for key, text in i18n.CATALOGUE["en"].items():
+        assert _fields(text) == _fields(i18n.CATALOGUE["ko"][key]), key
+
+
+def test_korean_is_korean():
+    """A Korean entry that is still English (copied, not translated) holds no Hangul syllable."""
+    hangul = re.compile("[\uac00-\ud7a3]")
+    untranslated = [k for k, v in i18n.CATALOGUE["ko"].items() if not hangul.search(v) and k != "intro.name"]
+    assert untranslated == []
+
+
+def test_every_key_the_code_uses_exists():
+    """Literal keys in t("...") calls and f-string keys' prefixes (t(f"lesson.{step}.title")) are in the catalogue."""
+    sources = [*ROOT.glob("viz_app/**/*.py"), ROOT / "streamlit_app.py"]
+    used = set()
+    for path in sources:
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.A-Z]+)["']""", path.read_text()))
+    assert used, "no t() calls found: the scan is broken"
+    assert used - set(i18n.CATALOGUE["en"]) == set()
+    step_keys = {f"lesson.{step}.{part}" for step in ("patches", "embedding", "position", "attention", "distance",
+                                                     "rollout") for part in ("title", "text", "q")}
+    assert step_keys <= set(i18n.CATALOGUE["en"])
+
+
+def test_missing_key_fails_loudly():
+    with pytest.raises(KeyError):
+        i18n.t("no.such.key")
+
+
+def test_fields_are_filled():
+    assert "197" in i18n.t("lesson.progress", n=197, total=200, title="x")

@@ -1,0 +1,72 @@
+"""Projector mode: large fonts and figures for the back of a lecture room, secondary controls hidden.
+
+One toggle in the sidebar. Text grows through the root font size (Streamlit sizes text in rem); figures grow
+in ``ui.plotly`` (``enlarge``): 18 px text, colour-bar labels included, and per-head maps laid out at most
+``HEAD_COLUMNS`` to a row so each map is at least ``HEAD_MIN_PX`` wide. Secondary controls (colour maps,
+opacity, smoothing, precision...) are hidden by their widget keys (Streamlit gives each keyed widget the
+class ``st-key-<key>``), so no page has to know about this mode.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from . import state
+from .i18n import t
+
+__all__ = ["toggle", "is_on", "apply_css", "enlarge", "head_grid_options", "FONT_PX", "HEAD_MIN_PX"]
+
+FONT_PX = 18  # figure text and colour-bar labels (the issue asks for at least 16 px)
+ROOT_FONT_PX = 22  # page text (Streamlit's default is 16 px)
+HEAD_MIN_PX = 200  # per-head maps
+HEAD_COLUMNS = 2  # heads per row: with 3, maps were 160 px at 1280 x 720 (measured in Chromium); 2 give >= 200 px
+MAIN_FIGURE_PX = 410  # image figures at most this tall: with the page title hidden, the main figure fits 720 px
+HEAD_TILE_PX = 260  # height budget per row of maps (the figure keeps maps square, so width decides)
+SECONDARY = (
+    *(key for keys in (state.ROLLOUT_RENDER, state.CLS_RENDER, state.QUERY_RENDER, state.FAITH_RENDER)
+      for key in keys.all() if key != keys.style),  # the rendering stays: a lecturer may switch it
+    state.CLS_NORMALISE, state.PRECISION, state.RANDOM_WEIGHTS, state.SHOW_INDICES, state.PEN_WIDTH, state.PEN_COLOUR,
+)
+
+
+def toggle() -> bool:
+    return st.toggle(t("projector.toggle"), key=state.PROJECTOR, help=t("projector.help"))
+
+
+def is_on() -> bool:
+    return bool(st.session_state.get(state.PROJECTOR))
+
+
+def apply_css() -> None:
+    """Page text larger, secondary controls hidden, less padding (when the mode is on)."""
+    if not is_on():
+        return
+    hidden = ", ".join(f".st-key-{key}" for key in SECONDARY)
+    st.html(
+        "<style>"
+        f"html {{ font-size: {ROOT_FONT_PX}px; }}"
+        f"{hidden} {{ display: none !important; }}"
+        ".block-container { padding-top: 1.2rem !important; max-width: 100% !important; }"
+        "[data-testid=stMain] h1 { display: none; }"  # the page's name is highlighted in the sidebar already
+        "</style>"
+    )
+
+
+def head_grid_options(num_heads: int) -> dict:
+    """Keyword arguments for ``figures.head_grid_figure``: larger maps, fewer to a row, when the mode is on."""
+    return {"columns": min(num_heads, HEAD_COLUMNS), "tile_px": HEAD_TILE_PX} if is_on() else {}
+
+
+def enlarge(fig: go.Figure) -> go.Figure:
+    """Large text everywhere in `fig`, colour bars included; image figures no taller than the fold allows."""
+    if not is_on():
+        return fig
+    fig.update_layout(font={"size": FONT_PX}, title_font_size=FONT_PX + 4)
+    if any(trace.type == "image" for trace in fig.data) and (fig.layout.height or 0) > MAIN_FIGURE_PX:
+        fig.update_layout(height=MAIN_FIGURE_PX)
+    fig.update_coloraxes(colorbar_tickfont_size=FONT_PX, colorbar_title_font_size=FONT_PX, colorbar_thickness=22)
+    for trace in fig.data:
+        if "colorbar" in trace:
+            trace.update(colorbar={"tickfont": {"size": FONT_PX}, "title": {"font": {"size": FONT_PX}}, "thickness": 22})
+    return fig
