@@ -19,7 +19,7 @@ from viz_app.ui import keep_view_controls, render_sidebar
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # a 4 x 4 patch grid in inferno colours
 st.set_page_config(page_title="ViT Attention Explorer", page_icon=str(ICON), layout="wide")
 
-LESSON = st.Page("viz_app/pages/lesson.py", title=t("lesson.title"), icon=":material/school:", url_path="lesson")
+LESSON = st.Page("viz_app/pages/lesson.py", title=t("lesson.title"), url_path="lesson")
 PAGES = {
     "Teach": [LESSON],
     "Explore": [

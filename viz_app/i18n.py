@@ -63,8 +63,8 @@ EN: dict[str, str] = {
     "lesson.wrong": "Not quite: the answer is “{answer}”. The figure below shows why.",
     "lesson.patches.title": "Patches and the token sequence",
     "lesson.patches.text": "**An image is worth {gh} × {gw} words.** The {size} px image is cut into {n} square "
-    "patches of {ph} × {pw} px, read row by row like the words of a sentence. In front of them go {P} learned "
-    "token(s) ({prefix}); the class token's final state makes the prediction.",
+    "patches of {ph} × {pw} px, read row by row like the words of a sentence. Learned tokens go in front of "
+    "them (here {P}: {prefix}); the class token's final state makes the prediction.",
     "lesson.patches.q": "How many tokens does the transformer read for this image?",
     "lesson.embedding.title": "Linear embedding and its filters",
     "lesson.embedding.text": "Each patch's pixel values are multiplied by one learned matrix into a {dim}-dimensional "

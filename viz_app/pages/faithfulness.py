@@ -153,13 +153,13 @@ if results:
 def maps_view() -> None:
     render = render_controls(state.FAITH_RENDER)
     boxes = [(o.label, o.box) for o in objects]
-    columns = st.columns(min(4, max(len(results), 1)))
+    columns = st.columns(min(3, max(len(results), 1)))  # three to a row: maps large enough to read
     for n, (method, result) in enumerate(results.items()):
         with columns[n % len(columns)]:
             st.markdown(f"**{NAMES[method]}**")
             plotly(figures.overlay_figure(ctx.view, result["map"], geometry.patch_size, settings=render,
                                           num_prefix_tokens=geometry.num_prefix_tokens,
-                                          clickable=False, height=300, boxes=boxes))
+                                          clickable=False, height=380, boxes=boxes))
 
 
 if results:
