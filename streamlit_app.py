@@ -20,24 +20,21 @@ ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # a 4 x 4 patch 
 st.set_page_config(page_title="ViT Attention Explorer", page_icon=str(ICON), layout="wide")
 
 LESSON = st.Page("viz_app/pages/lesson.py", title=t("lesson.title"), url_path="lesson")
-PAGES = {
-    "Teach": [LESSON],
+PAGES = {  # three sections: a fourth heading pushed the sample picker below the fold at 1440 x 900
+    "Teach": [LESSON, st.Page("viz_app/pages/tour.py", title="Guided tour")],
     "Explore": [
         st.Page("viz_app/pages/overview.py", title="Image & patches", default=True),
         st.Page("viz_app/pages/rollout.py", title="Attention rollout"),
         st.Page("viz_app/pages/class_token.py", title="Class-token attention"),
         st.Page("viz_app/pages/query.py", title="Query a patch"),
         st.Page("viz_app/pages/faithfulness.py", title="Faithfulness"),
+        st.Page("viz_app/pages/compare.py", title="Compare models"),
+        st.Page("viz_app/pages/export.py", title="Export"),
     ],
     "The paper's Figure 7": [
         st.Page("viz_app/pages/position.py", title="Position embeddings"),
         st.Page("viz_app/pages/heads.py", title="Heads at a glance"),
         st.Page("viz_app/pages/filters.py", title="Patch-embedding filters"),
-    ],
-    "More": [
-        st.Page("viz_app/pages/tour.py", title="Guided tour"),
-        st.Page("viz_app/pages/compare.py", title="Compare models"),
-        st.Page("viz_app/pages/export.py", title="Export"),
     ],
 }
 

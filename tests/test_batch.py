@@ -154,10 +154,15 @@ def test_sigkill_at_a_random_moment_then_resume_equals_an_uninterrupted_run(many
     process = subprocess.Popen([*base, "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     shards = dataset_dir(out) / "analysed"
+    # A random moment while work remains: after a random number of the 7 shards (batch size 2) has landed, then a
+    # random part of the next batch (under a batch's time even on a fast machine), inside a batch or a shard's write.
+    rng = random.Random()
+    wanted = rng.randint(1, 6)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not list(shards.glob("part-*.parquet")) and process.poll() is None:
-        time.sleep(0.01)
-    time.sleep(random.Random().uniform(0.0, 0.4))  # anywhere: inside a batch, inside a shard's write
+    while (time.monotonic() < deadline and len(list(shards.glob("part-*.parquet"))) < wanted
+           and process.poll() is None):
+        time.sleep(0.002)
+    time.sleep(rng.uniform(0.0, 0.02))
     assert process.poll() is None, "the kill should land mid-run"
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -5,6 +5,7 @@ per-head maps and colour-bar labels large; a drawing made with mouse events is a
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from e2e_support import LOAD_TIMEOUT_MS, SHOTS
@@ -55,7 +56,9 @@ def test_lesson_next_back_answer_and_korean(app_url, browser):
     page.get_by_role("button", name="Back").click()
     page.get_by_text("Step 2 of 6: Linear embedding").wait_for()
     assert page.locator(".st-key-lesson_figure").count() == 0  # hidden until answered
-    page.locator("[data-testid=stMain] label", has_text="768").click()  # 3 x 16 x 16 for the demo model
+    # the step's own question: while a run ends, the page may still show the previous step's radio beside it
+    question = page.get_by_role("radiogroup", name=re.compile("How many numbers does one patch hold"))
+    question.locator("label", has_text="768").click()  # 3 x 16 x 16 for the demo model
     page.get_by_text("Right: the figure below shows why.").wait_for()
     page.locator(".st-key-lesson_figure .js-plotly-plot").wait_for()
     page.locator("[data-testid=stSidebar] button", has_text="한국어").click()
