@@ -190,14 +190,11 @@ def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np
 
 
 def _provenance(args, loaded, settings: ExplainSettings) -> dict:
-    """The project's provenance record (:func:`vit_core.provenance.provenance_of`) plus the command and SciPy's
-    version (attention flow's solver)."""
-    import scipy
-
+    """The project's provenance record (:func:`vit_core.provenance.provenance_of`) plus the command and the
+    model's token geometry."""
     from .provenance import provenance_of
 
     record = asdict(provenance_of(loaded, settings.describe()))
-    record["versions"] = {**record["versions"], "scipy": scipy.__version__}
     record["command"] = "python -m vit_core " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else None
     record["geometry"] = {
         "grid_size": list(loaded.geometry.grid_size),

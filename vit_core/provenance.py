@@ -78,6 +78,14 @@ class Provenance:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def describe(self) -> str:
+        """One line for a caption: model, weights (with their hash), dtype, device and the software versions."""
+        weights = self.source
+        if self.checkpoint_sha256:
+            weights += f" weights sha256 {self.checkpoint_sha256[:12]}"
+        versions = ", ".join(f"{name} {version}" for name, version in self.versions.items())
+        return f"Model {self.model} ({weights}, {self.dtype}, {self.device}); {versions}; made {self.created}."
+
     def differences(self, other: Provenance) -> list[str]:
         """Readable differences in what decides the numbers, as "what: this one's, not the other's"."""
         found = []
@@ -110,8 +118,9 @@ def file_sha256(path: str | Path) -> str:
 
 @functools.cache
 def software_versions() -> dict[str, str]:
-    """Versions of vit_core (from pyproject.toml), timm, torch and numpy."""
+    """Versions of vit_core (from pyproject.toml), timm, torch, numpy and scipy (attention flow's solver)."""
     import numpy
+    import scipy
     import timm
     import torch
 
@@ -120,7 +129,8 @@ def software_versions() -> dict[str, str]:
             ours = tomllib.load(handle)["project"]["version"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         ours = "unknown"
-    return {"vit_core": ours, "timm": timm.__version__, "torch": torch.__version__, "numpy": numpy.__version__}
+    return {"vit_core": ours, "timm": timm.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "scipy": scipy.__version__}
 
 
 def provenance_of(

@@ -32,6 +32,7 @@ from vit_core.images import PixelMapping, load_image, model_view, preprocess
 from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
 from vit_core.methods import RolloutSettings, attention_rollout, class_relevance, readout
 from vit_core.predict import top_k
+from vit_core.provenance import file_sha256 as provenance_file_sha256
 
 from .state import AnalysisSettings, Context, ImageSpec, ModelSpec
 
@@ -55,7 +56,6 @@ __all__ = [
     "sample_head_metrics",
     "npz_bytes",
     "shared_tensor",
-    "HASH_CALLS",
     "with_checkpoint_hash",
 ]
 
@@ -100,21 +100,6 @@ def get_model(spec: ModelSpec) -> LoadedModel:
     Keyed by the whole spec, the checkpoint's content hash included (see :func:`with_checkpoint_hash`).
     """
     return load_model(spec.name, spec.checkpoint, dtype=spec.dtype, pretrained=spec.pretrained)
-
-
-# What really ran, by (path, size, mtime): tests read it to prove a file is hashed once per change.
-HASH_CALLS: Counter[str] = Counter()
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """SHA-256 of the file at `path`; (size, mtime) are the cache key, so it is read again only once it changed."""
-    HASH_CALLS[path] += 1
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def with_checkpoint_hash(spec: ModelSpec) -> ModelSpec:
@@ -356,32 +341,17 @@ def npz_bytes(context_key: str, _result: AnalysisResult) -> bytes:
 def file_sha256(path: str | Path) -> str | None:
     """SHA-256 of the file at `path` (read once per change of size and mtime), or None when it cannot be read."""
     try:
-        stat = Path(path).stat()
-        return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+        return provenance_file_sha256(path)
     except OSError:
         return None
 
 
 def provenance(ctx: Context) -> str:
-    """One line saying what produced a result: model and weights (with their file's hash), image, versions."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    weights = ctx.loaded.source
-    path = ctx.spec.checkpoint
-    if path is None and ctx.loaded.source == "demo":
-        from vit_core.demo import WEIGHTS_FILE
-
-        path = str(WEIGHTS_FILE)
-    if path is not None and (digest := file_sha256(path)):
-        weights += f" weights sha256 {digest[:12]}"
-    versions = []
-    for package in ("torch", "timm", "streamlit"):
-        try:
-            versions.append(f"{package} {version(package)}")
-        except PackageNotFoundError:
-            continue
-    return (f"Model {ctx.loaded.name} ({weights}, {str(ctx.loaded.dtype).removeprefix('torch.')}); image "
-            f"{Path(ctx.image.label).name} sha256 {ctx.image.sha256[:12]}; {', '.join(versions)}.")
+    """One line saying what produced a result: the analysis's own provenance (model, weights hash, versions) and
+    the image."""
+    image = f"Image {Path(ctx.image.label).name} sha256 {ctx.image.sha256[:12]}."
+    recorded = ctx.analysis.provenance
+    return f"{recorded.describe()} {image}" if recorded is not None else image
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
