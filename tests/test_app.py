@@ -475,3 +475,24 @@ def test_the_exported_picture_names_the_weights_that_made_it(at):
     weights = ctx.loaded.weights_file
     if weights is not None:  # the bundled demo model (the fallback random model has no file)
         assert f"weights sha256 {hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}" in line
+
+
+def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_probability():
+    """The options are class names only (a probability in a label goes stale in the browser, streamlit#13788);
+    switching to random weights keeps the chosen class, and the caption gives its probability under these weights."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.switch_page(_page("rollout")).run()
+    _ok(app)
+    ctx = app.session_state[state.CONTEXT]
+    picker = app.selectbox(key=state.TARGET_CLASS)
+    assert not [o for o in picker.options if "%" in o]
+    second = int(ctx.predictions[1].index)
+    picker.set_value(second).run()
+    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    _ok(app)
+    random_ctx = app.session_state[state.CONTEXT]
+    assert random_ctx.loaded.source == "random" and app.selectbox(key=state.TARGET_CLASS).value == second
+    logits = np.asarray(random_ctx.analysis.logits[0], dtype=np.float64)
+    probability = 100 * np.exp(logits[second]) / np.exp(logits).sum()
+    assert any(c.value.startswith(f"{ui.class_name(random_ctx, second)}: {probability:.1f}%") for c in app.caption)

@@ -6,6 +6,7 @@ image); everything on the pages is a view control inside a fragment.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -172,13 +173,28 @@ def class_name(ctx: Context, index: int) -> str:
 
 
 def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
-    """Pick the class to explain: the top 5 first (with their probabilities), then every other class by name."""
+    """Pick the class to explain: the top 5 first, then every other class by name; the chosen class's probability
+    is the caption underneath.
+
+    The options are labelled by class name only: Streamlit's frontend keeps showing a selected option's old text
+    when only its label changes (streamlit/streamlit#13788; seen in Chromium: "ring (75.3%)" stayed after switching
+    to random weights, where ring has 13.1%). For the same reason a new class vocabulary (another model) starts
+    a new choice, while the same vocabulary (the random-weights control) keeps the chosen class.
+    """
     probs = class_probabilities(ctx)
+    names = tuple(class_name(ctx, i) for i in range(len(probs)))
+    vocabulary = hashlib.sha256("\n".join(names).encode()).hexdigest()
+    if st.session_state.get(f"{key}.vocabulary") != vocabulary:
+        st.session_state.pop(key, None)
+        st.session_state[f"{key}.vocabulary"] = vocabulary
     top = [int(p.index) for p in ctx.predictions]
-    rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: class_name(ctx, i).lower())
-    options = {i: f"{class_name(ctx, i)} ({100 * probs[i]:.1f}%)" for i in [*top, *rest]}
-    return st.selectbox("Explain class (relevance)", list(options), format_func=options.get, key=key,
-                        help="The five most probable first, then every class by name.")
+    rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: names[i].lower())
+    chosen = st.selectbox("Explain class (relevance)", [*top, *rest], format_func=names.__getitem__, key=key,
+                          help="The five most probable first, then every class by name.")
+    rank = top.index(chosen) + 1 if chosen in top else None
+    st.caption(f"{names[chosen]}: {100 * probs[chosen]:.1f}% for this image"
+               + (f" (top-{rank})." if rank is not None else "."))
+    return chosen
 
 
 PRETRAINED_OFFER = "ViT-S/16 AugReg (ImageNet-21k -> 1k)"  # a curated pretrained model, 88 MB
