@@ -1,7 +1,7 @@
 """The classroom mode in a real Chromium: a deep link opens the named page, layer, head and patch; the lesson
 goes Next/Back and reveals its figure once a question is answered; Korean and back, on the lesson and the
-rollout page; projector mode makes the
-per-head maps and colour-bar labels large; a drawing made with mouse events is analysed."""
+rollout page; projector mode makes the per-head maps and colour-bar labels large; a drawing made with mouse
+events is analysed."""
 
 from __future__ import annotations
 
