@@ -17,25 +17,23 @@ from viz_app.ui import keep_view_controls, render_sidebar
 # :material/ page icon is fetched from fonts.gstatic.com, which an offline classroom cannot reach, and an emoji
 # needs an emoji font that a classroom machine may lack (Chromium then draws empty boxes).
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # a 4 x 4 patch grid in inferno colours
-st.set_page_config(page_title="ViT Attention Explorer", page_icon=str(ICON), layout="wide")
+links.read_language()  # before the first title: the page and navigation titles are in the link's language
+st.set_page_config(page_title=t("intro.name"), page_icon=str(ICON), layout="wide")
 
-LESSON = st.Page("viz_app/pages/lesson.py", title=t("lesson.title"), url_path="lesson")
+
+def _page(name: str, **kwargs) -> st.Page:
+    """A page of viz_app/pages with its title in the current language; its url path (the file's name) never
+    changes, so links keep working in every language."""
+    return st.Page(f"viz_app/pages/{name}.py", title=t(f"nav.{name}"), url_path=None if kwargs.get("default") else name,
+                   **kwargs)
+
+
+LESSON = _page("lesson")
 PAGES = {  # three sections: a fourth heading pushed the sample picker below the fold at 1440 x 900
-    "Teach": [LESSON, st.Page("viz_app/pages/tour.py", title="Guided tour")],
-    "Explore": [
-        st.Page("viz_app/pages/overview.py", title="Image & patches", default=True),
-        st.Page("viz_app/pages/rollout.py", title="Attention rollout"),
-        st.Page("viz_app/pages/class_token.py", title="Class-token attention"),
-        st.Page("viz_app/pages/query.py", title="Query a patch"),
-        st.Page("viz_app/pages/faithfulness.py", title="Faithfulness"),
-        st.Page("viz_app/pages/compare.py", title="Compare models"),
-        st.Page("viz_app/pages/export.py", title="Export"),
-    ],
-    "The paper's Figure 7": [
-        st.Page("viz_app/pages/position.py", title="Position embeddings"),
-        st.Page("viz_app/pages/heads.py", title="Heads at a glance"),
-        st.Page("viz_app/pages/filters.py", title="Patch-embedding filters"),
-    ],
+    t("nav.teach"): [LESSON, _page("tour")],
+    t("nav.explore"): [_page(name, default=name == "overview") for name in
+                       ("overview", "rollout", "class_token", "query", "faithfulness", "compare", "export")],
+    t("nav.figure7"): [_page(name) for name in ("position", "heads", "filters")],
 }
 
 page = st.navigation(PAGES)

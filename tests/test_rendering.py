@@ -145,7 +145,7 @@ def test_screen_figure_shows_the_rendered_pixels_with_the_colour_bar_of_its_valu
     assert carrier.opacity == 0 and (carrier.zmin, carrier.zmax) == (0, 1)
     assert [list(s) for s in carrier.colorscale] == rendering.colour_stops(settings.colour_bar_scale)
     assert carrier.showscale == (style != MASK)
-    assert carrier.colorbar.title.text == settings.colour_bar_title
+    assert carrier.colorbar.title.text == settings.colour_bar_title()
 
 
 @pytest.mark.parametrize("style", rendering.RENDERINGS)

@@ -70,7 +70,7 @@ def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence
             value = vmin + fraction * (vmax - vmin)
             draw.text((x1 + unit // 2, y), f"{value:g}", fill="black", font=small, anchor="lm")
         title = Image.new("RGBA", (bottom - top, int(unit * 1.4)), (255, 255, 255, 0))
-        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), _plain(settings.colour_bar_title), fill="black",
+        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), _plain(settings.colour_bar_title("en")), fill="black",
                                    font=small, anchor="mm")
         rotated = title.rotate(90, expand=True)
         canvas.paste(rotated, (w + bar_w - rotated.width - unit // 4, top), rotated)

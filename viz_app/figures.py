@@ -20,6 +20,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from . import rendering
+from .catalogue import t
 from .rendering import RenderSettings
 
 __all__ = [
@@ -98,9 +99,9 @@ def _patch_markers(
     rows, cols = np.divmod(np.arange(gh * gw), gw)
     vals = np.zeros(gh * gw) if values is None else np.asarray(values, dtype=np.float64).reshape(-1)
     custom = np.stack([np.arange(gh * gw), rows, cols, num_prefix_tokens + np.arange(gh * gw), vals], axis=-1)
-    hover = "patch (%{customdata[1]}, %{customdata[2]})<br>token %{customdata[3]}"
+    hover = t("fig.hover_patch", row="%{customdata[1]}", col="%{customdata[2]}", token="%{customdata[3]}")
     if values is not None:
-        hover += "<br>value %{customdata[4]:.4f}"
+        hover += "<br>" + t("fig.hover_value", value="%{customdata[4]:.4f}")
     return go.Scatter(
         x=(cols + 0.5) * pw,
         y=(rows + 0.5) * ph,
@@ -212,7 +213,7 @@ def overlay_figure(
             zmax=1.0,
             showscale=settings.has_colour_bar,
             hoverinfo="skip",
-            colorbar={"title": {"text": colorbar_title or settings.colour_bar_title, "side": "right"},
+            colorbar={"title": {"text": colorbar_title or settings.colour_bar_title(), "side": "right"},
                       "thickness": 12},
             name="map",
         )
@@ -303,18 +304,18 @@ def token_sequence_figure(
     cell_h, cell_w = ph + gap, pw + gap
     mosaic = np.full((rows * cell_h, per_row * cell_w, 3), 255, dtype=np.uint8)
     labels_x, labels_y, labels = [], [], []
-    for t in range(tokens):
-        r, c = divmod(t, per_row)
+    for token in range(tokens):
+        r, c = divmod(token, per_row)
         y0, x0 = r * cell_h, c * cell_w
-        if t < len(prefix_labels):
-            label = prefix_labels[t]
+        if token < len(prefix_labels):
+            label = prefix_labels[token]
             kind = "reg" if label.startswith("reg") else label
             mosaic[y0 : y0 + ph, x0 : x0 + pw] = PREFIX_COLOURS.get(kind, (90, 90, 90))
             labels_x.append(x0 + pw / 2)
             labels_y.append(y0 + ph / 2)
             labels.append(label.upper() if kind != "reg" else label)
         else:
-            pr, pc = divmod(t - len(prefix_labels), gw)
+            pr, pc = divmod(token - len(prefix_labels), gw)
             mosaic[y0 : y0 + ph, x0 : x0 + pw] = image[pr * ph : (pr + 1) * ph, pc * pw : (pc + 1) * pw]
     fig = go.Figure(go.Image(z=mosaic, hoverinfo="skip", name="tokens"))
     fig.add_trace(
@@ -353,7 +354,7 @@ def topk_figure(labels: Sequence[str], probabilities: Sequence[float], *, title:
         title=title,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 30},
         height=60 + 36 * max(1, len(labels)),
-        xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": t("fig.probability")},
         yaxis={"automargin": True},
     )
     return fig
@@ -465,18 +466,18 @@ def head_grid_figure(
     if mode == "animate":
         columns = min(num_heads, columns or 6)
         frames = [mosaic(shown[i], columns, gap) for i in range(num_layers)]
-        fig = _animated_heatmap(frames, [str(layer) for layer in layers], "layer ", colorscale, zmax)
+        fig = _animated_heatmap(frames, [str(layer) for layer in layers], t("fig.layer_prefix"), colorscale, zmax)
         rows = -(-num_heads // columns)
-        fig.update_xaxes(**_tile_ticks(columns, gw, gap, [f"head {h}" for h in range(columns)]))
+        fig.update_xaxes(**_tile_ticks(columns, gw, gap, [t("head.n", head=h) for h in range(columns)]))
         if rows > 1:
-            fig.update_xaxes(ticktext=[f"head {h}, {h + columns}…" for h in range(columns)])
+            fig.update_xaxes(ticktext=[t("fig.heads_column", head=h, next=h + columns) for h in range(columns)])
         fig.update_yaxes(visible=False)
         height = 180 + rows * tile_px * 1.6
     elif mode == "grid":
         flat = shown.reshape(num_layers * num_heads, gh, gw)
-        fig = px.imshow(mosaic(flat, num_heads, gap), labels={"color": "attention"}, **common)
-        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [f"head {h}" for h in range(num_heads)]), side="top")
-        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [f"layer {layer}" for layer in layers]))
+        fig = px.imshow(mosaic(flat, num_heads, gap), labels={"color": t("fig.attention")}, **common)
+        fig.update_xaxes(**_tile_ticks(num_heads, gw, gap, [t("head.n", head=h) for h in range(num_heads)]), side="top")
+        fig.update_yaxes(**_tile_ticks(num_layers, gh, gap, [t("layer.n", layer=layer) for layer in layers]))
         height = 120 + num_layers * tile_px
     else:
         raise ValueError(f"mode must be 'animate' or 'grid', got {mode!r}")
@@ -485,7 +486,8 @@ def head_grid_figure(
         title=title,
         height=int(height),
         margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
-        coloraxis_colorbar={"title": "min-max scaled" if normalise else "attention weight", "thickness": 12},
+        coloraxis_colorbar={"title": t("render.bar_minmax") if normalise else t("fig.attention_weight"),
+                            "thickness": 12},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
@@ -511,11 +513,11 @@ def prefix_weights_figure(
         color_continuous_scale=rendering.colour_stops("Blues"),
         zmin=0.0,
         zmax=max(1e-6, float(weights.max())),
-        labels={"x": "head", "y": "layer", "color": "weight"},
+        labels={"x": t("fig.head"), "y": t("fig.layer"), "color": t("fig.weight")},
         aspect="auto",
     )
     for annotation in fig.layout.annotations:
-        annotation.text = f"on {prefix_labels[int(annotation.text.split('=')[-1])]}"
+        annotation.text = t("fig.on_prefix", label=prefix_labels[int(annotation.text.split("=")[-1])])
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(dtick=1 if num_layers <= 12 else 2)
     fig.update_layout(
@@ -534,7 +536,7 @@ def pos_embed_tiles_figure(
     selected: tuple[int, int] | None = None,
     title: str | None = None,
     zrange: tuple[float, float] = (-1.0, 1.0),
-    colorbar_title: str = "cosine",
+    colorbar_title: str | None = None,
 ) -> go.Figure:
     """The ViT paper's Figure 7 (centre): a gh x gw grid of tiles, tile (i, j) = cos(e_ij, e_uv) over (u, v).
 
@@ -559,7 +561,7 @@ def pos_embed_tiles_figure(
             zmin=float(zrange[0]),
             zmax=float(zrange[1]),
             hoverinfo="skip",
-            colorbar={"title": colorbar_title, "thickness": 12},
+            colorbar={"title": colorbar_title or t("fig.cosine"), "thickness": 12},
             name="tiles",
         )
     )
@@ -571,7 +573,7 @@ def pos_embed_tiles_figure(
             mode="markers",
             marker={"symbol": "square", "size": _marker_px((gh, gw)), "opacity": 0.01, "color": "white"},
             customdata=np.stack([np.arange(gh * gw), rows, cols], axis=-1).tolist(),
-            hovertemplate="tile of patch (%{customdata[1]}, %{customdata[2]})<br>click to enlarge<extra></extra>",
+            hovertemplate=t("fig.hover_tile", row="%{customdata[1]}", col="%{customdata[2]}") + "<extra></extra>",
             name="tiles",
         )
     )
@@ -598,7 +600,7 @@ def pos_embed_tile_figure(
     *,
     colorscale: str = "Viridis",
     zrange: tuple[float, float] = (-1.0, 1.0),
-    colorbar_title: str = "cosine",
+    colorbar_title: str | None = None,
 ) -> go.Figure:
     """One tile enlarged: cosine similarity of patch (row, col)'s position embedding to every patch's."""
     tile = np.asarray(tile, dtype=np.float32)
@@ -609,14 +611,14 @@ def pos_embed_tile_figure(
             colorscale=rendering.colour_stops(colorscale),
             zmin=float(zrange[0]),
             zmax=float(zrange[1]),
-            hovertemplate="patch (%{y}, %{x})<br>cosine %{z:.3f}<extra></extra>",
-            colorbar={"title": colorbar_title, "thickness": 12},
+            hovertemplate=t("fig.hover_cosine", row="%{y}", col="%{x}", value="%{z:.3f}") + "<extra></extra>",
+            colorbar={"title": colorbar_title or t("fig.cosine"), "thickness": 12},
         )
     )
     fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5, line={"color": "#ff4b4b"})
-    fig.update_yaxes(range=[gh - 0.5, -0.5], scaleanchor="x", scaleratio=1, title="row", constrain="domain")
-    fig.update_xaxes(range=[-0.5, gw - 0.5], title="column", constrain="domain")
-    fig.update_layout(title=f"Patch ({row}, {col})", margin=_MARGIN)
+    fig.update_yaxes(range=[gh - 0.5, -0.5], scaleanchor="x", scaleratio=1, title=t("fig.row"), constrain="domain")
+    fig.update_xaxes(range=[-0.5, gw - 0.5], title=t("fig.column"), constrain="domain")
+    fig.update_layout(title=t("fig.patch_title", row=row, col=col), margin=_MARGIN)
     return fig
 
 
@@ -651,17 +653,17 @@ def head_metric_figure(
                 mode="markers",
                 marker={"size": 8, "color": palette[head % len(palette)]},
                 error_y=error,
-                name=f"head {head}",
-                hovertemplate=f"head {head}<br>layer %{{x}}<br>%{{y:.2f}}<extra></extra>",
+                name=t("head.n", head=head),
+                hovertemplate=t("fig.hover_head", head=head, layer="%{x}", value="%{y:.2f}") + "<extra></extra>",
             )
         )
     fig.update_layout(
         title=title,
-        xaxis={"title": "network depth (layer)", "dtick": 1},
+        xaxis={"title": t("fig.depth"), "dtick": 1},
         yaxis={"title": y_title, "range": [0, 1.1 * top if (top := float(np.nanmax(values + (0 if spread is None
                                                                            else np.asarray(spread))))) > 0 else 1]},
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        legend={"title": "head"},
+        legend={"title": t("fig.head")},
     )
     return fig
 
@@ -713,8 +715,8 @@ def curves_figure(
     curves: dict[str, Sequence[float]],
     *,
     title: str | None = None,
-    x_title: str = "fraction of patches removed",
-    y_title: str = "target probability",
+    x_title: str | None = None,
+    y_title: str | None = None,
     height: int = 320,
 ) -> go.Figure:
     """Perturbation curves, one line per method (baselines dashed), y in [0, 1]."""
@@ -728,15 +730,15 @@ def curves_figure(
                 mode="lines+markers",
                 name=name,
                 line={"dash": "dash" if dashed else "solid"},
-                hovertemplate=f"{name}: %{{y:.3f}} at %{{x:.0%}}<extra></extra>",
+                hovertemplate=t("fig.hover_curve", name=name, y="%{y:.3f}", x="%{x:.0%}") + "<extra></extra>",
             )
         )
     fig.update_layout(
         title=title,
         height=height,
         margin={"l": 50, "r": 10, "t": 40 if title else 10, "b": 40},
-        xaxis={"title": x_title, "tickformat": ".0%"},
-        yaxis={"title": y_title, "range": [0, 1.02]},
+        xaxis={"title": x_title or t("fig.removed"), "tickformat": ".0%"},
+        yaxis={"title": y_title or t("fig.target_probability"), "range": [0, 1.02]},
         legend={"orientation": "h", "y": -0.25},
     )
     return fig

@@ -1,6 +1,6 @@
 """Sentences that state what this model and image show, measured from the arrays, next to what a paper reports.
 
-Pure numpy, no streamlit: every function takes arrays and returns text (and the numbers behind it), so a caption
+Pure numpy, no streamlit: every function takes arrays and returns text (from ``viz_app.catalogue``) (and the numbers behind it), so a caption
 that claims "the paper's pattern appears" is only shown when the data show it.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .catalogue import t
 
 __all__ = ["DistanceFinding", "distance_finding", "PositionFinding", "position_finding", "learned_tokens"]
 
@@ -39,14 +41,10 @@ def distance_finding(distance: np.ndarray) -> DistanceFinding:
     pattern = (spread_first >= 2 * spread_last and spread_first >= 0.1 * far
                and float(first.min()) <= 0.6 * float(np.median(last)))
     layers = distance.shape[0]
-    measured = (f"Layer 0's heads attend {first.min():.0f}–{first.max():.0f} px away (spread {spread_first:.0f} px); "
-                f"layer {layers - 1}'s {last.min():.0f}–{last.max():.0f} px (spread {spread_last:.0f} px).")
-    if pattern:
-        verdict = ("This is the paper's pattern (Figure 7 right): early layers mix near and far heads, "
-                   "later layers attend globally.")
-    else:
-        verdict = ("The paper's pattern (near and far heads early, only far heads late) does not appear here: "
-                   "no early head attends markedly more locally than the last layer's.")
+    measured = t("finding.distance", low=f"{first.min():.0f}", high=f"{first.max():.0f}", spread=f"{spread_first:.0f}",
+                 last=layers - 1, last_low=f"{last.min():.0f}", last_high=f"{last.max():.0f}",
+                 last_spread=f"{spread_last:.0f}")
+    verdict = t("finding.distance_pattern" if pattern else "finding.distance_no_pattern")
     return DistanceFinding((float(first.min()), float(first.max())), (float(last.min()), float(last.max())),
                            pattern, f"{measured} {verdict}")
 
@@ -76,18 +74,16 @@ def position_finding(similarity: np.ndarray, random_weights: bool = False) -> Po
     chance = float(np.mean(counts) / max(1, n - 1))
     structured = share >= 0.5 and share >= 3 * chance
     low = float(np.min(sim))
-    measured = (f"For this model, the most similar embedding of {share:.0%} of the patches is a grid neighbour's "
-                f"({chance:.0%} if the embeddings ignored the layout); cosines range from {low:.2f} to 1.")
+    measured = t("finding.position", share=f"{share:.0%}", chance=f"{chance:.0%}", low=f"{low:.2f}")
     if structured:
-        verdict = "Nearby patches have similar embeddings: the model learned the 2-D layout from 1-D positions."
+        verdict = t("finding.position_layout")
     else:
-        verdict = "These embeddings hold no clear 2-D layout" + (
-            " (as expected of untrained, random weights)." if random_weights else ".")
+        verdict = t("finding.position_random" if random_weights else "finding.position_none")
     return PositionFinding(share, chance, structured, low, f"{measured} {verdict}")
 
 
 def learned_tokens(count: int) -> str:
     """'1 learned token', '2 learned tokens', 'no learned token'."""
     if count == 0:
-        return "no learned token"
-    return f"{count} learned token" + ("" if count == 1 else "s")
+        return t("finding.no_token")
+    return t("finding.one_token" if count == 1 else "finding.tokens", count=count)

@@ -20,7 +20,7 @@ from . import resources, state
 from .i18n import LANGUAGES, t
 from .state import LANG
 
-__all__ = ["PARAMS", "DEMO", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
+__all__ = ["PARAMS", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
 
 PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "discard", "residual", "start", "lang")
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
@@ -55,6 +55,13 @@ def _query() -> dict[str, str]:
     return {name: st.query_params.get(name) for name in st.query_params}
 
 
+def read_language() -> None:
+    """First run of a session: the link's language, before any title is built (an unknown one is noted later)."""
+    lang = st.query_params.get("lang")
+    if not st.session_state.get(_READ) and lang in LANGUAGES:
+        st.session_state[LANG] = lang
+
+
 def read_link(pages: Mapping[str, object], current: str) -> None:
     """First run of a session: the link's language, model, sample and page; view values wait for the model.
 
@@ -70,11 +77,8 @@ def read_link(pages: Mapping[str, object], current: str) -> None:
     if unknown:
         _notice("link.unknown_param", names=", ".join(unknown))
     lang = query.get("lang")
-    if lang is not None:
-        if lang in LANGUAGES:
-            st.session_state[LANG] = lang
-        else:
-            _notice("link.bad_value", name="lang", value=lang)
+    if lang is not None and lang not in LANGUAGES:  # a known one was read already (read_language)
+        _notice("link.bad_value", name="lang", value=lang)
     model = query.get("model")
     if model is not None:
         models = _models()
@@ -137,12 +141,12 @@ def apply_view(page: str, geometry) -> None:
     layer_key, head_key = keys.get(page, (None, None))
     if "layer" in pending and layer_key is not None:
         if page == "query" and pending["layer"] == ROLLED:
-            values[layer_key] = "rolled out"
+            values[layer_key] = state.ROLLED_OUT
         elif (layer := _int("layer", pending["layer"], 0, depth - 1)) is not None:
             values[layer_key] = layer
     if "head" in pending and head_key is not None:
         if pending["head"] == MEAN_HEAD:
-            values[head_key] = "mean of heads"
+            values[head_key] = state.MEAN_OF_HEADS
         elif (head := _int("head", pending["head"], 0, heads - 1)) is not None:
             values[head_key] = head
     if page == "query":
@@ -172,9 +176,9 @@ def show_notices() -> None:
 
 
 def _link_value(value) -> str:
-    if value == "rolled out":
+    if value == state.ROLLED_OUT:
         return ROLLED
-    if value == "mean of heads":
+    if value == state.MEAN_OF_HEADS:
         return MEAN_HEAD
     return str(value)
 

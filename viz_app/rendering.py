@@ -26,12 +26,16 @@ import numpy as np
 from PIL import Image
 from plotly.colors import get_colorscale, hex_to_rgb, sample_colorscale, unlabel_rgb
 
+from .catalogue import t
+
 __all__ = [
     "HEAT",
     "PAPER",
     "MASK",
     "PATCHES",
     "RENDERINGS",
+    "RENDERING_IDS",
+    "rendering_name",
     "DEFAULT_RENDERING",
     "RenderSettings",
     "colour_stops",
@@ -49,7 +53,8 @@ __all__ = [
 ]
 
 HEAT, PAPER, MASK, PATCHES = "Heat blend", "Paper (Figure 6)", "Mask (top mass)", "Patches"
-RENDERINGS: tuple[str, ...] = (HEAT, PAPER, MASK, PATCHES)
+RENDERINGS: tuple[str, ...] = (HEAT, PAPER, MASK, PATCHES)  # the values (English); the names shown are translated
+RENDERING_IDS = {HEAT: "heat", PAPER: "paper", MASK: "mask", PATCHES: "patches"}  # catalogue: render.name.<id>
 # Heat blend reads at a glance: the peak is the warmest colour on a colour bar with numbers, the rest of the
 # image stays visible underneath, and it works on dark and bright images alike (Paper darkens a dark image
 # further; Mask hides how strong the kept patches are; Patches shows 16 px blocks whose edges draw the eye).
@@ -94,22 +99,25 @@ class RenderSettings:
         """The scale the colour bar shows: PAPER's brightness is a grey ramp from black (0) to the image (1)."""
         return "Greys_r" if self.style == PAPER else self.colorscale
 
-    @property
-    def colour_bar_title(self) -> str:
-        """What the colour bar's numbers mean."""
-        return {HEAT: "min-max scaled", PATCHES: "min-max scaled", PAPER: "÷ max (brightness)"}.get(self.style, "")
+    def colour_bar_title(self, lang: str | None = None) -> str:
+        """What the colour bar's numbers mean (in `lang`, default the current language)."""
+        key = {HEAT: "render.bar_minmax", PATCHES: "render.bar_minmax", PAPER: "render.bar_paper"}.get(self.style)
+        return t(key, lang=lang) if key else ""
 
-    def describe(self) -> str:
-        """One line naming the rendering and its settings (for captions and exported files)."""
-        if self.style == HEAT:
-            return (f"{HEAT}: {self.colorscale}, opacity {self.opacity:.2f}, clear below {self.floor:.2f} "
-                    f"(min-max scaled), bilinear")
+    def describe(self, lang: str | None = None) -> str:
+        """One line naming the rendering and its settings (for captions; exported files ask for English)."""
+        name = rendering_name(self.style, lang)
         if self.style == PAPER:
-            blur = f", blur {self.blur_patches:g} patch" if self.blur_patches else ", no blur"
-            return f"{PAPER}: image × map ÷ max, bilinear{blur}"
-        if self.style == MASK:
-            return f"{MASK}: top {self.mass:.0%} of the map's mass kept"
-        return f"{PATCHES}: {self.colorscale}, opacity {self.opacity:.2f}, one block per patch"
+            blur = (t("render.blur_on", lang=lang, patches=f"{self.blur_patches:g}") if self.blur_patches
+                    else t("render.blur_off", lang=lang))
+            return t("render.describe.paper", lang=lang, name=name, blur=blur)
+        return t(f"render.describe.{RENDERING_IDS[self.style]}", lang=lang, name=name, scale=self.colorscale,
+                 opacity=f"{self.opacity:.2f}", floor=f"{self.floor:.2f}", mass=f"{self.mass:.0%}")
+
+
+def rendering_name(style: str, lang: str | None = None) -> str:
+    """A rendering's name as shown (its value, `style`, stays English)."""
+    return t(f"render.name.{RENDERING_IDS[style]}", lang=lang)
 
 
 def _rgb_tuple(colour: str) -> tuple[int, int, int]:
@@ -302,20 +310,20 @@ def token_strip(
     strip = Image.new("RGB", (tokens * (cell + gap) - gap, cell + 18), "white")
     draw = ImageDraw.Draw(strip)
     font = ImageFont.load_default(size=11)
-    for t in range(tokens):
-        x0 = t * (cell + gap)
-        if t < len(prefix_labels):
-            label = prefix_labels[t]
+    for token in range(tokens):
+        x0 = token * (cell + gap)
+        if token < len(prefix_labels):
+            label = prefix_labels[token]
             kind = "reg" if label.startswith("reg") else label
             draw.rectangle((x0, 0, x0 + cell - 1, cell - 1), fill=prefix_colours.get(kind, (90, 90, 90)))
             draw.text((x0 + cell / 2, cell / 2), label.upper() if kind != "reg" else label, fill="white",
                       font=font, anchor="mm")
-            draw.text((x0 + cell / 2, cell + 9), str(t), fill="black", font=font, anchor="mm")
+            draw.text((x0 + cell / 2, cell + 9), str(token), fill="black", font=font, anchor="mm")
             continue
-        r, c = divmod(t - len(prefix_labels), gw)
+        r, c = divmod(token - len(prefix_labels), gw)
         patch = Image.fromarray(image[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw]).resize((cell, cell),
                                                                                          Image.Resampling.NEAREST)
         strip.paste(patch, (x0, 0))
         if c == 0:
-            draw.text((x0 + cell / 2, cell + 9), str(t), fill="black", font=font, anchor="mm")
+            draw.text((x0 + cell / 2, cell + 9), str(token), fill="black", font=font, anchor="mm")
     return np.asarray(strip, dtype=np.uint8)

@@ -34,6 +34,7 @@ from vit_core.methods import RolloutSettings, attention_rollout, class_relevance
 from vit_core.predict import top_k
 from vit_core.provenance import file_sha256 as provenance_file_sha256
 
+from .catalogue import t
 from .state import AnalysisSettings, Context, ImageSpec, ModelSpec
 
 __all__ = [
@@ -141,9 +142,8 @@ def save_checkpoint_upload(name: str, data: bytes) -> str:
     """Store an uploaded checkpoint under a content-addressed folder, with its own file name, and return the path."""
     suffix = Path(name).suffix.lower()
     if suffix not in vit_core.loading.CHECKPOINT_SUFFIXES:
-        raise ModelLoadError(
-            f"{name} is not a supported checkpoint; upload one of {', '.join(vit_core.loading.CHECKPOINT_SUFFIXES)}."
-        )
+        raise ModelLoadError(t("error.checkpoint_type", name=name,
+                                 suffixes=", ".join(vit_core.loading.CHECKPOINT_SUFFIXES)))
     folder = _CHECKPOINT_DIR / hashlib.sha256(data).hexdigest()[:24]  # content-addressed, the name kept for errors
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / Path(name).name
@@ -250,7 +250,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
     try:
         result, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
     except (OSError, ValueError) as error:  # decoder errors that slipped past load_image
-        raise ImageError(f"the image could not be analysed ({type(error).__name__}); try another file.") from error
+        raise ImageError(t("error.image", kind=type(error).__name__)) from error
     predictions = []
     if _has_classifier(loaded):
         predictions = top_k(shared_tensor(result.logits), loaded.label_names, k=5)[0]

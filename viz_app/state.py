@@ -71,6 +71,10 @@ TARGET_CLASS = "relevance_class"
 ROLLOUT_CHART = "rollout_chart"
 SHOW_TRUTH = "show_ground_truth"
 
+# Word values of the layer and head menus (links write them as `layer=rolled`, `head=mean`)
+MEAN_OF_HEADS = "mean of heads"
+ROLLED_OUT = "rolled out"
+
 # -- class-token attention page -------------------------------------------------------------------
 CLS_MODE = "cls_mode"
 CLS_LAYER = "cls_layer"
@@ -157,10 +161,21 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "faithfulness": (FAITH_METHODS, FAITH_TARGET, *FAITH_RENDER.all()),
 }
 
+# Choice widgets whose option labels are translated (the value stays, the label follows the language): the
+# language switch re-asserts them so a switch keeps every choice (see viz_app.i18n).
+TRANSLATED_CHOICES: tuple[str, ...] = (
+    IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, TOUR_STEP, COMPARE_CHOICE,
+    EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS,
+    *(keys.style for keys in (ROLLOUT_RENDER, CLS_RENDER, QUERY_RENDER, FAITH_RENDER)),
+)
+TRANSLATED_CHOICE_PREFIXES: tuple[str, ...] = (LESSON_ANSWER,)
+
 # Session-state slot (not a widget) where the router leaves the current Context for the pages.
 CONTEXT = "_vit_context"
 
+# Model-menu values (English: links and tests name them); the label shown is translated (viz_app.ui.model_label).
 DEMO_LABEL = "Bundled demo model (shapes)"
+TINY_RANDOM_LABEL = "Tiny random ViT (demo model not installed)"
 OTHER_TIMM = "Other timm ViT name..."
 CHECKPOINT = "Local checkpoint (path or upload)..."
 # label -> timm name: pretrained ViTs whose attention this tool rebuilds exactly.
@@ -177,15 +192,16 @@ CURATED_MODELS: dict[str, str] = {
 
 HF_TRANSFORMERS = "Hugging Face model (transformers)..."
 HF_OTHER = "Another hub repository or a local folder..."
-# Hub repository -> what the model is: transformers-format ViTs (vit_core.hf_transformers maps them onto timm's
-# ViT), loaded as hf-hub:<repository>. The note goes under the choice: the sidebar is too narrow for both.
+# Hub repository -> the catalogue key of what the model is: transformers-format ViTs (vit_core.hf_transformers
+# maps them onto timm's ViT), loaded as hf-hub:<repository>. The note goes under the choice: the sidebar is too
+# narrow for both.
 TRANSFORMERS_MODELS: dict[str, str] = {
-    "google/vit-base-patch16-224": "ViT-B/16, ImageNet-21k pre-training, ImageNet-1k classifier.",
-    "google/vit-base-patch16-224-in21k": "ViT-B/16, ImageNet-21k pre-training, no classifier.",
-    "facebook/deit-base-distilled-patch16-224": "DeiT-B/16 with its distillation token, ImageNet-1k.",
-    "facebook/dino-vitb16": "DINO ViT-B/16, self-supervised, no classifier.",
-    "facebook/dinov2-small": "DINOv2 ViT-S/14, self-supervised, no classifier.",
-    "facebook/dinov2-with-registers-small": "DINOv2 ViT-S/14 with 4 registers, self-supervised, no classifier.",
+    "google/vit-base-patch16-224": "hf.vit_base",
+    "google/vit-base-patch16-224-in21k": "hf.vit_base_in21k",
+    "facebook/deit-base-distilled-patch16-224": "hf.deit_distilled",
+    "facebook/dino-vitb16": "hf.dino",
+    "facebook/dinov2-small": "hf.dinov2",
+    "facebook/dinov2-with-registers-small": "hf.dinov2_registers",
 }
 
 

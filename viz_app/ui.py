@@ -22,8 +22,8 @@ from vit_core.methods import RolloutSettings
 from . import export, image_sources, projector, resources, state
 from .figures import COLORSCALES
 from .i18n import t
-from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERINGS, RenderSettings
-from .state import Context, ImageSpec, ModelSpec, RenderKeys
+from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERING_IDS, RENDERINGS, RenderSettings, rendering_name
+from .state import MEAN_OF_HEADS, ROLLED_OUT, Context, ImageSpec, ModelSpec, RenderKeys
 
 __all__ = [
     "render_sidebar",
@@ -41,15 +41,13 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
     if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
-        message = (
-            f"{error.reason}; with no network, choose “{state.CHECKPOINT}” in the Model menu"
-            + (f" or the “{state.DEMO_LABEL}”" if resources.demo_available() else "")
-            + "."
-        )
+        choices = {"checkpoint": model_label(state.CHECKPOINT), "demo": model_label(state.DEMO_LABEL)}
+        key = "error.offline_or_demo" if resources.demo_available() else "error.offline"
+        message = t(key, reason=error.reason, **choices)
     elif isinstance(error, VitCoreError):
-        message = str(error)
+        message = str(error)  # the library's own sentence, in English (see viz_app.catalogue)
     else:
-        message = f"something went wrong ({type(error).__name__}); try another model or image."
+        message = t("error.unexpected", kind=type(error).__name__)
     if _is_plain_word(message.split(" ", 1)[0]):  # sentence case, but names (resnet50, a file, timm) as written
         message = message[:1].upper() + message[1:]
     st.error(message)
@@ -93,33 +91,41 @@ def patch_from_selection(chart_key: str) -> tuple[int, int] | None:
 
 
 def colormap_select(key: str = state.COLORMAP, disabled: bool = False) -> str:
-    return st.selectbox("Colour map", COLORSCALES, key=key, disabled=disabled)
+    return st.selectbox(t("render.colormap"), COLORSCALES, key=key, disabled=disabled)
 
 
-RENDERING_HELP = (
-    f"{HEAT}: colours blended 50/50 over the image, smooth between patch centres, the weakest 10% left clear. "
-    f"{PAPER}: the image darkened where the map is low (the ViT paper's Figure 6). "
-    f"{MASK}: only the patches holding the top share of the map's mass (DINO's Figure 3). "
-    f"{PATCHES}: one coloured block per patch, the exact per-patch values."
-)
+MODEL_LABELS = {  # model-menu values whose label is translated (the curated models' names are shown as they are)
+    state.DEMO_LABEL: "model.demo",
+    state.TINY_RANDOM_LABEL: "model.tiny_random",
+    state.OTHER_TIMM: "model.other_timm",
+    state.HF_TRANSFORMERS: "model.hf",
+    state.HF_OTHER: "model.hf_other",
+    state.CHECKPOINT: "model.checkpoint",
+}
+
+
+def model_label(choice: str) -> str:
+    """A model-menu entry as shown: its value stays English (links and tests name it), the label is translated."""
+    return t(MODEL_LABELS[choice]) if choice in MODEL_LABELS else choice
 
 
 def render_controls(keys: RenderKeys, columns: int = 4) -> RenderSettings:
     """The rendering picker and its settings, laid out in a row of `columns`; returns what they say."""
     cells = st.columns(columns)
-    style = cells[0].selectbox("Rendering", RENDERINGS, key=keys.style, help=RENDERING_HELP)
+    names = {style: rendering_name(style) for style in RENDERINGS}
+    style = cells[0].selectbox(t("render.style"), RENDERINGS, key=keys.style, format_func=names.get,
+                               help=t("render.help", **{RENDERING_IDS[s]: names[s] for s in RENDERINGS}))
     coloured = style in (HEAT, PATCHES)
     with cells[1]:
         colorscale = colormap_select(keys.colorscale, disabled=not coloured)
-    opacity = cells[2].slider("Opacity", 0.0, 1.0, 0.5, 0.05, key=keys.opacity, disabled=not coloured)
+    opacity = cells[2].slider(t("render.opacity"), 0.0, 1.0, 0.5, 0.05, key=keys.opacity, disabled=not coloured)
     mass = st.session_state.get(keys.mass, 0.6)
     blur = bool(st.session_state.get(keys.blur, False))
     with cells[min(3, columns - 1)]:
         if style == MASK:
-            mass = st.slider("Mass kept", 0.1, 0.95, 0.6, 0.05, key=keys.mass,
-                             help="Keep the fewest patches that hold this share of the map's total.")
+            mass = st.slider(t("render.mass"), 0.1, 0.95, 0.6, 0.05, key=keys.mass, help=t("render.mass_help"))
         elif style == PAPER:
-            blur = st.toggle("Blur about one patch", key=keys.blur)
+            blur = st.toggle(t("render.blur"), key=keys.blur)
     return RenderSettings(style=style, colorscale=colorscale, opacity=opacity, mass=mass,
                           blur_patches=1.0 if blur else 0.0)
 
@@ -132,18 +138,22 @@ def rollout_settings(depth: int) -> RolloutSettings:
                            start_layer=min(int(get(state.START_LAYER, 0)), depth - 1))
 
 
-def describe_rollout(settings: RolloutSettings) -> str:
-    return (f"rollout: {settings.head_fusion} of heads, discard {settings.discard_ratio:.2f}, residual "
-            f"{settings.residual_weight:.2f}, from layer {settings.start_layer}")
+def describe_rollout(settings: RolloutSettings, lang: str | None = None) -> str:
+    return t("render.rollout_settings", lang=lang, fusion=t(f"fusion.{settings.head_fusion}", lang=lang), discard=f"{settings.discard_ratio:.2f}",
+             residual=f"{settings.residual_weight:.2f}", start=settings.start_layer)
 
 
 def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, *,
                  key: str, width: int = export.DEFAULT_WIDTH, file_stem: str | None = None) -> None:
-    """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption."""
-    caption = [f"{what} - {image_label(ctx)}", f"{render.describe()}; {settings_text}.", resources.provenance(ctx)]
+    """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption.
+
+    `what` and `settings_text` go into the PNG's caption, so they are English (``t(..., lang="en")``): Pillow's
+    bundled font has no Hangul.
+    """
+    caption = [f"{what} - {image_label(ctx)}", f"{render.describe('en')}; {settings_text}.", resources.provenance(ctx)]
     stem = file_stem or f"{Path(ctx.image.label).stem}_{what.split()[0].lower()}"
-    st.download_button(f"Download PNG ({width} px)", lambda: export.overlay_png(ctx.view, heat, render, width=width,
-                                                                                   caption=caption),
+    st.download_button(t("export.png_button", width=width),
+                       lambda: export.overlay_png(ctx.view, heat, render, width=width, caption=caption),
                        file_name=f"{stem}.png", mime="image/png", key=key)
 
 
@@ -155,9 +165,17 @@ def render_settings(keys: RenderKeys) -> RenderSettings:
                           blur_patches=1.0 if get(keys.blur, False) else 0.0)
 
 
+CHOICE_LABELS = {MEAN_OF_HEADS: "head.mean", ROLLED_OUT: "layer.rolled"}  # layer and head menus' word values
+
+
 def head_label(head: int | str) -> str:
-    """The one way heads are named in the app: "head 3" (or a label such as "mean of heads" as is)."""
-    return head if isinstance(head, str) else f"head {int(head)}"
+    """The one way heads are named in the app: "head 3" (or "mean of heads", in the current language)."""
+    return t(CHOICE_LABELS[head]) if head in CHOICE_LABELS else t("head.n", head=int(head))
+
+
+def layer_label(layer: int | str) -> str:
+    """"layer 3", or "rolled out" (over all layers), in the current language."""
+    return t(CHOICE_LABELS[layer]) if layer in CHOICE_LABELS else t("layer.n", layer=int(layer))
 
 
 def class_probabilities(ctx: Context) -> np.ndarray:
@@ -169,7 +187,7 @@ def class_probabilities(ctx: Context) -> np.ndarray:
 
 def class_name(ctx: Context, index: int) -> str:
     names = ctx.loaded.label_names
-    return names[int(index)] if names else f"class {int(index)}"
+    return names[int(index)] if names else t("class.n", index=int(index))
 
 
 def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
@@ -189,11 +207,11 @@ def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
         st.session_state[f"{key}.vocabulary"] = vocabulary
     top = [int(p.index) for p in ctx.predictions]
     rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: names[i].lower())
-    chosen = st.selectbox("Explain class (relevance)", [*top, *rest], format_func=names.__getitem__, key=key,
-                          help="The five most probable first, then every class by name.")
+    chosen = st.selectbox(t("class.explain"), [*top, *rest], format_func=names.__getitem__, key=key,
+                          help=t("class.help"))
     rank = top.index(chosen) + 1 if chosen in top else None
-    st.caption(f"{names[chosen]}: {100 * probs[chosen]:.1f}% for this image"
-               + (f" (top-{rank})." if rank is not None else "."))
+    st.caption(t("class.probability", name=names[chosen], percent=f"{100 * probs[chosen]:.1f}")
+               + (t("class.rank", rank=rank) if rank is not None else "."))
     return chosen
 
 
@@ -212,18 +230,12 @@ def _switch_to_pretrained() -> None:
 
 def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
     """Say plainly that the bundled model knows six synthetic shapes only, and offer a pretrained model."""
-    classes = ", ".join(ctx.loaded.label_names or ()) or "six shapes"
+    classes = ", ".join(ctx.loaded.label_names or ()) or t("domain.six_shapes")
     name = state.CURATED_MODELS[PRETRAINED_OFFER]
     cached = resources.model_is_downloaded(name)
-    needs = ("already on this machine" if cached else
-             "downloads about 88 MB once, so it needs the network the first time")
-    st.warning(
-        f"This image is not one of the bundled model's generated scenes. That model knows only six synthetic "
-        f"shapes ({classes}) on generated backgrounds, so the probabilities below are only its pick among those "
-        f"shapes, however confident they look. For photos, use a pretrained ImageNet model ({needs}), or "
-        "“Local checkpoint” in the sidebar for a weights file on this machine.",
-    )
-    st.button(f"Use {PRETRAINED_OFFER}", on_click=_switch_to_pretrained, key=key)
+    needs = t("domain.cached") if cached else t("domain.download")
+    st.warning(t("domain.notice", classes=classes, needs=needs, checkpoint=model_label(state.CHECKPOINT)))
+    st.button(t("domain.use", name=PRETRAINED_OFFER), on_click=_switch_to_pretrained, key=key)
 
 
 def keep_view_controls(current_page: str) -> None:
@@ -244,7 +256,7 @@ def require_context() -> Context:
     """The Context the router prepared; stops the page (the error is already shown) when there is none."""
     ctx = st.session_state.get(state.CONTEXT)
     if ctx is None:
-        st.info("Choose a model and an image in the sidebar to begin.")
+        st.info(t("sidebar.begin"))
         st.stop()
     return ctx
 
@@ -252,22 +264,19 @@ def require_context() -> Context:
 # -- sidebar --------------------------------------------------------------------------------------
 def _model_spec() -> ModelSpec | None:
     default = resources.default_model_spec()
-    demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else "Tiny random ViT (demo model not installed)"
+    demo_label = state.DEMO_LABEL if default.name == DEMO_MODEL_NAME else state.TINY_RANDOM_LABEL
     options = [demo_label, *state.CURATED_MODELS, state.OTHER_TIMM, state.HF_TRANSFORMERS, state.CHECKPOINT]
-    choice = st.selectbox("Model", options, key=state.MODEL_CHOICE)
+    choice = st.selectbox(t("sidebar.model"), options, key=state.MODEL_CHOICE, format_func=model_label)
     if choice == demo_label:
         spec = default
     elif choice in state.CURATED_MODELS:
         spec = ModelSpec(state.CURATED_MODELS[choice])
     elif choice == state.OTHER_TIMM:
-        name = st.text_input(
-            "timm model name", key=state.MODEL_NAME, placeholder="e.g. vit_base_patch16_384.augreg_in21k_ft_in1k"
-        ).strip()
+        name = st.text_input(t("sidebar.timm_name"), key=state.MODEL_NAME,
+                             placeholder=t("sidebar.example", example="vit_base_patch16_384.augreg_in21k_ft_in1k")
+                             ).strip()
         if not name:
-            st.caption(
-                "Type the name of any timm ViT (see `timm.list_pretrained('vit_*')`) or a hub repository with a timm "
-                "config, as `hf-hub:org/name`."
-            )
+            st.caption(t("sidebar.timm_hint"))
             return None
         spec = ModelSpec(name)
     elif choice == state.HF_TRANSFORMERS:
@@ -275,41 +284,34 @@ def _model_spec() -> ModelSpec | None:
         if spec is None:
             return None
     else:
-        arch = st.text_input("Architecture (timm name)", key=state.CHECKPOINT_ARCH, placeholder="vit_small_patch16_224")
-        path = st.text_input("Checkpoint path on this machine", key=state.CHECKPOINT_PATH).strip()
+        arch = st.text_input(t("sidebar.arch"), key=state.CHECKPOINT_ARCH, placeholder="vit_small_patch16_224")
+        path = st.text_input(t("sidebar.checkpoint_path"), key=state.CHECKPOINT_PATH).strip()
         upload = st.file_uploader(
-            "…or upload a checkpoint", type=["safetensors", "pth", "pt", "bin", "npz"], key=state.CHECKPOINT_UPLOAD
+            t("sidebar.checkpoint_upload"), type=["safetensors", "pth", "pt", "bin", "npz"], key=state.CHECKPOINT_UPLOAD
         )
         if not arch.strip() or not (path or upload):
-            st.caption("Give the architecture and a .safetensors/.pth/.npz file; nothing is downloaded.")
+            st.caption(t("sidebar.checkpoint_hint"))
             return None
         checkpoint = resources.save_checkpoint_upload(upload.name, upload.getvalue()) if upload else path
         spec = ModelSpec(arch.strip(), checkpoint=checkpoint)
-    random_weights = st.toggle(
-        "Random weights (untrained control)",
-        key=state.RANDOM_WEIGHTS,
-        help=f"The same architecture with timm's own random initialisation (seed {RANDOM_SEED}), never these "
-        "weights: a map that survives randomisation explains nothing about what the model learned.",
-    )
+    random_weights = st.toggle(t("sidebar.random"), key=state.RANDOM_WEIGHTS,
+                               help=t("sidebar.random_help", seed=RANDOM_SEED))
     precisions = ["float32"] + (["bfloat16", "float16"] if torch.cuda.is_available() else [])
-    dtype = st.selectbox("Precision", precisions, key=state.PRECISION, disabled=len(precisions) == 1)
+    dtype = st.selectbox(t("sidebar.precision"), precisions, key=state.PRECISION, disabled=len(precisions) == 1)
     return ModelSpec(spec.name, spec.checkpoint, pretrained=spec.pretrained and not random_weights, dtype=dtype)
 
 
 def _transformers_spec() -> ModelSpec | None:
     """A transformers-format ViT: one of the well-known hub repositories, another one, or a save_pretrained folder."""
-    preset = st.selectbox("Repository", [*state.TRANSFORMERS_MODELS, state.HF_OTHER], key=state.HF_PRESET)
+    preset = st.selectbox(t("sidebar.repository"), [*state.TRANSFORMERS_MODELS, state.HF_OTHER], key=state.HF_PRESET,
+                          format_func=model_label)
     if preset in state.TRANSFORMERS_MODELS:
-        st.caption(state.TRANSFORMERS_MODELS[preset])
+        st.caption(t(state.TRANSFORMERS_MODELS[preset]))
         return ModelSpec(f"hf-hub:{preset}")
-    name = st.text_input(
-        "Hub repository or folder", key=state.HF_NAME, placeholder="e.g. org/name, or /path/to/saved/model"
-    ).strip()
+    name = st.text_input(t("sidebar.hf_name"), key=state.HF_NAME,
+                         placeholder=t("sidebar.example", example="org/name, /path/to/saved/model")).strip()
     if not name:
-        st.caption(
-            "A ViT, DeiT or DINOv2 in the transformers format: a hub repository (`org/name`, optionally `@revision`) "
-            "or a folder on this machine written by `save_pretrained` (config.json and model.safetensors)."
-        )
+        st.caption(t("sidebar.hf_hint"))
         return None
     is_folder = name.startswith(("/", ".", "~")) or Path(name).expanduser().is_dir()
     return ModelSpec(name if is_folder or name.startswith("hf-hub:") else f"hf-hub:{name}")
@@ -331,11 +333,11 @@ def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
         names = list(samples)
         demo = model is not None and model.name.split(".")[0] == DEMO_MODEL_NAME
         first = FIRST_SCENE if demo else FIRST_PHOTO
-        name = st.selectbox("Sample image", names, index=names.index(first) if first in names else 0, key=state.SAMPLE)
+        name = st.selectbox(t("sidebar.sample"), names, index=names.index(first) if first in names else 0, key=state.SAMPLE)
         return resources.image_from_bytes(samples[name], name)
-    upload = st.file_uploader("Upload an image", type=list(resources.IMAGE_TYPES), key=state.UPLOAD)
+    upload = st.file_uploader(t("sidebar.upload"), type=list(resources.IMAGE_TYPES), key=state.UPLOAD)
     if upload is None:
-        st.caption("PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to 20 MB.")
+        st.caption(t("sidebar.upload_hint"))
         return None
     return resources.image_from_bytes(upload.getvalue(), upload.name)
 
@@ -358,7 +360,8 @@ def _progress_class(bar, name: str) -> type:
             shown = super().update(n)
             if self.total:
                 done, total = self.n / 2**20, self.total / 2**20
-                bar.progress(min(1.0, self.n / self.total), text=f"Downloading {name}: {done:,.0f} of {total:,.0f} MB")
+                bar.progress(min(1.0, self.n / self.total),
+                             text=t("load.progress", name=name, done=f"{done:,.0f}", total=f"{total:,.0f}"))
             return shown
 
     return StreamlitProgress
@@ -368,31 +371,27 @@ def _download_weights(spec: ModelSpec) -> None:
     """Fetch uncached hub weights with a progress bar (what loading would refuse is refused before any bytes)."""
     if not _hub_weights_needed(spec) or resources.model_is_downloaded(spec.name) is not False:
         return
-    bar = st.progress(0.0, text=f"Downloading {spec.name} on first use; later runs load it from the local cache…")
+    bar = st.progress(0.0, text=t("load.first_download", name=spec.name, about=""))
     try:
         path = download_hub_weights(spec.name, tqdm_class=_progress_class(bar, spec.name), dtype=spec.dtype)
     except Exception:
         bar.empty()  # the error is shown instead of a bar that stopped
         raise
     if path is not None:
-        bar.progress(1.0, text=f"Downloaded {spec.name} ({Path(path).stat().st_size / 2**20:,.0f} MB).")
+        bar.progress(1.0, text=t("load.downloaded", name=spec.name, mb=f"{Path(path).stat().st_size / 2**20:,.0f}"))
 
 
 def _loading_message(spec: ModelSpec) -> str:
     if not _hub_weights_needed(spec):
-        return f"Loading {spec.name}…"
+        return t("load.loading", name=spec.name)
     downloaded = resources.model_is_downloaded(spec.name)
     if downloaded is None:
-        return f"Loading {spec.name}…"
+        return t("load.loading", name=spec.name)
     if downloaded:
-        return f"Loading {spec.name} from the local cache…"
+        return t("load.from_cache", name=spec.name)
     size = resources.model_download_mb(spec.name)
-    about = f" (about {size:,.0f} MB)" if size else ""
-    return f"Downloading {spec.name}{about} on first use; later runs load it from the local cache…"
-
-
-RANDOM_NOTE = ("Random weights: the untrained control. Whatever structure these pictures show comes from the "
-               "architecture and the image, not from training.")
+    about = t("load.about", mb=f"{size:,.0f}") if size else ""
+    return t("load.first_download", name=spec.name, about=about)
 
 
 def render_sidebar() -> Context | None:
@@ -400,7 +399,7 @@ def render_sidebar() -> Context | None:
     st.session_state[state.CONTEXT] = None
     with st.sidebar:
         image_box = st.container()  # the image picker first: visible without scrolling (it needs the model spec)
-        st.subheader("Model")
+        st.subheader(t("sidebar.model"))
         spec = _model_spec()
     with image_box:
         image = _image_spec(spec)
@@ -415,15 +414,13 @@ def render_sidebar() -> Context | None:
         return None
     loaded = ctx.loaded
     with st.sidebar:
-        st.caption(
-            f"**{loaded.name}** · {weights_label(loaded)} · "
-            f"{loaded.device.type} · {str(loaded.dtype).removeprefix('torch.')}  \n"
-            f"{ctx.geometry.depth} layers × {ctx.geometry.num_heads} heads · "
-            f"{ctx.geometry.grid_size[0]}×{ctx.geometry.grid_size[1]} patches of "
-            f"{ctx.geometry.patch_size[0]} px · prefix: {', '.join(ctx.prefix_labels) or 'none'}"
-        )
+        g = ctx.geometry
+        st.caption(t("sidebar.loaded", name=loaded.name, weights=weights_label(loaded), device=loaded.device.type,
+                     dtype=str(loaded.dtype).removeprefix("torch."), depth=g.depth, heads=g.num_heads,
+                     gh=g.grid_size[0], gw=g.grid_size[1], ph=g.patch_size[0],
+                     prefix=", ".join(ctx.prefix_labels) or t("none")))
     if loaded.source == "random":
-        st.warning(RANDOM_NOTE)
+        st.warning(t("sidebar.random_note"))
     st.session_state[state.CONTEXT] = ctx
     return ctx
 
@@ -431,8 +428,10 @@ def render_sidebar() -> Context | None:
 def weights_label(loaded) -> str:
     """Where a loaded model's weights came from, in the app's words; random weights name their seed."""
     if loaded.source == "random":
-        return f"random weights (timm's initialisation, seed {loaded.seed})"
-    return {"demo": "bundled", "hub": "pretrained", "checkpoint": "checkpoint"}.get(loaded.source, loaded.source)
+        return t("weights.random", seed=loaded.seed)
+    if loaded.source in ("demo", "hub", "checkpoint"):
+        return t(f"weights.{loaded.source}")
+    return loaded.source
 
 
 def image_label(ctx: Context) -> str:
@@ -445,4 +444,4 @@ def percent(value: float) -> str:
 
 def prefix_mass(weights: np.ndarray, labels: tuple[str, ...]) -> str:
     """'cls 3.1%, reg0 20.4%' for the weights a map put on the prefix tokens."""
-    return ", ".join(f"{label} {percent(w)}" for label, w in zip(labels, weights, strict=False)) or "none"
+    return ", ".join(f"{label} {percent(w)}" for label, w in zip(labels, weights, strict=False)) or t("none")

@@ -1,6 +1,7 @@
 """The classroom mode in a real Chromium: a deep link opens the named page, layer, head and patch; the lesson
-goes Next/Back and reveals its figure once a question is answered; Korean and back; projector mode makes the
-per-head maps and colour-bar labels large; a drawing made with mouse events is analysed."""
+goes Next/Back and reveals its figure once a question is answered; Korean and back, on the lesson and the
+rollout page; projector mode makes the per-head maps and colour-bar labels large; a drawing made with mouse
+events is analysed."""
 
 from __future__ import annotations
 
@@ -70,6 +71,26 @@ def test_lesson_next_back_answer_and_korean(app_url, browser):
     page.wait_for_timeout(1500)
     checked = page.locator(".st-key-image_source input[type=radio]").evaluate_all("es => es.map(e => e.checked)")
     assert checked == [True, False, False, False], "the image source still shows Sample after the switches"
+    page.close()
+
+
+def test_rollout_page_in_korean_and_back(app_url, browser):
+    """A page other than the lesson in Korean: its title, headings, controls and sidebar; English again after the
+    switch, with the chosen residual weight kept. Its screenshot (out/) is the one in docs/korean-rollout.png."""
+    page = _open(browser, f"{app_url}/?page=rollout&lang=ko&residual=0.3")
+    main = page.locator("[data-testid=stMain]")
+    page.get_by_role("heading", name="어텐션 롤아웃").first.wait_for()
+    page.get_by_role("heading", name="클래스별 관련도").wait_for()
+    page.locator("[data-testid=stSidebar]", has_text="이미지와 패치").wait_for()  # the navigation
+    page.locator("label", has_text="잔차 가중치").first.wait_for()
+    page.wait_for_timeout(1500)  # the figures settle
+    headings = main.locator("h1, h2, h3").all_inner_texts()
+    assert headings and all(re.search("[\uac00-\ud7a3]", h) for h in headings), headings
+    page.screenshot(path=str(SHOTS / "korean-rollout.png"))
+    page.locator("[data-testid=stSidebar] button", has_text="English").click()
+    page.get_by_role("heading", name="Class-specific relevance").wait_for()
+    page.wait_for_url(lambda url: "lang=en" in url and "residual=0.3" in url)
+    assert page.locator("[data-testid=stException]").count() == 0
     page.close()
 
 

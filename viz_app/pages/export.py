@@ -8,6 +8,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from viz_app import export, figures, resources, state
+from viz_app.i18n import t
 from viz_app.ui import describe_rollout, png_download, render_settings, require_context, rollout_settings, show_error
 
 ctx = require_context()
@@ -22,34 +23,38 @@ except VitCoreError as error:
     show_error(error)
     st.stop()
 
-st.subheader("Rollout map (PNG)")
-st.caption(f"The attention rollout as the “Attention rollout” page draws it now ({render.describe()}; "
-           f"{describe_rollout(settings)}), with its colour bar and a caption of these settings and the model.")
-width = st.select_slider("Width (px)", [448, 672, 896, 1344, 1792], value=export.DEFAULT_WIDTH, key=state.EXPORT_WIDTH)
-png_download(ctx, heat, render, "Attention rollout", describe_rollout(settings), key="export_png", width=width,
+st.subheader(t("export.png"))
+st.caption(t("export.png_caption", page=t("nav.rollout"), rendering=render.describe(),
+             settings=describe_rollout(settings)))
+width = st.select_slider(t("export.width"), [448, 672, 896, 1344, 1792], value=export.DEFAULT_WIDTH, key=state.EXPORT_WIDTH)
+png_download(ctx, heat, render, t("nav.rollout", lang="en"), describe_rollout(settings, "en"), key="export_png",
+             width=width,
              file_stem=f"{stem}_rollout")
 
-st.subheader("All arrays (.npz)")
+st.subheader(t("export.npz"))
 shapes = ", ".join(f"`{k}` {list(v.shape)}" for k, v in a.arrays().items())
-st.caption(f"The same keys as `python -m vit_core analyze`: {shapes}, and `provenance` (model, weights SHA-256, "
-           "preprocessing, settings, versions, date) as a JSON string.")
-st.download_button("Download .npz", lambda: resources.npz_bytes(ctx.key, a), file_name=f"{stem}.npz",
+st.caption(t("export.npz_caption", shapes=shapes))
+st.download_button(t("export.npz_button"), lambda: resources.npz_bytes(ctx.key, a), file_name=f"{stem}.npz",
                    mime="application/octet-stream", key="export_npz")
 
-st.subheader("A figure as standalone HTML")
+st.subheader(t("export.html"))
+# figure value (English: it names the file) -> its catalogue key and builder
 builders = {
-    "Attention rollout overlay": lambda: figures.overlay_figure(ctx.view, heat, g.patch_size, settings=render,
-                                                                clickable=False,
-                                                                title=f"Attention rollout ({describe_rollout(settings)})"),
-    "Mean attention distance": lambda: figures.head_metric_figure(a.mean_attention_distance[0],
-                                                                  y_title="mean attention distance (px)"),
-    "Patch-embedding filters": lambda: figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance),
+    "Attention rollout overlay": ("export.fig.rollout", lambda: figures.overlay_figure(
+        ctx.view, heat, g.patch_size, settings=render, clickable=False,
+        title=f"{t('nav.rollout')} ({describe_rollout(settings)})")),
+    "Mean attention distance": ("heads.distance", lambda: figures.head_metric_figure(
+        a.mean_attention_distance[0], y_title=t("fig.distance_px"))),
+    "Patch-embedding filters": ("nav.filters", lambda: figures.filters_figure(a.patch_embed_pcs,
+                                                                              a.patch_embed_pcs_variance)),
 }
 if a.cls_attention is not None:
-    builders["Class-token attention (animated)"] = lambda: figures.head_grid_figure(
-        a.cls_attention[0], colorscale=render_settings(state.CLS_RENDER).colorscale)
+    builders["Class-token attention (animated)"] = ("export.fig.cls", lambda: figures.head_grid_figure(
+        a.cls_attention[0], colorscale=render_settings(state.CLS_RENDER).colorscale))
 if a.pos_embed_similarity is not None:
-    builders["Position-embedding similarity"] = lambda: figures.pos_embed_tiles_figure(a.pos_embed_similarity)
-name = st.selectbox("Figure", list(builders), key=state.EXPORT_FIGURE)
-st.download_button("Download HTML", lambda: export.figure_html(builders[name](), f"{name} — {ctx.image.label}"),
+    builders["Position-embedding similarity"] = ("position.title",
+                                                 lambda: figures.pos_embed_tiles_figure(a.pos_embed_similarity))
+name = st.selectbox(t("export.figure"), list(builders), key=state.EXPORT_FIGURE, format_func=lambda n: t(builders[n][0]))
+title = f"{t(builders[name][0])} — {ctx.image.label}"
+st.download_button(t("export.html_button"), lambda: export.figure_html(builders[name][1](), title),
                    file_name=f"{stem}_{name.split()[0].lower()}.html", mime="text/html", key="export_html")

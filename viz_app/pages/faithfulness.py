@@ -18,6 +18,7 @@ from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, m
 from viz_app import figures, resources, state
 from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import objects_in_view
+from viz_app.i18n import t
 from viz_app.ui import plotly, render_controls, require_context, show_error
 
 ctx = require_context()
@@ -25,26 +26,11 @@ geometry = ctx.geometry
 scene = resources.scene_ground_truth().get(ctx.image.sha256)
 objects = objects_in_view(scene, ctx.mapping) if scene else []
 
-NAMES = {
-    "raw": "Raw attention (last layer)",
-    "rollout": "Attention rollout",
-    "flow": "Attention flow",
-    "relevance": "Class-specific relevance",
-    "gradcam": "Grad-CAM",
-    "lrp": "Conservative LRP",
-    "random": "Random (baseline)",
-    "centre": "Centre prior (baseline)",
-}
+NAMES = {method: "Grad-CAM" if method == "gradcam" else t(f"faith.method.{method}") for method in METHODS}
 DEFAULT = ["raw", "rollout", "relevance", "gradcam", "lrp", "random", "centre"]
-MEASURE_NAMES = {
-    "positive_auc": "token removal, most relevant first",
-    "negative_auc": "token removal, least relevant first",
-    "deletion_auc": "pixel deletion",
-    "insertion_auc": "pixel insertion",
-    "pointing_game": "pointing game",
-    "energy_pointing": "energy in the box",
-    "mask_iou": "box IoU (top 10%)",
-}
+MEASURES = ("positive_auc", "negative_auc", "deletion_auc", "insertion_auc", "pointing_game", "energy_pointing",
+            "mask_iou")
+MEASURE_NAMES = {measure: t(f"faith.measure.{measure}") for measure in MEASURES}
 
 
 def box_mask(label: str) -> np.ndarray | None:
@@ -60,19 +46,16 @@ def box_mask(label: str) -> np.ndarray | None:
 
 
 if not ctx.predictions:
-    st.info("The faithfulness measures follow a class's probability; this model has no classification head.")
+    st.info(t("faith.no_head"))
     st.stop()
 
 top = st.columns([3, 2])
-chosen = top[0].multiselect("Methods", METHODS, default=DEFAULT, format_func=NAMES.get, key=state.FAITH_METHODS,
-                            help="Attention flow solves one max-flow problem per patch: seconds per image.")
+chosen = top[0].multiselect(t("faith.methods"), METHODS, default=DEFAULT, format_func=NAMES.get,
+                            key=state.FAITH_METHODS, help=t("faith.methods_help"))
 options = {p.index: f"{p.label} ({100 * p.probability:.1f}%)" for p in ctx.predictions}
-target = top[1].selectbox("Explain class", list(options), format_func=options.get, key=state.FAITH_TARGET)
+target = top[1].selectbox(t("faith.explain"), list(options), format_func=options.get, key=state.FAITH_TARGET)
 label = next(p.label for p in ctx.predictions if p.index == target)
-st.caption(
-    "AUC: trapezoid rule over the fraction (token removal 0 to 90%, pixels 0 to 100%, 0% step included). "
-    "Lower is better for removal most-relevant-first and deletion; higher for least-relevant-first and insertion."
-)
+st.caption(t("faith.auc"))
 
 maps_area = st.container()  # the maps go above the curves, drawn once every method has finished
 results: dict[str, dict] = {}
@@ -81,10 +64,10 @@ slots = {key: column.empty() for key, column in zip(("positive", "negative"), ch
 charts2 = st.columns(2)
 slots.update({key: column.empty() for key, column in zip(("deletion", "insertion"), charts2, strict=True)})
 titles = {
-    "positive": ("Token removal, most relevant first (lower is better)", "fraction of patches removed", FRACTIONS),
-    "negative": ("Token removal, least relevant first (higher is better)", "fraction of patches removed", FRACTIONS),
-    "deletion": ("Pixel deletion, blur fill (lower is better)", "fraction of patches blurred", PIXEL_FRACTIONS),
-    "insertion": ("Pixel insertion onto the blurred image (higher is better)", "fraction of patches restored", PIXEL_FRACTIONS),
+    "positive": (t("faith.curve.positive"), t("fig.removed"), FRACTIONS),
+    "negative": (t("faith.curve.negative"), t("fig.removed"), FRACTIONS),
+    "deletion": (t("faith.curve.deletion"), t("faith.blurred"), PIXEL_FRACTIONS),
+    "insertion": (t("faith.curve.insertion"), t("faith.restored"), PIXEL_FRACTIONS),
 }
 
 
@@ -97,7 +80,7 @@ def draw_curves() -> None:
 
 STEPS = 2 * len(FRACTIONS) + 2 * len(PIXEL_FRACTIONS)  # removal both ways, deletion, insertion
 cheap = [m for m in chosen if m != "flow"]
-for group, text in ((cheap, "Maps and perturbation curves…"), (["flow"] if "flow" in chosen else [], "Attention flow (one max-flow problem per patch)…")):
+for group, text in ((cheap, t("faith.progress")), (["flow"] if "flow" in chosen else [], t("faith.progress_flow"))):
     if not group:
         continue
     bar = st.progress(0.0, text=text)
@@ -135,18 +118,15 @@ if results:
         }
         for method, entry in summary.items()
     }
-    st.subheader("AUCs and measures")
+    st.subheader(t("faith.table"))
     st.dataframe(pd.DataFrame.from_dict(table, orient="index"), width="stretch")
     if {"random", "centre"} <= set(summary):
         verdicts = []
         for measure in shown:
             winners = [NAMES[m] for m, e in summary.items() if m not in ("random", "centre")
                        and measure in e.get("beats_random", []) and measure in e.get("beats_centre", [])]
-            verdicts.append(f"{MEASURE_NAMES[measure]}: {', '.join(winners) if winners else 'none'}")
-        st.caption(
-            "On this image, better than both baselines — " + "; ".join(verdicts)
-            + (". Localisation measures use the target object's true box." if mask is not None else ".")
-        )
+            verdicts.append(f"{MEASURE_NAMES[measure]}: {', '.join(winners) if winners else t('none')}")
+        st.caption(t("faith.verdicts_box" if mask is not None else "faith.verdicts", verdicts="; ".join(verdicts)))
 
 
 @st.fragment
@@ -164,5 +144,5 @@ def maps_view() -> None:
 
 if results:
     with maps_area:
-        st.subheader(f"Maps for “{label}”")
+        st.subheader(t("faith.maps", label=label))
         maps_view()

@@ -4,6 +4,7 @@ entropy, for the current image and, on request, averaged over every sample image
 import streamlit as st
 
 from viz_app import figures, findings, resources, state
+from viz_app.i18n import t
 from viz_app.ui import plotly, require_context
 
 ctx = require_context()
@@ -14,27 +15,24 @@ entropy = ctx.analysis.attention_entropy[0]  # [layer, head], nats
 @st.fragment
 def heads_view() -> None:
     samples = len(resources.sample_images())
-    across = st.toggle(f"Average over all {samples} sample images", key=state.HEADS_ALL_SAMPLES,
-                       help="Runs the model once per sample image (cached afterwards).")
+    across = st.toggle(t("heads.across", n=samples), key=state.HEADS_ALL_SAMPLES, help=t("heads.across_help"))
     spread_d = spread_e = None
-    d, e, where = distance, entropy, "this image"
+    d, e, where = distance, entropy, t("heads.this_image")
     if across:
-        with st.spinner(f"Analysing {samples} sample images…"):
+        with st.spinner(t("heads.analysing", n=samples)):
             metrics = resources.sample_head_metrics(ctx.spec.key, ctx.loaded)
         d, e, spread_d, spread_e = (metrics["distance_mean"], metrics["entropy_mean"],
                                     metrics["distance_std"], metrics["entropy_std"])
-        where = f"mean ± std over {int(metrics['count'])} sample images"
+        where = t("heads.over_samples", n=int(metrics["count"]))
     left, right = st.columns(2)
     with left:
-        st.subheader("Mean attention distance")
-        plotly(figures.head_metric_figure(d, y_title="mean attention distance (pixels)", spread=spread_d,
-                                          title=where))
-        st.caption("Attention-weighted distance between a patch and the patches it attends to, one point per head "
-                   f"(Figure 7 right), {where}. {findings.distance_finding(d).text}")
+        st.subheader(t("heads.distance"))
+        plotly(figures.head_metric_figure(d, y_title=t("lesson.distance.axis"), spread=spread_d, title=where))
+        st.caption(t("heads.distance_caption", where=where, finding=findings.distance_finding(d).text))
     with right:
-        st.subheader("Attention entropy")
-        plotly(figures.head_metric_figure(e, y_title="entropy (nats)", spread=spread_e, title=where))
-        st.caption("Low entropy: a head focuses on few tokens; high: it spreads its attention widely.")
+        st.subheader(t("heads.entropy"))
+        plotly(figures.head_metric_figure(e, y_title=t("heads.entropy_axis"), spread=spread_e, title=where))
+        st.caption(t("heads.entropy_caption"))
 
 
 heads_view()

@@ -8,6 +8,7 @@ import streamlit as st
 from PIL import Image
 
 from viz_app import figures, state
+from viz_app.i18n import t
 from viz_app.rendering import token_strip
 from viz_app.ui import domain_notice, outside_domain, percent, plotly, require_context
 
@@ -18,48 +19,39 @@ ph, pw = geometry.patch_size
 
 left, right = st.columns([1, 1])
 with left:
-    st.subheader("What the model sees")
-    st.caption(
-        f"{ctx.image.label}, resized and cropped to {geometry.img_size[1]} × {geometry.img_size[0]} px "
-        "by the model's own preprocessing."
-    )
+    st.subheader(t("overview.sees"))
+    st.caption(t("overview.sees_caption", image=ctx.image.label, w=geometry.img_size[1], h=geometry.img_size[0]))
     plotly(figures.image_figure(ctx.view, height=420))
 with right:
-    st.subheader("Prediction")
+    st.subheader(t("overview.prediction"))
     if ctx.predictions:
         top = ctx.predictions[0]
         strange = outside_domain(ctx)
         if strange:
             domain_notice(ctx)
-            st.markdown(f"Its pick among its {ctx.num_classes} shapes: **{top.label}** "
-                        f"({percent(top.probability)} of its probability, not a confidence about this image)")
+            st.markdown(t("overview.pick", n=ctx.num_classes, label=top.label, p=percent(top.probability)))
         else:
-            st.markdown(f"Top-1: **{top.label}** with probability **{percent(top.probability)}**")
+            st.markdown(t("overview.top1", label=top.label, p=percent(top.probability)))
         plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions],
-                                   title=f"probability among the {ctx.num_classes} shapes it knows" if strange else None))
+                                   title=t("overview.topk_shapes", n=ctx.num_classes) if strange else None))
     else:
-        st.info("This model has no classification head (a self-supervised or image-tower model), so it predicts no class.")
+        st.info(t("overview.no_head"))
 
 
 @st.fragment
 def patches_view() -> None:
-    st.subheader("16 × 16 words: the image as a sequence of patches")
-    show = st.toggle("Show token indices", value=True, key=state.SHOW_INDICES)
+    st.subheader(t("overview.words"))
+    show = st.toggle(t("overview.show_indices"), value=True, key=state.SHOW_INDICES)
     col_grid, col_seq = st.columns([1, 1])
     with col_grid:
-        st.caption(
-            f"{gh} × {gw} = {gh * gw} patches of {ph} × {pw} px, numbered by their position in the sequence."
-        )
+        st.caption(t("overview.grid", gh=gh, gw=gw, n=gh * gw, ph=ph, pw=pw))
         plotly(figures.patch_grid_figure(ctx.view, geometry.grid_size, geometry.patch_size,
                                          geometry.num_prefix_tokens, show_indices=show))
     with col_seq:
-        prefix = ", ".join(ctx.prefix_labels) or "none (the model pools the patch tokens)"
+        prefix = ", ".join(ctx.prefix_labels) or t("overview.no_prefix")
         count = geometry.num_prefix_tokens
-        st.caption(
-            f"The flattened sequence: {count} prefix token{'' if count == 1 else 's'} ({prefix}) first, then every "
-            f"patch row by row: {geometry.num_tokens} tokens in all, in one row (scroll sideways); the number "
-            "under a patch is its position in the sequence, shown where each image row starts."
-        )
+        st.caption(t("overview.sequence_one" if count == 1 else "overview.sequence", count=count, prefix=prefix,
+                     tokens=geometry.num_tokens))
         strip = token_strip(ctx.view, geometry.grid_size, geometry.patch_size, ctx.prefix_labels,
                             figures.PREFIX_COLOURS)
         buffer = io.BytesIO()

@@ -5,8 +5,11 @@ import streamlit as st
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings, token_attention
 from viz_app import figures, links, projector, resources, state
+from viz_app.i18n import t
+from viz_app.state import MEAN_OF_HEADS, ROLLED_OUT
 from viz_app.ui import (
     head_label,
+    layer_label,
     patch_from_selection,
     plotly,
     prefix_mass,
@@ -35,44 +38,45 @@ def _on_click() -> None:
 @st.fragment
 def query_view() -> None:
     controls = st.columns([1, 1, 2, 2])
-    row = controls[0].number_input("Row", 0, gh - 1, key=state.QUERY_ROW)
-    col = controls[1].number_input("Column", 0, gw - 1, key=state.QUERY_COL)
-    layers = ["rolled out", *range(geometry.depth)]
-    layer = controls[2].selectbox("Layer", layers, index=len(layers) - 1, key=state.QUERY_LAYER,
-                                  format_func=lambda v: v if isinstance(v, str) else f"layer {v}")
-    heads = ["mean of heads", *range(geometry.num_heads)]
-    head = controls[3].selectbox("Head", heads, key=state.QUERY_HEAD, disabled=layer == "rolled out",
+    row = controls[0].number_input(t("label.row"), 0, gh - 1, key=state.QUERY_ROW)
+    col = controls[1].number_input(t("label.column"), 0, gw - 1, key=state.QUERY_COL)
+    layers = [ROLLED_OUT, *range(geometry.depth)]
+    layer = controls[2].selectbox(t("label.layer"), layers, index=len(layers) - 1, key=state.QUERY_LAYER,
+                                  format_func=layer_label)
+    heads = [MEAN_OF_HEADS, *range(geometry.num_heads)]
+    head = controls[3].selectbox(t("label.head"), heads, key=state.QUERY_HEAD, disabled=layer == ROLLED_OUT,
                                  format_func=head_label)
     render = render_controls(state.QUERY_RENDER)
     token = geometry.patch_token(row, col)
     try:
         attention = resources.shared_tensor(ctx.analysis.attention)  # [1, L, H, N, N], shared, read only
         per_head = token_attention(attention, geometry, (row, col))[0].numpy()  # [L, H, gh, gw]
-        if layer == "rolled out":
+        if layer == ROLLED_OUT:
             R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis.attention, P)
             heat, on_prefix = R[token, P:].reshape(gh, gw), R[token, :P]
-            what = "rolled out over all layers (mean of heads, residual 0.5)"
+            what = t("query.rolled")
         else:
             rows = ctx.analysis.attention[0, layer, :, token]  # [H, N]
-            if head == "mean of heads":
-                heat, on_prefix, what = per_head[layer].mean(0), rows[:, :P].mean(0), f"layer {layer}, mean of heads"
+            what = f"{layer_label(layer)}, {head_label(head)}"
+            if head == MEAN_OF_HEADS:
+                heat, on_prefix = per_head[layer].mean(0), rows[:, :P].mean(0)
             else:
-                heat, on_prefix, what = per_head[layer, head], rows[head, :P], f"layer {layer}, head {head}"
+                heat, on_prefix = per_head[layer, head], rows[head, :P]
     except VitCoreError as error:
         show_error(error)
         return
     left, right = (st.container(), st.container()) if projector.is_on() else st.columns([1, 1])  # big maps: stacked
     with left:
-        st.subheader(f"Where patch ({row}, {col}) attends")
-        st.caption(f"Token {token}, {what}. Click any patch to query it.")
+        st.subheader(t("query.where", row=row, col=col))
+        st.caption(t("query.token", token=token, what=what))
         plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, settings=render,
                                       num_prefix_tokens=P, selected=(row, col), height=480),
                key=state.QUERY_CHART, on_select=_on_click)
-        st.caption(f"Weight on prefix tokens: {prefix_mass(on_prefix, ctx.prefix_labels)}.")
+        st.caption(t("query.on_prefix", mass=prefix_mass(on_prefix, ctx.prefix_labels)))
     with right:
-        st.subheader("Every head, layer by layer")
+        st.subheader(t("query.every_head"))
         plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=render.colorscale,
-                                        title=f"patch ({row}, {col}) as the query",
+                                        title=t("query.as_query", row=row, col=col),
                                         **projector.head_grid_options(geometry.num_heads)))
     links.share_view("query")
 

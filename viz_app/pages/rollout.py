@@ -14,6 +14,7 @@ from vit_core.errors import VitCoreError
 from vit_core.methods import HEAD_FUSIONS, RolloutSettings
 from viz_app import figures, links, resources, state
 from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
+from viz_app.i18n import t
 from viz_app.rendering import is_constant
 from viz_app.ui import (
     class_name,
@@ -37,41 +38,41 @@ objects = objects_in_view(scene, ctx.mapping) if scene else []
 def peak_verdict(heat, wanted: str | None) -> str:
     """Where the map's peak lies among the scene's objects; ticked when on `wanted` (on any object if None)."""
     found: SceneObject | None = object_at_peak(heat, geometry.patch_size, objects)
-    where = f"on the {found.label}" if found else "on the background"
+    where = t("truth.on_object", label=found.label) if found else t("truth.on_background")
     if wanted is not None and wanted not in {o.label for o in objects}:
-        return f"there is no {wanted} in this scene; the peak is {where}"
+        return t("truth.absent", wanted=wanted, where=where)
     right = found is not None and (wanted is None or found.label == wanted)
-    return f"peak {where} {'✓' if right else '✗'}"
+    return t("truth.peak", where=where, mark="✓" if right else "✗")
 
 
 def constant_note(settings: RolloutSettings) -> str:
     """Why a rollout map came out the same everywhere, and what to change."""
     if settings.residual_weight >= 1.0:
-        why = "a residual weight of 1 replaces every layer's attention by the identity, so nothing is rolled out"
+        why = t("rollout.constant_residual")
     elif settings.discard_ratio > 0:
-        why = "the discard ratio removed the weights that differ between patches"
+        why = t("rollout.constant_discard")
     else:
-        why = "every patch receives the same rolled-out weight for these settings"
-    return f"The rollout map is the same for every patch: {why}. Lower the residual weight or the discard ratio."
+        why = t("rollout.constant_same")
+    return t("rollout.constant", why=why)
 
 
 @st.fragment
 def rollout_view() -> None:
     if outside_domain(ctx):
-        st.caption("The bundled model knows six synthetic shapes only (see “Image & patches”); on this image its maps "
-                   "show where it looked for them, not what the image shows.")
+        st.caption(t("rollout.outside", overview=t("nav.overview")))
     controls = st.columns(4)
-    fusion = controls[0].selectbox("Head fusion", HEAD_FUSIONS, key=state.FUSION)
-    discard = controls[1].slider("Discard ratio", 0.0, 0.95, 0.0, 0.05, key=state.DISCARD,
-                                 help="Per row, drop this fraction of the weakest weights to patches.")
-    residual = controls[2].slider("Residual weight", 0.0, 1.0, 0.5, 0.05, key=state.RESIDUAL,
-                                  help="a in (1 − a)·A + a·I; 0.5 in the paper.")
-    start = controls[3].slider("Start layer", 0, max(geometry.depth - 1, 1), 0, key=state.START_LAYER,
+    fusion = controls[0].selectbox(t("rollout.fusion"), HEAD_FUSIONS, key=state.FUSION,
+                                   format_func=lambda f: t(f"fusion.{f}"))
+    discard = controls[1].slider(t("rollout.discard"), 0.0, 0.95, 0.0, 0.05, key=state.DISCARD,
+                                 help=t("rollout.discard_help"))
+    residual = controls[2].slider(t("rollout.residual"), 0.0, 1.0, 0.5, 0.05, key=state.RESIDUAL,
+                                  help=t("rollout.residual_help"))
+    start = controls[3].slider(t("rollout.start"), 0, max(geometry.depth - 1, 1), 0, key=state.START_LAYER,
                                disabled=geometry.depth < 2)
     render = render_controls(state.ROLLOUT_RENDER)
     look = st.columns([1, 2])
     truth = bool(objects) and look[0].toggle(
-        "Ground truth", value=True, key=state.SHOW_TRUTH, help="Outline the objects of this generated scene."
+        t("truth.toggle"), value=True, key=state.SHOW_TRUTH, help=t("truth.help")
     )
     boxes = [(o.label, o.box) for o in objects] if truth else []
     target = None
@@ -84,42 +85,40 @@ def rollout_view() -> None:
         heat, prefix = resources.rollout_map(ctx, settings)
         relevance = None
         if target is not None:
-            with st.spinner("One gradient pass for this class…"):
+            with st.spinner(t("rollout.gradient_pass")):
                 relevance = resources.relevance_map(ctx, target)
     except VitCoreError as error:
         show_error(error)
         return
     left, right = st.columns(2)
     with left:
-        st.subheader("Attention rollout")
+        st.subheader(t("nav.rollout"))
         if is_constant(heat):
             st.info(constant_note(settings))
         else:
             plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, settings=render,
                                           num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes),
                    key=state.ROLLOUT_CHART)
-        st.caption(f"Class-agnostic. Rolled-out weight on prefix tokens: {prefix_mass(prefix, ctx.prefix_labels)}. "
-                   f"{render.describe()}.")
+        st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
         if not is_constant(heat):
-            png_download(ctx, heat, render, "Attention rollout", describe_rollout(settings), key="rollout_png")
+            png_download(ctx, heat, render, t("nav.rollout", lang="en"), describe_rollout(settings, "en"),
+                         key="rollout_png")
         if truth and not is_constant(heat):
-            st.caption(
-                f"Ground truth: rollout {peak_verdict(heat, None)} (the peak patch's centre inside an object's "
-                f"box grown by {GROW} px: the pointing game of the demo model's card)."
-            )
+            st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
     with right:
-        st.subheader("Class-specific relevance")
+        st.subheader(t("rollout.relevance"))
         if relevance is None:
-            st.info("Relevance needs a classification head; this model has none.")
+            st.info(t("rollout.no_head"))
         else:
             plotly(figures.overlay_figure(ctx.view, relevance, geometry.patch_size, settings=render,
                                           num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes))
             name = class_name(ctx, target)
-            st.caption(f"Gradient × attention for “{name}” (Chefer et al. 2021). {render.describe()}.")
-            png_download(ctx, relevance, render, f"Relevance for {name}", "gradient x attention (Chefer et al. 2021)",
+            st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
+            png_download(ctx, relevance, render, t("rollout.relevance_for", lang="en", name=name),
+                         t("rollout.relevance_method", lang="en"),
                          key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
             if truth:
-                st.caption(f"Ground truth: relevance for “{name}”: {peak_verdict(relevance, name)}.")
+                st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
     links.share_view("rollout")
 
 

@@ -1,0 +1,62 @@
+"""Every sentence the app shows, in English and Korean, and the one lookup function ``t``.
+
+One module per area (``classroom``, ``sidebar``, ``pages``, ``figures``), each with an ``EN`` and a ``KO`` dict
+under the same keys and ``{fields}`` (tests/test_i18n.py fails otherwise; tests/test_catalogue_scan.py fails
+when a sentence is written as a literal in the app instead). No streamlit here, so the figure builders and
+``findings`` can ask for text too: the current language comes from the source ``viz_app.i18n`` registers
+(the session's language switch), English until then.
+
+Not translated, on purpose:
+- error sentences raised by ``vit_core`` (the library speaks English to scripts and notebooks alike); the app's
+  own framing around them is translated;
+- captions written into exported PNG files (Pillow's bundled font has no Hangul glyphs) and the provenance line;
+- names: models, methods ("Grad-CAM", "LRP"), papers, colour maps, file names, class names from the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import classroom, figures, pages, sidebar
+
+__all__ = ["LANGUAGES", "NAMES", "CATALOGUE", "t", "language", "read_language_from"]
+
+LANGUAGES = ("en", "ko")
+NAMES = {"en": "English", "ko": "한국어"}
+AREAS = (classroom, sidebar, pages, figures)
+
+
+def _merge(language: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for area in AREAS:
+        entries = getattr(area, language.upper())
+        twice = set(merged) & set(entries)
+        if twice:
+            raise ValueError(f"catalogue keys defined twice: {sorted(twice)}")
+        merged.update(entries)
+    return merged
+
+
+CATALOGUE: dict[str, dict[str, str]] = {lang: _merge(lang) for lang in LANGUAGES}
+
+_source: Callable[[], str | None] = lambda: None  # noqa: E731 - replaced by viz_app.i18n in the app
+
+
+def read_language_from(source: Callable[[], str | None]) -> None:
+    """Where the current language comes from (the app passes its session's language switch)."""
+    global _source
+    _source = source
+
+
+def language() -> str:
+    """The current language, English where the source gives none or an unknown one."""
+    lang = _source()
+    return lang if lang in LANGUAGES else LANGUAGES[0]
+
+
+def t(key: str, *, lang: str | None = None, **values) -> str:
+    """The sentence `key` in `lang` (default: the current language) with its ``{fields}`` filled.
+
+    A missing key raises KeyError. `lang` is for text that leaves the app in English (exported PNG captions).
+    """
+    return CATALOGUE[lang or language()][key].format(**values)
