@@ -149,6 +149,19 @@ def test_attention_flow_does_not_depend_on_the_integer_scale():
     assert (coarse - fine).abs().max() < 1e-2
 
 
+def test_attention_flow_on_two_processes_is_the_same_flows():
+    """The worker path splits every image's problems between processes: the same integers come back, in place,
+    and progress counts every problem once."""
+    model = _small("distilled")
+    pixels = input_for(model, batch=3, device=DEVICE)
+    one = attention_flow(model, pixels).heatmap
+    seen = []
+    two = attention_flow(model, pixels, workers=2, progress=lambda done, total: seen.append((done, total))).heatmap
+    assert torch.equal(one, two) and one.std() > 1e-3
+    problems = 3 * geometry_of(model).num_patches
+    assert seen[-1] == (problems, problems) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
 def test_attention_flow_on_a_hand_graph():
     """Two tokens, one layer: token 0 is the sink; the flow from token 1 is its capacity into token 0."""
     factors = np.array([[[0.75, 0.25], [0.4, 0.6]]])  # [layer, query, key]: B[0, 1] = 0.25 from token 1 to 0

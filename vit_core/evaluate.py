@@ -13,6 +13,7 @@ again from the file name.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -223,6 +224,8 @@ def add_evaluate_command(commands, add_model_options: Callable, add_rollout_opti
     evaluate.add_argument("--lrp-rule", default="cp", choices=["cp", "attnlrp"])
     evaluate.add_argument("--gradcam-block", type=int, help="Grad-CAM block (default: the last that reaches the readout)")
     evaluate.add_argument("--sanity", type=int, default=0, metavar="N", help="cascading randomisation on the first N images")
+    evaluate.add_argument("--flow-workers", type=int, default=min(os.cpu_count() or 1, 4),
+                          help="processes for attention flow's max-flow problems (default: the CPU count, at most 4)")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_options(evaluate)
     add_rollout_options(evaluate)
@@ -257,7 +260,8 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
         raise SettingsError(f"--batch-size {args.batch_size} must be at least 1.")
     if args.masks is not None and not args.masks.is_dir():
         raise SettingsError(f"--masks {args.masks} is not a folder; give the folder that holds the masks.")
-    settings = ExplainSettings(rollout=rollout_settings(args), gradcam_block=args.gradcam_block, lrp_rule=args.lrp_rule)
+    settings = ExplainSettings(rollout=rollout_settings(args), gradcam_block=args.gradcam_block, lrp_rule=args.lrp_rule,
+                               flow_workers=max(1, args.flow_workers))
     paths = find_images(args.source)
     loaded = load(args)
     model = loaded.model

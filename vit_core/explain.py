@@ -52,6 +52,8 @@ class ExplainSettings:
         lrp_rule: "cp" or "attnlrp".
         flow_scale: attention flow's integer capacity scale.
         seed: the random baseline's seed.
+        flow_workers: processes solving attention flow's max-flow problems (not recorded: the flows are the same
+            integers on any number).
     """
 
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
@@ -60,6 +62,7 @@ class ExplainSettings:
     lrp_rule: LrpRule = "cp"
     flow_scale: int = DEFAULT_SCALE
     seed: int = 0
+    flow_workers: int = 1
 
     def describe(self) -> dict:
         return {
@@ -127,7 +130,8 @@ def explanation_maps(
         "raw": lambda: raw_attention(model, pixel_values, head_fusion=s.rollout.head_fusion, distilled=s.distilled).heatmap,
         "rollout": lambda: rollout_map(model, pixel_values, s.rollout, s.distilled),
         "flow": lambda: attention_flow(
-            model, pixel_values, settings=s.rollout, distilled=s.distilled, scale=s.flow_scale, progress=flow_progress
+            model, pixel_values, settings=s.rollout, distilled=s.distilled, scale=s.flow_scale, progress=flow_progress,
+            workers=s.flow_workers,
         ).heatmap,
         "relevance": lambda: class_relevance(model, pixel_values, target_class=target, distilled=s.distilled).heatmap,
         "gradcam": lambda: gradcam(model, pixel_values, target_class=target, block=s.gradcam_block).heatmap,

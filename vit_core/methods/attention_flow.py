@@ -16,11 +16,17 @@ map does not change with the scale beyond that bound.
 
 With a = 0.5 most patches reach a flow close to the sink's inflow (the residual chain keeps half of each
 source alive), so flow maps are flatter than rollout's: that is the method, not a bug.
+
+SciPy's solver holds the GIL, so ``workers > 1`` spreads the problems over processes (forked where the platform
+allows, as PyTorch's DataLoader does; each builds the graph of its images itself): the same integers come out,
+only sooner.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +40,7 @@ from ..errors import SettingsError
 from .readout import DistilledReadout, readout_weights
 from .rollout import RolloutSettings, RolloutSink
 
-__all__ = ["DEFAULT_SCALE", "AttentionFlow", "flow_graph", "flow_map", "attention_flow"]
+__all__ = ["DEFAULT_SCALE", "AttentionFlow", "flow_graph", "flow_map", "flow_maps", "attention_flow"]
 
 DEFAULT_SCALE = 2**20  # capacities are multiplied by this and rounded to integers (SciPy's solver needs int32)
 _INT32_MAX = 2**31 - 1
@@ -114,6 +120,47 @@ def flow_map(
     return flows
 
 
+def flow_maps(
+    factors: np.ndarray,
+    readout_weights: np.ndarray,
+    sources: np.ndarray,
+    scale: int = DEFAULT_SCALE,
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> np.ndarray:
+    """:func:`flow_map` of every image of a batch, ``[batch, len(sources)]``, on `workers` processes.
+
+    Args:
+        factors: ``[batch, layer, query, key]`` rollout factors.
+        readout_weights: ``[batch, token]``.
+        progress: called as ``progress(done, total)`` over all images' problems.
+    """
+    batch = factors.shape[0]
+    total = batch * len(sources)
+    maps = np.empty((batch, len(sources)))
+    if workers <= 1:
+        for b in range(batch):
+            step = None if progress is None else (lambda done, _n, b=b: progress(b * len(sources) + done, total))
+            maps[b] = flow_map(factors[b], readout_weights[b], sources, scale, step)
+        return maps
+    chunks = np.array_split(np.arange(len(sources)), min(workers, len(sources)))  # each worker a share of every image
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    done = 0
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        futures = {
+            pool.submit(flow_map, factors[b], readout_weights[b], sources[chunk], scale): (b, chunk)
+            for b in range(batch)
+            for chunk in chunks
+        }
+        for future in as_completed(futures):
+            b, chunk = futures[future]
+            maps[b, chunk] = future.result()
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    return maps
+
+
 def attention_flow(
     model: nn.Module,
     pixel_values: torch.Tensor,
@@ -122,6 +169,7 @@ def attention_flow(
     distilled: DistilledReadout = "mean",
     scale: int = DEFAULT_SCALE,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> AttentionFlow:
     """Attention-flow maps of a batch: one fused forward pass on the model's device, then one max-flow problem
     per patch and image on the CPU (the expensive part: compute it only when asked).
@@ -133,6 +181,7 @@ def attention_flow(
         distilled: readout for distilled models: "cls", "dist" or "mean".
         scale: integer capacity scale (see the module docstring).
         progress: called as ``progress(done, total)`` over all images' problems.
+        workers: processes solving the max-flow problems (the result does not depend on it).
 
     Example:
         >>> attention_flow(model, pixels).heatmap.shape  # [batch, gh, gw]
@@ -154,11 +203,7 @@ def attention_flow(
     factors = torch.stack(sink.factors, dim=1).cpu().numpy()  # [batch, layer, query, key]
     weights = weights.cpu().numpy()
     sources = np.arange(geometry.num_prefix_tokens, tokens)
-    total = batch * len(sources)
-    maps = np.empty((batch, len(sources)))
-    for b in range(batch):
-        step = None if progress is None else (lambda done, _n, b=b: progress(b * len(sources) + done, total))
-        maps[b] = flow_map(factors[b], weights[b], sources, scale, step)
+    maps = flow_maps(factors, weights, sources, scale, progress, workers)
     gh, gw = geometry.grid_size
     heatmap = torch.from_numpy(maps.astype(np.float32)).reshape(batch, gh, gw)
     return AttentionFlow(heatmap=heatmap.to(pixel_values.device), scale=int(scale), logits=result.logits)
