@@ -190,7 +190,7 @@ def class_name(ctx: Context, index: int) -> str:
     return names[int(index)] if names else t("class.n", index=int(index))
 
 
-def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
+def class_select(ctx: Context, key: str = state.TARGET_CLASS, label: str | None = None) -> int:
     """Pick the class to explain: the top 5 first, then every other class by name; the chosen class's probability
     is the caption underneath.
 
@@ -207,7 +207,7 @@ def class_select(ctx: Context, key: str = state.TARGET_CLASS) -> int:
         st.session_state[f"{key}.vocabulary"] = vocabulary
     top = [int(p.index) for p in ctx.predictions]
     rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: names[i].lower())
-    chosen = st.selectbox(t("class.explain"), [*top, *rest], format_func=names.__getitem__, key=key,
+    chosen = st.selectbox(label or t("class.explain"), [*top, *rest], format_func=names.__getitem__, key=key,
                           help=t("class.help"))
     rank = top.index(chosen) + 1 if chosen in top else None
     st.caption(t("class.probability", name=names[chosen], percent=f"{100 * probs[chosen]:.1f}")

@@ -19,7 +19,7 @@ from viz_app import figures, resources, state
 from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import t
-from viz_app.ui import plotly, render_controls, require_context, show_error
+from viz_app.ui import class_name, class_select, plotly, render_controls, require_context, show_error
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -52,9 +52,9 @@ if not ctx.predictions:
 top = st.columns([3, 2])
 chosen = top[0].multiselect(t("faith.methods"), METHODS, default=DEFAULT, format_func=NAMES.get,
                             key=state.FAITH_METHODS, help=t("faith.methods_help"))
-options = {p.index: f"{p.label} ({100 * p.probability:.1f}%)" for p in ctx.predictions}
-target = top[1].selectbox(t("faith.explain"), list(options), format_func=options.get, key=state.FAITH_TARGET)
-label = next(p.label for p in ctx.predictions if p.index == target)
+with top[1]:
+    target = class_select(ctx, key=state.FAITH_TARGET, label=t("faith.explain"))
+label = class_name(ctx, target)
 st.caption(t("faith.auc"))
 
 maps_area = st.container()  # the maps go above the curves, drawn once every method has finished
