@@ -1,0 +1,86 @@
+"""Benchmark: the Faithfulness page's first view in headless Chromium, bundled demo model, one sample scene.
+
+Starts the app, opens the sample on the overview page first (the model and the image's analysis are then
+cached, as when a person arrives from another page), then opens the Faithfulness page and times from the
+navigation until every default method's map and the four curve charts are drawn; then once more (cached).
+
+    python bench/faithfulness_page.py [--sample pair_ring_star.png] [--port 8650]
+
+Prints seconds and the machine's load average (the CPU may be shared: the figures are wall-clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+DEFAULT_METHODS = 7  # the page's default: raw, rollout, relevance, Grad-CAM, LRP, random, centre
+CURVES = 4
+TIMEOUT_MS = 600_000
+
+
+def _wait_for_server(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("the Streamlit server did not start within 120 s")
+
+
+def _time_page(page, url: str) -> float:
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_text("AUCs and measures").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {DEFAULT_METHODS + CURVES}",
+        timeout=TIMEOUT_MS,
+    )
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", default="pair_ring_star.png")
+    parser.add_argument("--port", type=int, default=8650)
+    args = parser.parse_args()
+    url = f"http://127.0.0.1:{args.port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(args.port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_server(url, server)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{url}/?sample={args.sample}")
+            page.get_by_text("What the model sees").first.wait_for(timeout=TIMEOUT_MS)
+            print(f"load average before: {os.getloadavg()[0]:.1f}")
+            first = _time_page(page, f"{url}/faithfulness?sample={args.sample}")
+            again = _time_page(page, f"{url}/faithfulness?sample={args.sample}")
+            browser.close()
+        print(f"Faithfulness page, {args.sample}, {DEFAULT_METHODS} methods: first view {first:.1f} s, "
+              f"again (cached) {again:.1f} s; load average after: {os.getloadavg()[0]:.1f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
