@@ -115,7 +115,7 @@ def _answers(at: AppTest, step: str, ids: list[str]) -> dict[str, bool]:
 def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
     """Next through every step to the last (then disabled, Back one step); on the two-object scene the relevance
     question names the scene's objects, its right answer is the object under the peak, and the two maps explain the
-    two objects' classes; the faithfulness answer is the race's, computed once, with both AUCs in the reading."""
+    two objects' classes; the faithfulness answer is the race's, computed once, its reading and both AUCs shown."""
     at = _run(page="lesson", sample="pair_ring_star.png")
     titles = [at.subheader[0].value]
     for _ in STEPS[1:]:
@@ -146,9 +146,12 @@ def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
     race = lesson.removal_race(method_results(ctx.key, lesson.RACE_METHODS, ctx.predictions[0].index, ctx.loaded,
                                               ctx.image.data))
     assert right == {"faster": race.rollout_faster, "slower": not race.rollout_faster}
-    reading = [c.value for c in at.caption if f"{race.rollout_auc:.3f}" in c.value]
-    assert reading and f"{race.random_auc:.3f}" in reading[0]
-    assert EN["lesson.faithfulness.curves"].format(name=top) in _chart_titles(at)
+    reading = EN["lesson.faithfulness.reading_" + ("faster" if race.rollout_faster else "slower")].format(name=top)
+    assert reading in [m.value for m in at.markdown]
+    lines = {trace["name"] for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec)["data"]
+             if "name" in trace}
+    assert {EN["lesson.faithfulness.rollout"].format(auc=f"{race.rollout_auc:.3f}"),
+            EN["lesson.faithfulness.random"].format(auc=f"{race.random_auc:.3f}")} <= lines
 
 
 def _timm_model_named(name: str, **kwargs) -> str:

@@ -107,24 +107,22 @@ EN: dict[str, str] = {
     "lesson.relevance.quarter": "Relevance for “{name}” is strongest in the {where} quarter.",
     "lesson.faithfulness.title": "Is a map faithful?",
     "lesson.faithfulness.text": "A map can look convincing and still not show what the model used. A test (Chefer "
-    "et al. 2021): remove the patch tokens the map ranks highest first, 10% at a time, and follow the probability "
-    "of the class. If the map found the patches the model relies on, the probability falls fast; removing patches "
-    "in a random order is the baseline. The area under the curve (AUC) sums it up: lower means a faster fall. The "
-    "Faithfulness page compares more methods and measures.",
+    "et al. 2021): remove the patch tokens the map ranks highest first, 10% at a time, and follow the class's "
+    "probability. If the map found the patches the model relies on, it falls fast; a random order is the baseline. "
+    "The area under the curve (AUC) sums it up: lower is a faster fall.",
     "lesson.faithfulness.q": "Remove the patches rollout ranks highest, 10% at a time: will the probability of "
     "“{name}” fall faster than when random patches are removed?",
     "lesson.faithfulness.a_faster": "yes, faster than random",
     "lesson.faithfulness.a_slower": "no, not faster than random",
     "lesson.faithfulness.computing": "Removing patches and running the model again…",
     "lesson.faithfulness.order": "Rollout: its highest patches go first",
-    "lesson.faithfulness.curves": "Probability of “{name}” as patches are removed",
+    "lesson.faithfulness.curves": "probability of “{name}”",
     "lesson.faithfulness.rollout": "rollout's order (AUC {auc})",
     "lesson.faithfulness.random": "random order (AUC {auc})",
     "lesson.faithfulness.reading_faster": "On this image the probability of “{name}” falls faster in rollout's "
-    "order than in a random one (AUC {rollout} against {random}): rollout points at patches the model uses.",
-    "lesson.faithfulness.reading_slower": "On this image the probability of “{name}” does not fall faster in "
-    "rollout's order than in a random one (AUC {rollout} against {random}): here rollout's ranking is no better "
-    "than chance.",
+    "order: rollout found patches the model uses.",
+    "lesson.faithfulness.reading_slower": "On this image the probability of “{name}” falls no faster in rollout's "
+    "order: its ranking is no better than chance here.",
 }
 
 KO: dict[str, str] = {
@@ -225,20 +223,19 @@ KO: dict[str, str] = {
     "lesson.faithfulness.title": "이 맵은 충실할까?",
     "lesson.faithfulness.text": "그럴듯해 보이는 맵도 모델이 실제로 쓴 곳을 보여 주지 않을 수 있습니다. 한 가지 검사"
     "(Chefer 외 2021): 맵이 가장 높게 꼽은 패치 토큰부터 10%씩 지우면서 그 클래스의 확률을 따라갑니다. 맵이 모델이 "
-    "기대는 패치를 찾았다면 확률이 빨리 떨어집니다. 무작위 순서로 지우는 것이 비교 기준입니다. 곡선 아래 면적(AUC)이 "
-    "이를 한 숫자로 요약합니다: 낮을수록 빨리 떨어진 것입니다. ‘충실도’ 페이지에서 더 많은 방법과 척도를 비교할 수 "
-    "있습니다.",
+    "기대는 패치를 찾았다면 확률이 빨리 떨어집니다. 무작위 순서가 비교 기준입니다. 곡선 아래 면적(AUC)이 이를 요약합니다: "
+    "낮을수록 빨리 떨어진 것입니다.",
     "lesson.faithfulness.q": "어텐션 롤아웃이 가장 높게 꼽은 패치부터 10%씩 지우면, “{name}”의 확률은 무작위로 패치를 "
     "지울 때보다 빨리 떨어질까요?",
     "lesson.faithfulness.a_faster": "네, 무작위보다 빨리",
     "lesson.faithfulness.a_slower": "아니요, 무작위보다 빠르지 않게",
     "lesson.faithfulness.computing": "패치를 지우며 모델을 다시 실행하는 중…",
     "lesson.faithfulness.order": "롤아웃: 가장 높은 패치부터 지웁니다",
-    "lesson.faithfulness.curves": "패치를 지울 때 “{name}”의 확률",
+    "lesson.faithfulness.curves": "“{name}”의 확률",
     "lesson.faithfulness.rollout": "롤아웃 순서 (AUC {auc})",
     "lesson.faithfulness.random": "무작위 순서 (AUC {auc})",
-    "lesson.faithfulness.reading_faster": "이 이미지에서는 롤아웃 순서로 지울 때 “{name}”의 확률이 무작위 순서보다 빨리 "
-    "떨어집니다(AUC {rollout} 대 {random}): 롤아웃이 모델이 실제로 쓰는 패치를 가리킵니다.",
-    "lesson.faithfulness.reading_slower": "이 이미지에서는 롤아웃 순서로 지워도 “{name}”의 확률이 무작위 순서보다 빨리 "
-    "떨어지지 않습니다(AUC {rollout} 대 {random}): 여기서는 롤아웃의 순위가 우연보다 낫지 않습니다.",
+    "lesson.faithfulness.reading_faster": "이 이미지에서는 롤아웃 순서로 지울 때 “{name}”의 확률이 더 빨리 떨어집니다: "
+    "롤아웃이 모델이 실제로 쓰는 패치를 찾았습니다.",
+    "lesson.faithfulness.reading_slower": "이 이미지에서는 롤아웃 순서로 지워도 “{name}”의 확률이 더 빨리 떨어지지 "
+    "않습니다: 여기서는 롤아웃의 순위가 우연보다 낫지 않습니다.",
 }

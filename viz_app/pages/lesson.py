@@ -26,6 +26,7 @@ top = ctx.predictions[0] if ctx.predictions else None  # the model's best guess,
 scene = resources.scene_ground_truth().get(ctx.image.sha256)
 objects = objects_in_view(scene, ctx.mapping) if scene else []  # a generated scene's objects, in the model's view
 
+FIGURE_PX = 300  # the relevance and faithfulness figures: below their text and question, above the fold at 900 px
 STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
 
 
@@ -142,14 +143,14 @@ def _relevance_pair() -> None:
                 maps[second] = resources.relevance_map(ctx, second)
         except VitCoreError as error:
             show_error(error)
+    st.markdown(" ".join(_where(class_name(ctx, c), heat) for c, heat in maps.items()))
     columns = st.columns(2)
     for column, (target, heat) in zip(columns, maps.items(), strict=False):
         with column:
-            plotly(figures.overlay_figure(ctx.view, heat, g.patch_size, clickable=False, height=400, boxes=boxes,
+            plotly(figures.overlay_figure(ctx.view, heat, g.patch_size, clickable=False, height=FIGURE_PX, boxes=boxes,
                                           num_prefix_tokens=P,
                                           title=t("rollout.relevance_for", name=class_name(ctx, target))),
                    key="lesson_figure" if target == first else "lesson_figure_second")
-    st.caption(" ".join(_where(class_name(ctx, c), heat) for c, heat in maps.items()))
 
 
 def _removal_race() -> None:
@@ -159,20 +160,21 @@ def _removal_race() -> None:
         if top is None:
             st.info(t("faith.no_head"))
         return
+    reading = "lesson.faithfulness.reading_faster" if race.rollout_faster else "lesson.faithfulness.reading_slower"
+    st.markdown(t(reading, name=top.label))
     left, right = st.columns([2, 3])
     with left:
-        plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False, height=400,
+        plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False, height=FIGURE_PX,
                                       num_prefix_tokens=P, title=t("lesson.faithfulness.order")))
     names = {
         "rollout": t("lesson.faithfulness.rollout", auc=f"{race.rollout_auc:.3f}"),
         "random": t("lesson.faithfulness.random", auc=f"{race.random_auc:.3f}"),
     }
     with right:
-        plotly(figures.curves_figure(race.fractions, {"rollout": race.rollout, "random": race.random}, names=names,
-                                     height=400, title=t("lesson.faithfulness.curves", name=top.label)),
-               key="lesson_figure")
-    reading = "lesson.faithfulness.reading_faster" if race.rollout_faster else "lesson.faithfulness.reading_slower"
-    st.caption(t(reading, name=top.label, rollout=f"{race.rollout_auc:.3f}", random=f"{race.random_auc:.3f}"))
+        curves = figures.curves_figure(race.fractions, {"rollout": race.rollout, "random": race.random}, names=names,
+                                       height=FIGURE_PX, y_title=t("lesson.faithfulness.curves", name=top.label))
+        curves.update_layout(legend={"y": 1.02, "yanchor": "bottom"}, margin={"t": 40})  # on top: in view with the axes
+        plotly(curves, key="lesson_figure")
 
 
 def _rollout_step_through() -> None:
@@ -222,17 +224,18 @@ def lesson_view() -> None:
         _figure(step)
         return
     text, options, right = question
-    answer = st.radio(f"**{text}**", list(options), format_func=options.get, index=None,  # the question stands out
-                      key=f"{state.LESSON_ANSWER}_{step}",
-                      horizontal=True)
+    asked, verdict = st.columns([3, 2], vertical_alignment="center")  # the verdict beside: the figure stays in view
+    answer = asked.radio(f"**{text}**", list(options), format_func=options.get, index=None,  # the question stands out
+                         key=f"{state.LESSON_ANSWER}_{step}",
+                         horizontal=True)
     if answer is None:
-        st.caption(t("lesson.predict_first"))
+        verdict.caption(t("lesson.predict_first"))
         plotly(figures.image_figure(ctx.view, height=360), key="lesson_before")
         return
     if answer == right:
-        st.success(t("lesson.right"), icon=":material/check_circle:")
+        verdict.success(t("lesson.right"), icon=":material/check_circle:")
     else:
-        st.warning(t("lesson.wrong", answer=options[right]), icon=":material/lightbulb:")
+        verdict.warning(t("lesson.wrong", answer=options[right]), icon=":material/lightbulb:")
     _figure(step)
 
 
