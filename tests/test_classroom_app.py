@@ -1,14 +1,18 @@
 """The classroom parts under AppTest: a link's values reach the widgets, bad values fall back with one notice,
-the lesson steps with Next/Back and reveals its figure once answered, and the language switch changes the text."""
+the lesson steps with Next/Back through all its steps and reveals its figure once answered (also on models
+without a classifier or a class token), and the language switch changes the text."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from viz_app import state
+from viz_app import lesson, resources, state
+from viz_app.faithfulness_data import method_results
+from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +80,122 @@ def test_lesson_next_back_and_reveal():
     assert at.success and not at.warning
     radio.set_value(radio.options[0] if radio.options[0] != right else radio.options[2]).run()
     assert at.warning and right in at.warning[0].value
+
+
+STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
+EN = CATALOGUE["en"]
+
+
+def _next(at: AppTest) -> None:
+    at.button(key="lesson_next").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("plotly_chart"):
+        title = json.loads(chart.proto.spec)["layout"].get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def _answers(at: AppTest, step: str, ids: list[str]) -> dict[str, bool]:
+    """answer id -> whether the lesson calls it right, trying each in turn (the figure shown each time)."""
+    right = {}
+    for answer in ids:
+        at.radio(key=f"{state.LESSON_ANSWER}_{step}").set_value(answer).run()
+        assert not at.exception, [e.value for e in at.exception]
+        wrong = [w for w in at.warning if w.value.startswith(EN["lesson.wrong"].split("“")[0])]
+        assert bool(at.success) != bool(wrong)
+        assert at.get("plotly_chart"), f"{step}: no figure after answering {answer}"
+        right[answer] = bool(at.success)
+    return right
+
+
+def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
+    """Next through every step to the last (then disabled, Back one step); on the two-object scene the relevance
+    question names the scene's objects, its right answer is the object under the peak, and the two maps explain the
+    two objects' classes; the faithfulness answer is the race's, computed once, its reading and both AUCs shown."""
+    at = _run(page="lesson", sample="pair_ring_star.png")
+    titles = [at.subheader[0].value]
+    for _ in STEPS[1:]:
+        _next(at)
+        titles.append(at.subheader[0].value)
+    assert titles == [EN[f"lesson.{step}.title"] for step in STEPS]
+    assert at.session_state[state.LESSON_STEP] == len(STEPS) - 1 and at.button(key="lesson_next").disabled
+    at.button(key="lesson_back").click().run()
+    assert at.subheader[0].value == EN["lesson.relevance.title"]
+
+    ctx = at.session_state[state.CONTEXT]
+    objects = objects_in_view(resources.scene_ground_truth()[ctx.image.sha256], ctx.mapping)
+    labels = [o.label for o in objects]
+    radio = at.radio(key=f"{state.LESSON_ANSWER}_relevance")
+    assert radio.options == [*(EN["truth.on_object"].format(label=x) for x in labels), EN["truth.on_background"]]
+    assert ctx.predictions[0].label in radio.label
+    right = _answers(at, "relevance", [*labels, lesson.BACKGROUND])
+    peak = lesson.relevance_peak(ctx.analysis.relevance[0], ctx.geometry.patch_size, objects)
+    assert [a for a, ok in right.items() if ok] == [peak]
+    top = ctx.predictions[0].label
+    other = next(x for x in labels if x != top) if top in labels else ctx.predictions[1].label
+    assert {EN["rollout.relevance_for"].format(name=n) for n in (top, other)} <= set(_chart_titles(at))
+
+    _next(at)
+    before = resources.FORWARD_CALLS["faithfulness"]
+    right = _answers(at, "faithfulness", ["faster", "slower"])
+    assert resources.FORWARD_CALLS["faithfulness"] == before  # computed when the step opened, once
+    race = lesson.removal_race(method_results(ctx.key, lesson.RACE_METHODS, ctx.predictions[0].index, ctx.loaded,
+                                              ctx.image.data))
+    assert right == {"faster": race.rollout_faster, "slower": not race.rollout_faster}
+    reading = EN["lesson.faithfulness.reading_" + ("faster" if race.rollout_faster else "slower")].format(name=top)
+    assert reading in [m.value for m in at.markdown]
+    lines = {trace["name"] for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec)["data"]
+             if "name" in trace}
+    assert {EN["lesson.faithfulness.rollout"].format(auc=f"{race.rollout_auc:.3f}"),
+            EN["lesson.faithfulness.random"].format(auc=f"{race.random_auc:.3f}")} <= lines
+
+
+def _timm_model_named(name: str, **kwargs) -> str:
+    """A tiny random test_vit registered with timm as `name` (built with `kwargs`), loadable in the app by name."""
+    import timm
+    from timm.models import register_model
+
+    if not timm.is_model(name):
+        def build(pretrained: bool = False, **overrides):
+            return timm.create_model("test_vit", pretrained=False, **{**kwargs, **overrides})
+
+        build.__name__ = build.__qualname__ = name
+        register_model(build)
+    return name
+
+
+@pytest.mark.parametrize("layout", ["no_classifier", "no_class_token"])
+def test_lesson_walks_on_a_model_without_a_classifier_or_a_class_token(layout):
+    """Without a classifier the relevance and faithfulness steps say so in one line and ask nothing; without a class
+    token (global average pooling) they ask and answer as usual."""
+    from layouts import registered_name
+
+    name = _timm_model_named("lesson_headless", num_classes=0) if layout == "no_classifier" else registered_name(
+        "registers_gap")
+    at = _run(page="lesson")
+    at.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    at.text_input(key=state.MODEL_NAME).input(name).run()
+    at.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[state.CONTEXT].spec.name == name
+    for step in STEPS[1:]:
+        _next(at)
+        assert at.subheader[0].value == EN[f"lesson.{step}.title"]
+        if step not in ("relevance", "faithfulness"):
+            continue
+        asked = [r for r in at.radio if r.key == f"{state.LESSON_ANSWER}_{step}"]
+        if layout == "no_classifier":
+            assert not asked
+            assert [i.value for i in at.info] == [EN["rollout.no_head" if step == "relevance" else "faith.no_head"]]
+        else:
+            assert asked
+            on_scene = EN["truth.on_background"] in asked[0].options  # the sample stays the two-object scene
+            first = "faster" if step == "faithfulness" else lesson.BACKGROUND if on_scene else "top_left"
+            _answers(at, step, [first])
 
 
 def test_korean():

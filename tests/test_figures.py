@@ -225,3 +225,12 @@ def test_plotly_labels_of_class_names_and_boxes_are_text(name):
     overlay = figures.overlay_figure(IMAGE, RNG.random((14, 14)), (16, 16), boxes=[(name, (0, 0, 10, 10))])
     texts = [a.text for a in overlay.layout.annotations] + [s.name for s in overlay.layout.shapes]
     assert texts and all("<" not in t and html.unescape(t) == name for t in texts)
+
+
+def test_curves_name_their_lines_and_dash_the_baselines():
+    fractions = np.arange(10) / 10
+    curves = {"rollout": 1 - fractions, "random": np.full(10, 0.8)}
+    fig = figures.curves_figure(fractions, curves, names={"rollout": "rollout (AUC 0.2)"})
+    assert [trace.name for trace in fig.data] == ["rollout (AUC 0.2)", "random"]  # unnamed: the method's key
+    assert [trace.line.dash for trace in fig.data] == ["solid", "dash"]  # the baseline by its key, whatever its name
+    np.testing.assert_allclose(fig.data[0].y, 1 - fractions)

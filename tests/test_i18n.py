@@ -44,7 +44,8 @@ def test_every_key_the_code_uses_exists():
     assert used, "no t() calls found: the scan is broken"
     assert used - set(i18n.CATALOGUE["en"]) == set()
     step_keys = {f"lesson.{step}.{part}" for step in ("patches", "embedding", "position", "attention", "distance",
-                                                     "rollout") for part in ("title", "text", "q")}
+                                                     "rollout", "relevance", "faithfulness")
+                 for part in ("title", "text", "q")}
     assert step_keys <= set(i18n.CATALOGUE["en"])
 
 

@@ -1,13 +1,16 @@
-"""The lesson's arithmetic: the rollout step-through against vit_core's rollout and a plain numpy product, and
-the predict-then-reveal answers on maps built so the answer is known."""
+"""The lesson's arithmetic: the rollout step-through against vit_core's rollout and a plain numpy product, the
+predict-then-reveal answers on maps built so the answer is known, and the relevance and faithfulness answers on a
+real image against the same quantities computed directly with vit_core."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from vit_core.methods import RolloutSettings, attention_rollout
 from viz_app import lesson
+from viz_app.ground_truth import GROW, SceneObject
 
 
 def _attention(layers=4, heads=3, tokens=10, seed=0) -> np.ndarray:
@@ -74,3 +77,100 @@ def test_heads_agree_and_local_heads():
     assert lesson.local_heads_early(distance)
     distance[1, 2], distance[5, 0] = 50.0, 5.0
     assert not lesson.local_heads_early(distance)
+
+
+def test_relevance_peak_names_the_object_under_the_peak():
+    objects = [SceneObject("ring", (0, 0, 64, 64)), SceneObject("star", (128, 128, 192, 192))]  # x0, y0, x1, y1 px
+    heat = np.zeros((14, 14))
+    heat[9, 10] = 1.0  # patch centre (168, 152) px: inside the star's box
+    assert lesson.relevance_peak(heat, (16, 16), objects) == "star"
+    heat[1, 2] = 2.0  # (40, 24): the ring's
+    assert lesson.relevance_peak(heat, (16, 16), objects) == "ring"
+    heat[1, 12] = 3.0  # (200, 24): far from both boxes
+    assert lesson.relevance_peak(heat, (16, 16), objects) == lesson.BACKGROUND
+
+
+def test_contrast_class():
+    names = ["circle", "ring", "star", "cross"]
+    assert lesson.contrast_class(1, names, ["ring", "star"], [1, 3, 2]) == 2  # the scene's other object
+    assert lesson.contrast_class(1, names, ["ring", "dog"], [1, 3, 2]) == 3  # unknown object: the runner-up
+    assert lesson.contrast_class(1, names, [], [1, 3]) == 3
+    assert lesson.contrast_class(1, names, [], [1]) is None
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """The default model, the two-object sample scene, its input and the model's top class."""
+    from vit_core.loading import load_model
+    from viz_app import resources
+
+    spec = resources.default_model_spec()
+    loaded = load_model(spec.name, pretrained=spec.pretrained)
+    data = (resources.SAMPLES_DIR / "pair_ring_star.png").read_bytes()
+    pixel_values, view, mapping = resources.model_input(loaded, data)
+    with torch.no_grad():
+        top = int(loaded.model(pixel_values).argmax(-1)[0])
+    return loaded, data, pixel_values, mapping, top
+
+
+def test_relevance_answer_is_the_peak_of_chefer_relevance_in_a_true_box(scene):
+    """The step's answer (from the analysis the app caches) against Chefer relevance computed directly and its peak
+    patch's centre tested against the scene's boxes (grown by GROW px) by hand."""
+    import hashlib
+
+    from vit_core.analysis import analyze
+    from vit_core.methods import class_relevance
+    from viz_app import resources
+    from viz_app.ground_truth import objects_in_view
+
+    loaded, data, pixel_values, mapping, top = scene
+    truth = resources.scene_ground_truth()[hashlib.sha256(data).hexdigest()]
+    objects = objects_in_view(truth, mapping)
+    analysis = analyze(loaded, pixel_values, keep_attention=False)
+    assert int(analysis.relevance_target[0]) == top
+    answer = lesson.relevance_peak(analysis.relevance[0], loaded.geometry.patch_size, objects)
+
+    heat = class_relevance(loaded.model, pixel_values, target_class=top).heatmap[0].detach().numpy()
+    row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    ph, pw = loaded.geometry.patch_size
+    x, y = (col + 0.5) * pw, (row + 0.5) * ph
+    inside = [o.label for o in objects if o.box[0] - GROW <= x <= o.box[2] + GROW and o.box[1] - GROW <= y <= o.box[3] + GROW]
+    assert len(inside) <= 1  # the two objects' grown boxes do not overlap at the peak
+    assert answer == (inside[0] if inside else lesson.BACKGROUND)
+
+
+@pytest.mark.parametrize("name", ["pair_ring_star.png", "chelsea.png"])
+def test_faithfulness_answer_matches_token_removal_computed_directly(scene, name):
+    """The race the step reads (the Faithfulness page's cached computation) against token-removal curves of the
+    analysis's rollout map and the seeded random map, computed here with vit_core.faithfulness in one batch."""
+    from vit_core.analysis import analyze
+    from vit_core.explain import ExplainSettings
+    from vit_core.faithfulness import FRACTIONS, auc, token_removal_curves
+    from vit_core.methods.baselines import random_map
+    from viz_app import resources
+    from viz_app.faithfulness_data import method_results
+
+    loaded = scene[0]
+    data = (resources.SAMPLES_DIR / name).read_bytes()
+    pixel_values, _, _ = resources.model_input(loaded, data)
+    analysis = analyze(loaded, pixel_values, relevance=False, keep_attention=False)
+    top = int(analysis.logits[0].argmax())
+    race = lesson.removal_race(method_results(f"test_lesson {name}", lesson.RACE_METHODS, top, loaded, data))
+
+    maps = torch.stack([torch.from_numpy(analysis.rollout), random_map(1, loaded.geometry.grid_size,
+                                                                        seed=ExplainSettings().seed)])
+    curves = token_removal_curves(loaded.model, pixel_values, maps, torch.tensor([top]), order="positive")
+    rollout_auc, random_auc = auc(curves.probability[:, 0], FRACTIONS)  # [method]
+    np.testing.assert_allclose(race.fractions, FRACTIONS)
+    np.testing.assert_allclose(race.rollout, curves.probability[0, 0], atol=1e-4)
+    np.testing.assert_allclose(race.random, curves.probability[1, 0], atol=1e-4)
+    np.testing.assert_allclose([race.rollout_auc, race.random_auc], [rollout_auc, random_auc], atol=1e-4)
+    assert race.rollout_faster == (rollout_auc < random_auc)
+    assert race.rollout[0] == pytest.approx(float(torch.from_numpy(analysis.logits[0]).softmax(-1)[top]), abs=1e-4)
+
+
+def test_rollout_faster_is_a_lower_area():
+    flat = np.full(10, 0.5)
+    race = lesson.RemovalRace(np.arange(10) / 10, flat * 0.5, flat, rollout_auc=0.2, random_auc=0.45)
+    assert race.rollout_faster
+    assert not lesson.RemovalRace(race.fractions, flat, flat, rollout_auc=0.45, random_auc=0.45).rollout_faster

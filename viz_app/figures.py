@@ -12,7 +12,7 @@ centre whose ``customdata`` starts with the patch index; a click comes back to t
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -718,11 +718,14 @@ def curves_figure(
     x_title: str | None = None,
     y_title: str | None = None,
     height: int = 320,
+    names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Perturbation curves, one line per method (baselines dashed), y in [0, 1]."""
+    """Perturbation curves, one line per method (baselines dashed), y in [0, 1]; `names` labels a method's line
+    (default: the method's key)."""
     fig = go.Figure()
-    for name, values in curves.items():
-        dashed = name in ("random", "centre")
+    for method, values in curves.items():
+        dashed = method in ("random", "centre")
+        name = (names or {}).get(method, method)
         fig.add_trace(
             go.Scatter(
                 x=list(fractions),

@@ -1,4 +1,5 @@
-"""The lesson's arithmetic: the rollout step-through and the answers of its predict-then-reveal questions.
+"""The lesson's arithmetic: the rollout step-through, the removal race of the faithfulness step, and the answers
+of its predict-then-reveal questions.
 
 Every answer is computed from the current model and image (never written in), so a question stays right
 whatever the model is. No Streamlit here; the page ``viz_app/pages/lesson.py`` draws the lesson.
@@ -6,6 +7,7 @@ whatever the model is. No Streamlit here; the page ``viz_app/pages/lesson.py`` d
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +15,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import torch
 
+from vit_core.faithfulness import FRACTIONS
 from vit_core.methods import RolloutSettings
 from vit_core.methods.rollout import rollout_layer_matrix
+
+from .ground_truth import SceneObject, object_at_peak
 
 __all__ = [
     "RolloutStep",
@@ -24,10 +29,18 @@ __all__ = [
     "local_heads_early",
     "strongest_quarter",
     "matrix_figure",
+    "relevance_peak",
+    "contrast_class",
+    "RemovalRace",
+    "removal_race",
     "QUARTERS",
+    "BACKGROUND",
+    "RACE_METHODS",
 ]
 
 QUARTERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+BACKGROUND = "background"  # the answer "on no object" of the relevance step's question on a scene
+RACE_METHODS = ("rollout", "random")  # the faithfulness step: rollout's order against a random one
 
 
 @dataclass(frozen=True)
@@ -104,3 +117,48 @@ def matrix_figure(matrix: np.ndarray, title: str, *, height: int = 360) -> go.Fi
     fig = px.imshow(matrix, color_continuous_scale="Viridis", labels={"x": "key", "y": "query", "color": ""})
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
+
+
+def relevance_peak(heat: np.ndarray, patch_size: tuple[int, int], objects: Sequence[SceneObject]) -> str:
+    """The label of the scene object under the peak of a ``[gh, gw]`` map (the Rollout page's ground-truth check),
+    or ``BACKGROUND``."""
+    found = object_at_peak(heat, patch_size, objects)
+    return found.label if found is not None else BACKGROUND
+
+
+def contrast_class(top: int, label_names: Sequence[str], object_labels: Sequence[str], ranked: Sequence[int]) -> int | None:
+    """The class whose relevance goes beside `top`'s: another object of the scene that the model knows by name,
+    else the next class of `ranked` (the model's classes, most probable first); None when there is none."""
+    for label in object_labels:
+        if label in label_names and label_names.index(label) != top:
+            return label_names.index(label)
+    return next((int(c) for c in ranked if int(c) != top), None)
+
+
+@dataclass(frozen=True)
+class RemovalRace:
+    """Token removal, most relevant first (Chefer et al. 2021), in rollout's order and in a random order."""
+
+    fractions: np.ndarray  # [step] fraction of the patches removed
+    rollout: np.ndarray  # [step] probability of the class, rollout's highest patches removed first
+    random: np.ndarray  # [step] the same, the patches removed in a random order
+    rollout_auc: float
+    random_auc: float
+
+    @property
+    def rollout_faster(self) -> bool:
+        """Whether the probability falls faster in rollout's order: a lower area under its curve."""
+        return self.rollout_auc < self.random_auc
+
+
+def removal_race(results: Mapping[str, dict]) -> RemovalRace:
+    """The race from ``viz_app.faithfulness_data.method_results`` for ``RACE_METHODS`` (curves and AUCs as the
+    Faithfulness page shows them)."""
+    rollout, random = (results[m] for m in RACE_METHODS)
+    return RemovalRace(
+        fractions=np.asarray(FRACTIONS, dtype=np.float64),
+        rollout=np.asarray(rollout["curves"]["positive"], dtype=np.float64),
+        random=np.asarray(random["curves"]["positive"], dtype=np.float64),
+        rollout_auc=float(rollout["measures"]["positive_auc"]),
+        random_auc=float(random["measures"]["positive_auc"]),
+    )

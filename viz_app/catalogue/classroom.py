@@ -94,6 +94,35 @@ EN: dict[str, str] = {
     "lesson.rollout.row": "Class token's row after layer {layer}",
     "lesson.rollout.caption": "At this layer the class token's rolled-out row puts {prefix} on the prefix tokens; "
     "the map shows the rest, over the patches.",
+    "lesson.relevance.title": "Class-specific relevance",
+    "lesson.relevance.text": "Rollout is class-agnostic: it follows how attention mixes the tokens, whatever the "
+    "model answers. Class-specific relevance (Chefer et al. 2021) asks which patches support *one* class: each "
+    "layer's attention is weighted by its gradient for that class, only the positive part is kept, and the "
+    "layers are rolled out with the residual. So it explains one class at a time: in an image with two objects, "
+    "the relevance for each class lights up a different object.",
+    "lesson.relevance.q_scene": "The model's best guess is “{name}”. Where will the relevance for “{name}” be "
+    "strongest?",
+    "lesson.relevance.q": "Which quarter of the image will the relevance for “{name}” weight most?",
+    "lesson.relevance.peak": "Relevance for “{name}” peaks {where}.",
+    "lesson.relevance.quarter": "Relevance for “{name}” is strongest in the {where} quarter.",
+    "lesson.faithfulness.title": "Is a map faithful?",
+    "lesson.faithfulness.text": "A map can look convincing and still not show what the model used. A test (Chefer "
+    "et al. 2021): remove the patch tokens the map ranks highest first, 10% at a time, and follow the class's "
+    "probability. If the map found the patches the model relies on, it falls fast; a random order is the baseline. "
+    "The area under the curve (AUC) sums it up: lower is a faster fall.",
+    "lesson.faithfulness.q": "Remove the patches rollout ranks highest, 10% at a time: will the probability of "
+    "“{name}” fall faster than when random patches are removed?",
+    "lesson.faithfulness.a_faster": "yes, faster than random",
+    "lesson.faithfulness.a_slower": "no, not faster than random",
+    "lesson.faithfulness.computing": "Removing patches and running the model again…",
+    "lesson.faithfulness.order": "Rollout: its highest patches go first",
+    "lesson.faithfulness.curves": "probability of “{name}”",
+    "lesson.faithfulness.rollout": "rollout's order (AUC {auc})",
+    "lesson.faithfulness.random": "random order (AUC {auc})",
+    "lesson.faithfulness.reading_faster": "On this image the probability of “{name}” falls faster in rollout's "
+    "order: rollout found patches the model uses.",
+    "lesson.faithfulness.reading_slower": "On this image the probability of “{name}” falls no faster in rollout's "
+    "order: its ranking is no better than chance here.",
 }
 
 KO: dict[str, str] = {
@@ -181,4 +210,32 @@ KO: dict[str, str] = {
     "lesson.rollout.row": "레이어 {layer} 이후 클래스 토큰의 행",
     "lesson.rollout.caption": "이 레이어에서 클래스 토큰의 롤아웃 행은 접두 토큰에 {prefix}를 둡니다. 맵은 나머지를 "
     "패치 위에 보여 줍니다.",
+    "lesson.relevance.title": "클래스별 관련도",
+    "lesson.relevance.text": "어텐션 롤아웃은 클래스를 가리지 않습니다: 모델이 무엇이라 답하든 어텐션이 토큰을 어떻게 "
+    "섞는지만 따라갑니다. 클래스별 관련도(Chefer 외 2021)는 *한* 클래스를 뒷받침하는 패치가 어디인지 묻습니다: 각 "
+    "레이어의 어텐션에 그 클래스에 대한 기울기를 곱해 양수 부분만 남기고, 잔차와 함께 레이어를 따라 롤아웃합니다. 그래서 "
+    "한 번에 한 클래스만 설명합니다: 물체가 둘인 이미지에서는 클래스마다 다른 물체가 밝게 나타납니다.",
+    "lesson.relevance.q_scene": "모델의 최선의 추측은 “{name}”입니다. “{name}”에 대한 관련도는 어디에서 가장 "
+    "강할까요?",
+    "lesson.relevance.q": "“{name}”에 대한 관련도는 이미지의 어느 사분면에 가장 큰 가중치를 줄까요?",
+    "lesson.relevance.peak": "“{name}”에 대한 관련도는 {where}에서 가장 강합니다.",
+    "lesson.relevance.quarter": "“{name}”에 대한 관련도는 {where} 사분면에서 가장 강합니다.",
+    "lesson.faithfulness.title": "이 맵은 충실할까?",
+    "lesson.faithfulness.text": "그럴듯해 보이는 맵도 모델이 실제로 쓴 곳을 보여 주지 않을 수 있습니다. 한 가지 검사"
+    "(Chefer 외 2021): 맵이 가장 높게 꼽은 패치 토큰부터 10%씩 지우면서 그 클래스의 확률을 따라갑니다. 맵이 모델이 "
+    "기대는 패치를 찾았다면 확률이 빨리 떨어집니다. 무작위 순서가 비교 기준입니다. 곡선 아래 면적(AUC)이 이를 요약합니다: "
+    "낮을수록 빨리 떨어진 것입니다.",
+    "lesson.faithfulness.q": "어텐션 롤아웃이 가장 높게 꼽은 패치부터 10%씩 지우면, “{name}”의 확률은 무작위로 패치를 "
+    "지울 때보다 빨리 떨어질까요?",
+    "lesson.faithfulness.a_faster": "네, 무작위보다 빨리",
+    "lesson.faithfulness.a_slower": "아니요, 무작위보다 빠르지 않게",
+    "lesson.faithfulness.computing": "패치를 지우며 모델을 다시 실행하는 중…",
+    "lesson.faithfulness.order": "롤아웃: 가장 높은 패치부터 지웁니다",
+    "lesson.faithfulness.curves": "“{name}”의 확률",
+    "lesson.faithfulness.rollout": "롤아웃 순서 (AUC {auc})",
+    "lesson.faithfulness.random": "무작위 순서 (AUC {auc})",
+    "lesson.faithfulness.reading_faster": "이 이미지에서는 롤아웃 순서로 지울 때 “{name}”의 확률이 더 빨리 떨어집니다: "
+    "롤아웃이 모델이 실제로 쓰는 패치를 찾았습니다.",
+    "lesson.faithfulness.reading_slower": "이 이미지에서는 롤아웃 순서로 지워도 “{name}”의 확률이 더 빨리 떨어지지 "
+    "않습니다: 여기서는 롤아웃의 순위가 우연보다 낫지 않습니다.",
 }

@@ -1,14 +1,19 @@
 """The lesson: the ViT paper's pipeline step by step with Next/Back, each step a short text, one
 predict-then-reveal question and the live figure for the current model and image (shown once answered);
-rollout is stepped through layer by layer."""
+rollout is stepped through layer by layer, then class-specific relevance and the faithfulness of rollout."""
+
+from functools import cache
 
 import numpy as np
 import streamlit as st
 
+from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
-from viz_app import figures, lesson, projector, state
+from viz_app import figures, lesson, projector, resources, state
+from viz_app.faithfulness_data import method_results
+from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import t
-from viz_app.ui import plotly, require_context
+from viz_app.ui import class_name, plotly, require_context, show_error
 
 ctx = require_context()
 g = ctx.geometry
@@ -17,8 +22,40 @@ ph, pw = g.patch_size
 P = g.num_prefix_tokens
 a = ctx.analysis
 cls = g.token_index("cls") if a.cls_attention is not None else None
+top = ctx.predictions[0] if ctx.predictions else None  # the model's best guess, None without a classifier
+scene = resources.scene_ground_truth().get(ctx.image.sha256)
+objects = objects_in_view(scene, ctx.mapping) if scene else []  # a generated scene's objects, in the model's view
 
-STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout")
+FIGURE_PX = 300  # the relevance and faithfulness figures: below their text and question, above the fold at 900 px
+STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
+
+
+def _quarters() -> dict[str, str]:
+    return {q: t(f"lesson.rollout.{q}") for q in lesson.QUARTERS}
+
+
+def _where(name: str, heat: np.ndarray) -> str:
+    """Where the relevance for `name` is strongest, in a sentence: on which object of a scene, else which quarter."""
+    if objects:
+        peak = lesson.relevance_peak(heat, g.patch_size, objects)
+        where = t("truth.on_background") if peak == lesson.BACKGROUND else t("truth.on_object", label=peak)
+        return t("lesson.relevance.peak", name=name, where=where)
+    return t("lesson.relevance.quarter", name=name, where=_quarters()[lesson.strongest_quarter(heat)])
+
+
+@cache
+def _race() -> lesson.RemovalRace | None:
+    """Token removal in rollout's order and in a random one for the top class (computed once per image, shared
+    with the Faithfulness page); None without a classifier or when the computation is refused."""
+    if top is None:
+        return None
+    try:
+        with st.spinner(t("lesson.faithfulness.computing")):
+            results = method_results(ctx.key, lesson.RACE_METHODS, int(top.index), ctx.loaded, ctx.image.data)
+    except VitCoreError as error:
+        show_error(error)
+        return None
+    return lesson.removal_race(results)
 
 
 def _question(step: str) -> tuple[str, dict[str, str], str] | None:
@@ -45,8 +82,22 @@ def _question(step: str) -> tuple[str, dict[str, str], str] | None:
         early = lesson.local_heads_early(a.mean_attention_distance[0])
         options = {"early": t("lesson.distance.a_early"), "late": t("lesson.distance.a_late")}
         return t("lesson.distance.q"), options, "early" if early else "late"
-    options = {q: t(f"lesson.rollout.{q}") for q in lesson.QUARTERS}
-    return t("lesson.rollout.q"), options, lesson.strongest_quarter(a.rollout[0])
+    if step == "rollout":
+        return t("lesson.rollout.q"), _quarters(), lesson.strongest_quarter(a.rollout[0])
+    if step == "relevance":
+        if a.relevance is None:
+            return None
+        heat, name = a.relevance[0], class_name(ctx, int(a.relevance_target[0]))
+        if objects:
+            options = {o.label: t("truth.on_object", label=o.label) for o in objects}
+            options[lesson.BACKGROUND] = t("truth.on_background")
+            return t("lesson.relevance.q_scene", name=name), options, lesson.relevance_peak(heat, g.patch_size, objects)
+        return t("lesson.relevance.q", name=name), _quarters(), lesson.strongest_quarter(heat)
+    race = _race()
+    if race is None:
+        return None
+    options = {"faster": t("lesson.faithfulness.a_faster"), "slower": t("lesson.faithfulness.a_slower")}
+    return t("lesson.faithfulness.q", name=top.label), options, "faster" if race.rollout_faster else "slower"
 
 
 def _figure(step: str) -> None:
@@ -68,8 +119,62 @@ def _figure(step: str) -> None:
     elif step == "distance":
         plotly(figures.head_metric_figure(a.mean_attention_distance[0], y_title=t("lesson.distance.axis")),
                key="lesson_figure")
-    else:
+    elif step == "rollout":
         _rollout_step_through()
+    elif step == "relevance":
+        _relevance_pair()
+    else:
+        _removal_race()
+
+
+def _relevance_pair() -> None:
+    """The top class's relevance beside another class's (another object of the scene, else the runner-up)."""
+    if a.relevance is None:
+        st.info(t("rollout.no_head"))
+        return
+    first = int(a.relevance_target[0])
+    names = ctx.loaded.label_names or []
+    second = lesson.contrast_class(first, names, [o.label for o in objects], [p.index for p in ctx.predictions])
+    boxes = [(o.label, o.box) for o in objects]
+    maps = {first: a.relevance[0]}
+    if second is not None:
+        try:
+            with st.spinner(t("rollout.gradient_pass")):
+                maps[second] = resources.relevance_map(ctx, second)
+        except VitCoreError as error:
+            show_error(error)
+    st.markdown(" ".join(_where(class_name(ctx, c), heat) for c, heat in maps.items()))
+    columns = st.columns(2)
+    for column, (target, heat) in zip(columns, maps.items(), strict=False):
+        with column:
+            plotly(figures.overlay_figure(ctx.view, heat, g.patch_size, clickable=False, height=FIGURE_PX, boxes=boxes,
+                                          num_prefix_tokens=P,
+                                          title=t("rollout.relevance_for", name=class_name(ctx, target))),
+                   key="lesson_figure" if target == first else "lesson_figure_second")
+
+
+def _removal_race() -> None:
+    """Rollout's map beside the two token-removal curves, their AUCs and a one-line reading."""
+    race = _race()
+    if race is None:
+        if top is None:
+            st.info(t("faith.no_head"))
+        return
+    reading = "lesson.faithfulness.reading_faster" if race.rollout_faster else "lesson.faithfulness.reading_slower"
+    st.markdown(t(reading, name=top.label))
+    left, right = st.columns([2, 3])
+    with left:
+        plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False, height=FIGURE_PX,
+                                      num_prefix_tokens=P, title=t("lesson.faithfulness.order")))
+    names = {
+        "rollout": t("lesson.faithfulness.rollout", auc=f"{race.rollout_auc:.3f}"),
+        "random": t("lesson.faithfulness.random", auc=f"{race.random_auc:.3f}"),
+    }
+    with right:
+        curves = figures.curves_figure(race.fractions, {"rollout": race.rollout, "random": race.random}, names=names,
+                                       height=FIGURE_PX, y_title=t("lesson.faithfulness.curves", name=top.label))
+        curves.update_layout(legend={"y": 1.02, "yanchor": "bottom"}, margin={"t": 40})  # on top: in view with the axes
+        plotly(curves, key="lesson_figure")
 
 
 def _rollout_step_through() -> None:
@@ -100,6 +205,7 @@ def _go(delta: int) -> None:
 
 @st.fragment
 def lesson_view() -> None:
+    _race.cache_clear()  # computed at most once per run of the fragment (question and figure share it)
     index = st.session_state.setdefault(state.LESSON_STEP, 0)
     step = STEPS[index]
     st.progress((index + 1) / len(STEPS), text=t("lesson.progress", n=index + 1, total=len(STEPS),
@@ -118,17 +224,18 @@ def lesson_view() -> None:
         _figure(step)
         return
     text, options, right = question
-    answer = st.radio(f"**{text}**", list(options), format_func=options.get, index=None,  # the question stands out
-                      key=f"{state.LESSON_ANSWER}_{step}",
-                      horizontal=True)
+    asked, verdict = st.columns([3, 2], vertical_alignment="center")  # the verdict beside: the figure stays in view
+    answer = asked.radio(f"**{text}**", list(options), format_func=options.get, index=None,  # the question stands out
+                         key=f"{state.LESSON_ANSWER}_{step}",
+                         horizontal=True)
     if answer is None:
-        st.caption(t("lesson.predict_first"))
+        verdict.caption(t("lesson.predict_first"))
         plotly(figures.image_figure(ctx.view, height=360), key="lesson_before")
         return
     if answer == right:
-        st.success(t("lesson.right"), icon=":material/check_circle:")
+        verdict.success(t("lesson.right"), icon=":material/check_circle:")
     else:
-        st.warning(t("lesson.wrong", answer=options[right]), icon=":material/lightbulb:")
+        verdict.warning(t("lesson.wrong", answer=options[right]), icon=":material/lightbulb:")
     _figure(step)
 
 
