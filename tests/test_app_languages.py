@@ -8,9 +8,9 @@ sample, rendering and layout (widget keys, not labels, are their identity).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from app_support import APP, TIMEOUT, run_app
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.testing.v1 import AppTest
 
@@ -19,25 +19,16 @@ from viz_app.i18n import CATALOGUE
 
 pytestmark = pytest.mark.slow
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-TIMEOUT = 120
 PAGES = ["overview", "lesson", "tour", "rollout", "class_token", "query", "faithfulness", "compare", "export",
          "position", "heads", "filters"]
 HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
-def _run(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_in_korean(page):
-    at = _run(page=page, lang="ko")
+    at = run_app(page=page, lang="ko")
     assert at.title[-1].value == CATALOGUE["ko"][f"nav.{page}"]
     headings = [h.value for h in (*at.title, *at.header, *at.subheader)]
     assert headings and all(HANGUL.search(h) for h in headings), headings
@@ -47,7 +38,7 @@ def test_every_page_in_korean(page):
 
 @pytest.mark.parametrize("page", ["overview", "rollout", "heads"])
 def test_the_same_pages_in_english(page):
-    at = _run(page=page)
+    at = run_app(page=page)
     assert at.title[-1].value == CATALOGUE["en"][f"nav.{page}"]
     headings = [h.value for h in (*at.title, *at.subheader)]
     assert not any(HANGUL.search(h) for h in headings), headings

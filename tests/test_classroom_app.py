@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from app_support import run_app
 from streamlit.testing.v1 import AppTest
 
 from viz_app import lesson, resources, state
@@ -19,21 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-TIMEOUT = 120
 
 
-def _run(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_link_opens_the_named_view():
-    at = _run(page="query", layer="2", head="1", row="3", col="5")
+    at = run_app(page="query", layer="2", head="1", row="3", col="5")
     assert at.session_state[state.QUERY_LAYER] == 2
     assert at.session_state[state.QUERY_HEAD] == 1
     assert (at.session_state[state.QUERY_ROW], at.session_state[state.QUERY_COL]) == (3, 5)
@@ -42,7 +34,7 @@ def test_link_opens_the_named_view():
 
 
 def test_bad_values_fall_back_with_a_notice():
-    at = _run(page="rollout", fusion="median", discard="7", start="x", colour="red")
+    at = run_app(page="rollout", fusion="median", discard="7", start="x", colour="red")
     notices = [i.value for i in at.info]
     assert any("fusion=median" in n for n in notices), notices
     assert any("discard=7" in n for n in notices), notices
@@ -53,20 +45,20 @@ def test_bad_values_fall_back_with_a_notice():
 
 
 def test_unknown_page_and_model_fall_back():
-    at = _run(page="nowhere", model="vit_huge_nonsense", sample="missing.png", lang="fr")
+    at = run_app(page="nowhere", model="vit_huge_nonsense", sample="missing.png", lang="fr")
     assert len(at.info) == 4, [i.value for i in at.info]
     assert at.title[-1].value == "Image & patches"
 
 
 def test_the_url_follows_the_view():
-    at = _run(page="rollout", residual="0.3")
+    at = run_app(page="rollout", residual="0.3")
     assert at.session_state[state.RESIDUAL] == 0.3
     assert at.query_params["residual"] == ["0.3"] or at.query_params["residual"] == "0.3"
     assert "page=rollout" in at.code[-1].value and "residual=0.3" in at.code[-1].value
 
 
 def test_lesson_next_back_and_reveal():
-    at = _run(page="lesson")
+    at = run_app(page="lesson")
     assert at.session_state[state.LESSON_STEP] == 0
     at.button(key="lesson_next").click().run()
     at.button(key="lesson_next").click().run()
@@ -116,7 +108,7 @@ def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
     """Next through every step to the last (then disabled, Back one step); on the two-object scene the relevance
     question names the scene's objects, its right answer is the object under the peak, and the two maps explain the
     two objects' classes; the faithfulness answer is the race's, computed once, its reading and both AUCs shown."""
-    at = _run(page="lesson", sample="pair_ring_star.png")
+    at = run_app(page="lesson", sample="pair_ring_star.png")
     titles = [at.subheader[0].value]
     for _ in STEPS[1:]:
         _next(at)
@@ -176,7 +168,7 @@ def test_lesson_walks_on_a_model_without_a_classifier_or_a_class_token(layout):
 
     name = _timm_model_named("lesson_headless", num_classes=0) if layout == "no_classifier" else registered_name(
         "registers_gap")
-    at = _run(page="lesson")
+    at = run_app(page="lesson")
     at.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
     at.text_input(key=state.MODEL_NAME).input(name).run()
     at.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
@@ -199,16 +191,16 @@ def test_lesson_walks_on_a_model_without_a_classifier_or_a_class_token(layout):
 
 
 def test_korean():
-    at = _run(page="lesson", lang="ko")
+    at = run_app(page="lesson", lang="ko")
     assert at.subheader[0].value == CATALOGUE["ko"]["lesson.patches.title"]
     assert at.sidebar.radio(key=state.IMAGE_SOURCE).options[0] == CATALOGUE["ko"]["source.Sample"]
     # switching back is driven in the browser (tests/e2e/test_classroom.py): AppTest re-sends every widget's
     # value through str(), which a radio with a format_func (the image source) cannot take
-    assert _run(page="lesson").subheader[0].value == CATALOGUE["en"]["lesson.patches.title"]
+    assert run_app(page="lesson").subheader[0].value == CATALOGUE["en"]["lesson.patches.title"]
 
 
 def test_an_own_image_cannot_travel_in_a_link():
-    at = _run(sample="pair_ring_star.png")
+    at = run_app(sample="pair_ring_star.png")
     assert "sample=pair_ring_star.png" in at.code[-1].value
     at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
     photo = (ROOT / "assets" / "samples" / "scene_ring.png").read_bytes()

@@ -74,7 +74,7 @@ titles = {
 def draw_curves() -> None:
     for key, (title, x_title, fractions) in titles.items():
         fig = figures.curves_figure(fractions, {n: r["curves"][key] for n, r in results.items()}, title=title,
-                                    x_title=x_title)
+                                    x_title=x_title, names=NAMES)
         slots[key].plotly_chart(fig, config={"displaylogo": False}, key=f"faith_curve_{key}_{len(results)}")
 
 
