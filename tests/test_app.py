@@ -479,7 +479,8 @@ def test_the_exported_picture_names_the_weights_that_made_it(at):
 
 def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_probability():
     """The options are class names only (a probability in a label goes stale in the browser, streamlit#13788);
-    switching to random weights keeps the chosen class, and the caption gives its probability under these weights."""
+    switching to random weights keeps the chosen class, and the caption gives its probability under these weights;
+    another image starts again at its own top-1 class."""
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
     app.switch_page(_page("rollout")).run()
@@ -496,3 +497,8 @@ def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_p
     logits = np.asarray(random_ctx.analysis.logits[0], dtype=np.float64)
     probability = 100 * np.exp(logits[second]) / np.exp(logits).sum()
     assert any(c.value.startswith(f"{ui.class_name(random_ctx, second)}: {probability:.1f}%") for c in app.caption)
+    app.toggle(key=state.RANDOM_WEIGHTS).set_value(False).run()
+    app.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    app.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()  # a new image: its own top-1 class again
+    _ok(app)
+    assert app.selectbox(key=state.TARGET_CLASS).value == int(app.session_state[state.CONTEXT].predictions[0].index)

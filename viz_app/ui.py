@@ -196,15 +196,16 @@ def class_select(ctx: Context, key: str = state.TARGET_CLASS, label: str | None 
 
     The options are labelled by class name only: Streamlit's frontend keeps showing a selected option's old text
     when only its label changes (streamlit/streamlit#13788; seen in Chromium: "ring (75.3%)" stayed after switching
-    to random weights, where ring has 13.1%). For the same reason a new class vocabulary (another model) starts
-    a new choice, while the same vocabulary (the random-weights control) keeps the chosen class.
+    to random weights, where ring has 13.1%). A new image or a new class vocabulary (another model) starts again
+    at the image's top-1 class, while the same image under the same vocabulary (the random-weights control) keeps
+    the chosen class.
     """
     probs = class_probabilities(ctx)
     names = tuple(class_name(ctx, i) for i in range(len(probs)))
-    vocabulary = hashlib.sha256("\n".join(names).encode()).hexdigest()
-    if st.session_state.get(f"{key}.vocabulary") != vocabulary:
+    question = hashlib.sha256("\n".join([ctx.image.sha256, *names]).encode()).hexdigest()
+    if st.session_state.get(f"{key}.question") != question:
         st.session_state.pop(key, None)
-        st.session_state[f"{key}.vocabulary"] = vocabulary
+        st.session_state[f"{key}.question"] = question
     top = [int(p.index) for p in ctx.predictions]
     rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: names[i].lower())
     chosen = st.selectbox(label or t("class.explain"), [*top, *rest], format_func=names.__getitem__, key=key,
