@@ -109,9 +109,10 @@ def model_label(choice: str) -> str:
     return t(MODEL_LABELS[choice]) if choice in MODEL_LABELS else choice
 
 
-def render_controls(keys: RenderKeys, columns: int = 4) -> RenderSettings:
-    """The rendering picker and its settings, laid out in a row of `columns`; returns what they say."""
-    cells = st.columns(columns)
+def render_controls(keys: RenderKeys, columns: int = 4, stacked: bool = False) -> RenderSettings:
+    """The rendering picker and its settings, laid out in a row of `columns` (or one under another, `stacked`);
+    returns what they say."""
+    cells = [st.container()] * columns if stacked else st.columns(columns)
     names = {style: rendering_name(style) for style in RENDERINGS}
     style = cells[0].selectbox(t("render.style"), RENDERINGS, key=keys.style, format_func=names.get,
                                help=t("render.help", **{RENDERING_IDS[s]: names[s] for s in RENDERINGS}))

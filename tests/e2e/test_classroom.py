@@ -110,6 +110,7 @@ def test_projector_mode_enlarges_figures(app_url, browser):
           f"main figure top {main['y']:.0f} px, bottom {main['y'] + main['height']:.0f} px of 720")
     assert before_px < 200 <= after_px
     assert after_font >= 16 > before_font
+    assert 0 <= main["y"] and main["y"] + main["height"] <= 720  # the clicked patch's map whole, without scrolling
     assert page.locator(".st-key-query_colormap").is_hidden()  # a secondary control
     assert main["y"] < 720
     page.close()

@@ -37,16 +37,20 @@ def _on_click() -> None:
 
 @st.fragment
 def query_view() -> None:
-    controls = st.columns([1, 1, 2, 2])
-    row = controls[0].number_input(t("label.row"), 0, gh - 1, key=state.QUERY_ROW)
-    col = controls[1].number_input(t("label.column"), 0, gw - 1, key=state.QUERY_COL)
-    layers = [ROLLED_OUT, *range(geometry.depth)]
-    layer = controls[2].selectbox(t("label.layer"), layers, index=len(layers) - 1, key=state.QUERY_LAYER,
-                                  format_func=layer_label)
-    heads = [MEAN_OF_HEADS, *range(geometry.num_heads)]
-    head = controls[3].selectbox(t("label.head"), heads, key=state.QUERY_HEAD, disabled=layer == ROLLED_OUT,
-                                 format_func=head_label)
-    render = render_controls(state.QUERY_RENDER)
+    big = projector.is_on()  # projector: controls and titles in a side column, so the map fits 1280 x 720
+    side, main = st.columns([1, 2]) if big else (st.container(), None)
+    with side:
+        heading = st.container() if big else None  # filled once the controls have said which patch
+        controls = [st.container()] * 4 if big else st.columns([1, 1, 2, 2])
+        row = controls[0].number_input(t("label.row"), 0, gh - 1, key=state.QUERY_ROW)
+        col = controls[1].number_input(t("label.column"), 0, gw - 1, key=state.QUERY_COL)
+        layers = [ROLLED_OUT, *range(geometry.depth)]
+        layer = controls[2].selectbox(t("label.layer"), layers, index=len(layers) - 1, key=state.QUERY_LAYER,
+                                      format_func=layer_label)
+        heads = [MEAN_OF_HEADS, *range(geometry.num_heads)]
+        head = controls[3].selectbox(t("label.head"), heads, key=state.QUERY_HEAD, disabled=layer == ROLLED_OUT,
+                                     format_func=head_label)
+        render = render_controls(state.QUERY_RENDER, stacked=big)
     token = geometry.patch_token(row, col)
     try:
         attention = resources.shared_tensor(ctx.analysis.attention)  # [1, L, H, N, N], shared, read only
@@ -65,10 +69,15 @@ def query_view() -> None:
     except VitCoreError as error:
         show_error(error)
         return
-    left, right = (st.container(), st.container()) if projector.is_on() else st.columns([1, 1])  # big maps: stacked
-    with left:
+    if big:  # the map beside the controls, every head's maps below at full width
+        titles, left, right = heading, main, st.container()
+    else:  # the query's map and every head's side by side
+        left, right = st.columns([1, 1])
+        titles = left
+    with titles:
         st.subheader(t("query.where", row=row, col=col))
         st.caption(t("query.token", token=token, what=what))
+    with left:
         plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, settings=render,
                                       num_prefix_tokens=P, selected=(row, col), height=480),
                key=state.QUERY_CHART, on_select=_on_click)
