@@ -14,6 +14,7 @@ import vit_core.demo  # noqa: F401  (registers the model)
 from vit_core.demo.evaluate import hits, peak_points, to_pixels
 from vit_core.demo.registry import ASSET_DIR, NAME, WEIGHTS_FILE
 from vit_core.demo.scenes import CLASSES, generate
+from vit_core.provenance import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +48,21 @@ def test_pretrained_weights_differ_from_random(model):
     assert not torch.equal(random.pos_embed, model.pos_embed)
 
 
-def test_model_card_names_the_model_and_classes():
+def test_model_card_names_the_model_and_classes_and_measured_these_weights():
     card = json.loads((ASSET_DIR / "model_card.json").read_text())
     assert card["name"] == NAME and card["classes"] == list(CLASSES)
-    assert card["evaluation"]["accuracy"] >= 0.97
+    evaluation = card["evaluation"]
+    assert evaluation["produced_by"]["weights_sha256"] == file_sha256(WEIGHTS_FILE)  # the figures are these weights'
+    assert evaluation["accuracy"] > evaluation["accuracy_random_weights"] + 0.5
 
 
-def test_accuracy_smoke_on_fresh_scenes(model):
-    batch = generate(64, seed=999_001)
+@pytest.mark.parametrize("style", ["classic", "paper"])
+def test_accuracy_smoke_on_fresh_scenes(model, style):
+    """Far above chance (1/6) on classic scenes and on outline drawings on white (the card: 86.5% and 84.2%)."""
+    batch = generate(64, seed=999_001, style=style)
     with torch.no_grad():
         pred = model(to_pixels(batch.images)).argmax(-1).numpy()
-    assert (pred == batch.labels[:, 0]).mean() >= 0.9
+    assert (pred == batch.labels[:, 0]).mean() >= 0.7
 
 
 def test_pointing_helpers():
@@ -135,3 +140,19 @@ def test_attention_distances_of_the_samples_against_a_per_image_reference(model)
         att = att / att.sum(-1, keepdim=True)
         ref += (att * dist).sum(-1).mean(-1) / 3
     assert torch.allclose(got, ref, atol=1e-3)
+
+
+def test_the_first_version_stays_loadable_by_its_tag_with_its_own_card(model):
+    """``vit_demo_shapes.first_version``: the classic-only weights (stronger two-object relevance), offline too."""
+    from vit_core.demo.registry import FIRST_VERSION_FILE, FIRST_VERSION_TAG
+    from vit_core.loading import load_model
+
+    first = load_model(f"{NAME}.{FIRST_VERSION_TAG}")
+    assert first.weights_file == FIRST_VERSION_FILE and load_model(NAME).weights_file == WEIGHTS_FILE
+    assert not torch.equal(first.model.pos_embed, model.pos_embed)
+    card = json.loads((FIRST_VERSION_FILE.parent / "model_card.json").read_text())
+    assert card["evaluation"]["produced_by"]["weights_sha256"] == file_sha256(FIRST_VERSION_FILE)
+    batch = generate(64, seed=999_001)
+    with torch.no_grad():
+        pred = first.model(to_pixels(batch.images)).argmax(-1).numpy()
+    assert (pred == batch.labels[:, 0]).mean() >= 0.9  # its card: 97.9% on classic scenes

@@ -515,7 +515,7 @@ def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path
     if checkpoint is not None:
         return Path(checkpoint)
     if source == "demo":
-        return Path(demo.WEIGHTS_FILE)
+        return demo.weights_file(name)
     where = _hub_weights(name) if source == "hub" else None
     if where is None:
         return None

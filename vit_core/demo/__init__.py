@@ -6,7 +6,7 @@ Importing this package registers the model ``vit_demo_shapes`` with timm, so
 
 from __future__ import annotations
 
-from .registry import NAME, WEIGHTS_FILE, vit_demo_shapes
+from .registry import NAME, WEIGHTS_FILE, vit_demo_shapes, weights_file
 from .scenes import CLASSES, SceneBatch, generate
 
-__all__ = ["NAME", "WEIGHTS_FILE", "CLASSES", "SceneBatch", "generate", "vit_demo_shapes"]
+__all__ = ["NAME", "WEIGHTS_FILE", "CLASSES", "SceneBatch", "generate", "vit_demo_shapes", "weights_file"]

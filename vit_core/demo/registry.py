@@ -21,12 +21,18 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 
 from .scenes import CLASSES
 
-__all__ = ["NAME", "TAG", "ARCH", "ASSET_DIR", "SAMPLES_DIR", "WEIGHTS_FILE", "MEAN", "STD", "vit_demo_shapes"]
+__all__ = [
+    "NAME", "TAG", "FIRST_VERSION_TAG", "ARCH", "ASSET_DIR", "SAMPLES_DIR", "WEIGHTS_FILE", "FIRST_VERSION_FILE", "MEAN",
+    "STD", "vit_demo_shapes", "weights_file",
+]
 
 NAME = "vit_demo_shapes"
 TAG = "synthetic"
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo_model"
-WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"
+WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"  # the second version, the default
+# The first version (classic scenes only): stronger two-object relevance, no local heads; `vit_demo_shapes.first_version`.
+FIRST_VERSION_TAG = "first_version"
+FIRST_VERSION_FILE = ASSET_DIR / FIRST_VERSION_TAG / f"{NAME}.safetensors"
 SAMPLES_DIR = ASSET_DIR.parent / "samples"  # the bundled sample images (generated scenes and photographs)
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
@@ -67,7 +73,16 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
     }
 
 
-default_cfgs = generate_default_cfgs({f"{NAME}.{TAG}": _cfg(file=str(WEIGHTS_FILE))})
+default_cfgs = generate_default_cfgs({  # the first tag is the default
+    f"{NAME}.{TAG}": _cfg(file=str(WEIGHTS_FILE)),
+    f"{NAME}.{FIRST_VERSION_TAG}": _cfg(file=str(FIRST_VERSION_FILE)),
+})
+
+
+def weights_file(name: str = NAME) -> Path:
+    """The bundled weights of `name`, with or without its pretrained tag (``vit_demo_shapes.first_version``)."""
+    tag = name.split(".", 1)[1] if "." in name else TAG
+    return FIRST_VERSION_FILE if tag == FIRST_VERSION_TAG else WEIGHTS_FILE
 
 
 @register_model

@@ -28,7 +28,8 @@ recipe below makes a 2-core CPU enough:
 * at export the position embeddings' shared mean is moved into the patch-embedding bias (the same network)
   so their cosines show the grid structure on the -1..1 scale of the paper's Figure 7 (centre).
 
-Phases: 112px (2,400 steps) -> 112px-b (3,300) -> 224px (250) -> 224px-pairs (1,200, every 2nd batch two-object); each phase checkpoints to
+Phases: 112px (2,400 steps) -> 112px-b (2,000) -> 224px (2,500, on 16,000 scenes) -> 224px-pairs (1,200, every 2nd batch
+two-object); each phase checkpoints to
 ``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
 
 Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
@@ -472,10 +473,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=int, default=2, help="processes generating scenes")
     p.add_argument("--scenes-small", type=int, default=20000)
-    p.add_argument("--scenes-full", type=int, default=3000)
+    p.add_argument("--scenes-full", type=int, default=16000)
     p.add_argument("--steps-small", type=int, default=2400)
-    p.add_argument("--steps-full", type=int, default=250)
-    p.add_argument("--steps-small2", type=int, default=3300, help="steps of the second 112 px cosine cycle (0: none)")
+    p.add_argument("--steps-full", type=int, default=2500)
+    p.add_argument("--steps-small2", type=int, default=2000, help="steps of the second 112 px cosine cycle (0: none)")
     p.add_argument("--lr2", type=float, default=5e-4)
     p.add_argument("--warmup2", type=int, default=100)
     p.add_argument("--batch", type=int, default=64)
