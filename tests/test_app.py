@@ -252,6 +252,21 @@ def test_unknown_model_name_shows_error():
     assert len(app.error) == 1 and "no model named" in app.error[0].value.lower()
 
 
+def test_the_first_demo_version_opens_by_name_offline_with_its_scene_checks():
+    """``vit_demo_shapes.first_version`` under "Other timm model": its bundled weights, no download, and the
+    generated scenes' ground truth as for the default demo model."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
+    app.text_input(key=state.MODEL_NAME).input("vit_demo_shapes.first_version").run()
+    _ok(app)
+    loaded = app.session_state[state.CONTEXT].loaded
+    assert loaded.source == "demo" and loaded.weights_file.parent.name == "first_version"
+    app.switch_page(_page("rollout")).run()
+    _ok(app)
+    assert any("Ground truth: rollout peak" in c.value for c in app.caption)
+
+
 def test_hub_model_downloads_with_a_progress_bar(local_hub):
     """A pretrained timm model not yet cached: a progress bar follows the download, then the model is analysed."""
     import safetensors.torch
