@@ -4,7 +4,7 @@ Starts the app, opens the sample on the overview page first (the model and the i
 cached, as when a person arrives from another page), then opens the Faithfulness page and times from the
 navigation until every default method's map and the four curve charts are drawn; then once more (cached).
 
-    python bench/faithfulness_page.py [--sample pair_ring_star.png] [--port 8650]
+    python bench/faithfulness_page.py [--sample pair_ring_star.png] [--port 8650] [--screenshot docs/faithfulness.png]
 
 Prints seconds and the machine's load average (the CPU may be shared: the figures are wall-clock).
 """
@@ -56,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", default="pair_ring_star.png")
     parser.add_argument("--port", type=int, default=8650)
+    parser.add_argument("--screenshot", type=Path, help="also save the page in a 1500 x 3000 window as this PNG")
     args = parser.parse_args()
     url = f"http://127.0.0.1:{args.port}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -74,6 +75,10 @@ def main() -> None:
             print(f"load average before: {os.getloadavg()[0]:.1f}")
             first = _time_page(page, f"{url}/faithfulness?sample={args.sample}")
             again = _time_page(page, f"{url}/faithfulness?sample={args.sample}")
+            if args.screenshot:
+                page.set_viewport_size({"width": 1500, "height": 3000})  # Streamlit scrolls an inner block: a tall window
+                page.wait_for_timeout(3000)
+                page.screenshot(path=str(args.screenshot), full_page=True)
             browser.close()
         print(f"Faithfulness page, {args.sample}, {DEFAULT_METHODS} methods: first view {first:.1f} s, "
               f"again (cached) {again:.1f} s; load average after: {os.getloadavg()[0]:.1f}")

@@ -742,6 +742,6 @@ def curves_figure(
         margin={"l": 50, "r": 10, "t": 40 if title else 10, "b": 40},
         xaxis={"title": x_title or t("fig.removed"), "tickformat": ".0%"},
         yaxis={"title": y_title or t("fig.target_probability"), "range": [0, 1.02]},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},  # at the right: below, 7 long names ran over the axis title
     )
     return fig

@@ -173,7 +173,7 @@ def _removal_race() -> None:
     with right:
         curves = figures.curves_figure(race.fractions, {"rollout": race.rollout, "random": race.random}, names=names,
                                        height=FIGURE_PX, y_title=t("lesson.faithfulness.curves", name=top.label))
-        curves.update_layout(legend={"y": 1.02, "yanchor": "bottom"}, margin={"t": 40})  # on top: in view with the axes
+        curves.update_layout(legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}, margin={"t": 40})  # on top: in view with the axes
         plotly(curves, key="lesson_figure")
 
 
