@@ -86,6 +86,7 @@ def test_rollout_page_in_korean_and_back(app_url, browser):
     page.wait_for_timeout(1500)  # the figures settle
     headings = main.locator("h1, h2, h3").all_inner_texts()
     assert headings and all(re.search("[\uac00-\ud7a3]", h) for h in headings), headings
+    assert page.title() == "ViT 어텐션 탐색기"  # the browser tab too, on a link's first run
     page.screenshot(path=str(SHOTS / "korean-rollout.png"))
     page.locator("[data-testid=stSidebar] button", has_text="English").click()
     page.get_by_role("heading", name="Class-specific relevance").wait_for()
