@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -35,12 +36,32 @@ def test_korean_is_korean():
     assert untranslated == []
 
 
+def _literal_keys(node: ast.AST) -> list[str]:
+    """The keys a t() call's first argument can be: a literal, or either branch of ``a if c else b``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _literal_keys(node.body) + _literal_keys(node.orelse)
+    return []
+
+
+def keys_used(source: str) -> set[str]:
+    """Every literal key passed to ``t(...)`` in `source` (f-string keys are checked below, by their names)."""
+    return {key for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name) and node.func.id == "t" and node.args
+            for key in _literal_keys(node.args[0])}
+
+
+def test_the_key_scan_sees_both_branches_of_a_conditional():
+    assert keys_used('t("a.b" if x else "c.d", n=1)\nt(f"nav.{p}")\nother("e.f")') == {"a.b", "c.d"}
+
+
 def test_every_key_the_code_uses_exists():
     """Literal keys in t("...") calls and f-string keys' prefixes (t(f"lesson.{step}.title")) are in the catalogue."""
     sources = [*ROOT.glob("viz_app/**/*.py"), ROOT / "streamlit_app.py"]
     used = set()
     for path in sources:
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.A-Z]+)["']""", path.read_text()))
+        used |= keys_used(path.read_text())
     assert used, "no t() calls found: the scan is broken"
     assert used - set(i18n.CATALOGUE["en"]) == set()
     step_keys = {f"lesson.{step}.{part}" for step in ("patches", "embedding", "position", "attention", "distance",
