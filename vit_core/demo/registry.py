@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg, register_model
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
 from .scenes import CLASSES
@@ -80,9 +80,9 @@ default_cfgs = generate_default_cfgs({  # the first tag is the default
 
 
 def weights_file(name: str = NAME) -> Path:
-    """The bundled weights of `name`, with or without its pretrained tag (``vit_demo_shapes.first_version``)."""
-    tag = name.split(".", 1)[1] if "." in name else TAG
-    return FIRST_VERSION_FILE if tag == FIRST_VERSION_TAG else WEIGHTS_FILE
+    """The bundled weights of `name`, with or without its pretrained tag (``vit_demo_shapes.first_version``): the
+    file its registered pretrained config points at (the configs above are the one home of tag -> file)."""
+    return Path(get_pretrained_cfg(name).file)
 
 
 @register_model
