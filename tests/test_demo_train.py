@@ -118,3 +118,46 @@ def test_locality_init_makes_those_heads_attend_near_their_own_patch():
     after = mean_attention_distance(cap.attention, cap.geometry).mean(0)
     assert before[:2, 0].min() > 60 and after[:2, 0].max() < 25  # px: local, from global
     assert torch.allclose(after[0, 1:], before[0, 1:], atol=1e-3)  # block 0's other heads are untouched
+
+
+def test_locality_init_adapts_its_bands_to_the_head_dim():
+    """At width 128 with 8 heads (head dim 16) the local start reads 4 bands per axis, and is still local."""
+    from vit_core.capture import capture
+    from vit_core.demo.train import locality_init
+    from vit_core.methods.distance import mean_attention_distance
+
+    torch.manual_seed(0)
+    model = build(224, embed_dim=128, num_heads=8).eval()
+    sincos_pos_init(model)
+    mimetic_init(model, torch.Generator().manual_seed(0))
+    locality_init(model, heads=1)
+    x = torch.from_numpy(generate(2, seed=11).images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    cap = capture(model, x)
+    distance = mean_attention_distance(cap.attention, cap.geometry).mean(0)  # [layer, head]
+    assert distance[0, 0] < 25 and distance[1, 0] < 0.5 * distance[1, 1:].mean()  # px: 15 and 42 against about 100
+
+
+def test_a_weights_file_carries_its_architecture(tmp_path):
+    """A demo model of another width and head count, saved as train.py saves it, loads at its own sizes, by a
+    file given to the registry and by evaluate's --weights; a file without metadata (the first two versions)
+    gets its width and depth from its tensors and ARCH's heads."""
+    import timm
+    from safetensors.torch import save_file
+
+    from vit_core.demo.evaluate import load
+    from vit_core.demo.registry import NAME, architecture
+    from vit_core.demo.train import architecture_metadata
+
+    model = build(224, embed_dim=64, num_heads=8).eval()
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    tagged, bare = tmp_path / "tagged.safetensors", tmp_path / "bare.safetensors"
+    save_file(state, str(tagged), metadata=architecture_metadata(model))
+    save_file(state, str(bare))
+    assert architecture(tagged)["num_heads"] == 8 and architecture(bare)["num_heads"] == 4
+    assert architecture(bare)["embed_dim"] == 64 and architecture(bare)["depth"] == len(model.blocks)
+    by_registry = timm.create_model(NAME, pretrained=True, pretrained_cfg_overlay={"file": str(tagged)}).eval()
+    by_evaluate = load(tagged)
+    x = torch.randn(1, 3, 224, 224)
+    for loaded in (by_registry, by_evaluate):
+        assert loaded.embed_dim == 64 and loaded.blocks[0].attn.num_heads == 8
+        assert torch.allclose(loaded(x), model(x), atol=1e-5)

@@ -70,8 +70,8 @@ GROW = 8  # px added on every side of the bounding box in the pointing game
 
 def load(weights: Path | None = None, pretrained: bool = True, device: str = "cpu") -> VisionTransformer:
     """The registered demo model in eval mode on `device`: its bundled weights, a given file, or random weights."""
-    if weights is not None:
-        model = timm.create_model(NAME, pretrained=False)
+    if weights is not None:  # built at the file's own architecture (registry.architecture), then loaded strictly
+        model = timm.create_model(NAME, pretrained=False, pretrained_cfg_overlay={"file": str(weights)})
         model.load_state_dict(load_file(str(weights)))
     else:
         model = timm.create_model(NAME, pretrained=pretrained)

@@ -16,14 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
 from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg, register_model
+from timm.models._builder import resolve_pretrained_cfg
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
 from .scenes import CLASSES
 
 __all__ = [
     "NAME", "TAG", "FIRST_VERSION_TAG", "ARCH", "ASSET_DIR", "SAMPLES_DIR", "WEIGHTS_FILE", "FIRST_VERSION_FILE", "MEAN",
-    "STD", "vit_demo_shapes", "weights_file",
+    "STD", "ARCH_KEYS", "architecture", "vit_demo_shapes", "weights_file",
 ]
 
 NAME = "vit_demo_shapes"
@@ -38,7 +40,8 @@ MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 
 # ViT-B/16's token layout (224 px, patch 16, one class token, learned position embeddings) at a width
-# a 2-core CPU can train in well under two hours.
+# a 2-core CPU can train in well under two hours. A weights file may override the sizes in ARCH_KEYS in its
+# safetensors metadata (``architecture``); the first two versions' files have none: they are these sizes.
 ARCH: dict[str, Any] = dict(
     img_size=224,
     patch_size=16,
@@ -50,6 +53,24 @@ ARCH: dict[str, Any] = dict(
     global_pool="token",
     num_classes=len(CLASSES),
 )
+
+
+ARCH_KEYS = ("embed_dim", "depth", "num_heads")
+
+
+def architecture(file: str | Path | None) -> dict[str, Any]:
+    """The demo architecture of a weights file: ARCH with the sizes its safetensors metadata records (width and
+    depth, when it records none, read off its tensors' shapes; heads cannot be, so they stay ARCH's)."""
+    arch = dict(ARCH)
+    if file and Path(file).is_file() and str(file).endswith(".safetensors"):
+        with safe_open(str(file), framework="pt") as f:
+            meta = f.metadata() or {}
+            names = set(f.keys())
+            if "pos_embed" in names:
+                arch["embed_dim"] = int(f.get_slice("pos_embed").get_shape()[-1])
+            arch["depth"] = len({n.split(".")[1] for n in names if n.startswith("blocks.")}) or arch["depth"]
+        arch.update({k: int(meta[k]) for k in ARCH_KEYS if k in meta})
+    return arch
 
 
 def _cfg(**kwargs: Any) -> dict[str, Any]:
@@ -87,14 +108,15 @@ def weights_file(name: str = NAME) -> Path:
 
 @register_model
 def vit_demo_shapes(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
-    """Six-class synthetic-shapes ViT: 224 px, patch 16, class token, depth 6, 4 heads, width 96."""
+    """Six-class synthetic-shapes ViT: 224 px, patch 16, class token, depth 6; width and heads as its weights file says."""
     overlay = kwargs.get("pretrained_cfg_overlay") or {}
     if pretrained and "file" not in overlay and kwargs.get("pretrained_cfg") is None and not WEIGHTS_FILE.is_file():
         raise FileNotFoundError(
             f"the demo weights {WEIGHTS_FILE} are missing; restore assets/demo_model from git "
             "or retrain them with `python -m vit_core.demo.train --seed 0 --out assets/demo_model`."
         )
-    args = {**ARCH, **kwargs}
+    file = resolve_pretrained_cfg(NAME, kwargs.get("pretrained_cfg"), overlay).file  # the tag's, or the overlay's
+    args = {**architecture(file), **kwargs}
     return build_model_with_cfg(
         VisionTransformer, NAME, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **args
     )
