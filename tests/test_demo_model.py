@@ -56,6 +56,18 @@ def test_model_card_names_the_model_and_classes_and_measured_these_weights():
     assert evaluation["accuracy"] > evaluation["accuracy_random_weights"] + 0.5
 
 
+def test_the_faithfulness_tables_in_readme_and_card_are_the_card_json_of_these_weights():
+    """The 200-scene table is typed nowhere: README and MODEL_CARD.md hold ``format_markdown`` of the card's JSON,
+    and that JSON measured the bundled weights."""
+    from vit_core.evaluate import format_markdown
+
+    faithfulness = json.loads((ASSET_DIR / "model_card.json").read_text())["faithfulness"]
+    assert faithfulness["produced_by"]["checkpoint_sha256"] == file_sha256(WEIGHTS_FILE)
+    table = format_markdown(faithfulness["methods"])
+    for document in (ASSET_DIR.parents[1] / "README.md", ASSET_DIR / "MODEL_CARD.md"):
+        assert table in document.read_text(), f"{document.name}: paste the table `evaluate --markdown` wrote"
+
+
 def _accuracy_on_fresh_scenes(model, style: str = "classic") -> float:
     batch = generate(64, seed=999_001, style=style)
     with torch.no_grad():

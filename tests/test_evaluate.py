@@ -13,7 +13,7 @@ from vit_core.cli import main
 from vit_core.demo.registry import WEIGHTS_FILE
 from vit_core.demo.scene_files import scene_mask, write_scenes
 from vit_core.demo.scenes import render_scene
-from vit_core.evaluate import MEASURES, format_table, summarise
+from vit_core.evaluate import MEASURES, format_markdown, format_table, summarise
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, auc
 
 FAST = "raw,relevance,lrp,random,centre"
@@ -101,6 +101,9 @@ def test_summary_compares_with_baselines_in_the_right_direction():
     assert summary["good"]["beats_centre"] == ["insertion_auc"]  # lower positive AUC is better: centre wins there
     table = format_table(summary)
     assert "0.1500 " in table and "0.8500*" in table
+    rows = {line.split(" | ")[0].strip("| "): line for line in format_markdown(summary).splitlines()}
+    assert rows["method"].startswith("| method | removal, most relevant first ↓ | insertion ↑")
+    assert rows["good"] == "| good | 0.150 | **0.850** |" and rows["centre"] == "| centre | 0.050 | 0.600 |"
 
 
 def test_analyze_writes_the_new_methods(tmp_path):

@@ -42,6 +42,7 @@ __all__ = [
     "evaluate_batch",
     "summarise",
     "format_table",
+    "format_markdown",
     "find_mask",
     "add_evaluate_command",
     "run_evaluate",
@@ -165,6 +166,36 @@ def format_table(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+MARKDOWN_COLUMNS = {  # the measures of the README's and the model card's table, in their words
+    "positive_auc": "removal, most relevant first",
+    "negative_auc": "removal, least relevant first",
+    "deletion_auc": "deletion",
+    "insertion_auc": "insertion",
+    "pointing_game": "pointing game",
+    "energy_pointing": "energy in box",
+    "mask_iou": "mask IoU, top 10%",
+}
+
+
+def format_markdown(summary: dict[str, dict]) -> str:
+    """The method x measure table as Markdown (README, model card), bold where a method beats both baselines."""
+    shown = [m for m in MARKDOWN_COLUMNS if any(m in e for e in summary.values())]
+    head = [f"{MARKDOWN_COLUMNS[m]} {'↓' if m in LOWER_IS_BETTER else '↑'}" for m in shown]
+    lines = ["| method | " + " | ".join(head) + " |", "|---" * (len(shown) + 1) + "|"]
+    for method, entry in summary.items():
+        cells = []
+        for m in shown:
+            if m not in entry:
+                cells.append("-")
+                continue
+            wins = method not in BASELINES and all(
+                m in entry.get(f"beats_{b}", []) for b in BASELINES if b in summary and b != method
+            )
+            cells.append(f"**{entry[m]['mean']:.3f}**" if wins else f"{entry[m]['mean']:.3f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np.ndarray | None:
     """The object mask of one image at the model's input size (bool [h, w]), or None when it has none."""
     from .demo.scene_files import scene_mask
@@ -218,6 +249,7 @@ def add_evaluate_command(commands, add_model_options: Callable, add_rollout_opti
     evaluate.add_argument("--target", default="predicted", help="'predicted' (each image's top-1) or a class index")
     evaluate.add_argument("--masks", type=Path, help="folder of object masks named like the images (demo scenes need none)")
     evaluate.add_argument("--curves", type=Path, help="also write the per-image curves to CURVES.npz")
+    evaluate.add_argument("--markdown", type=Path, help="also write the table as Markdown (README, model card) to TABLE.md")
     evaluate.add_argument("--batch-size", type=int, default=25)
     evaluate.add_argument("--fill", default="blur", choices=["blur", "mean"], help="pixel deletion/insertion fill")
     evaluate.add_argument("--top-fraction", type=float, default=TOP_FRACTION, help="share of patches for mask IoU")
@@ -344,6 +376,8 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
                 arrays[f"{name}_{key}"] = np.concatenate(values)
         write_npz(args.curves, arrays)
     print(format_table(summary))
+    if args.markdown is not None:
+        args.markdown.write_text(format_markdown(summary) + "\n")
     if "sanity_check" in report:
         for name, survives in report["sanity_check"]["survives"].items():
             if survives:
