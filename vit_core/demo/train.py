@@ -28,11 +28,12 @@ recipe below makes a 2-core CPU enough:
 * at export the position embeddings' shared mean is moved into the patch-embedding bias (the same network)
   so their cosines show the grid structure on the -1..1 scale of the paper's Figure 7 (centre).
 
-Phases: 112px (2,400 steps) -> 112px-b (2,000) -> 224px (2,500, on 16,000 scenes) -> 224px-pairs (1,200, every 2nd batch
-two-object); each phase checkpoints to
-``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
+Phases: 112px (2,400 steps) -> 112px-b (2,000) -> 224px (2,500, on 16,000 scenes) -> 224px-pairs (2,400 on 3,000
+two-object scenes, every 2nd batch two-object); (third version) width 128. Each phase checkpoints to ``--work-dir``,
+and ``--init CKPT --init-after PHASE`` resumes after a phase on the same code path.
 
-Uses CUDA when present (bf16 autocast), else all CPU threads given by ``--threads``.
+Uses CUDA when present, else the CPU threads given by ``--threads``; bf16 autocast on CUDA and on CPUs with native
+bf16 (``--precision``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .scenes import CLASSES, HELD_OUT_STYLE, STYLES, SceneBatch, generate_parall
 __all__ = ["build", "mimetic_init", "sincos_pos_init", "neighbour_targets", "centre_position_embeddings", "train", "main"]
 
 BACKGROUND = len(CLASSES)  # the auxiliary token-label head's extra class
+RECIPE_WIDTH = 128  # the third version's width; the registry's ARCH (96) is the first two versions' (no metadata)
 PATCH = int(ARCH["patch_size"])
 
 
@@ -514,8 +516,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-full", type=int, default=20)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--token-weight", type=float, default=1.0, help="weight of the token-labelling loss (0: off)")
-    p.add_argument("--embed-dim", type=int, default=None, help="width (default: the registry's)")
-    p.add_argument("--heads", type=int, default=None, help="attention heads per block (default: the registry's)")
+    p.add_argument("--embed-dim", type=int, default=RECIPE_WIDTH, help="width (the bundled third version's: 128)")
+    p.add_argument("--heads", type=int, default=None, help="attention heads per block (default: the registry's, 4)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="auto: bf16 autocast where native")
     p.add_argument("--style", default="mixed", choices=STYLES, help="scene style of all training data (see scenes.py)")
     p.add_argument("--local-layer", type=int, default=1, help="block whose tokens the local task reads (0-based)")
@@ -529,8 +531,8 @@ def parser() -> argparse.ArgumentParser:
         "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
     )
     p.add_argument("--init-after", choices=["112px", "112px-b", "224px"], default="112px", help="the phase --init ends")
-    p.add_argument("--steps-pairs", type=int, default=1200, help="224 px steps with two-object scenes mixed in (0: none)")
-    p.add_argument("--scenes-pairs", type=int, default=1500)
+    p.add_argument("--steps-pairs", type=int, default=2400, help="224 px steps with two-object scenes mixed in (0: none)")
+    p.add_argument("--scenes-pairs", type=int, default=3000)
     p.add_argument("--pairs-every", type=int, default=2, help="every n-th step of that phase is a two-object batch")
     p.add_argument("--lr-pairs", type=float, default=2e-4)
     p.add_argument("--log-every", type=int, default=50)
