@@ -45,11 +45,12 @@ def strip(loaded, sample: Path, truth: dict | None) -> Image.Image:
     canvas = Image.new("RGB", (len(RENDERINGS) * (PANEL + gap) - gap, PANEL + title_h), "white")
     draw = ImageDraw.Draw(canvas)
     scale = PANEL / view.shape[1]
+    objects = list(zip((truth or {}).get("classes", []), (truth or {}).get("boxes_xyxy", []), strict=True))
     for i, style in enumerate(RENDERINGS):
         x0 = i * (PANEL + gap)
         canvas.paste(Image.fromarray(render(view, heat, RenderSettings(style=style), size=(PANEL, PANEL))), (x0, title_h))
         draw.text((x0, 6), rendering_name(style, "en"), fill="black", font=font)
-        for name, box in zip((truth or {}).get("classes", []), (truth or {}).get("boxes_xyxy", []), strict=True):
+        for name, box in objects:
             left, top, right, bottom = (x0 + box[0] * scale, title_h + box[1] * scale, x0 + box[2] * scale,
                                         title_h + box[3] * scale)
             draw.rectangle((left, top, right, bottom), outline=TRUTH, width=3)

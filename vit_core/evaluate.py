@@ -145,6 +145,14 @@ def summarise(measures: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
     return summary
 
 
+def beats_both_baselines(summary: dict[str, dict], method: str, measure: str) -> bool:
+    """Whether `method` (not itself a baseline) beats every baseline the summary holds on `measure`."""
+    entry = summary[method]
+    return method not in BASELINES and all(
+        measure in entry.get(f"beats_{b}", []) for b in BASELINES if b in summary and b != method
+    )
+
+
 def format_table(summary: dict[str, dict]) -> str:
     """Method x measure means; '*' marks a measure where the method beats both baselines."""
     shown = [m for m in MEASURES if any(m in e for e in summary.values())]
@@ -158,8 +166,7 @@ def format_table(summary: dict[str, dict]) -> str:
             if m not in entry:
                 cells.append(f"{'-':>14}")
                 continue
-            star = "*" if all(m in entry.get(f"beats_{b}", []) for b in BASELINES if b in summary and b != method) else " "
-            star = " " if method in BASELINES else star
+            star = "*" if beats_both_baselines(summary, method, m) else " "
             cells.append(f"{entry[m]['mean']:>13.4f}{star}")
         lines.append(f"{method:<10}" + "".join(cells))
     lines.append("v: lower is better, ^: higher is better; *: better than both the random and the centre baseline")
@@ -188,10 +195,8 @@ def format_markdown(summary: dict[str, dict]) -> str:
             if m not in entry:
                 cells.append("-")
                 continue
-            wins = method not in BASELINES and all(
-                m in entry.get(f"beats_{b}", []) for b in BASELINES if b in summary and b != method
-            )
-            cells.append(f"**{entry[m]['mean']:.3f}**" if wins else f"{entry[m]['mean']:.3f}")
+            value = f"{entry[m]['mean']:.3f}"
+            cells.append(f"**{value}**" if beats_both_baselines(summary, method, m) else value)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

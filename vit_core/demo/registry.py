@@ -17,15 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from safetensors import safe_open
-from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg, register_model
-from timm.models._builder import resolve_pretrained_cfg
+from timm.models import (
+    build_model_with_cfg,
+    generate_default_cfgs,
+    get_pretrained_cfg,
+    register_model,
+    resolve_pretrained_cfg,
+)
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
 from .scenes import CLASSES
 
 __all__ = [
     "NAME", "TAG", "FIRST_VERSION_TAG", "ARCH", "ASSET_DIR", "SAMPLES_DIR", "WEIGHTS_FILE", "FIRST_VERSION_FILE", "MEAN",
-    "STD", "ARCH_KEYS", "architecture", "vit_demo_shapes", "weights_file",
+    "STD", "ARCH_KEYS", "architecture", "sizes_of", "vit_demo_shapes", "weights_file",
 ]
 
 NAME = "vit_demo_shapes"
@@ -56,6 +61,12 @@ ARCH: dict[str, Any] = dict(
 
 
 ARCH_KEYS = ("embed_dim", "depth", "num_heads")
+
+
+def sizes_of(model: VisionTransformer) -> dict[str, int]:
+    """The ARCH_KEYS sizes of a built model (what a weights file's metadata records, ``architecture`` reads back)."""
+    sizes = {"embed_dim": model.embed_dim, "depth": len(model.blocks), "num_heads": model.blocks[0].attn.num_heads}
+    return {k: sizes[k] for k in ARCH_KEYS}
 
 
 def architecture(file: str | Path | None) -> dict[str, Any]:

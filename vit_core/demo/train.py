@@ -51,7 +51,7 @@ from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from .registry import ARCH, ARCH_KEYS, NAME
+from .registry import ARCH, NAME, sizes_of
 from .scenes import CLASSES, HELD_OUT_STYLE, STYLES, SceneBatch, generate_parallel, patch_fractions
 
 __all__ = ["build", "mimetic_init", "sincos_pos_init", "neighbour_targets", "centre_position_embeddings", "train", "main"]
@@ -458,8 +458,7 @@ def train(args: argparse.Namespace) -> dict:
 
 def architecture_metadata(model: VisionTransformer) -> dict[str, str]:
     """The sizes the registry reads back from a weights file's safetensors metadata (``registry.architecture``)."""
-    sizes = {"embed_dim": model.embed_dim, "depth": len(model.blocks), "num_heads": model.blocks[0].attn.num_heads}
-    return {k: str(sizes[k]) for k in ARCH_KEYS}
+    return {k: str(v) for k, v in sizes_of(model).items()}
 
 
 def write_card(out: Path, record: dict, model: VisionTransformer, centred: bool = True) -> Path:
@@ -475,8 +474,7 @@ def write_card(out: Path, record: dict, model: VisionTransformer, centred: bool 
         "architecture": {
             "family": "timm VisionTransformer",
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in ARCH.items()},
-            "embed_dim": model.embed_dim,
-            "num_heads": model.blocks[0].attn.num_heads,
+            **sizes_of(model),
             "pos_embed": "learned (initialised from 2-D sin-cos"
             + ("; at export its mean over patches moved into the patch-embedding bias, the same network)" if centred else ")"),
             "parameters": sum(p.numel() for p in model.parameters()),
