@@ -161,3 +161,16 @@ def test_a_weights_file_carries_its_architecture(tmp_path):
     for loaded in (by_registry, by_evaluate):
         assert loaded.embed_dim == 64 and loaded.blocks[0].attn.num_heads == 8
         assert torch.allclose(loaded(x), model(x), atol=1e-5)
+
+
+def test_invert_polarity_gives_the_negative_of_exactly_the_chosen_images():
+    """A negative is 255 - pixel before normalisation: the same as -x after it (mean and std 0.5)."""
+    from vit_core.demo.train import _prepare, invert_polarity
+
+    images = torch.from_numpy(generate(3, seed=4, size=112, style="outline").images)
+    which = np.array([True, False, True])
+    out = invert_polarity(_prepare(images, torch.device("cpu")), which)
+    expected = _prepare(torch.where(torch.from_numpy(which)[:, None, None, None], 255 - images, images), torch.device("cpu"))
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    untouched = _prepare(images, torch.device("cpu"))
+    assert torch.equal(invert_polarity(untouched, np.zeros(3, bool)), untouched)
