@@ -175,3 +175,24 @@ def test_heat_blend_fades_in_above_the_floor():
     expected = np.rint((1 - alpha) * small[0, 2].astype(np.float32) + alpha * lut[int(np.rint(0.15 * 255))])
     assert np.array_equal(out[0, 2], expected)
     assert np.array_equal(out[0, 0], small[0, 0])
+
+
+def _caption_strip(caption: str, lang: str) -> np.ndarray:
+    png = export.overlay_png(IMAGE, RNG.random((14, 14)), RenderSettings(style=rendering.PATCHES), width=448, caption=[caption],
+                             lang=lang)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))[448:]
+
+
+@pytest.mark.skipif(export.wide_font() is None, reason="no system font with Hangul (fonts-nanum or Noto CJK)")
+def test_a_korean_caption_is_drawn_in_hangul_not_as_boxes():
+    """Two different Hangul words of the same length: missing glyphs would draw both as the same row of boxes."""
+    first, second = _caption_strip("어텐션 롤아웃", "ko"), _caption_strip("주의도 보기다", "ko")
+    assert (first < 128).sum() > 50 and not np.array_equal(first, second)
+    assert export.caption_language("ko") == "ko"
+
+
+def test_without_a_hangul_font_captions_fall_back_to_english(monkeypatch):
+    monkeypatch.setattr(export, "wide_font", lambda: None)
+    assert export.caption_language("ko") == "en" and export.caption_language("en") == "en"
+    with pytest.raises(ValueError, match="caption_language"):
+        _caption_strip("어텐션 롤아웃", "ko")

@@ -4,9 +4,11 @@ screen's overlay draws with, so a downloaded picture looks like the one on scree
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,12 +17,36 @@ from PIL import Image, ImageDraw, ImageFont
 from . import rendering
 from .rendering import RenderSettings
 
-__all__ = ["overlay_png", "compose_png", "figure_html", "DEFAULT_WIDTH"]
+__all__ = ["overlay_png", "compose_png", "figure_html", "caption_language", "wide_font", "WIDE_FONTS", "DEFAULT_WIDTH"]
 
 DEFAULT_WIDTH = 896  # px: four times the 224 px view, sharp on a projector
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+# System fonts that hold Hangul as well as Latin, tried in order when a caption is not in English (Pillow's bundled
+# font has Latin only): Debian/Ubuntu's fonts-nanum and Noto CJK, macOS, Windows. None is bundled (4-20 MB each).
+WIDE_FONTS = (
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/System/Library/Fonts/AppleSDGothicNeo.ttc",
+    "C:/Windows/Fonts/malgun.ttf",
+)
+
+
+@functools.cache
+def wide_font() -> str | None:
+    """The first of ``WIDE_FONTS`` this machine has, or None."""
+    return next((path for path in WIDE_FONTS if Path(path).is_file()), None)
+
+
+def caption_language(lang: str) -> str:
+    """The language a PNG caption can be written in: `lang` where a font for it is found, else English."""
+    return lang if lang == "en" or wide_font() else "en"
+
+
+def _font(size: int, lang: str = "en") -> ImageFont.ImageFont:
+    if lang != "en" and wide_font():
+        return ImageFont.truetype(wide_font(), size)
     return ImageFont.load_default(size=size)
 
 
@@ -45,12 +71,15 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
 
 
 def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence[str] = (),
-                vmin: float = 0.0, vmax: float = 1.0) -> bytes:
+                vmin: float = 0.0, vmax: float = 1.0, lang: str = "en") -> bytes:
     """PNG bytes of `picture` ``[H, W, 3]`` uint8 with the rendering's colour bar on the right (when it has one)
-    and `caption` lines (title, settings, provenance) wrapped underneath."""
+    and `caption` lines (title, settings, provenance) wrapped underneath; `caption` and the colour bar's title are in
+    `lang`, which must be ``caption_language(lang)``."""
+    if caption_language(lang) != lang:
+        raise ValueError(f"no font for {lang!r} captions on this machine; write them in caption_language({lang!r}).")
     h, w = picture.shape[:2]
     unit = max(12, w // 56)  # text size follows the picture: 16 px at 896
-    small = _font(max(10, int(unit * 0.85)))
+    small = _font(max(10, int(unit * 0.85)), lang)
     bar_w = 3 * unit + int(5.5 * unit) if settings.has_colour_bar else 0
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     lines = [wrapped for text in caption for wrapped in _wrap(probe, _plain(text), small, w + bar_w - 2 * unit)]
@@ -70,7 +99,7 @@ def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence
             value = vmin + fraction * (vmax - vmin)
             draw.text((x1 + unit // 2, y), f"{value:g}", fill="black", font=small, anchor="lm")
         title = Image.new("RGBA", (bottom - top, int(unit * 1.4)), (255, 255, 255, 0))
-        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), _plain(settings.colour_bar_title("en")), fill="black",
+        ImageDraw.Draw(title).text(((bottom - top) / 2, unit * 0.7), _plain(settings.colour_bar_title(lang)), fill="black",
                                    font=small, anchor="mm")
         rotated = title.rotate(90, expand=True)
         canvas.paste(rotated, (w + bar_w - rotated.width - unit // 4, top), rotated)
@@ -84,14 +113,15 @@ def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence
 
 
 def overlay_png(image: np.ndarray, heat: np.ndarray, settings: RenderSettings | None = None, *,
-                width: int = DEFAULT_WIDTH, caption: Sequence[str] = ()) -> bytes:
+                width: int = DEFAULT_WIDTH, caption: Sequence[str] = (), lang: str = "en") -> bytes:
     """PNG bytes of a per-patch map ``[gh, gw]`` over ``image`` ``[h, w, 3]`` uint8, rendered as on screen.
 
     Args:
         settings: the rendering the screen shows (default ``RenderSettings()``).
         width: the picture's width in pixels (its height keeps the image's aspect ratio); the map is
             upsampled straight to it, not the 224 px picture enlarged.
-        caption: lines written under the picture (what it shows, the settings, the model).
+        caption: lines written under the picture (what it shows, the settings, the model), in `lang`
+            (``caption_language`` says which languages this machine can write).
     """
     settings = settings or RenderSettings()
     image = np.asarray(image, dtype=np.uint8)
@@ -99,7 +129,7 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, settings: RenderSettings | 
         raise ValueError(f"width must be at least 16 px, got {width}")
     height = max(1, round(width * image.shape[0] / image.shape[1]))
     picture = rendering.render(image, heat, settings, size=(height, int(width)))
-    return compose_png(picture, settings, caption)
+    return compose_png(picture, settings, caption, lang=lang)
 
 
 def figure_html(fig: go.Figure, title: str) -> str:

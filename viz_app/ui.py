@@ -21,7 +21,7 @@ from vit_core.methods import RolloutSettings
 
 from . import export, image_sources, projector, resources, state
 from .figures import COLORSCALES
-from .i18n import t
+from .i18n import language, t
 from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERING_IDS, RENDERINGS, RenderSettings, rendering_name
 from .state import MEAN_OF_HEADS, ROLLED_OUT, Context, ImageSpec, ModelSpec, RenderKeys
 
@@ -144,18 +144,22 @@ def describe_rollout(settings: RolloutSettings, lang: str | None = None) -> str:
              residual=f"{settings.residual_weight:.2f}", start=settings.start_layer)
 
 
+def png_language() -> str:
+    """The language of exported PNG captions: the app's, where this machine has a font for it, else English."""
+    return export.caption_language(language())
+
+
 def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, *,
-                 key: str, width: int = export.DEFAULT_WIDTH, file_stem: str | None = None) -> None:
+                 key: str, file_stem: str, width: int = export.DEFAULT_WIDTH) -> None:
     """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption.
 
-    `what` and `settings_text` go into the PNG's caption, so they are English (``t(..., lang="en")``): Pillow's
-    bundled font has no Hangul.
+    `what` and `settings_text` go into the PNG's caption, so they are in ``png_language()``.
     """
-    caption = [f"{what} - {image_label(ctx)}", f"{render.describe('en')}; {settings_text}.", resources.provenance(ctx)]
-    stem = file_stem or f"{Path(ctx.image.label).stem}_{what.split()[0].lower()}"
+    lang = png_language()
+    caption = [f"{what} - {image_label(ctx)}", f"{render.describe(lang)}; {settings_text}.", resources.provenance(ctx)]
     st.download_button(t("export.png_button", width=width),
-                       lambda: export.overlay_png(ctx.view, heat, render, width=width, caption=caption),
-                       file_name=f"{stem}.png", mime="image/png", key=key)
+                       lambda: export.overlay_png(ctx.view, heat, render, width=width, caption=caption, lang=lang),
+                       file_name=f"{file_stem}.png", mime="image/png", key=key)
 
 
 def render_settings(keys: RenderKeys) -> RenderSettings:

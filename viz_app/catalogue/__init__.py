@@ -9,7 +9,8 @@ when a sentence is written as a literal in the app instead). No streamlit here, 
 Not translated, on purpose:
 - error sentences raised by ``vit_core`` (the library speaks English to scripts and notebooks alike); the app's
   own framing around them is translated;
-- captions written into exported PNG files (Pillow's bundled font has no Hangul glyphs) and the provenance line;
+- the provenance line of exported PNG files; their captions are in the app's language where the machine has a
+  Hangul font (``viz_app.export.caption_language``; Pillow's bundled font has none), else in English;
 - names: models, methods ("Grad-CAM", "LRP"), papers, colour maps, file names, class names from the model.
 """
 
@@ -57,6 +58,6 @@ def language() -> str:
 def t(key: str, *, lang: str | None = None, **values) -> str:
     """The sentence `key` in `lang` (default: the current language) with its ``{fields}`` filled.
 
-    A missing key raises KeyError. `lang` is for text that leaves the app in English (exported PNG captions).
+    A missing key raises KeyError. `lang` is for text that leaves the app in another language (exported PNG captions).
     """
     return CATALOGUE[lang or language()][key].format(**values)

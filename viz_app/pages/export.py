@@ -9,7 +9,15 @@ import streamlit as st
 from vit_core.errors import VitCoreError
 from viz_app import export, figures, resources, state
 from viz_app.i18n import t
-from viz_app.ui import describe_rollout, png_download, render_settings, require_context, rollout_settings, show_error
+from viz_app.ui import (
+    describe_rollout,
+    png_download,
+    png_language,
+    render_settings,
+    require_context,
+    rollout_settings,
+    show_error,
+)
 
 ctx = require_context()
 g = ctx.geometry
@@ -27,7 +35,8 @@ st.subheader(t("export.png"))
 st.caption(t("export.png_caption", page=t("nav.rollout"), rendering=render.describe(),
              settings=describe_rollout(settings)))
 width = st.select_slider(t("export.width"), [448, 672, 896, 1344, 1792], value=export.DEFAULT_WIDTH, key=state.EXPORT_WIDTH)
-png_download(ctx, heat, render, t("nav.rollout", lang="en"), describe_rollout(settings, "en"), key="export_png",
+lang = png_language()
+png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang), key="export_png",
              width=width,
              file_stem=f"{stem}_rollout")
 

@@ -23,6 +23,7 @@ from viz_app.ui import (
     outside_domain,
     plotly,
     png_download,
+    png_language,
     prefix_mass,
     render_controls,
     require_context,
@@ -101,8 +102,9 @@ def rollout_view() -> None:
                    key=state.ROLLOUT_CHART)
         st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
         if not is_constant(heat):
-            png_download(ctx, heat, render, t("nav.rollout", lang="en"), describe_rollout(settings, "en"),
-                         key="rollout_png")
+            lang = png_language()
+            png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang),
+                         key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
         if truth and not is_constant(heat):
             st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
     with right:
@@ -114,8 +116,9 @@ def rollout_view() -> None:
                                           num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes))
             name = class_name(ctx, target)
             st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
-            png_download(ctx, relevance, render, t("rollout.relevance_for", lang="en", name=name),
-                         t("rollout.relevance_method", lang="en"),
+            lang = png_language()
+            png_download(ctx, relevance, render, t("rollout.relevance_for", lang=lang, name=name),
+                         t("rollout.relevance_method", lang=lang),
                          key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
             if truth:
                 st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
