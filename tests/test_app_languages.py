@@ -72,3 +72,16 @@ def test_switching_language_keeps_the_choices(monkeypatch):
         assert at.subheader[0].value == CATALOGUE[lang]["cls.one_head"]
     assert at.selectbox(key=state.CLS_HEAD).value == 1
     assert at.selectbox(key=state.CLS_RENDERING).format_func("Patches") == CATALOGUE["ko"]["render.name.patches"]
+
+
+def test_a_bad_upload_is_explained_in_korean_and_the_app_keeps_running(monkeypatch):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app_source = catalogue._source  # the test builds the choice's label in the page's language (see above)
+    monkeypatch.setattr(catalogue, "_source", lambda: app_source() if get_script_run_ctx() is not None else "ko")
+    at.query_params["lang"] = "ko"
+    at.run()
+    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    at.file_uploader(key=state.UPLOAD).upload("notes.png", b"this is text, not a picture", "image/png").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and HANGUL.search(at.error[0].value) and "Pillow" in at.error[0].value, at.error[0].value
+    assert "choose" not in at.error[0].value  # the Korean sentence, not the English one

@@ -92,3 +92,73 @@ def test_missing_key_fails_loudly():
 
 def test_fields_are_filled():
     assert "197" in i18n.t("lesson.progress", n=197, total=200, title="x")
+
+
+HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+class _Opaque:
+    """A pickled object that is not a tensor: loading it needs code, which a safe load refuses."""
+
+
+def _keyed_errors(tmp_path) -> list:
+    """Every keyed error a person can cause from the app, raised by vit_core itself from a real bad file."""
+    import io as _io
+
+    import torch
+    from PIL import Image as _Image
+
+    from vit_core import images as vimages
+    from vit_core.errors import VitCoreError
+    from vit_core.loading import _read_state_dict
+
+    def png(size, mode="RGB") -> bytes:
+        out = _io.BytesIO()
+        _Image.new(mode, size).save(out, format="PNG")
+        return out.getvalue()
+
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (vimages.MAX_IMAGE_BYTES + 1))
+    torch.save({"weight": torch.zeros(1), "epoch": 3}, tmp_path / "mixed.pth")
+    torch.save({"w": torch.zeros(1), "extra": _Opaque()}, tmp_path / "opaque.pth")
+    (tmp_path / "garbage.safetensors").write_bytes(b"not a safetensors file")
+    (tmp_path / "model.txt").write_text("x")
+    cases = [
+        lambda: vimages.load_image(tmp_path / "absent.png"),
+        lambda: vimages.load_image(big),
+        lambda: vimages.load_image(b""),
+        lambda: vimages.load_image(b"\0" * (vimages.MAX_IMAGE_BYTES + 1)),
+        lambda: vimages.load_image(b"hello, not an image"),
+        lambda: vimages.load_image(png((7000, 7000), "1")),
+        lambda: vimages.load_image(png((1, 40))),
+        lambda: vimages.load_image(png((400, 300))[:300]),
+        lambda: _read_state_dict(tmp_path / "absent.safetensors"),
+        lambda: _read_state_dict(tmp_path / "model.txt"),
+        lambda: _read_state_dict(tmp_path / "garbage.safetensors"),
+        lambda: _read_state_dict(tmp_path / "mixed.pth"),
+        lambda: _read_state_dict(tmp_path / "opaque.pth"),
+    ]
+    raised = []
+    for case in cases:
+        with pytest.raises(VitCoreError) as info:
+            case()
+        raised.append(info.value)
+    return raised
+
+
+def test_errors_a_person_can_cause_are_said_in_korean_with_their_own_values(tmp_path):
+    from viz_app.catalogue import error_sentence
+    from viz_app.catalogue import errors as error_catalogue
+
+    raised = _keyed_errors(tmp_path)
+    assert all(e.key for e in raised), [str(e) for e in raised if not e.key]
+    for error in raised:
+        korean = error_sentence(error, lang="ko")
+        assert HANGUL.search(korean) and korean != str(error), (error.key, korean)
+        for value in error.values.values():  # the error's own numbers and names, not the catalogue's
+            assert str(value) in korean, (error.key, value, korean)
+        assert error_sentence(error, lang="en") == str(error)
+    keys = {e.key for e in raised}
+    untested = set(error_catalogue.KO) - keys - {"image.unopenable"}  # no file found that causes it
+    assert not untested, untested
+    assert error_sentence(ValueError("plain"), lang="ko") == "plain"  # no key: the English message

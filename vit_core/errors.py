@@ -17,7 +17,16 @@ __all__ = [
 
 
 class VitCoreError(Exception):
-    """Base of every error vit_core raises on purpose; its message is meant for a person."""
+    """Base of every error vit_core raises on purpose; its message is meant for a person.
+
+    ``key`` and ``values`` (optional) name the sentence and its parts, so an interface in another language can say
+    it in its own words (the app: ``viz_app/catalogue/errors.py``); the message itself is the English original.
+    """
+
+    def __init__(self, message: str = "", *, key: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
 
 
 class ModelLoadError(VitCoreError):

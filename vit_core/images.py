@@ -40,16 +40,18 @@ def _read_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
     elif isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
-            raise ImageError(f"no image file at {path}; check the path.")
+            raise ImageError(f"no image file at {path}; check the path.", key="image.missing", path=str(path))
         if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise ImageError(f"{path.name} is larger than {MAX_IMAGE_BYTES // 2**20} MB; use a smaller image.")
+            raise ImageError(f"{path.name} is larger than {MAX_IMAGE_BYTES // 2**20} MB; use a smaller image.",
+                             key="image.file_too_large", name=path.name, limit=MAX_IMAGE_BYTES // 2**20)
         data = path.read_bytes()
     else:
         data = source.read(MAX_IMAGE_BYTES + 1)
     if len(data) == 0:
-        raise ImageError("the file is empty; choose an image file (PNG, JPEG, WebP, BMP, GIF or TIFF).")
+        raise ImageError("the file is empty; choose an image file (PNG, JPEG, WebP, BMP, GIF or TIFF).", key="image.empty")
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"the image is larger than {MAX_IMAGE_BYTES // 2**20} MB; use a smaller image.")
+        raise ImageError(f"the image is larger than {MAX_IMAGE_BYTES // 2**20} MB; use a smaller image.", key="image.too_large",
+                         limit=MAX_IMAGE_BYTES // 2**20)
     return data
 
 
@@ -86,20 +88,21 @@ def load_image(source: str | Path | bytes | BinaryIO) -> Image.Image:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise ImageError(
-            "this file is not an image Pillow can read; choose a PNG, JPEG, WebP, BMP, GIF or TIFF file."
+            "this file is not an image Pillow can read; choose a PNG, JPEG, WebP, BMP, GIF or TIFF file.", key="image.unreadable"
         ) from error
     except Exception as error:  # noqa: BLE001 - any decoder failure is a bad file, not a crash
-        raise ImageError(f"this image could not be opened ({type(error).__name__}); try another file.") from error
+        raise ImageError(f"this image could not be opened ({type(error).__name__}); try another file.",
+                         key="image.unopenable", kind=type(error).__name__) from error
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise ImageError(
             f"the image is {width} x {height} pixels, more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels; "
-            "downscale it first."
+            "downscale it first.", key="image.too_many_pixels", width=width, height=height, limit=MAX_IMAGE_PIXELS // 1_000_000
         )
     if min(width, height) < 1 or max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
         raise ImageError(
             f"the image is {width} x {height} pixels, too elongated to cut into patches; crop it to a ratio under "
-            f"{MAX_ASPECT_RATIO:g}:1."
+            f"{MAX_ASPECT_RATIO:g}:1.", key="image.elongated", width=width, height=height, ratio=f"{MAX_ASPECT_RATIO:g}"
         )
     try:
         image.seek(0)  # first frame of an animation
@@ -108,7 +111,8 @@ def load_image(source: str | Path | bytes | BinaryIO) -> Image.Image:
         return _to_rgb(image)
     except Exception as error:  # noqa: BLE001 - truncated data, broken chunks, decoder limits
         raise ImageError(
-            f"this image is damaged or truncated ({type(error).__name__}); re-save or re-download it."
+            f"this image is damaged or truncated ({type(error).__name__}); re-save or re-download it.",
+            key="image.damaged", kind=type(error).__name__,
         ) from error
 
 

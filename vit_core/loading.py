@@ -337,24 +337,28 @@ def _read_state_dict(path: Path) -> dict:
     from timm.models import load_state_dict
 
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint file at {path}; check the path.")
+        raise CheckpointError(f"no checkpoint file at {path}; check the path.", key="checkpoint.missing", path=str(path))
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise CheckpointError(f"{path.name} is not a supported checkpoint; use one of {', '.join(CHECKPOINT_SUFFIXES)}.")
+        raise CheckpointError(f"{path.name} is not a supported checkpoint; use one of {', '.join(CHECKPOINT_SUFFIXES)}.",
+                              key="checkpoint.suffix", name=path.name, suffixes=", ".join(CHECKPOINT_SUFFIXES))
     try:
         state = load_state_dict(str(path), weights_only=True)
     except RuntimeError as error:
         if "weights_only" in str(error):
             raise CheckpointError(
                 f"{path.name} holds pickled objects beyond plain tensors and was refused without running them; "
-                "save the weights with safetensors or torch.save(model.state_dict())."
+                "save the weights with safetensors or torch.save(model.state_dict()).", key="checkpoint.pickled", name=path.name
             ) from error
-        raise CheckpointError(f"{path.name} could not be read ({error}); check that the file is complete.") from error
+        raise CheckpointError(f"{path.name} could not be read ({error}); check that the file is complete.",
+                              key="checkpoint.unreadable", name=path.name, detail=str(error)) from error
     except Exception as error:  # safetensors header errors, truncated zips, pickles that are not checkpoints
         raise CheckpointError(
-            f"{path.name} is not a readable checkpoint ({type(error).__name__}); check that the file is complete."
+            f"{path.name} is not a readable checkpoint ({type(error).__name__}); check that the file is complete.",
+            key="checkpoint.unreadable", name=path.name, detail=type(error).__name__,
         ) from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path.name} does not hold a state dict of tensors; save model.state_dict().")
+        raise CheckpointError(f"{path.name} does not hold a state dict of tensors; save model.state_dict().",
+                              key="checkpoint.not_state_dict", name=path.name)
     return state
 
 

@@ -20,6 +20,7 @@ from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 from vit_core.methods import RolloutSettings
 
 from . import export, image_sources, projector, resources, state
+from .catalogue import error_sentence
 from .figures import COLORSCALES
 from .i18n import language, t
 from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERING_IDS, RENDERINGS, RenderSettings, rendering_name
@@ -45,7 +46,7 @@ def show_error(error: Exception) -> None:
         key = "error.offline_or_demo" if resources.demo_available() else "error.offline"
         message = t(key, reason=error.reason, **choices)
     elif isinstance(error, VitCoreError):
-        message = str(error)  # the library's own sentence, in English (see viz_app.catalogue)
+        message = error_sentence(error)  # the library's sentence, in Korean where the catalogue has it
     else:
         message = t("error.unexpected", kind=type(error).__name__)
     if _is_plain_word(message.split(" ", 1)[0]):  # sentence case, but names (resnet50, a file, timm) as written

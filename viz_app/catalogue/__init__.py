@@ -7,8 +7,9 @@ when a sentence is written as a literal in the app instead). No streamlit here, 
 (the session's language switch), English until then.
 
 Not translated, on purpose:
-- error sentences raised by ``vit_core`` (the library speaks English to scripts and notebooks alike); the app's
-  own framing around them is translated;
+- most error sentences raised by ``vit_core`` (the library speaks English to scripts and notebooks alike); those a
+  person can cause from the app (an image or a checkpoint they chose) carry a key, and ``errors`` holds their Korean
+  (``error_sentence``); the app's own framing around them is translated;
 - the provenance line of exported PNG files; their captions are in the app's language where the machine has a
   Hangul font (``viz_app.export.caption_language``; Pillow's bundled font has none), else in English;
 - names: models, methods ("Grad-CAM", "LRP"), papers, colour maps, file names, class names from the model.
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import classroom, figures, pages, sidebar
+from . import classroom, errors, figures, pages, sidebar
 
-__all__ = ["LANGUAGES", "NAMES", "CATALOGUE", "t", "language", "read_language_from"]
+__all__ = ["LANGUAGES", "NAMES", "CATALOGUE", "t", "error_sentence", "language", "read_language_from"]
 
 LANGUAGES = ("en", "ko")
 NAMES = {"en": "English", "ko": "한국어"}
@@ -61,3 +62,10 @@ def t(key: str, *, lang: str | None = None, **values) -> str:
     A missing key raises KeyError. `lang` is for text that leaves the app in another language (exported PNG captions).
     """
     return CATALOGUE[lang or language()][key].format(**values)
+
+
+def error_sentence(error: Exception, *, lang: str | None = None) -> str:
+    """An error's sentence in `lang` (default: the current language): the catalogue's translation of its ``key``
+    filled with its ``values`` (``vit_core.errors.VitCoreError``), else its own English message."""
+    translated = errors.ERRORS.get(lang or language(), {}).get(getattr(error, "key", None) or "")
+    return translated.format(**error.values) if translated else str(error)
