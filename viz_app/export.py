@@ -35,8 +35,14 @@ WIDE_FONTS = (
 
 @functools.cache
 def wide_font() -> str | None:
-    """The first of ``WIDE_FONTS`` this machine has, or None."""
-    return next((path for path in WIDE_FONTS if Path(path).is_file()), None)
+    """The first of ``WIDE_FONTS`` this machine has and Pillow can open, or None."""
+    for path in WIDE_FONTS:
+        try:
+            if Path(path).is_file() and ImageFont.truetype(path, 10):
+                return path
+        except OSError:  # unreadable or not a font: try the next
+            continue
+    return None
 
 
 def caption_language(lang: str) -> str:
