@@ -150,13 +150,12 @@ def png_language() -> str:
     return export.caption_language(language())
 
 
-def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, *,
+def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, lang: str, *,
                  key: str, file_stem: str, width: int = export.DEFAULT_WIDTH) -> None:
     """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption.
 
-    `what` and `settings_text` go into the PNG's caption, so they are in ``png_language()``.
+    `what` and `settings_text` go into the PNG's caption, written in `lang` (the caller's ``png_language()``).
     """
-    lang = png_language()
     caption = [f"{what} - {image_label(ctx)}", f"{render.describe(lang)}; {settings_text}.", resources.provenance(ctx)]
     st.download_button(t("export.png_button", width=width),
                        lambda: export.overlay_png(ctx.view, heat, render, width=width, caption=caption, lang=lang),

@@ -36,7 +36,7 @@ st.caption(t("export.png_caption", page=t("nav.rollout"), rendering=render.descr
              settings=describe_rollout(settings)))
 width = st.select_slider(t("export.width"), [448, 672, 896, 1344, 1792], value=export.DEFAULT_WIDTH, key=state.EXPORT_WIDTH)
 lang = png_language()
-png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang), key="export_png",
+png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang), lang, key="export_png",
              width=width,
              file_stem=f"{stem}_rollout")
 

@@ -92,6 +92,7 @@ def rollout_view() -> None:
         show_error(error)
         return
     left, right = st.columns(2)
+    lang = png_language()  # the exported pictures' captions
     with left:
         st.subheader(t("nav.rollout"))
         if is_constant(heat):
@@ -102,9 +103,8 @@ def rollout_view() -> None:
                    key=state.ROLLOUT_CHART)
         st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
         if not is_constant(heat):
-            lang = png_language()
             png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang),
-                         key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
+                         lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
         if truth and not is_constant(heat):
             st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
     with right:
@@ -116,9 +116,8 @@ def rollout_view() -> None:
                                           num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes))
             name = class_name(ctx, target)
             st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
-            lang = png_language()
             png_download(ctx, relevance, render, t("rollout.relevance_for", lang=lang, name=name),
-                         t("rollout.relevance_method", lang=lang),
+                         t("rollout.relevance_method", lang=lang), lang,
                          key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
             if truth:
                 st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
