@@ -174,3 +174,56 @@ def test_invert_polarity_gives_the_negative_of_exactly_the_chosen_images():
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
     untouched = _prepare(images, torch.device("cpu"))
     assert torch.equal(invert_polarity(untouched, np.zeros(3, bool)), untouched)
+
+
+def test_presence_loss_is_a_sigmoid_per_class_and_not_free_up_to_a_shift():
+    """``presence``: -sum_c [y_c log s(z_c) + (1 - y_c) log(1 - s(z_c))], hand-computed; a shift of every logit,
+    free under softmax, changes it."""
+    import math
+
+    from vit_core.demo.train import class_loss
+
+    logits = torch.tensor([[2.0, -1.0, 0.0], [0.5, 0.5, -3.0]])
+    soft = torch.tensor([[0.0, 0.0, 1.0], [0.5, 0.5, 0.0]])  # one-object scene, then a two-object one
+
+    def sig(z: float) -> float:
+        return 1 / (1 + math.exp(-z))
+
+    by_hand = (
+        -(math.log(1 - sig(2.0)) + math.log(1 - sig(-1.0)) + math.log(sig(0.0)))
+        - (2 * math.log(sig(0.5)) + math.log(1 - sig(-3.0)))
+    ) / 2
+    assert math.isclose(float(class_loss(logits, soft, "presence")), by_hand, rel_tol=1e-6)
+    assert torch.allclose(class_loss(logits, torch.tensor([2, 0]), "presence"), class_loss(logits, torch.tensor([[0.0, 0, 1], [1, 0, 0]]), "presence"))
+    shifted = logits + 5.0
+    assert torch.allclose(class_loss(shifted, soft, "softmax"), class_loss(logits, soft, "softmax"))
+    assert float(class_loss(shifted, soft, "presence")) > float(class_loss(logits, soft, "presence")) + 1.0
+
+
+def test_a_run_resumed_after_the_224px_phase_gives_the_whole_runs_weights(tmp_path):
+    """``--init <work-dir>/224px.pt --init-after 224px`` retrains only the last phase, and ends where the whole
+    command ends: the bundled model's last phase was trained that way (its card's ``run_as``)."""
+    from safetensors.torch import load_file
+
+    from vit_core.demo.train import parser, train
+
+    tiny = [
+        "--scenes-small", "24", "--scenes-full", "16", "--scenes-pairs", "8", "--val-scenes", "4", "--steps-small", "2",
+        "--steps-small2", "2", "--steps-full", "2", "--steps-pairs", "3", "--batch", "4", "--batch-full", "4",
+        "--warmup", "1", "--warmup2", "1", "--warmup-full", "1", "--embed-dim", "32", "--threads", "1", "--workers", "1",
+        "--log-every", "1", "--eval-every", "1", "--precision", "fp32",
+    ]
+    threads = torch.get_num_threads()  # train() sets them
+    whole = tmp_path / "whole"
+    train(parser().parse_args(tiny + ["--out", str(whole), "--work-dir", str(whole / "work")]))
+    resumed = tmp_path / "resumed"
+    train(parser().parse_args(
+        tiny + ["--out", str(resumed), "--work-dir", str(resumed / "work"), "--init", str(whole / "work" / "224px.pt"), "--init-after", "224px"]
+    ))
+    torch.set_num_threads(threads)
+    a, b = (load_file(str(d / "vit_demo_shapes.safetensors")) for d in (whole, resumed))
+    assert a.keys() == b.keys()
+    before = torch.load(whole / "work" / "224px.pt")["model"]
+    assert not torch.equal(a["head.weight"], before["head.weight"])  # the last phase did train
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -30,9 +30,12 @@ recipe below makes a 2-core CPU enough:
 
 * (fourth version) 30% of training images are their photographic negatives (``invert_polarity``): the model
   meets light ink on dark grounds, which only the held-out style draws as outlines.
+* (fifth version) the two-object phase trains each class logit as a presence detector (a sigmoid per class,
+  ``--pair-loss presence``) instead of softmax cross-entropy: class-specific relevance follows a logit's gradient,
+  and a softmax logit is free to rise with the other object too (``class_loss``).
 
 Phases (fourth version): 112px (5,000 steps on 30,000 scenes) -> 112px-b (4,000) -> 224px (6,000, on 24,000 scenes)
--> 224px-pairs (5,000 on 5,000 two-object scenes, every 2nd batch two-object); width 128 (from the third version), two
+-> 224px-pairs (5,000 on 5,000 two-object scenes, every 2nd batch two-object; presence loss); width 128 (from the third version), two
 CPU threads. Each phase checkpoints to ``--work-dir``, and ``--init CKPT --init-after PHASE`` resumes after a phase on
 the same code path.
 
@@ -58,7 +61,7 @@ from torch import nn
 from .registry import ARCH, NAME, sizes_of
 from .scenes import CLASSES, HELD_OUT_STYLE, STYLES, SceneBatch, generate_parallel, patch_fractions
 
-__all__ = ["build", "invert_polarity", "mimetic_init", "sincos_pos_init", "neighbour_targets", "centre_position_embeddings", "train", "main"]
+__all__ = ["build", "invert_polarity", "mimetic_init", "sincos_pos_init", "neighbour_targets", "class_loss", "centre_position_embeddings", "train", "main"]
 
 BACKGROUND = len(CLASSES)  # the auxiliary token-label head's extra class
 RECIPE_WIDTH = 128  # the third version's width; the registry's ARCH (96) is the first two versions' (no metadata)
@@ -267,6 +270,20 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return correct / len(images)
 
 
+def class_loss(logits: torch.Tensor, y: torch.Tensor, kind: str = "softmax") -> torch.Tensor:
+    """The class-token loss: ``softmax`` cross-entropy (y: class indices [batch], or soft targets [batch, classes]), or
+    ``presence``: per class a sigmoid "is one of these here?" (y's present classes are 1), summed over classes.
+
+    (Fifth version.) Softmax logits are free up to a shared shift, so a logit may rise with anything in the image
+    (the other object too) at no cost; class-specific relevance follows the raw logit's gradient onto that object.
+    A presence logit must stay low when its class is absent, so it answers from its own object's evidence.
+    """
+    if kind == "softmax":
+        return F.cross_entropy(logits, y)
+    present = F.one_hot(y, logits.shape[-1]).float() if y.ndim == 1 else (y > 0).float()
+    return F.binary_cross_entropy_with_logits(logits, present, reduction="none").sum(-1).mean()
+
+
 def _schedule(step: int, total: int, warmup: int, peak: float, floor: float = 0.02) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -289,8 +306,10 @@ def _run_phase(
     lr: float,
     warmup: int,
     mix: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], int, int] | None = None,
+    loss_kind: str = "softmax",
 ) -> dict:
-    """Train `steps` steps on `data` (plus, with ``mix=(data2, batch2, every)``, every `every`-th step on data2)."""
+    """Train `steps` steps on `data` (plus, with ``mix=(data2, batch2, every)``, every `every`-th step on data2),
+    the class token under `loss_kind` (``class_loss``)."""
     params = list(model.parameters()) + list(aux.parameters())  # aux: the token-label and the local head
     decay = [p for p in params if p.ndim >= 2 and p is not model.pos_embed]
     no_decay = [p for p in params if not (p.ndim >= 2 and p is not model.pos_embed)]
@@ -328,7 +347,7 @@ def _run_phase(
             feats, hidden = features(model, x, offset, keep=args.local_layer)  # [batch, 1 + tokens, dim] each
             logits = model.forward_head(feats)
             patch_logits = aux.tokens(feats[:, p:])  # [batch, tokens, 7]
-            loss_cls = F.cross_entropy(logits.float(), y)  # y: class indices, or soft targets for two-object scenes
+            loss_cls = class_loss(logits.float(), y, loss_kind)  # y: class indices, or soft targets for two-object scenes
             loss_tok = F.cross_entropy(patch_logits.float().reshape(-1, BACKGROUND + 1), t.reshape(-1))
             local_logits = aux.local(hidden[:, p:])  # [batch, tokens, 4]
             loss_local = F.binary_cross_entropy_with_logits(local_logits.float(), neighbour_targets(t).reshape(len(t), -1, 4))
@@ -440,7 +459,7 @@ def train(args: argparse.Namespace) -> dict:
         rng_pairs = np.random.default_rng([args.seed, 3])
         p3 = _run_phase(
             "224px-pairs", big, aux, full, val, args.batch_full, args.steps_pairs, args, device, rng_pairs, log,
-            args.lr_pairs, args.warmup_full, mix=(pairs, args.batch_full, args.pairs_every),
+            args.lr_pairs, args.warmup_full, mix=(pairs, args.batch_full, args.pairs_every), loss_kind=args.pair_loss,
         )
 
     big.eval()
@@ -553,6 +572,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scenes-pairs", type=int, default=5000)
     p.add_argument("--pairs-every", type=int, default=2, help="every n-th step of that phase is a two-object batch")
     p.add_argument("--lr-pairs", type=float, default=2e-4)
+    p.add_argument(
+        "--pair-loss", choices=["softmax", "presence"], default="presence",
+        help="class-token loss of the two-object phase: softmax cross-entropy, or per-class presence (sigmoid)",
+    )
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--eval-every", type=int, default=400)
     return p
