@@ -36,7 +36,7 @@ __all__ = [
 NAME = "vit_demo_shapes"
 TAG = "synthetic"
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo_model"
-WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"  # the third version (width 128), the default
+WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"  # the fifth version (width 128), the default
 # The first version (classic scenes only): stronger two-object relevance, no local heads; `vit_demo_shapes.first_version`.
 FIRST_VERSION_TAG = "first_version"
 FIRST_VERSION_FILE = ASSET_DIR / FIRST_VERSION_TAG / f"{NAME}.safetensors"

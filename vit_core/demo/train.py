@@ -553,7 +553,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--invert", type=float, default=0.3, help="probability that a training image is its negative (0: never)")
     p.add_argument("--token-weight", type=float, default=1.0, help="weight of the token-labelling loss (0: off)")
-    p.add_argument("--embed-dim", type=int, default=RECIPE_WIDTH, help="width (the bundled third version's: 128)")
+    p.add_argument("--embed-dim", type=int, default=RECIPE_WIDTH, help="width (the bundled version's: 128)")
     p.add_argument("--heads", type=int, default=None, help="attention heads per block (default: the registry's, 4)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="auto: bf16 autocast where native")
     p.add_argument("--style", default="mixed", choices=STYLES, help="scene style of all training data (see scenes.py)")
