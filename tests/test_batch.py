@@ -82,6 +82,22 @@ def test_batch_equals_per_image_analysis_and_reports_bad_files(folder, checkpoin
     assert read_provenance(out).checkpoint_sha256 == provenance["checkpoint_sha256"]
 
 
+@pytest.mark.parametrize("class_output", ["softmax", "sigmoid"])
+def test_top5_probabilities_read_the_logits_as_the_model_says_and_say_how(folder, checkpoint, tmp_path, class_output):
+    import dataclasses
+
+    loaded = dataclasses.replace(load_model("test_vit", checkpoint, device="cpu", num_classes=10), class_output=class_output)
+    out = tmp_path / "result.npz"
+    run_batch(loaded, find_images(folder), out, BatchOptions(batch_size=4), workers=0, progress=False)
+    result = np.load(out)
+    assert str(result["class_output"]) == class_output
+    pixels = torch.stack([preprocess(load_image(p), loaded.data_config)[0] for p in result["path"]])
+    with torch.no_grad():
+        logits = loaded.model(pixels)
+    probs = logits.softmax(-1) if class_output == "softmax" else logits.sigmoid()
+    np.testing.assert_allclose(result["top5_probability"], probs.topk(5).values.numpy(), atol=1e-5)
+
+
 def test_the_streamed_dataset_reads_without_this_package(folder, checkpoint, tmp_path):
     import pandas as pd
     import pyarrow.parquet as pq

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from vit_core.demo.scenes import generate, patch_fractions
@@ -163,6 +164,29 @@ def test_a_weights_file_carries_its_architecture(tmp_path):
         assert torch.allclose(loaded(x), model(x), atol=1e-5)
 
 
+def test_a_weights_file_says_how_its_class_logits_read(tmp_path):
+    """A presence-trained file records class_output "sigmoid"; load_model hands it on (the app and the CLI read
+    the logits with it); a file without the key is softmax, as the first versions were trained."""
+    import timm
+    from safetensors.torch import save_file
+
+    from vit_core.demo.registry import NAME, class_output
+    from vit_core.demo.train import architecture_metadata
+    from vit_core.loading import load_model
+
+    model = build(224, embed_dim=32, num_heads=2).eval()
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    presence, bare = tmp_path / "presence.safetensors", tmp_path / "bare.safetensors"
+    save_file(state, str(presence), metadata=architecture_metadata(model, "sigmoid"))
+    save_file(state, str(bare))
+    assert class_output(presence) == "sigmoid" and class_output(bare) == "softmax"
+    by_registry = timm.create_model(NAME, pretrained=True, pretrained_cfg_overlay={"file": str(presence)})
+    assert by_registry.pretrained_cfg["class_output"] == "sigmoid"
+    bundled = load_model(NAME, device="cpu")
+    assert bundled.class_output == class_output(bundled.weights_file)
+    assert load_model(f"{NAME}.first_version", device="cpu").class_output == "softmax"
+
+
 def test_invert_polarity_gives_the_negative_of_exactly_the_chosen_images():
     """A negative is 255 - pixel before normalisation: the same as -x after it (mean and std 0.5)."""
     from vit_core.demo.train import _prepare, invert_polarity
@@ -200,16 +224,18 @@ def test_presence_loss_is_a_sigmoid_per_class_and_not_free_up_to_a_shift():
     assert float(class_loss(shifted, soft, "presence")) > float(class_loss(logits, soft, "presence")) + 1.0
 
 
-def test_a_run_resumed_after_the_224px_phase_gives_the_whole_runs_weights(tmp_path):
-    """``--init <work-dir>/224px.pt --init-after 224px`` retrains only the last phase, and ends where the whole
-    command ends: the bundled model's last phase was trained that way (its card's ``run_as``)."""
+@pytest.mark.parametrize("after", ["224px", "224px-pairs"])
+def test_a_run_resumed_after_a_224px_phase_gives_the_whole_runs_weights(tmp_path, after):
+    """``--init <work-dir>/<phase>.pt --init-after <phase>`` retrains only the later phases, and ends where the whole
+    command ends: the bundled model's last phases were trained that way (its card's ``run_as``)."""
     from safetensors.torch import load_file
 
     from vit_core.demo.train import parser, train
 
     tiny = [
         "--scenes-small", "24", "--scenes-full", "16", "--scenes-pairs", "8", "--val-scenes", "4", "--steps-small", "2",
-        "--steps-small2", "2", "--steps-full", "2", "--steps-pairs", "3", "--batch", "4", "--batch-full", "4",
+        "--steps-small2", "2", "--steps-full", "2", "--steps-pairs", "3", "--steps-hard", "3", "--hard-scenes", "4",
+        "--batch", "4", "--batch-full", "4",
         "--warmup", "1", "--warmup2", "1", "--warmup-full", "1", "--embed-dim", "32", "--threads", "1", "--workers", "1",
         "--log-every", "1", "--eval-every", "1", "--precision", "fp32",
     ]
@@ -218,12 +244,13 @@ def test_a_run_resumed_after_the_224px_phase_gives_the_whole_runs_weights(tmp_pa
     train(parser().parse_args(tiny + ["--out", str(whole), "--work-dir", str(whole / "work")]))
     resumed = tmp_path / "resumed"
     train(parser().parse_args(
-        tiny + ["--out", str(resumed), "--work-dir", str(resumed / "work"), "--init", str(whole / "work" / "224px.pt"), "--init-after", "224px"]
+        tiny + ["--out", str(resumed), "--work-dir", str(resumed / "work"), "--init", str(whole / "work" / f"{after}.pt"),
+                "--init-after", after]
     ))
     torch.set_num_threads(threads)
     a, b = (load_file(str(d / "vit_demo_shapes.safetensors")) for d in (whole, resumed))
     assert a.keys() == b.keys()
-    before = torch.load(whole / "work" / "224px.pt")["model"]
-    assert not torch.equal(a["head.weight"], before["head.weight"])  # the last phase did train
+    before = torch.load(whole / "work" / f"{after}.pt")["model"]
+    assert not torch.equal(a["head.weight"], before["head.weight"])  # the later phases did train
     for key in a:
         assert torch.equal(a[key], b[key]), key

@@ -8,6 +8,7 @@ loaded with ``load_model``; its logits and every layer's attention must equal tr
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,24 @@ def test_the_mapping_can_fail(saved, tmp_path):
     logits, attention = _compare(load_model(str(folder), device="cpu"), _reference(saved["vit-classifier"]),
                                  torch.randn(1, 3, 32, 32))
     assert attention > 1e-2 and logits > TOLERANCE
+
+
+def test_a_multi_label_classifier_reads_its_logits_as_sigmoids(saved, tmp_path):
+    """problem_type multi_label_classification (trained with a sigmoid per class) gives class_output "sigmoid", and
+    the top classes' probabilities are the sigmoids of transformers' own logits; a plain classifier stays softmax."""
+    from vit_core.predict import top_k
+
+    folder = tmp_path / "multi-label"
+    shutil.copytree(saved["vit-classifier"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "problem_type": "multi_label_classification"}))
+    loaded = load_model(str(folder), device="cpu")
+    assert loaded.class_output == "sigmoid" and load_model(str(saved["vit-classifier"]), device="cpu").class_output == "softmax"
+    pixel_values = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        reference = _reference(saved["vit-classifier"])(pixel_values=pixel_values).logits
+        ours = top_k(loaded.model(pixel_values), loaded.label_names, k=5, output=loaded.class_output)[0]
+    assert [p.probability for p in ours] == pytest.approx(reference.sigmoid()[0].sort(descending=True).values.tolist(), abs=1e-5)
 
 
 def test_class_names_and_preprocessing_come_from_the_folder(saved):

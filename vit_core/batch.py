@@ -25,6 +25,7 @@ from .analysis import RolloutSettings, analysis_settings, analyze
 from .errors import ImageError, SettingsError
 from .images import load_image, preprocess
 from .loading import LoadedModel
+from .predict import class_probabilities
 from .provenance import Provenance, provenance_of
 from .result_files import ResultStore
 
@@ -78,14 +79,18 @@ def _reduced_settings(settings: RolloutSettings, relevance: bool) -> dict:
     return {**every, "top_k": TOP_K}
 
 
-def analyze_reduced(model: torch.nn.Module, pixel_values: torch.Tensor, options: BatchOptions) -> dict[str, np.ndarray]:
-    """Per-image reduced arrays of one batch (see ``PER_IMAGE_KEYS``), one row per image."""
+def analyze_reduced(
+    model: torch.nn.Module, pixel_values: torch.Tensor, options: BatchOptions, class_output: str = "softmax"
+) -> dict[str, np.ndarray]:
+    """Per-image reduced arrays of one batch (see ``PER_IMAGE_KEYS``), one row per image; the top-k probabilities read
+    the logits as the model's `class_output` (``LoadedModel.class_output``)."""
     result = analyze(
         model, pixel_values, rollout=options.rollout, relevance=options.relevance, target_class=options.target_class,
         keep_attention=False, model_views=False, keep_pixels=False,
     )
     arrays = result.arrays()
-    probabilities, indices = torch.from_numpy(result.logits).softmax(-1).topk(min(TOP_K, result.logits.shape[-1]))
+    probs = class_probabilities(torch.from_numpy(result.logits), class_output)  # [batch, classes]
+    probabilities, indices = probs.topk(min(TOP_K, probs.shape[-1]))
     arrays["top5_index"] = indices.numpy().astype(np.int64)
     arrays["top5_probability"] = probabilities.numpy().astype(np.float32)
     return {k: v for k, v in arrays.items() if k in PER_IMAGE_KEYS}
@@ -103,6 +108,7 @@ def open_store(out: Path, provenance: Provenance, loaded: LoadedModel, *, overwr
         "num_prefix_tokens": geometry.num_prefix_tokens,
         "grid_size": list(geometry.grid_size),
         "patch_size": list(geometry.patch_size),
+        "class_output": loaded.class_output,  # how top5_probability was read from the logits
     }
     if loaded.label_names is not None:
         model_arrays["label_names"] = list(loaded.label_names)
@@ -218,7 +224,7 @@ def run_batch(
     bar = _progress_bar(len(todo), progress)
 
     def run(pixels: torch.Tensor) -> dict[str, np.ndarray]:
-        return analyze_reduced(loaded.model, pixels, options)
+        return analyze_reduced(loaded.model, pixels, options, loaded.class_output)
 
     position = {str(p): i for i, p in enumerate(paths)}
     for items in _batches(todo, loaded, options.batch_size, workers):

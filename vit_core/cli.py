@@ -97,12 +97,12 @@ def _rollout_settings(args):
     )
 
 
-def _print_top5(names: list[str], logits: np.ndarray, label_names) -> None:
+def _print_top5(names: list[str], logits: np.ndarray, label_names, class_output: str = "softmax") -> None:
     import torch
 
     from .predict import top_k
 
-    for name, row in zip(names, top_k(torch.from_numpy(logits), label_names, k=5), strict=True):
+    for name, row in zip(names, top_k(torch.from_numpy(logits), label_names, k=5, output=class_output), strict=True):
         print(f"{name}: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in row))
 
 
@@ -132,7 +132,7 @@ def run_analyze(args) -> int:
             result, **extra, provenance=dataclasses.replace(result.provenance, settings=settings_used)
         )
     result.to_npz(args.out)
-    _print_top5([p.name for p in args.images], result.logits, loaded.label_names)
+    _print_top5([p.name for p in args.images], result.logits, loaded.label_names, loaded.class_output)
     print(f"wrote {args.out}")
     return 0
 

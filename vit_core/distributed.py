@@ -42,7 +42,7 @@ class AnalysisActor:
         decoded = [(path, pixels, reason) for path, (_, pixels, reason) in zip(paths, (files[i] for i in range(len(files))), strict=True)]
 
         def run(x):
-            return analyze_reduced(self.loaded.model, x, self.options)
+            return analyze_reduced(self.loaded.model, x, self.options, self.loaded.class_output)
 
         analysed, arrays, failed = analyse_decoded(self.loaded, decoded, run)
         write_shard(self.directory, int(np.min(batch["index"])), analysed, arrays, failed, self.provenance)

@@ -99,6 +99,8 @@ class TransformersViT:
         native_grid: the checkpoint's position-embedding grid (rows, cols).
         data_config: timm-style preprocessing (input_size, interpolation, mean, std, crop_pct, crop_mode).
         label_names: class names in output order (from id2label), when there is a classifier.
+        class_output: "sigmoid" for a multi-label classifier (``problem_type: multi_label_classification``), else
+            "softmax" (``vit_core.predict``).
     """
 
     model_type: str
@@ -107,6 +109,7 @@ class TransformersViT:
     native_grid: tuple[int, int]
     data_config: dict
     label_names: tuple[str, ...] | None
+    class_output: str = "softmax"
 
     @property
     def model_class(self) -> type[VisionTransformer]:
@@ -120,7 +123,10 @@ class TransformersViT:
     def build(self) -> VisionTransformer:
         """The timm model, random weights (on the current default device: use a meta device for a skeleton)."""
         model = self.model_class(**self.build_kwargs)
-        model.pretrained_cfg = {**self.data_config, "label_names": self.label_names, "num_classes": model.num_classes}
+        model.pretrained_cfg = {
+            **self.data_config, "label_names": self.label_names, "num_classes": model.num_classes,
+            "class_output": self.class_output,
+        }
         return model
 
 
@@ -251,7 +257,8 @@ def read_config(config: dict, preprocessor: dict | None = None, model_kwargs: di
         # registers sit after the class token and carry no position: timm's no_embed_class layout, with the
         # class token's position folded into the class token itself (convert_state_dict)
         build_kwargs.update(reg_tokens=int(config.get("num_register_tokens", 4)), no_embed_class=True)
-    return TransformersViT(model_type, kind, build_kwargs, native_grid, data_config, labels)
+    class_output = "sigmoid" if config.get("problem_type") == "multi_label_classification" else "softmax"
+    return TransformersViT(model_type, kind, build_kwargs, native_grid, data_config, labels, class_output)
 
 
 def _resample(pos: torch.Tensor, old: tuple[int, int], new: tuple[int, int], antialias: bool) -> torch.Tensor:

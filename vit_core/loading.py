@@ -23,6 +23,7 @@ from torch import nn
 from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
 from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
+from .predict import CLASS_OUTPUTS
 from .types import Geometry
 
 __all__ = [
@@ -62,6 +63,7 @@ class LoadedModel:
         dtype: parameter dtype.
         data_config: timm's data config (input_size, mean, std, crop_pct, crop_mode, interpolation).
         label_names: class names in output order, when known.
+        class_output: how its logits become class probabilities, "softmax" or "sigmoid" (``vit_core.predict``).
         geometry: token geometry at the configured input size.
         seed: the seed of the random initialisation when `source` is "random", else None.
         weights_file: the file the weights were read from (a local checkpoint, the bundled model's file, or
@@ -76,6 +78,7 @@ class LoadedModel:
     data_config: dict
     label_names: tuple[str, ...] | None
     geometry: Geometry
+    class_output: str = "softmax"
     seed: int | None = None
     weights_file: Path | None = None
 
@@ -447,6 +450,12 @@ def _label_names(model: nn.Module) -> tuple[str, ...] | None:
     return None
 
 
+def _class_output(model: nn.Module) -> str:
+    """The model's pretrained config's ``class_output`` (the demo registry and transformers set it), else softmax."""
+    output = (getattr(model, "pretrained_cfg", {}) or {}).get("class_output") or "softmax"
+    return output if output in CLASS_OUTPUTS else "softmax"
+
+
 def load_model(
     name: str = DEMO_MODEL_NAME,
     checkpoint: str | Path | None = None,
@@ -508,6 +517,7 @@ def load_model(
         dtype=resolved_dtype,
         data_config=data_config,
         label_names=_label_names(model),
+        class_output=_class_output(model),
         geometry=geometry_of(model, img_size),
         seed=seed,
         weights_file=weights_file,

@@ -125,8 +125,8 @@ class ResultStore:
         out: ``RESULT.npz`` (dataset in ``RESULT.npz.parts/``, consolidated at the end) or a directory.
         provenance: what this run would write; an existing result must agree on everything that decides the
             numbers (:attr:`Provenance.IDENTITY`), else :class:`ResultFileError` names the difference.
-        model_arrays: per-model arrays of the result (``num_prefix_tokens``, ``grid_size``, ``patch_size``) and
-            optionally ``label_names``, kept in ``metadata.json``.
+        model_arrays: per-model arrays of the result (``num_prefix_tokens``, ``grid_size``, ``patch_size``,
+            ``class_output``) and optionally ``label_names``, kept in ``metadata.json``.
         overwrite: replace an existing result instead of resuming it.
     """
 
@@ -197,8 +197,8 @@ class ResultStore:
         arrays["failed_path"] = np.asarray([p for t in failed_rows for p in t.column("path").to_pylist()], dtype=str)
         arrays["failed_reason"] = np.asarray([p for t in failed_rows for p in t.column("failed_reason").to_pylist()], dtype=str)
         for key, value in self.model.items():
-            if key != "label_names":
-                arrays[key] = np.asarray(value, dtype=np.int64)
+            if key != "label_names":  # sizes, and class_output (a string)
+                arrays[key] = np.asarray(value, dtype=str if isinstance(value, str) else np.int64)
         arrays = with_provenance(arrays, self.provenance)
         schema = pq.read_schema(analysed[0]) if analysed else None
         rows = sum(pq.read_metadata(s).num_rows for s in analysed)

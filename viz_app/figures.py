@@ -335,8 +335,11 @@ def token_sequence_figure(
     return fig
 
 
-def topk_figure(labels: Sequence[str], probabilities: Sequence[float], *, title: str | None = None) -> go.Figure:
-    """Top-k classes as horizontal bars, most probable on top (class names come from the model: shown as text)."""
+def topk_figure(
+    labels: Sequence[str], probabilities: Sequence[float], *, title: str | None = None, presence: bool = False
+) -> go.Figure:
+    """Top-k classes as horizontal bars, most probable on top (class names come from the model: shown as text);
+    `presence`: the probabilities are per-class sigmoids (they need not sum to 1), and the axis says so."""
     labels = [plain_text(label) for label in labels]
     probs = [float(p) for p in probabilities]
     fig = go.Figure(
@@ -354,7 +357,7 @@ def topk_figure(labels: Sequence[str], probabilities: Sequence[float], *, title:
         title=title,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 30},
         height=60 + 36 * max(1, len(labels)),
-        xaxis={"range": [0, 1], "tickformat": ".0%", "title": t("fig.probability")},
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": t("fig.presence" if presence else "fig.probability")},
         yaxis={"automargin": True},
     )
     return fig

@@ -253,7 +253,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         raise ImageError(t("error.image", kind=type(error).__name__)) from error
     predictions = []
     if _has_classifier(loaded):
-        predictions = top_k(shared_tensor(result.logits), loaded.label_names, k=5)[0]
+        predictions = top_k(shared_tensor(result.logits), loaded.label_names, k=5, output=loaded.class_output)[0]
     geometry = loaded.geometry
     labels = tuple(geometry.token_label(i) for i in range(geometry.num_prefix_tokens))
     return Context(

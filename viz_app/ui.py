@@ -15,6 +15,7 @@ import streamlit as st
 import torch
 import tqdm
 
+from vit_core import predict
 from vit_core.errors import HubUnavailableError, VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 from vit_core.methods import RolloutSettings
@@ -184,10 +185,9 @@ def layer_label(layer: int | str) -> str:
 
 
 def class_probabilities(ctx: Context) -> np.ndarray:
-    """``[class]`` softmax of the model's logits for this image."""
-    logits = np.asarray(ctx.analysis.logits[0], dtype=np.float64)
-    weights = np.exp(logits - logits.max())
-    return weights / weights.sum()
+    """``[class]`` probabilities of this image, read from the logits as the model's class output (softmax or sigmoid)."""
+    logits = torch.from_numpy(np.asarray(ctx.analysis.logits[:1], dtype=np.float64))
+    return predict.class_probabilities(logits, ctx.loaded.class_output)[0].numpy()
 
 
 def class_name(ctx: Context, index: int) -> str:

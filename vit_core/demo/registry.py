@@ -30,7 +30,7 @@ from .scenes import CLASSES
 
 __all__ = [
     "NAME", "TAG", "FIRST_VERSION_TAG", "ARCH", "ASSET_DIR", "SAMPLES_DIR", "WEIGHTS_FILE", "FIRST_VERSION_FILE", "MEAN",
-    "STD", "ARCH_KEYS", "architecture", "sizes_of", "vit_demo_shapes", "weights_file",
+    "STD", "ARCH_KEYS", "CLASS_OUTPUT_KEY", "architecture", "class_output", "sizes_of", "vit_demo_shapes", "weights_file",
 ]
 
 NAME = "vit_demo_shapes"
@@ -61,6 +61,9 @@ ARCH: dict[str, Any] = dict(
 
 
 ARCH_KEYS = ("embed_dim", "depth", "num_heads")
+# How the class head's logits read (``vit_core.predict``): a file trained with the presence loss says "sigmoid" in
+# its metadata (from the fifth version on); files without the key were softmax-trained throughout.
+CLASS_OUTPUT_KEY = "class_output"
 
 
 def sizes_of(model: VisionTransformer) -> dict[str, int]:
@@ -82,6 +85,14 @@ def architecture(file: str | Path | None) -> dict[str, Any]:
             arch["depth"] = len({n.split(".")[1] for n in names if n.startswith("blocks.")}) or arch["depth"]
         arch.update({k: int(meta[k]) for k in ARCH_KEYS if k in meta})
     return arch
+
+
+def class_output(file: str | Path | None) -> str:
+    """The class output a weights file's safetensors metadata records ("softmax" or "sigmoid"), else "softmax"."""
+    if file and Path(file).is_file() and str(file).endswith(".safetensors"):
+        with safe_open(str(file), framework="pt") as f:
+            return (f.metadata() or {}).get(CLASS_OUTPUT_KEY, "softmax")
+    return "softmax"
 
 
 def _cfg(**kwargs: Any) -> dict[str, Any]:
@@ -128,6 +139,6 @@ def vit_demo_shapes(pretrained: bool = False, **kwargs: Any) -> VisionTransforme
         )
     file = resolve_pretrained_cfg(NAME, kwargs.get("pretrained_cfg"), overlay).file  # the tag's, or the overlay's
     args = {**architecture(file), **kwargs}
-    return build_model_with_cfg(
-        VisionTransformer, NAME, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **args
-    )
+    model = build_model_with_cfg(VisionTransformer, NAME, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **args)
+    model.pretrained_cfg = {**model.pretrained_cfg, "class_output": class_output(file)}  # loading reads it from here
+    return model

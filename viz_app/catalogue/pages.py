@@ -33,6 +33,11 @@ EN: dict[str, str] = {
     "this image)",
     "overview.top1": "Top-1: **{label}** with probability **{p}**",
     "overview.topk_shapes": "probability among the {n} shapes it knows",
+    "overview.pick_presence": "Its strongest of its {n} shapes: **{label}** ({p} that this shape is present, each "
+    "shape judged on its own; not a confidence about this image)",
+    "overview.topk_presence": "presence of each of the {n} shapes it knows",
+    "overview.sigmoid": "This model scores each class on its own (a sigmoid per class, as its last training phase "
+    "taught it), so the bars need not add up to 100%: a scene with two shapes can have both near 100%.",
     "overview.no_head": "This model has no classification head (a self-supervised or image-tower model), so it "
     "predicts no class.",
     "overview.words": "16 × 16 words: the image as a sequence of patches",
@@ -248,6 +253,11 @@ KO: dict[str, str] = {
     "아닙니다)",
     "overview.top1": "1순위: **{label}**, 확률 **{p}**",
     "overview.topk_shapes": "모델이 아는 도형 {n}가지 사이의 확률",
+    "overview.pick_presence": "알고 있는 도형 {n}가지 가운데 가장 강한 것: **{label}** (이 도형이 있을 확률 {p}, 도형마다 "
+    "따로 판단한 값이며, 이 이미지에 대한 확신도가 아닙니다)",
+    "overview.topk_presence": "모델이 아는 도형 {n}가지 각각이 있을 확률",
+    "overview.sigmoid": "이 모델은 클래스마다 따로 점수를 매깁니다(마지막 학습 단계에서 배운 대로 클래스마다 시그모이드). "
+    "그래서 막대의 합이 100%가 아닐 수 있습니다. 도형이 두 개인 장면에서는 둘 다 100%에 가까울 수 있습니다.",
     "overview.no_head": "이 모델에는 분류 헤드가 없어서(자기 지도 학습 모델이나 이미지 타워 모델) 클래스를 예측하지 "
     "않습니다.",
     "overview.words": "16 × 16 단어: 패치의 시퀀스로 본 이미지",

@@ -27,13 +27,18 @@ with right:
     if ctx.predictions:
         top = ctx.predictions[0]
         strange = outside_domain(ctx)
+        presence = ctx.loaded.class_output == "sigmoid"  # each class scored on its own (vit_core.predict)
         if strange:
             domain_notice(ctx)
-            st.markdown(t("overview.pick", n=ctx.num_classes, label=top.label, p=percent(top.probability)))
+            pick = "overview.pick_presence" if presence else "overview.pick"
+            st.markdown(t(pick, n=ctx.num_classes, label=top.label, p=percent(top.probability)))
         else:
             st.markdown(t("overview.top1", label=top.label, p=percent(top.probability)))
+        shapes = "overview.topk_presence" if presence else "overview.topk_shapes"
         plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions],
-                                   title=t("overview.topk_shapes", n=ctx.num_classes) if strange else None))
+                                   title=t(shapes, n=ctx.num_classes) if strange else None, presence=presence))
+        if presence:
+            st.caption(t("overview.sigmoid"))
     else:
         st.info(t("overview.no_head"))
 
