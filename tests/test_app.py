@@ -60,6 +60,22 @@ def test_every_page_renders(at):
     assert "layers" in caption and "heads" in caption  # device, precision and geometry are shown
 
 
+def test_the_bundled_presence_model_shows_per_class_sigmoids_and_says_so(at):
+    """The bundled model's last phase trained a sigmoid per class: the overview's bars are those sigmoids (they need
+    not sum to one) and a caption says so; the probability under the class picker is the same number."""
+    ctx = at.session_state[state.CONTEXT]
+    if ctx.loaded.source != "demo":
+        pytest.skip("the bundled demo model is not the default here")
+    assert ctx.loaded.class_output == "sigmoid"
+    at.switch_page(_page("overview")).run()
+    _ok(at)
+    assert any("need not add up to 100%" in c.value for c in at.caption)
+    logits = np.asarray(ctx.analysis.logits[0], dtype=np.float64)
+    top = ctx.predictions[0]
+    assert top.probability == pytest.approx(1 / (1 + np.exp(-logits[top.index])), abs=1e-5)
+    assert ui.class_probabilities(ctx)[top.index] == pytest.approx(top.probability, abs=1e-5)
+
+
 def _forwards_unchanged(at: AppTest, action) -> None:
     before = resources.forward_count()
     action()
@@ -510,7 +526,10 @@ def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_p
     random_ctx = app.session_state[state.CONTEXT]
     assert random_ctx.loaded.source == "random" and app.selectbox(key=state.TARGET_CLASS).value == second
     logits = np.asarray(random_ctx.analysis.logits[0], dtype=np.float64)
-    probability = 100 * np.exp(logits[second]) / np.exp(logits).sum()
+    if random_ctx.loaded.class_output == "sigmoid":  # the bundled model's file says so; its random twin reads alike
+        probability = 100 / (1 + np.exp(-logits[second]))
+    else:
+        probability = 100 * np.exp(logits[second]) / np.exp(logits).sum()
     assert any(c.value.startswith(f"{ui.class_name(random_ctx, second)}: {probability:.1f}%") for c in app.caption)
     app.toggle(key=state.RANDOM_WEIGHTS).set_value(False).run()
     app.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()

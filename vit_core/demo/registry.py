@@ -36,7 +36,7 @@ __all__ = [
 NAME = "vit_demo_shapes"
 TAG = "synthetic"
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo_model"
-WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"  # the fifth version (width 128), the default
+WEIGHTS_FILE = ASSET_DIR / f"{NAME}.safetensors"  # the sixth version (width 128), the default
 # The first version (classic scenes only): stronger two-object relevance, no local heads; `vit_demo_shapes.first_version`.
 FIRST_VERSION_TAG = "first_version"
 FIRST_VERSION_FILE = ASSET_DIR / FIRST_VERSION_TAG / f"{NAME}.safetensors"
@@ -62,7 +62,7 @@ ARCH: dict[str, Any] = dict(
 
 ARCH_KEYS = ("embed_dim", "depth", "num_heads")
 # How the class head's logits read (``vit_core.predict``): a file trained with the presence loss says "sigmoid" in
-# its metadata (from the fifth version on); files without the key were softmax-trained throughout.
+# its metadata (the sixth version on); files without the key read as softmax (the first four versions were trained so).
 CLASS_OUTPUT_KEY = "class_output"
 
 
