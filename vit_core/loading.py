@@ -20,7 +20,7 @@ from timm.data import resolve_data_config
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
-from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
+from . import demo  # registers the bundled model with timm, so its name works like any other
 from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .predict import CLASS_OUTPUTS
@@ -450,8 +450,11 @@ def _label_names(model: nn.Module) -> tuple[str, ...] | None:
     return None
 
 
-def _class_output(model: nn.Module) -> str:
-    """The model's pretrained config's ``class_output`` (the demo registry and transformers set it), else softmax."""
+def _class_output(model: nn.Module, name: str, checkpoint: str | Path | None) -> str:
+    """How the model's logits read: a demo checkpoint's own metadata (its config describes the bundled file), else the
+    pretrained config's ``class_output`` (the demo registry and transformers set it), else softmax."""
+    if checkpoint is not None and name.split(".", 1)[0] == DEMO_MODEL_NAME:
+        return demo.registry.class_output(checkpoint)
     output = (getattr(model, "pretrained_cfg", {}) or {}).get("class_output") or "softmax"
     return output if output in CLASS_OUTPUTS else "softmax"
 
@@ -517,7 +520,7 @@ def load_model(
         dtype=resolved_dtype,
         data_config=data_config,
         label_names=_label_names(model),
-        class_output=_class_output(model),
+        class_output=_class_output(model, name, checkpoint),
         geometry=geometry_of(model, img_size),
         seed=seed,
         weights_file=weights_file,

@@ -505,7 +505,8 @@ def train(args: argparse.Namespace) -> dict:
     if args.centre_pos_embed:
         centre_position_embeddings(big)  # the same network; see the function
     weights = args.out / f"{NAME}.safetensors"
-    output = "sigmoid" if (args.steps_pairs or args.steps_hard) and args.pair_loss == "presence" else "softmax"  # the last phase's loss
+    trained_pairs = args.steps_pairs or args.steps_hard or args.init_after == "224px-pairs"
+    output = "sigmoid" if trained_pairs and args.pair_loss == "presence" else "softmax"  # the last phase's loss
     save_file(
         {k: v.detach().cpu().contiguous() for k, v in big.state_dict().items()}, str(weights),
         metadata=architecture_metadata(big, output),
@@ -610,7 +611,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mimetic", type=int, default=1, help="1: mimetic attention init, 0: timm's default")
     p.add_argument(
-        "--init", type=Path, default=None, help="checkpoint of the finished first 112 px cycle (<work-dir>/112px.pt): resume after it"
+        "--init", type=Path, default=None, help="checkpoint of a finished phase (<work-dir>/<phase>.pt, the phase named by --init-after): resume after it"
     )
     p.add_argument("--init-after", choices=["112px", "112px-b", "224px", "224px-pairs"], default="112px", help="the phase --init ends")
     p.add_argument("--steps-pairs", type=int, default=5000, help="224 px steps with two-object scenes mixed in (0: none)")
