@@ -174,7 +174,7 @@ def test_a_weights_file_says_how_its_class_logits_read(tmp_path):
     from vit_core.demo.train import architecture_metadata
     from vit_core.loading import load_model
 
-    model = build(224, embed_dim=128, num_heads=4).eval()  # the bundled sizes: load_model(NAME, file) builds those
+    model = build(224, embed_dim=32, num_heads=2).eval()
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     presence, bare = tmp_path / "presence.safetensors", tmp_path / "bare.safetensors"
     save_file(state, str(presence), metadata=architecture_metadata(model, "sigmoid"))
@@ -185,8 +185,10 @@ def test_a_weights_file_says_how_its_class_logits_read(tmp_path):
     bundled = load_model(NAME, device="cpu")
     assert bundled.class_output == class_output(bundled.weights_file)
     assert load_model(f"{NAME}.first_version", device="cpu").class_output == "softmax"
-    # a checkpoint of the demo architecture reads as its own file says, not as the bundled file does
-    assert load_model(NAME, presence, device="cpu").class_output == "sigmoid"
+    # a checkpoint of the demo architecture is built and read as its own file says, not as the bundled file does
+    by_file = load_model(NAME, presence, device="cpu")
+    assert by_file.class_output == "sigmoid" and by_file.model.embed_dim == 32
+    assert load_model(NAME, presence, device="cpu", pretrained=False).class_output == "sigmoid"  # its random control
     assert load_model(NAME, bare, device="cpu").class_output == "softmax"
 
 

@@ -20,7 +20,7 @@ from timm.data import resolve_data_config
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
-from . import demo  # registers the bundled model with timm, so its name works like any other
+from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
 from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .predict import CLASS_OUTPUTS
@@ -393,9 +393,18 @@ def _checkpoint_architecture(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+def _described_by(architecture: str, path: Path, kwargs: dict) -> dict:
+    """`kwargs` for building `architecture` around checkpoint `path`: the demo registry reads a demo checkpoint's own
+    safetensors metadata (sizes, class output) through the pretrained-config overlay, not the bundled file's."""
+    if architecture == DEMO_MODEL_NAME and path.suffix.lower() == ".safetensors" and "pretrained_cfg_overlay" not in kwargs:
+        return {**kwargs, "pretrained_cfg_overlay": {"file": str(path)}}
+    return kwargs
+
+
 def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
     """Build architecture `name` and load `path` into it; the class count follows the checkpoint's head."""
     architecture = _checkpoint_architecture(name)
+    model_kwargs = _described_by(architecture, path, model_kwargs)
     if path.suffix.lower() == ".npz":
         model = _build(architecture, False, device, dtype, **model_kwargs)
         try:
@@ -425,6 +434,7 @@ def _random_init(name: str, checkpoint: Path | None, device: torch.device, dtype
     """
     if checkpoint is not None:
         name = _checkpoint_architecture(name)
+        kwargs = _described_by(name, checkpoint, kwargs)
         if checkpoint.suffix.lower() != ".npz" and "num_classes" not in kwargs:
             head = _read_state_dict(checkpoint).get("head.weight")
             if head is not None and head.ndim == 2:
@@ -450,11 +460,8 @@ def _label_names(model: nn.Module) -> tuple[str, ...] | None:
     return None
 
 
-def _class_output(model: nn.Module, name: str, checkpoint: str | Path | None) -> str:
-    """How the model's logits read: a demo checkpoint's own metadata (its config describes the bundled file), else the
-    pretrained config's ``class_output`` (the demo registry and transformers set it), else softmax."""
-    if checkpoint is not None and name.split(".", 1)[0] == DEMO_MODEL_NAME:
-        return demo.registry.class_output(checkpoint)
+def _class_output(model: nn.Module) -> str:
+    """The model's pretrained config's ``class_output`` (the demo registry and transformers set it), else softmax."""
     output = (getattr(model, "pretrained_cfg", {}) or {}).get("class_output") or "softmax"
     return output if output in CLASS_OUTPUTS else "softmax"
 
@@ -520,7 +527,7 @@ def load_model(
         dtype=resolved_dtype,
         data_config=data_config,
         label_names=_label_names(model),
-        class_output=_class_output(model, name, checkpoint),
+        class_output=_class_output(model),
         geometry=geometry_of(model, img_size),
         seed=seed,
         weights_file=weights_file,

@@ -475,11 +475,12 @@ def train(args: argparse.Namespace) -> dict:
         )
     else:
         p2 = p1
-    p3, pairs = None, None
-    if args.steps_pairs and after < 4:  # two-object scenes with a soft 1/2 + 1/2 target, mixed with single-object ones
-        pairs = _pair_targets(generate_parallel(
-            args.scenes_pairs, seed=args.seed * 10 + 5, objects=2, workers=args.workers, style=args.style
-        ))
+    p3 = None
+    pair_phase = args.steps_pairs and after < 4
+    pairs = _pair_targets(generate_parallel(  # two-object scenes with a soft 1/2 + 1/2 target, for the last two phases
+        args.scenes_pairs, seed=args.seed * 10 + 5, objects=2, workers=args.workers, style=args.style
+    )) if pair_phase or args.steps_hard else None
+    if pair_phase:  # mixed with single-object ones
         rng_pairs = np.random.default_rng([args.seed, 3])
         p3 = _run_phase(
             "224px-pairs", big, aux, full, val, args.batch_full, args.steps_pairs, args, device, rng_pairs, log,
@@ -488,10 +489,6 @@ def train(args: argparse.Namespace) -> dict:
 
     p4 = None
     if args.steps_hard:  # the 224 px scenes it still gets wrong, repeated, with two-object batches mixed in
-        if pairs is None:
-            pairs = _pair_targets(generate_parallel(
-                args.scenes_pairs, seed=args.seed * 10 + 5, objects=2, workers=args.workers, style=args.style
-            ))
         hardest = hardest_scenes(big, full, args.hard_scenes, device, use_bf16(device, args.precision))
         order = torch.cat([torch.arange(len(full[0]))] + [hardest] * args.hard_repeats)
         log(f"hard scenes: the {args.hard_scenes} of highest loss, repeated {args.hard_repeats} more times")
