@@ -355,7 +355,7 @@ def topk_figure(
     )
     fig.update_layout(
         title=title,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 30},
+        margin={"l": 10, "r": 30, "t": 40 if title else 10, "b": 30},  # r: room for the 100% tick label
         height=60 + 36 * max(1, len(labels)),
         xaxis={"range": [0, 1], "tickformat": ".0%", "title": t("fig.presence" if presence else "fig.probability")},
         yaxis={"automargin": True},

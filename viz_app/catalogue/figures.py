@@ -12,7 +12,7 @@ EN: dict[str, str] = {
     "fig.hover_head": "head {head}<br>layer {layer}<br>{value}",
     "fig.hover_curve": "{name}: {y} at {x}",
     "fig.probability": "probability",
-    "fig.presence": "probability that the class is present (sigmoid)",
+    "fig.presence": "presence probability (sigmoid)",  # short: the overview's column is narrow on a projector
     "fig.target_probability": "target probability",
     "fig.removed": "fraction of patches removed",
     "fig.attention": "attention",
@@ -56,7 +56,7 @@ KO: dict[str, str] = {
     "fig.hover_head": "헤드 {head}<br>레이어 {layer}<br>{value}",
     "fig.hover_curve": "{name}: {x}에서 {y}",
     "fig.probability": "확률",
-    "fig.presence": "클래스가 있을 확률(시그모이드)",
+    "fig.presence": "존재 확률(시그모이드)",
     "fig.target_probability": "목표 클래스 확률",
     "fig.removed": "제거한 패치 비율",
     "fig.attention": "어텐션",
