@@ -126,11 +126,11 @@ def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
             return model(x).float().cpu()
 
     def ours():
-        return analyze(model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False)
+        return analyze(model, x, relevance=False, attention="none", model_views=False, keep_pixels=False)
 
     def ours_rebuilt():
         return analyze(
-            model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False, fused_kernel=False
+            model, x, relevance=False, attention="none", model_views=False, keep_pixels=False, fused_kernel=False
         )
 
     def rebuild_only():
@@ -204,7 +204,7 @@ before = rss_now_kib()
 if {method!r} == "plain":
     loaded.model(x)
 else:
-    analyze(loaded.model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False)
+    analyze(loaded.model, x, relevance=False, attention="none", model_views=False, keep_pixels=False)
 print(before, rss_peak_kib())
 """
 

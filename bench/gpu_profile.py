@@ -29,7 +29,7 @@ def main() -> None:
     x = torch.randn(args.batch, 3, h, w, device="cuda", dtype=loaded.dtype)
 
     def run() -> None:
-        analyze(loaded.model, x, relevance=False, keep_attention=False, model_views=False, keep_pixels=False)
+        analyze(loaded.model, x, relevance=False, attention="none", model_views=False, keep_pixels=False)
 
     for _ in range(3):
         run()

@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vit_core import fused_stats  # noqa: E402
-from vit_core.capture import _logits  # noqa: E402
+from vit_core.attention_store import attention_logits as _logits  # noqa: E402
 from vit_core.methods.distance import attention_entropy, mean_attention_distance, patch_distances  # noqa: E402
 from vit_core.methods.rollout import RolloutSettings, rollout_factor_of_fused, rollout_layer_matrix  # noqa: E402
 from vit_core.types import Geometry  # noqa: E402

@@ -451,7 +451,7 @@ def test_every_rollout_control_on_every_token_layout(layout):
         settings = RolloutSettings(**{field: value})
         heat, prefix = resources.rollout_map(ctx, settings)
         pixels = torch.from_numpy(np.array(ctx.analysis.pixel_values))
-        reference = analyze(ctx.loaded.model, pixels, rollout=settings, relevance=False, keep_attention=False)
+        reference = analyze(ctx.loaded.model, pixels, rollout=settings, relevance=False, attention="none")
         np.testing.assert_allclose(heat, reference.rollout[0], rtol=1e-4, atol=1e-6, err_msg=f"{layout} {key}")
         np.testing.assert_allclose(prefix, reference.prefix_weights[0], rtol=1e-4, atol=1e-6)
         default = RolloutSettings()

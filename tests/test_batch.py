@@ -57,7 +57,7 @@ def per_image_reference(loaded, paths, target_class=None):
     rows = []
     for path in paths:
         pixels, _ = preprocess(load_image(path), loaded.data_config)
-        rows.append(analyze(loaded.model, pixels[None], keep_attention=False, target_class=target_class))
+        rows.append(analyze(loaded.model, pixels[None], attention="none", target_class=target_class))
     return {key: np.concatenate([getattr(r, key) for r in rows]) for key in FLOAT_KEYS}
 
 

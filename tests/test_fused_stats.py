@@ -129,7 +129,7 @@ def test_analyze_with_the_kernel_equals_the_rebuild_path(layout):
     model = make_model(layout, DEVICE)
     pixels = input_for(model, batch=2, device=DEVICE)
     for settings in (RolloutSettings(), RolloutSettings(head_fusion="min", discard_ratio=0.5, start_layer=1)):
-        kwargs = dict(rollout=settings, keep_attention=False, relevance=False, model_views=False)
+        kwargs = dict(rollout=settings, attention="none", relevance=False, model_views=False)
         fused = analyze(model, pixels, fused_kernel=True, **kwargs).arrays()
         rebuilt = analyze(model, pixels, fused_kernel=False, **kwargs).arrays()
         assert fused.keys() == rebuilt.keys()
@@ -151,7 +151,7 @@ def test_sink_uses_the_kernel_only_where_asked():
         AnalysisSink(g, RolloutSettings(), keep_attention=True, fused_kernel=True),  # the maps themselves are kept
     ):
         capture(model, pixels, sink=sink)
-        assert not sink.used_fused_kernel and not sink._kernel_rows
+        assert not sink.used_fused_kernel
         torch.testing.assert_close(sink.distance, used.distance, rtol=1e-4, atol=1e-5)
 
 
@@ -165,11 +165,11 @@ def test_a_failing_kernel_falls_back_to_rebuilding(monkeypatch):
 
     model = make_model("class_token", DEVICE)
     pixels = input_for(model, batch=1, device=DEVICE)
-    expected = analyze(model, pixels, fused_kernel=False, relevance=False, keep_attention=False, model_views=False).arrays()
+    expected = analyze(model, pixels, fused_kernel=False, relevance=False, attention="none", model_views=False).arrays()
     monkeypatch.setattr(fused_stats, "fused_attention_stats", broken)
     monkeypatch.setattr(analysis, "_KERNEL_FAILED", set())
     with pytest.warns(UserWarning, match="rebuilding attention instead"):
-        got = analyze(model, pixels, fused_kernel=True, relevance=False, keep_attention=False, model_views=False).arrays()
+        got = analyze(model, pixels, fused_kernel=True, relevance=False, attention="none", model_views=False).arrays()
     assert len(analysis._KERNEL_FAILED) == 1  # this shape only: others still try the kernel
     for key in ANALYSED:
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)

@@ -126,7 +126,7 @@ def test_relevance_answer_is_the_peak_of_chefer_relevance_in_a_true_box(scene):
     loaded, data, pixel_values, mapping, top = scene
     truth = resources.scene_ground_truth()[hashlib.sha256(data).hexdigest()]
     objects = objects_in_view(truth, mapping)
-    analysis = analyze(loaded, pixel_values, keep_attention=False)
+    analysis = analyze(loaded, pixel_values, attention="none")
     assert int(analysis.relevance_target[0]) == top
     answer = lesson.relevance_peak(analysis.relevance[0], loaded.geometry.patch_size, objects)
 
@@ -153,7 +153,7 @@ def test_faithfulness_answer_matches_token_removal_computed_directly(scene, name
     loaded = scene[0]
     data = (resources.SAMPLES_DIR / name).read_bytes()
     pixel_values, _, _ = resources.model_input(loaded, data)
-    analysis = analyze(loaded, pixel_values, relevance=False, keep_attention=False)
+    analysis = analyze(loaded, pixel_values, relevance=False, attention="none")
     top = int(analysis.logits[0].argmax())
     race = lesson.removal_race(method_results(f"test_lesson {name}", lesson.RACE_METHODS, top, loaded, data))
 

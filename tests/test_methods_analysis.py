@@ -276,7 +276,7 @@ def test_analyze_every_layout(layout):
 
 def test_analyze_without_attention_or_relevance():
     model = _model("test_vit", reg_tokens=1)
-    arrays = analyze(model, torch.randn(1, 3, 48, 32, device=DEVICE), keep_attention=False, relevance=False)
+    arrays = analyze(model, torch.randn(1, 3, 48, 32, device=DEVICE), attention="none", relevance=False)
     assert arrays.attention is None and arrays.relevance is None
     assert arrays.cls_attention.shape == (1, 6, 2, 3, 2)
 

@@ -25,7 +25,7 @@ def test_eight_threads_fifty_rounds_each_get_their_own_image():
     torch.manual_seed(0)
     model = timm.create_model("test_vit", pretrained=False, img_size=64, num_classes=6).eval()
     images = [torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(i)) for i in range(THREADS)]
-    expected = [analyze(model, x, keep_attention=False, model_views=False) for x in images]
+    expected = [analyze(model, x, attention="none", model_views=False) for x in images]
     errors: list[str] = []
     barrier = threading.Barrier(THREADS)
 
@@ -33,7 +33,7 @@ def test_eight_threads_fifty_rounds_each_get_their_own_image():
         barrier.wait()
         for round_ in range(ROUNDS):
             try:
-                got = analyze(model, images[index], keep_attention=False, model_views=False)
+                got = analyze(model, images[index], attention="none", model_views=False)
             except Exception as error:  # noqa: BLE001 - any failure in a thread is a test failure
                 errors.append(f"thread {index} round {round_}: {type(error).__name__}: {error}")
                 return

@@ -1,9 +1,12 @@
-"""Everything ``python -m vit_core analyze`` writes, from one fused forward pass plus one gradient pass.
+"""Everything ``python -m vit_core analyze`` writes, from one fused forward pass (and its backward, for the
+class-specific relevance).
 
-The fused pass streams each layer's attention through a sink that updates the rollout, the class-token
-grid, mean attention distance and entropy on the device as the layers run, so ``keep_attention=False``
-never holds ``[batch, layer, head, query, key]`` at all; with ``keep_attention=True`` each layer is copied
-to host memory as it arrives.
+The fused pass streams each layer's attention through a sink that reduces it, block by block of query rows,
+to the class-token grid, mean attention distance, entropy and the rollout factor as the layers run. Memory
+grows with the tokens: what is kept per layer is q and k (:mod:`vit_core.attention_store`), from which any
+slice is rebuilt exactly, and the rollout's readout row is pushed through the layers as a vector. The full
+``[batch, layer, head, query, key]`` attention is kept only where it is small (:func:`attention_kept`) or
+asked for.
 """
 
 from __future__ import annotations
@@ -16,23 +19,49 @@ import numpy as np
 import torch
 from torch import nn
 
+from typing import Literal, get_args
+
 from . import fused_stats
+from .attention_store import push_rollout_row, row_stats
 from .capture import capture
-from .errors import CaptureError, NotAvailableError
+from .errors import CaptureError, NotAvailableError, SettingsError
 from .geometry import geometry_of
 from .loading import LoadedModel
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
-from .methods.readout import DistilledReadout, output_row, split_tokens
-from .methods.relevance import class_relevance
+from .methods.readout import DistilledReadout, readout_weights, split_tokens
+from .methods.relevance import streamed_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 from .methods.token_attention import grid_of_keys, token_attention
 from .provenance import provenance_of
 from .result import AnalysisResult
 from .types import Geometry
 
-__all__ = ["AnalysisResult", "RolloutSettings", "AnalysisSink", "analysis_settings", "analyze", "model_view_arrays"]
+__all__ = [
+    "AnalysisResult", "RolloutSettings", "AnalysisSink", "AttentionKept", "ATTENTION_KEPT", "FULL_ATTENTION_BYTES",
+    "attention_bytes", "attention_kept", "analysis_settings", "analyze", "model_view_arrays",
+]
+
+AttentionKept = Literal["auto", "full", "qk", "none"]
+ATTENTION_KEPT: tuple[AttentionKept, ...] = get_args(AttentionKept)
+FULL_ATTENTION_BYTES = 256 << 20  # per image: "auto" keeps the full attention up to here, q and k above
+FACTOR_BYTES = 256 << 20  # rollout factors [batch, query, key] of every layer kept up to here, rebuilt above
+
+
+def attention_bytes(geometry: Geometry, batch: int = 1) -> int:
+    """Bytes of the full float32 attention ``[batch, layer, head, query, key]`` of one forward pass."""
+    return batch * geometry.depth * geometry.num_heads * geometry.num_tokens**2 * 4
+
+
+def attention_kept(requested: AttentionKept, geometry: Geometry) -> Literal["full", "qk", "none"]:
+    """What an analysis keeps of the attention: "auto" is the full attention while it is at most
+    :data:`FULL_ATTENTION_BYTES` per image, else each layer's q and k (which rebuild it exactly)."""
+    if requested not in ATTENTION_KEPT:
+        raise SettingsError(f"attention {requested!r} is unknown; choose one of {', '.join(ATTENTION_KEPT)}.")
+    if requested != "auto":
+        return requested
+    return "full" if attention_bytes(geometry) <= FULL_ATTENTION_BYTES else "qk"
 
 # (device type, dtype, tokens, head_dim) for which the fused kernel failed here (a Triton or GPU it cannot be
 # compiled for, too little shared memory): later passes of that shape rebuild at once.
@@ -55,6 +84,9 @@ class AnalysisSink:
         fused_kernel: reduce each layer from q and k with one Triton kernel (:mod:`vit_core.fused_stats`)
             that never writes the probabilities; None (default): on a GPU where Triton is installed and the
             full attention is not kept. False: always rebuild, then reduce.
+        keep_qk: keep each layer's q and k (:attr:`qk`), from which any attention slice is rebuilt.
+        keep_factors: keep the rollout factors of every layer (``[batch, query, key]`` each); False: keep
+            none (read the rollout with :func:`vit_core.attention_store.push_rollout_row` from q and k).
     """
 
     takes_logits = True  # the capture passes the pre-softmax scores too: entropy without a per-element log
@@ -66,6 +98,8 @@ class AnalysisSink:
         keep_attention: bool = True,
         chunk_bytes: int | None = None,
         fused_kernel: bool | None = None,
+        keep_qk: bool = False,
+        keep_factors: bool = True,
     ) -> None:
         self.geometry = geometry
         self.settings = settings
@@ -81,11 +115,53 @@ class AnalysisSink:
         self._pending_bytes = 0
         self._distances: torch.Tensor | None = None  # [patch, patch], made once per forward pass
         self._token_distances: torch.Tensor | None = None  # [token, token], for the fused kernel
-        self._kernel_rows: list[fused_stats.FusedStats] = []  # per layer, when the fused kernel reduced it
+        self._kernel_rows: list = []  # per layer FusedStats or RowStats, when reduced from q and k
         self._kernel_used: bool | None = None  # decided at the first layer, the same for all
+        self.keep_qk = keep_qk
+        self.keep_factors = keep_factors
+        self.qk: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # per layer (q, k, scale), detached
 
     def reduce_qk(self, layer: int, q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None) -> bool:
-        """Reduce one layer straight from q and k with the fused kernel; False: rebuild the probabilities instead."""
+        """Reduce one layer straight from q and k (the fused kernel on a GPU, blocks of query rows elsewhere);
+        False: let the capture rebuild the probabilities instead."""
+        q, k = q.detach(), k.detach()
+        if self.keep_qk:
+            if mask is not None:
+                raise CaptureError("this layer ran with an attention mask, which q and k alone do not rebuild; "
+                                   "keep the full attention instead.")
+            self.qk.append((q, k, scale))
+        with torch.no_grad():
+            if self.keep_factors and self._kernel_wanted(q, mask) and self._reduce_with_kernel(layer, q, k, scale, mask):
+                return True
+            if self._blocks_wanted(q):
+                return self._reduce_in_blocks(layer, q, k, scale, mask)
+            return self._reduce_with_kernel(layer, q, k, scale, mask)  # False: the capture rebuilds the layer
+
+    def _blocks_wanted(self, q: torch.Tensor) -> bool:
+        """Blocks of query rows on a CPU (no kernel there) and wherever one layer's probabilities are large."""
+        return not q.is_cuda or q.shape[-2] > fused_stats.MAX_TOKENS or not self.keep_factors
+
+    def _reduce_in_blocks(self, layer: int, q, k, scale: float, mask) -> bool:
+        geometry = self.geometry
+        if self._distances is None:
+            self._distances = patch_distances(geometry, q.device)
+        blocks: list[torch.Tensor] = []
+        stats = row_stats(
+            q, k, scale, mask,
+            num_prefix_tokens=geometry.num_prefix_tokens,
+            distances=self._distances,
+            cls_index=geometry.token_index("cls") if geometry.has_class_token else None,
+            settings=self.settings if self.keep_factors and layer >= self.settings.start_layer else None,
+            on_block=(lambda rows, probs: blocks.append(probs.float().cpu())) if self.keep_attention else None,
+        )
+        if blocks:
+            self.attention.append(blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2))
+        if stats.factor is not None:
+            self._rollout.fold_fused([layer], stats.factor.unsqueeze(1), is_factor=True)
+        self._kernel_rows.append(stats)
+        return True
+
+    def _reduce_with_kernel(self, layer: int, q, k, scale: float, mask) -> bool:
         use = self._kernel_wanted(q, mask)
         if self._kernel_used is not None and use != self._kernel_used:
             raise CaptureError("layers of one forward pass differ in mask or device; analyse each pass on its own.")
@@ -218,12 +294,12 @@ def _to_host(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 
 
 def analysis_settings(
-    rollout: RolloutSettings, relevance: bool, keep_attention: bool, pcs_k: int, distilled: str, model_views: bool,
+    rollout: RolloutSettings, relevance: bool, attention: AttentionKept, pcs_k: int, distilled: str, model_views: bool,
     keep_pixels: bool,
 ) -> dict:
     """The method settings of an :func:`analyze` call by name, as its provenance records them (batch runs
     build theirs here too, before any image, to check a result they would resume)."""
-    return {**asdict(rollout), "relevance": relevance, "keep_attention": keep_attention, "pcs_k": pcs_k,
+    return {**asdict(rollout), "relevance": relevance, "attention": attention, "pcs_k": pcs_k,
             "distilled": distilled, "model_views": model_views, "keep_pixels": keep_pixels}
 
 
@@ -234,7 +310,7 @@ def analyze(
     rollout: RolloutSettings = RolloutSettings(),  # noqa: B008 (frozen, so a shared default is safe)
     target_class: int | Sequence[int] | torch.Tensor | None = None,
     relevance: bool = True,
-    keep_attention: bool = True,
+    attention: AttentionKept = "auto",
     pcs_k: int = 28,
     distilled: DistilledReadout = "mean",
     model_views: bool = True,
@@ -249,8 +325,11 @@ def analyze(
         pixel_values: ``[batch, 3, h, w]`` model input (on the model's device and dtype for a bare module).
         rollout: rollout settings (head fusion, discard ratio, residual weight, start layer).
         target_class: class explained by the relevance map: None for each image's top-1, one index, or one per image.
-        relevance: compute the class-specific relevance (one extra forward and backward pass).
-        keep_attention: include the full ``attention`` array ``[batch, layer, head, query, key]``.
+        relevance: compute the class-specific relevance (the backward of the same forward pass).
+        attention: what to keep of the attention: "full" (``attention`` ``[batch, layer, head, query, key]``),
+            "qk" (each layer's q and k, ``attention_q``/``attention_k``, which rebuild any slice exactly:
+            :meth:`AnalysisResult.attention_slice`), "none", or "auto" (default): full while it is at most
+            256 MB per image, q and k above (:func:`attention_kept`).
         pcs_k: number of patch-embedding principal components.
         distilled: readout for distilled models: "cls", "dist" or "mean".
         model_views: also compute the per-model arrays (position-embedding similarity, patch-embedding PCA),
@@ -269,7 +348,7 @@ def analyze(
         >>> result.to_npz("result.npz")
     """
     settings = analysis_settings(
-        rollout=rollout, relevance=relevance, keep_attention=keep_attention, pcs_k=pcs_k, distilled=distilled,
+        rollout=rollout, relevance=relevance, attention=attention, pcs_k=pcs_k, distilled=distilled,
         model_views=model_views, keep_pixels=keep_pixels,
     )
     provenance = provenance_of(model, settings, _recorded_target(target_class))
@@ -278,22 +357,33 @@ def analyze(
         model = model.model
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     rollout.check_depth(geometry.depth)
-    sink = AnalysisSink(geometry, rollout, keep_attention=keep_attention, fused_kernel=fused_kernel)
-    result = capture(model, pixel_values, sink=sink)
-    # The readout is a linear map of R's rows; its weights are the readout of the identity, so the output row
-    # is weights @ B_L ... B_s, a row times each layer's factor, never the full R.
+    kept = attention_kept(attention, geometry)
     batch, tokens = pixel_values.shape[0], geometry.num_tokens
-    identity = torch.eye(tokens, device=result.logits.device).expand(batch, tokens, tokens)
-    weights = output_row(
-        identity,
-        geometry,
-        distilled=distilled,
-        pool_attention=result.pool_attention,
+    keep_factors = batch * geometry.depth * tokens**2 * 4 <= FACTOR_BYTES
+    sink = AnalysisSink(
+        geometry, rollout, keep_attention=kept == "full", fused_kernel=fused_kernel,
+        keep_qk=kept == "qk" or not keep_factors, keep_factors=keep_factors,
+    )
+    rel = None
+    if relevance:  # one forward pass for everything: the sink sees it, its backward gives the relevance
+        rel, pool_attention = streamed_relevance(model, pixel_values, target_class=target_class, distilled=distilled,
+                                                 sink=sink)
+        logits = rel.logits
+    else:
+        result = capture(model, pixel_values, sink=sink)
+        logits, pool_attention = result.logits, result.pool_attention
+    weights = readout_weights(
+        geometry, batch, logits.device, distilled=distilled, pool_attention=pool_attention,
         pool_include_prefix=geometry.pool_include_prefix,
-    )  # [batch, token]
-    rolled_map, prefix_weights = split_tokens(sink.rollout.left_product(weights), geometry)
+    )  # [batch, token]: the readout is a row; pushed through the layers, never the full R
+    if keep_factors:
+        row = sink.rollout.left_product(weights)
+    else:
+        q, k, scales = zip(*sink.qk, strict=True)
+        row = push_rollout_row(weights, q, k, scales, rollout, num_prefix_tokens=geometry.num_prefix_tokens)
+    rolled_map, prefix_weights = split_tokens(row, geometry)
     reduced = {
-        "logits": result.logits,
+        "logits": logits,
         "rollout": rolled_map,
         "prefix_weights": prefix_weights,
         "mean_attention_distance": sink.distance,
@@ -302,19 +392,24 @@ def analyze(
     cls_attention = sink.cls_attention
     if cls_attention is not None:
         reduced["cls_attention"] = cls_attention
+    if rel is not None:
+        reduced["relevance"] = rel.heatmap
     arrays = _to_host(reduced)  # one copy: on a GPU each copy waits for the device
     arrays["num_prefix_tokens"] = np.asarray(geometry.num_prefix_tokens, dtype=np.int64)
     arrays["grid_size"] = np.asarray(geometry.grid_size, dtype=np.int64)
     arrays["patch_size"] = np.asarray(geometry.patch_size, dtype=np.int64)
     if keep_pixels:
         arrays["pixel_values"] = _numpy(pixel_values)
-    if keep_attention:
+    if kept == "full":
         arrays["attention"] = torch.stack(sink.attention, dim=1).numpy()
-        if result.pool_attention is not None:  # what reading a rollout out of "attention" needs on a "map" head
-            arrays["pool_attention"] = _numpy(result.pool_attention)
-    if relevance:
-        rel = class_relevance(model, pixel_values, target_class=target_class, distilled=distilled)
-        arrays["relevance"] = _numpy(rel.heatmap)
+    if kept == "qk":
+        arrays["attention_q"] = torch.stack([q for q, _, _ in sink.qk], dim=1).float().cpu().numpy()
+        arrays["attention_k"] = torch.stack([k for _, k, _ in sink.qk], dim=1).float().cpu().numpy()
+        arrays["attention_scale"] = np.asarray([scale for _, _, scale in sink.qk], dtype=np.float32)
+    sink.qk.clear()
+    if kept != "none" and pool_attention is not None:  # what reading a rollout out of the attention needs on "map"
+        arrays["pool_attention"] = _numpy(pool_attention)
+    if rel is not None:
         arrays["relevance_target"] = rel.target_class.cpu().numpy().astype(np.int64)
     if model_views:
         arrays.update(model_view_arrays(model, geometry, pcs_k))

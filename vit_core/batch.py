@@ -74,7 +74,7 @@ def find_images(pattern: str | Path) -> list[Path]:
 
 def _reduced_settings(settings: RolloutSettings, relevance: bool) -> dict:
     """The method settings of a batch run: what :func:`analyze_reduced` passes to ``analyze``, plus the top-k."""
-    every = analysis_settings(rollout=settings, relevance=relevance, keep_attention=False, pcs_k=0, distilled="mean",
+    every = analysis_settings(rollout=settings, relevance=relevance, attention="none", pcs_k=0, distilled="mean",
                               model_views=False, keep_pixels=False)
     return {**every, "top_k": TOP_K}
 
@@ -86,7 +86,7 @@ def analyze_reduced(
     the logits as the model's `class_output` (``LoadedModel.class_output``)."""
     result = analyze(
         model, pixel_values, rollout=options.rollout, relevance=options.relevance, target_class=options.target_class,
-        keep_attention=False, model_views=False, keep_pixels=False,
+        attention="none", model_views=False, keep_pixels=False,
     )
     arrays = result.arrays()
     probs = class_probabilities(torch.from_numpy(result.logits), class_output)  # [batch, classes]

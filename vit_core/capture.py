@@ -15,7 +15,6 @@ the context, so one cached model can serve several threads at once.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 
@@ -24,11 +23,13 @@ from timm.layers import Attention, AttentionPoolLatent
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from .attention_logits import attention_logits
 from .errors import CaptureError, UnsupportedModelError
 from .geometry import geometry_of
 from .types import Capture
 
-__all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention"]
+__all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention", "forward_checkpointed", "fused_scale"]
+
 
 # sink(layer_index, probabilities [batch, head, query, key]) -> None. A sink whose ``takes_logits`` attribute is
 # true is called as sink(layer, probs, logits) on the fused path, logits being the pre-softmax scores (float32,
@@ -62,49 +63,7 @@ def attention_modules(model: nn.Module) -> list[Attention]:
     return modules
 
 
-def _logits(q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None) -> torch.Tensor:
-    """q k^T * scale + mask in float32, masked entries at float32's lowest value (softmax gives them exactly 0).
-
-    q, k: [batch, head, tokens, head_dim]; returns [batch, head, query, key]. Half-precision q and k on a GPU
-    are multiplied as they are, with float32 accumulation and a float32 result (the products the fused kernel
-    summed, never rounded to half); the scale is applied in float32 afterwards, as flash attention does.
-    """
-    exact_prescale = math.frexp(scale)[0] == 0.5  # a power of two scales q without rounding, even in half
-    if exact_prescale:
-        q = q * scale  # small [batch, head, tokens, head_dim]: spares a pass over the [query, key] logits
-    logits = _half_matmul_float32(q, k) if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) else None
-    if logits is None:
-        logits = q.float() @ k.float().transpose(-2, -1)
-    if not exact_prescale:
-        logits.mul_(scale)
-    if mask is not None:
-        lowest = torch.finfo(torch.float32).min
-        if mask.dtype == torch.bool:
-            logits = logits.masked_fill(~mask, lowest)
-        else:
-            logits = (logits + mask.float()).clamp_min(lowest)
-    return logits
-
-
-_HALF_MATMUL = {"float32_out": True}  # set to False once this torch build refuses bmm(..., out_dtype=float32)
-
-
-def _half_matmul_float32(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
-    """q k^T of half-precision [batch, head, tokens, head_dim] tensors as float32, or None where unsupported."""
-    if not _HALF_MATMUL["float32_out"]:
-        return None
-    batch, heads, tokens, dim = q.shape
-    try:
-        out = torch.bmm(
-            q.reshape(batch * heads, tokens, dim), k.reshape(batch * heads, -1, dim).transpose(1, 2), out_dtype=torch.float32
-        )
-    except (RuntimeError, NotImplementedError, TypeError):
-        _HALF_MATMUL["float32_out"] = False
-        return None
-    return out.view(batch, heads, tokens, -1)
-
-
-def _fused_scale(module: nn.Module, q: torch.Tensor) -> float:
+def fused_scale(module: nn.Module, q: torch.Tensor) -> float:
     # The fused kernel is called without scale=, so it uses 1/sqrt(head_dim), whatever module.scale says.
     return q.shape[-1] ** -0.5 if module.fused_attn else float(module.scale)
 
@@ -121,7 +80,7 @@ def eager_attention(
     qkv = module.qkv(x).reshape(batch, tokens, 3, module.num_heads, module.head_dim).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.unbind(0)
     q, k = module.q_norm(q), module.k_norm(k)
-    logits = (q * _fused_scale(module, q)) @ k.transpose(-2, -1)  # the scale the prediction's kernel uses
+    logits = (q * fused_scale(module, q)) @ k.transpose(-2, -1)  # the scale the prediction's kernel uses
     if attn_mask is not None:
         logits = logits.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else logits + attn_mask
     probs = logits.softmax(dim=-1)
@@ -143,6 +102,10 @@ class AttentionCapture:
             nothing is stored (reduce on the device as the forward goes). Default: store all.
         with_grad: keep the probabilities in the autograd graph (runs the non-fused path).
         pool: also capture an attention-pool ("map") head's weights.
+        keep_for_gradients: keep, per layer, what rebuilds the gradient of the attention exactly while the
+            fused kernel runs: q, k, v (:attr:`qkv`, detached) and the attention output (:attr:`attention_outputs`,
+            in the graph: differentiate the score with respect to it). Memory grows with the tokens, not their
+            square. Not with ``with_grad``.
 
     Example:
         >>> with AttentionCapture(model) as cap:
@@ -157,7 +120,10 @@ class AttentionCapture:
         sink: AttentionSink | None = None,
         with_grad: bool = False,
         pool: bool = True,
+        keep_for_gradients: bool = False,
     ) -> None:
+        if with_grad and keep_for_gradients:
+            raise CaptureError("keep_for_gradients replaces with_grad's non-fused path; choose one of them.")
         self.model = model
         modules = attention_modules(model)
         depth = len(modules)
@@ -179,6 +145,10 @@ class AttentionCapture:
         self._pending_mask: dict[int, torch.Tensor | None] = {}
         self._pool_values: torch.Tensor | None = None  # with_grad: the pool's kv output [batch, key, 2 * dim]
         self._pool_mixed: torch.Tensor | None = None  # with_grad: the pool's attention output [batch, latent, dim]
+        self.keep_for_gradients = keep_for_gradients
+        self._qkv: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # layer -> q, k, v detached
+        self._pending_v: dict[int, torch.Tensor] = {}
+        self._outputs: dict[int, torch.Tensor] = {}  # layer -> attention output [batch, token, head * head_dim]
 
     # -- hooks ---------------------------------------------------------------------------------
     def _mine(self) -> bool:
@@ -215,13 +185,15 @@ class AttentionCapture:
             if not self._mine():
                 return
             q = self._pending_q.pop(layer)
-            scale, mask = _fused_scale(attn, q), self._pending_mask.pop(layer, None)
+            scale, mask = fused_scale(attn, q), self._pending_mask.pop(layer, None)
+            if self.keep_for_gradients and layer >= 0:
+                self._qkv[layer] = (q.detach(), output.detach(), self._pending_v.pop(layer))
             reduce_qk = getattr(self._sink, "reduce_qk", None) if layer >= 0 else None
             if reduce_qk is not None and reduce_qk(layer, q, output, scale, mask):
                 self._seen.add(layer)
                 return
             with torch.no_grad():
-                logits = _logits(q, output, scale, mask)
+                logits = attention_logits(q, output, scale, mask)
                 probs = logits.softmax(dim=-1)
             if layer >= 0:
                 self._emit(layer, probs, logits)
@@ -240,6 +212,22 @@ class AttentionCapture:
             out, probs = eager_attention(module, x, mask)
             self._emit(layer, probs)
             return out
+
+        return hook
+
+    def _hook_v(self, layer: int, attn: nn.Module):
+        def hook(module, args, output):
+            if self._mine():
+                batch, tokens, _ = output.shape
+                qkv = output.detach().reshape(batch, tokens, 3, attn.num_heads, attn.head_dim)
+                self._pending_v[layer] = qkv[:, :, 2].transpose(1, 2)  # [batch, head, token, head_dim]
+
+        return hook
+
+    def _hook_output(self, layer: int):
+        def hook(module, args, *rest):
+            if self._mine():
+                self._outputs[layer] = args[0]  # [batch, token, head * head_dim], before the layer's norm
 
         return hook
 
@@ -269,10 +257,13 @@ class AttentionCapture:
                     self._handles.append(attn.register_forward_hook(self._hook_eager(layer), with_kwargs=True))
                 else:
                     self._watch_qk(layer, attn)
+                if self.keep_for_gradients:
+                    self._handles.append(attn.qkv.register_forward_hook(self._hook_v(layer, attn)))
+                    self._handles.append(attn.norm.register_forward_pre_hook(self._hook_output(layer)))
             if self._pool:
                 pool = self.model.attn_pool
                 self._watch_qk(-1, pool)
-                if self.with_grad:  # what the pool's attention gradient needs (see pool_attention_gradient)
+                if self.with_grad or self.keep_for_gradients:  # what the pool's attention gradient needs (see pool_attention_gradient)
                     self._handles.append(pool.kv.register_forward_hook(self._hook_pool_values))
                     self._handles.append(pool.proj.register_forward_pre_hook(self._hook_pool_mixed))
         except BaseException:
@@ -290,6 +281,7 @@ class AttentionCapture:
         self._handles.clear()
         self._pending_q.clear()
         self._pending_mask.clear()
+        self._pending_v.clear()
 
     # -- results -------------------------------------------------------------------------------
     def check_complete(self) -> None:
@@ -313,6 +305,20 @@ class AttentionCapture:
         """Per captured layer, [batch, head, query, key] (in the autograd graph when with_grad)."""
         self.check_complete()
         return [self._stored[i] for i in self.layers]
+
+    @property
+    def qkv(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """With ``keep_for_gradients``: per captured layer (q, k, v), each ``[batch, head, token, head_dim]``,
+        detached, as the fused kernel saw them."""
+        self.check_complete()
+        return [self._qkv[i] for i in self.layers]
+
+    @property
+    def attention_outputs(self) -> list[torch.Tensor]:
+        """With ``keep_for_gradients``: per captured layer, the attention output ``[batch, token, head * head_dim]``
+        (``A v`` of every head, in the autograd graph)."""
+        self.check_complete()
+        return [self._outputs[i] for i in self.layers]
 
     @property
     def pool_attention(self) -> torch.Tensor | None:
@@ -344,6 +350,22 @@ class AttentionCapture:
         return torch.einsum("bqhd,bkhd->bhqk", grad.float(), values.float())
 
 
+def forward_checkpointed(model: VisionTransformer, pixel_values: torch.Tensor) -> torch.Tensor:
+    """timm's ``VisionTransformer.forward`` with each block checkpointed: the forward keeps only the blocks'
+    inputs for the backward, and the backward recomputes one block at a time, so a gradient pass holds one
+    block's activations instead of every block's (what bounds the memory of gradients at 1,000+ tokens)."""
+    from torch.utils.checkpoint import checkpoint
+
+    x = model.patch_embed(pixel_values)
+    x = model._pos_embed(x)
+    x = model.patch_drop(x)
+    x = model.norm_pre(x)
+    for block in model.blocks:
+        x = checkpoint(block, x, use_reentrant=False) if torch.is_grad_enabled() else block(x)
+    x = model.norm(x)
+    return model.forward_head(x)
+
+
 def capture(
     model: nn.Module,
     pixel_values: torch.Tensor,
@@ -371,3 +393,5 @@ def capture(
         pool_attention=cap.pool_attention,
     )
 
+
+_fused_scale = fused_scale

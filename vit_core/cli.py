@@ -29,6 +29,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--random-weights", action="store_true", help="random weights instead of pretrained ones")
+    parser.add_argument(
+        "--image-size", type=int, metavar="PX",
+        help="input side in pixels, e.g. 518 for DINOv2 (position embeddings resampled; default: the model's own)",
+    )
 
 
 def _add_rollout_options(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="analyse images and write every array to one .npz")
     analyze.add_argument("images", nargs="+", type=Path)
     analyze.add_argument("--out", type=Path, required=True, help="RESULT.npz")
-    analyze.add_argument("--no-attention", action="store_true", help="leave out the full [B,L,H,N,N] attention")
+    analyze.add_argument(
+        "--attention", choices=["auto", "full", "qk", "none"], default="auto",
+        help="what the file keeps of the attention: full [B,L,H,N,N]; qk: each layer's q and k, which rebuild any "
+        "slice exactly (AnalysisResult.attention_slice); none; auto (default): full up to 256 MB per image, else qk",
+    )
+    analyze.add_argument("--no-attention", action="store_const", const="none", dest="attention",
+                         help="the same as --attention none")
     analyze.add_argument(
         "--methods", default="rollout,relevance",
         help="maps to write: rollout,relevance (default) and any of raw,flow,gradcam,lrp",
@@ -82,7 +92,7 @@ def _model_request(args):
 
     return ModelRequest(
         name=args.model, checkpoint=args.checkpoint, device=args.device, dtype=args.dtype,
-        pretrained=not args.random_weights,
+        pretrained=not args.random_weights, image_size=args.image_size,
     )
 
 
@@ -121,7 +131,7 @@ def run_analyze(args) -> int:
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
     target = None if args.target_class is None else torch.full((len(images),), args.target_class, dtype=torch.long)
     result = analyze(
-        loaded, pixel_values, rollout=settings, target_class=args.target_class, keep_attention=not args.no_attention,
+        loaded, pixel_values, rollout=settings, target_class=args.target_class, attention=args.attention,
         relevance="relevance" in methods,
     )
     on_device = pixel_values.to(loaded.device, loaded.dtype)
@@ -133,8 +143,31 @@ def run_analyze(args) -> int:
         )
     result.to_npz(args.out)
     _print_top5([p.name for p in args.images], result.logits, loaded.label_names, loaded.class_output)
+    print(_attention_line(args.attention, result, loaded.geometry))
     print(f"wrote {args.out}")
     return 0
+
+
+def _attention_line(requested: str, result, geometry) -> str:
+    """One line on what the file keeps of the attention, and why."""
+    from .analysis import FULL_ATTENTION_BYTES, attention_bytes
+
+    full = attention_bytes(geometry, result.batch_size)
+    why = "asked for" if requested != "auto" else (
+        f"{'under' if full <= FULL_ATTENTION_BYTES * result.batch_size else 'over'} "
+        f"{FULL_ATTENTION_BYTES >> 20} MB per image"
+    )
+    if result.attention is not None:
+        return f"attention: the full [B,L,H,N,N] array, {_mb(full)} ({why})"
+    if result.attention_q is not None:
+        kept = result.attention_q.nbytes + result.attention_k.nbytes
+        return (f"attention: each layer's q and k, {_mb(kept)}, instead of the full {_mb(full)} ({why}); "
+                "AnalysisResult.attention_slice(layer, head, rows) rebuilds any slice exactly")
+    return f"attention: not kept ({why}; the full array would be {_mb(full)})"
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 2**20:,.0f} MB" if nbytes < 2**30 else f"{nbytes / 2**30:.2f} GB"
 
 
 def run_batch_command(args) -> int:

@@ -496,6 +496,8 @@ def load_model(
     """
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
+    if model_kwargs.get("img_size") is not None:
+        check_image_size(model_kwargs["img_size"])
     seed, weights_file = None, None
     transformers = _transformers_source(name) if checkpoint is None else None
     if transformers is not None:
@@ -518,6 +520,8 @@ def load_model(
         weights_file = _weights_file(name, checkpoint, source)
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
+    if transformers is None and model_kwargs.get("img_size") is not None:  # timm keeps its pretrained size here
+        data_config["input_size"] = (data_config["input_size"][0], *model.patch_embed.img_size)
     img_size = tuple(data_config["input_size"][-2:])
     return LoadedModel(
         model=model,
@@ -532,6 +536,13 @@ def load_model(
         seed=seed,
         weights_file=weights_file,
     )
+
+
+def check_image_size(size) -> None:
+    """Refuse an input size that is not a positive number of pixels (the patch grid is checked where it is built)."""
+    sides = size if isinstance(size, tuple | list) else (size, size)
+    if len(sides) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sides):
+        raise ModelLoadError(f"image size {size!r} is not a number of pixels; give one such as 518.")
 
 
 def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path | None:
@@ -565,6 +576,7 @@ class ModelRequest:
         device: "auto" or a device name.
         dtype: "float32", "bfloat16" or "float16".
         pretrained: False for random weights.
+        image_size: input side in pixels (position embeddings resampled to its grid), or None for the model's own.
     """
 
     name: str = DEMO_MODEL_NAME
@@ -572,10 +584,13 @@ class ModelRequest:
     device: str = "auto"
     dtype: str = "float32"
     pretrained: bool = True
+    image_size: int | None = None
 
     def load(self, **overrides) -> LoadedModel:
         """``load_model`` with these arguments (`overrides` replace some, e.g. ``device="cpu"``)."""
         args = {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype, "pretrained": self.pretrained}
+        if self.image_size is not None:
+            args["img_size"] = self.image_size
         return load_model(self.name, **{**args, **overrides})
 
 

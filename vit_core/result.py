@@ -34,7 +34,11 @@ class AnalysisResult:
         grid_size: ``[2]`` int64 (gh, gw).
         patch_size: ``[2]`` int64 (ph, pw).
         pixel_values: ``[B, 3, h, w]`` the model input, or None when not kept.
-        attention: ``[B, L, H, N, N]`` every layer's probabilities (N tokens), or None when not kept.
+        attention: ``[B, L, H, N, N]`` every layer's probabilities (N tokens), or None when not kept (read any
+            slice with :meth:`attention_slice`, which rebuilds it from ``attention_q``/``attention_k``).
+        attention_q, attention_k: ``[B, L, H, N, D]`` each layer's queries and keys as the fused kernel saw
+            them (D = head width), kept instead of ``attention`` where that would be large; or None.
+        attention_scale: ``[L]`` the scale of each layer's logits, with ``attention_q``; or None.
         pool_attention: ``[B, pool_head, latent, key]`` the attention pool's weights (attention-pool "map" heads),
             kept with ``attention``: reading another rollout out of it needs them; else None.
         cls_attention: ``[B, L, H, gh, gw]`` class-token attention to the patches, or None without a class token.
@@ -59,6 +63,9 @@ class AnalysisResult:
     patch_size: np.ndarray
     pixel_values: np.ndarray | None = None
     attention: np.ndarray | None = None
+    attention_q: np.ndarray | None = None
+    attention_k: np.ndarray | None = None
+    attention_scale: np.ndarray | None = None
     pool_attention: np.ndarray | None = None
     cls_attention: np.ndarray | None = None
     relevance: np.ndarray | None = None
@@ -75,6 +82,44 @@ class AnalysisResult:
     @property
     def batch_size(self) -> int:
         return int(self.logits.shape[0])
+
+    @property
+    def has_attention(self) -> bool:
+        """Whether any attention slice can be read (:meth:`attention_slice`): full or rebuilt from q and k."""
+        return self.attention is not None or self.attention_q is not None
+
+    @property
+    def attention_shape(self) -> tuple[int, int, int, int, int]:
+        """``(B, L, H, N, N)`` of the attention, whether kept in full or as q and k."""
+        if self.attention is not None:
+            return tuple(self.attention.shape)  # type: ignore[return-value]
+        if self.attention_q is None:
+            raise ResultFileError("this result keeps no attention; analyse again with the attention kept.")
+        b, layers, heads, tokens, _ = self.attention_q.shape
+        return b, layers, heads, tokens, tokens
+
+    def attention_slice(self, layer: int, head: int | slice | None = None, rows=None, image: int = 0) -> np.ndarray:
+        """Attention probabilities of one layer ``[head, rows, key]`` (``[rows, key]`` for one head), float32.
+
+        Read from ``attention`` when the result keeps it, else rebuilt exactly from ``attention_q`` and
+        ``attention_k`` (softmax of ``q k^T * scale``, the capture's own arithmetic): memory of the slice only.
+
+        Args:
+            layer: block index.
+            head: one head, a slice of heads, or None for all.
+            rows: query token indices (an int, a slice, a list), or None for all.
+            image: index in the batch.
+        """
+        heads = slice(None) if head is None else head
+        query = slice(None) if rows is None else ([rows] if isinstance(rows, int | np.integer) else rows)
+        if self.attention is not None:
+            out = self.attention[image, layer][heads][..., query, :]
+        else:
+            if self.attention_q is None:
+                raise ResultFileError("this result keeps no attention; analyse again with the attention kept.")
+            out = _rebuild(self.attention_q[image, layer][heads], self.attention_k[image, layer][heads],
+                           float(self.attention_scale[layer]), query)
+        return out[..., 0, :] if isinstance(rows, int | np.integer) else out
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays present, by their .npz key (provenance not included)."""
@@ -120,3 +165,17 @@ class AnalysisResult:
             )
         provenance = Provenance.from_json(str(stored[PROVENANCE_KEY])) if PROVENANCE_KEY in stored else None
         return cls(**{k: v for k, v in stored.items() if k in names}, provenance=provenance)
+
+
+def _rebuild(q: np.ndarray, k: np.ndarray, scale: float, rows) -> np.ndarray:
+    """softmax(q[rows] k^T * scale) for q, k ``[..., token, head_dim]`` -> ``[..., rows, key]`` float32."""
+    import torch
+
+    from .attention_logits import attention_logits
+
+    q_rows = torch.from_numpy(np.ascontiguousarray(q[..., rows, :]))
+    k_all = torch.from_numpy(np.ascontiguousarray(k))
+    while q_rows.dim() < 4:  # attention_logits takes [batch, head, rows, head_dim]
+        q_rows, k_all = q_rows.unsqueeze(0), k_all.unsqueeze(0)
+    probs = attention_logits(q_rows, k_all, scale, None).softmax(dim=-1)
+    return probs.reshape(*q[..., rows, :].shape[:-1], k.shape[-2]).numpy()

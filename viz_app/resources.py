@@ -230,7 +230,7 @@ def analyze_image(
         _loaded,  # the LoadedModel: its weights file's hash goes into the export's provenance
         pixel_values,
         relevance=settings.relevance and _has_classifier(_loaded),
-        keep_attention=True,
+        attention="auto",
         pcs_k=settings.pcs_k,
     )
     for array in (*result.arrays().values(), view):
@@ -318,7 +318,7 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
         pixel_values, _, _ = model_input(_loaded, data)
         FORWARD_CALLS["samples"] += 1
         result = analyze(
-            _loaded.model, pixel_values, relevance=False, keep_attention=False, model_views=False, keep_pixels=False
+            _loaded.model, pixel_values, relevance=False, attention="none", model_views=False, keep_pixels=False
         )
         distances.append(result.mean_attention_distance[0])
         entropies.append(result.attention_entropy[0])

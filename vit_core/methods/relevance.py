@@ -18,13 +18,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..capture import AttentionCapture
+from ..attention_store import push_relevance_row
+from ..capture import AttentionCapture, attention_modules, forward_checkpointed
+from ..capture import fused_scale as _scale
 from ..errors import SettingsError
 from ..geometry import geometry_of
 from ..types import Geometry
-from .readout import DistilledReadout, readout
+from .readout import DistilledReadout, readout, readout_weights, split_tokens
 
-__all__ = ["Relevance", "relevance_from_gradients", "resolve_targets", "class_relevance"]
+__all__ = ["Relevance", "relevance_from_gradients", "resolve_targets", "class_relevance", "streamed_relevance"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class Relevance:
     Attributes:
         heatmap: ``[batch, gh, gw]`` relevance of the patches for the target class (not normalised).
         prefix_weights: ``[batch, prefix]`` relevance on the prefix tokens.
-        matrix: ``[batch, query, key]`` the full relevance matrix R.
+        matrix: ``[batch, query, key]`` the full relevance matrix R, or None from :func:`streamed_relevance`
+            (which pushes the readout row through the layers and never forms R).
         target_class: ``[batch]`` class index explained for each image.
         logits: ``[batch, classes]`` logits of the (non-fused) forward pass used for the gradients.
         geometry: token layout of that forward pass.
@@ -42,7 +45,7 @@ class Relevance:
 
     heatmap: torch.Tensor
     prefix_weights: torch.Tensor
-    matrix: torch.Tensor
+    matrix: torch.Tensor | None
     target_class: torch.Tensor
     logits: torch.Tensor
     geometry: Geometry
@@ -152,3 +155,71 @@ def class_relevance(
         logits=logits.detach().float(),
         geometry=geometry,
     )
+
+
+def streamed_relevance(
+    model: nn.Module,
+    pixel_values: torch.Tensor,
+    *,
+    target_class: int | Sequence[int] | torch.Tensor | None = None,
+    distilled: DistilledReadout = "mean",
+    sink=None,
+    checkpoint: bool = True,
+) -> tuple[Relevance, torch.Tensor | None]:
+    """:func:`class_relevance`'s map in memory that grows with the tokens, through the fused kernel.
+
+    One forward pass keeps each layer's q, k, v and attention output o (the fused kernel runs; with
+    `checkpoint` each block is recomputed in the backward, so only one block's activations live at a time);
+    one backward gives ``dy/do`` per layer; ``dy/dA = (dy/do) v^T`` and ``A = softmax(q k^T * scale)`` are
+    rebuilt block by block of query rows, and the readout row is pushed through ``I + Abar_l`` from the last
+    layer down (:func:`vit_core.attention_store.push_relevance_row`). The map equals class_relevance's; R
+    itself is never formed (``matrix`` is None).
+
+    Args:
+        model: a timm VisionTransformer in eval mode.
+        pixel_values: ``[batch, 3, h, w]`` on the model's device and dtype.
+        target_class: None for each image's top-1 class, one class index for all, or one per image.
+        distilled: readout for distilled models: "cls", "dist" or "mean".
+        sink: a capture sink that also sees this forward pass (the analysis' statistics), or None.
+        checkpoint: recompute each block in the backward instead of keeping its activations.
+
+    Returns:
+        (the relevance, the attention pool's weights ``[batch, pool_head, latent, key]`` or None).
+    """
+    if model.training:
+        raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
+    inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
+    with torch.enable_grad():
+        with AttentionCapture(model, sink=sink, keep_for_gradients=True) as cap:
+            logits = forward_checkpointed(model, inputs) if checkpoint else model(inputs)
+        cap.check_complete()
+        qkv, outputs = cap.qkv, cap.attention_outputs
+        target = resolve_targets(logits, target_class)
+        score = logits.gather(1, target[:, None]).sum()  # one backward for the whole batch
+        pool_output = cap.pool_output
+        gradients = list(torch.autograd.grad(score, outputs + ([pool_output] if pool_output is not None else []),
+                                             allow_unused=True))
+    del outputs
+    with torch.no_grad():
+        pool_weights = cap.pool_attention
+        if pool_output is not None and (pool_gradient := gradients.pop()) is not None:
+            pool_weights = (cap.pool_attention_gradient(pool_gradient) * cap.pool_attention.float()).clamp(min=0)
+        heads = geometry.num_heads
+        per_head = [  # [batch, token, head * head_dim] -> [batch, head, token, head_dim]
+            None if g is None else g.reshape(g.shape[0], g.shape[1], heads, -1).transpose(1, 2) for g in gradients
+        ]
+        scales = [_scale(m, q) for m, (q, _, _) in zip(attention_modules(model), qkv, strict=True)]
+        weights = readout_weights(
+            geometry, pixel_values.shape[0], logits.device, distilled=distilled, pool_attention=pool_weights,
+            pool_include_prefix=geometry.pool_include_prefix,
+        )  # [batch, token]
+        row = push_relevance_row(
+            weights, [q for q, _, _ in qkv], [k for _, k, _ in qkv], [v for _, _, v in qkv], per_head, scales
+        )
+        heatmap, prefix = split_tokens(row, geometry)
+    relevance = Relevance(
+        heatmap=heatmap, prefix_weights=prefix, matrix=None, target_class=target, logits=logits.detach().float(),
+        geometry=geometry,
+    )
+    return relevance, cap.pool_attention

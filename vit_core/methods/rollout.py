@@ -118,12 +118,18 @@ def rollout_layer_matrix(attention: torch.Tensor, settings: RolloutSettings, *, 
     return rollout_factor_of_fused(fuse_heads(attention, settings.head_fusion), settings, num_prefix_tokens=num_prefix_tokens)
 
 
-def rollout_factor_of_fused(fused: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int) -> torch.Tensor:
-    """B_l from head-fused attention ``[..., query, key]``: discard, mix in the residual, normalise rows."""
+def rollout_factor_of_fused(
+    fused: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int, first_row: int = 0
+) -> torch.Tensor:
+    """B_l from head-fused attention ``[..., query, key]``: discard, mix in the residual, normalise rows.
+
+    ``first_row``: the query index of the first row given, when `fused` holds a block of rows (query
+    ``first_row + i`` gets the identity at key ``first_row + i``); every step is row by row.
+    """
     fused = discard_lowest(fused, float(settings.discard_ratio), num_prefix_tokens)
     a = float(settings.residual_weight)
     mixed = fused * (1.0 - a)  # a new tensor: (1 - a) F + a I, the identity added on the diagonal in place
-    mixed.diagonal(dim1=-2, dim2=-1).add_(a)
+    mixed.diagonal(offset=first_row, dim1=-2, dim2=-1).add_(a)
     return mixed / mixed.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(mixed.dtype).tiny)
 
 
