@@ -27,6 +27,7 @@ from .capture import capture
 from .errors import CaptureError, NotAvailableError, SettingsError
 from .geometry import geometry_of
 from .loading import LoadedModel
+from .memory import release_large_frees
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
@@ -46,7 +47,7 @@ __all__ = [
 AttentionKept = Literal["auto", "full", "qk", "none"]
 ATTENTION_KEPT: tuple[AttentionKept, ...] = get_args(AttentionKept)
 FULL_ATTENTION_BYTES = 256 << 20  # per image: "auto" keeps the full attention up to here, q and k above
-FACTOR_BYTES = 256 << 20  # rollout factors [batch, query, key] of every layer kept up to here, rebuilt above
+FACTOR_BYTES = 64 << 20  # rollout factors [batch, query, key] of every layer kept up to here, rebuilt above
 
 
 def attention_bytes(geometry: Geometry, batch: int = 1) -> int:
@@ -129,7 +130,7 @@ class AnalysisSink:
             if mask is not None:
                 raise CaptureError("this layer ran with an attention mask, which q and k alone do not rebuild; "
                                    "keep the full attention instead.")
-            self.qk.append((q, k, scale))
+            self.qk.append((q.contiguous(), k.contiguous(), scale))  # a view would keep the layer's whole qkv
         with torch.no_grad():
             if self.keep_factors and self._kernel_wanted(q, mask) and self._reduce_with_kernel(layer, q, k, scale, mask):
                 return True
@@ -279,6 +280,19 @@ def _stack_layers(tensors: list[torch.Tensor]) -> torch.Tensor:
     return tensors[0].unsqueeze(1) if len(tensors) == 1 else torch.stack(tensors, dim=1)
 
 
+def _stack_releasing(qk: list[tuple[torch.Tensor, torch.Tensor, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer (q, k) ``[batch, head, token, head_dim]`` -> two ``[batch, layer, head, token, head_dim]`` float32
+    arrays, each layer's tensors dropped once copied (the store is never held twice)."""
+    first = qk[0][0]
+    shape = (first.shape[0], len(qk), *first.shape[1:])
+    out_q, out_k = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+    for layer in range(len(qk)):
+        q, k, scale = qk[layer]
+        out_q[:, layer], out_k[:, layer] = _numpy(q), _numpy(k)
+        qk[layer] = (None, None, scale)  # type: ignore[assignment]
+    return out_q, out_k
+
+
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
 
@@ -358,6 +372,8 @@ def analyze(
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     rollout.check_depth(geometry.depth)
     kept = attention_kept(attention, geometry)
+    if attention_bytes(geometry) > FULL_ATTENTION_BYTES:
+        release_large_frees()
     batch, tokens = pixel_values.shape[0], geometry.num_tokens
     keep_factors = batch * geometry.depth * tokens**2 * 4 <= FACTOR_BYTES
     sink = AnalysisSink(
@@ -403,9 +419,8 @@ def analyze(
     if kept == "full":
         arrays["attention"] = torch.stack(sink.attention, dim=1).numpy()
     if kept == "qk":
-        arrays["attention_q"] = torch.stack([q for q, _, _ in sink.qk], dim=1).float().cpu().numpy()
-        arrays["attention_k"] = torch.stack([k for _, k, _ in sink.qk], dim=1).float().cpu().numpy()
         arrays["attention_scale"] = np.asarray([scale for _, _, scale in sink.qk], dtype=np.float32)
+        arrays["attention_q"], arrays["attention_k"] = _stack_releasing(sink.qk)
     sink.qk.clear()
     if kept != "none" and pool_attention is not None:  # what reading a rollout out of the attention needs on "map"
         arrays["pool_attention"] = _numpy(pool_attention)

@@ -37,13 +37,13 @@ __all__ = [
     "push_relevance_row",
 ]
 
-BLOCK_BYTES = 64 << 20  # most bytes of one block's [batch, head, rows, key] float32 probabilities
+BLOCK_BYTES = 16 << 20  # most bytes of one block's [batch, head, rows, key] float32 probabilities
 
 
-def query_blocks(batch: int, heads: int, tokens: int, budget: int = BLOCK_BYTES) -> Iterator[slice]:
+def query_blocks(batch: int, heads: int, tokens: int, budget: int | None = None) -> Iterator[slice]:
     """Slices of the query rows such that one block's ``[batch, head, rows, key]`` float32 fits `budget` bytes
-    (at least one row per block)."""
-    rows = max(1, budget // max(1, batch * heads * tokens * 4))
+    (default :data:`BLOCK_BYTES`, read at each call; at least one row per block)."""
+    rows = max(1, (budget or BLOCK_BYTES) // max(1, batch * heads * tokens * 4))
     for start in range(0, tokens, rows):
         yield slice(start, min(tokens, start + rows))
 
@@ -95,7 +95,7 @@ def row_stats(
     cls_index: int | None,
     settings: RolloutSettings | None,
     on_block=None,
-    budget: int = BLOCK_BYTES,
+    budget: int | None = None,
 ) -> RowStats:
     """Reduce one layer's attention block by block, never holding more than one block of probabilities.
 
@@ -149,7 +149,7 @@ def push_rollout_row(
     settings: RolloutSettings,
     *,
     num_prefix_tokens: int,
-    budget: int = BLOCK_BYTES,
+    budget: int | None = None,
 ) -> torch.Tensor:
     """``row @ B_L ... B_s`` for a readout row ``[batch, token]``, each factor rebuilt block by block from q, k.
 
@@ -186,7 +186,7 @@ def push_relevance_row(
     output_gradients: Sequence[torch.Tensor | None],
     scales: Sequence[float],
     *,
-    budget: int = BLOCK_BYTES,
+    budget: int | None = None,
 ) -> torch.Tensor:
     """``row (I + Abar_L) ... (I + Abar_1)`` with ``Abar_l = mean_h clamp(dy/dA_l * A_l, min=0)`` (Chefer et al.).
 
@@ -213,7 +213,7 @@ def push_relevance_row(
         batch, heads, tokens, _ = q.shape
         values = v.float().transpose(-2, -1)  # [batch, head, head_dim, key]
         pushed = row.clone()
-        for rows in query_blocks(batch, heads, tokens, budget // 2):  # probabilities and gradients: two blocks
+        for rows in query_blocks(batch, heads, tokens, (budget or BLOCK_BYTES) // 2):  # probabilities and gradients: two blocks
             _, probs = attention_rows(q, k, scales[layer], rows)
             weighted = (grad[..., rows, :].float() @ values).mul_(probs).clamp_(min=0).mean(dim=1)  # [b, rows, key]
             del probs

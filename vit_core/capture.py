@@ -187,7 +187,9 @@ class AttentionCapture:
             q = self._pending_q.pop(layer)
             scale, mask = fused_scale(attn, q), self._pending_mask.pop(layer, None)
             if self.keep_for_gradients and layer >= 0:
-                self._qkv[layer] = (q.detach(), output.detach(), self._pending_v.pop(layer))
+                # compact copies: views would keep each layer's whole [batch, token, 3 * dim] qkv output alive
+                q, output = q.detach().contiguous(), output.detach().contiguous()
+                self._qkv[layer] = (q, output, self._pending_v.pop(layer))
             reduce_qk = getattr(self._sink, "reduce_qk", None) if layer >= 0 else None
             if reduce_qk is not None and reduce_qk(layer, q, output, scale, mask):
                 self._seen.add(layer)
@@ -220,7 +222,7 @@ class AttentionCapture:
             if self._mine():
                 batch, tokens, _ = output.shape
                 qkv = output.detach().reshape(batch, tokens, 3, attn.num_heads, attn.head_dim)
-                self._pending_v[layer] = qkv[:, :, 2].transpose(1, 2)  # [batch, head, token, head_dim]
+                self._pending_v[layer] = qkv[:, :, 2].transpose(1, 2).contiguous()  # [batch, head, token, head_dim]
 
         return hook
 

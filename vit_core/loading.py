@@ -520,8 +520,10 @@ def load_model(
         weights_file = _weights_file(name, checkpoint, source)
     model = model.eval().to(device=resolved_device, dtype=resolved_dtype)
     data_config = resolve_data_config({}, model=model)
-    if transformers is None and model_kwargs.get("img_size") is not None:  # timm keeps its pretrained size here
-        data_config["input_size"] = (data_config["input_size"][0], *model.patch_embed.img_size)
+    if model_kwargs.get("img_size") is not None:
+        check_patch_multiple(model_kwargs["img_size"], tuple(model.patch_embed.patch_size))
+        if transformers is None:  # timm's data config keeps the pretrained size
+            data_config["input_size"] = (data_config["input_size"][0], *model.patch_embed.img_size)
     img_size = tuple(data_config["input_size"][-2:])
     return LoadedModel(
         model=model,
@@ -543,6 +545,17 @@ def check_image_size(size) -> None:
     sides = size if isinstance(size, tuple | list) else (size, size)
     if len(sides) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sides):
         raise ModelLoadError(f"image size {size!r} is not a number of pixels; give one such as 518.")
+
+
+def check_patch_multiple(size, patch_size: tuple[int, int]) -> None:
+    """Refuse an input size whose sides are not whole numbers of patches (the last pixels would be dropped)."""
+    sides = size if isinstance(size, tuple | list) else (size, size)
+    for side, patch in zip(sides, patch_size, strict=True):
+        if side % patch:
+            lower, upper = max(patch, side // patch * patch), (side // patch + 1) * patch
+            raise ModelLoadError(
+                f"image size {side} is not a multiple of this model's {patch} px patches; choose {lower} or {upper}."
+            )
 
 
 def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path | None:
