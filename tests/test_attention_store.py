@@ -143,3 +143,15 @@ def test_checkpointed_forward_is_the_model_forward():
         with torch.enable_grad():
             got = forward_checkpointed(model, pixels.requires_grad_(True))
         torch.testing.assert_close(got.detach(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_flow_refuses_what_it_cannot_solve_in_minutes():
+    from vit_core.errors import NotAvailableError
+    from vit_core.methods.attention_flow import MAX_FLOW_TOKENS, attention_flow
+
+    model = make_model("patch8")  # 64 px / 8 = 64 patches + 1: solvable
+    assert geometry_of(model).num_tokens <= MAX_FLOW_TOKENS
+    big = make_model("patch8")
+    big.patch_embed.dynamic_img_size = big.dynamic_img_size = True
+    with pytest.raises(NotAvailableError, match="attention flow is not computed at 626 tokens"):
+        attention_flow(big, torch.zeros(1, 3, 200, 200))

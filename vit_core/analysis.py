@@ -14,12 +14,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Literal, get_args
 
 import numpy as np
 import torch
 from torch import nn
-
-from typing import Literal, get_args
 
 from . import fused_stats
 from .attention_store import push_rollout_row, row_stats

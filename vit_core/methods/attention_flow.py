@@ -36,11 +36,22 @@ from scipy.sparse.csgraph import maximum_flow
 from torch import nn
 
 from ..capture import capture
-from ..errors import SettingsError
+from ..errors import NotAvailableError, SettingsError
+from ..geometry import geometry_of
+from ..types import Geometry
 from .readout import DistilledReadout, readout_weights
 from .rollout import RolloutSettings, RolloutSink
 
-__all__ = ["DEFAULT_SCALE", "AttentionFlow", "flow_graph", "flow_map", "flow_maps", "attention_flow"]
+__all__ = [
+    "MAX_FLOW_TOKENS",
+    "check_flow_size",
+    "DEFAULT_SCALE",
+    "AttentionFlow",
+    "flow_graph",
+    "flow_map",
+    "flow_maps",
+    "attention_flow",
+]
 
 DEFAULT_SCALE = 2**20  # capacities are multiplied by this and rounded to integers (SciPy's solver needs int32)
 _INT32_MAX = 2**31 - 1
@@ -161,6 +172,20 @@ def flow_maps(
     return maps
 
 
+MAX_FLOW_TOKENS = 600  # beyond this the layered graph's L x N^2 edges and N max-flow problems take hours
+
+
+def check_flow_size(geometry: Geometry) -> None:
+    """Refuse attention flow where its graph is too large to solve in minutes (:data:`MAX_FLOW_TOKENS`)."""
+    tokens = geometry.num_tokens
+    if tokens > MAX_FLOW_TOKENS:
+        edges = geometry.depth * tokens**2
+        raise NotAvailableError(
+            f"attention flow is not computed at {tokens} tokens: its graph has {edges / 1e6:,.0f} million edges and "
+            f"one max-flow problem per patch; use rollout, or an input of at most {MAX_FLOW_TOKENS} tokens."
+        )
+
+
 def attention_flow(
     model: nn.Module,
     pixel_values: torch.Tensor,
@@ -188,6 +213,7 @@ def attention_flow(
     """
     settings = settings or RolloutSettings()
     settings.check_depth(len(model.blocks))
+    check_flow_size(geometry_of(model, tuple(pixel_values.shape[-2:])))
     sink = RolloutSink(settings, num_prefix_tokens=model.num_prefix_tokens)
     result = capture(model, pixel_values, sink=sink)
     geometry = result.geometry

@@ -89,14 +89,14 @@ def _half(x: torch.Tensor) -> torch.Tensor:
 
 def _mix(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, mask, rule: LrpRule) -> torch.Tensor:
     """softmax(q k^T scale + mask) v with the rule's constants: [batch, head, query, head_dim]."""
+    if rule == "cp":  # probabilities constant: the fused kernel on detached q and k, O(tokens) memory
+        return torch.nn.functional.scaled_dot_product_attention(q.detach(), k.detach(), v, attn_mask=mask, scale=scale)
     if rule == "attnlrp":
         q, k = _half(q), _half(k)
     logits = (q * scale) @ k.transpose(-2, -1)  # [batch, head, query, key]
     if mask is not None:
         logits = logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else logits + mask
     probs = logits.softmax(dim=-1)
-    if rule == "cp":
-        return probs.detach() @ v
     return _half(probs) @ _half(v)
 
 
