@@ -72,6 +72,29 @@ class PeerStyleCapture:
         return rollouts
 
 
+class TimmAttentionExtract:
+    """The tool a user would pick instead: timm's own ``AttentionExtract`` (fx) on a non-fused copy of the model,
+    then vit-explain's rollout (head mean, ``(A + I) / 2``, rows renormalised, the product over layers)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        from timm.utils import AttentionExtract
+
+        copied = copy.deepcopy(model)
+        for block in copied.blocks:
+            block.attn.fused_attn = False
+        self.extract = AttentionExtract(copied, method="fx")
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            maps = list(self.extract(x).values())  # per layer [batch, head, query, key]
+            result = torch.eye(maps[0].shape[-1], device=x.device)
+            for attention in maps:
+                fused = attention.float().mean(dim=1)  # [batch, query, key]
+                mixed = (fused + torch.eye(fused.shape[-1], device=fused.device)) / 2
+                result = (mixed / mixed.sum(dim=-1, keepdim=True)) @ result
+            return result[:, 0, 1:].cpu()
+
+
 # ---------------------------------------------------------------------------------------------- timing
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -120,6 +143,7 @@ def peak_gpu_bytes(fn: Callable[[], object]) -> int:
 def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
     model = loaded.model
     peer = PeerStyleCapture(model)
+    timm_peer = TimmAttentionExtract(model)
 
     def plain():
         with torch.no_grad():
@@ -147,6 +171,7 @@ def scenarios(loaded, x: torch.Tensor) -> dict[str, Callable[[], object]]:
         "(b0) attention rebuilt, not reduced": rebuild_only,
         "(c) peer-style capture + per-image rollout": lambda: peer(x, to_host=False),
         "(c+host) peer-style, every map to the host": lambda: peer(x, to_host=True),
+        "(t) timm AttentionExtract (fx, non-fused copy) + rollout": lambda: timm_peer(x),
         "(r) class-specific relevance (1 backward)": relevance,
     }
 

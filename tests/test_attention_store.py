@@ -83,9 +83,9 @@ def test_every_reduction_equals_the_full_matrix_path(layout, store, blocks):
 def test_relevance_equals_the_eager_full_matrix_path(layout, blocks):
     model = make_model(layout)
     pixels = input_for(model, batch=2)
-    reference = class_relevance(model, pixels)  # non-fused forward, every layer's gradient, the full R
+    reference = class_relevance(model, pixels, keep_matrix=True)  # non-fused forward, every layer's gradient, the full R
     for target in (None, 1):
-        expected = reference if target is None else class_relevance(model, pixels, target_class=target)
+        expected = reference if target is None else class_relevance(model, pixels, target_class=target, keep_matrix=True)
         result = analyze(model, pixels, target_class=target, attention="none", model_views=False)
         scale = np.abs(expected.heatmap.numpy()).max()
         np.testing.assert_allclose(result.relevance, expected.heatmap.numpy(), rtol=1e-4, atol=1e-4 * scale)

@@ -62,7 +62,7 @@ def test_gradient_rule_matches_hand_written_autograd():
     model = _two_layer()
     pixels = torch.randn(3, 3, 32, 48, device=DEVICE)
     targets = [5, 17, 999]
-    rel = class_relevance(model, pixels, target_class=targets)
+    rel = class_relevance(model, pixels, target_class=targets, keep_matrix=True)
     expected = _hand_relevance(model, pixels, targets)
     np.testing.assert_allclose(rel.matrix.double().cpu().numpy(), expected, rtol=1e-4, atol=1e-7)
     assert rel.target_class.tolist() == targets
@@ -75,7 +75,7 @@ def test_layer_order_matters_so_a_swap_would_be_caught():
     model = _two_layer()
     pixels = torch.randn(1, 3, 32, 48, device=DEVICE)
     expected = _hand_relevance(model, pixels, [3])
-    rel = class_relevance(model, pixels, target_class=3)
+    rel = class_relevance(model, pixels, target_class=3, keep_matrix=True)
     np.testing.assert_allclose(rel.matrix.double().cpu().numpy(), expected, rtol=1e-4, atol=1e-7)
     # the same gradients paired with the other layer's attention (vit-explain #6) give a different answer
     inputs = pixels.clone().requires_grad_(True)
@@ -92,21 +92,21 @@ def test_layer_order_matters_so_a_swap_would_be_caught():
 def test_default_target_is_top1_and_parameters_get_no_grad():
     model = _two_layer()
     pixels = torch.randn(2, 3, 32, 32, device=DEVICE)
-    rel = class_relevance(model, pixels)
+    rel = class_relevance(model, pixels, keep_matrix=True)
     assert rel.target_class.tolist() == rel.logits.argmax(-1).tolist()
     assert all(p.grad is None for p in model.parameters())
-    other = class_relevance(model, pixels, target_class=(rel.target_class + 1) % 1000)
+    other = class_relevance(model, pixels, target_class=(rel.target_class + 1) % 1000, keep_matrix=True)
     assert not torch.allclose(rel.heatmap, other.heatmap)
 
 
 def test_works_with_frozen_parameters_and_under_no_grad():
     model = _two_layer()
     pixels = torch.randn(1, 3, 32, 32, device=DEVICE)
-    expected = class_relevance(model, pixels).matrix
+    expected = class_relevance(model, pixels, keep_matrix=True).matrix
     model.requires_grad_(False)
     try:
         with torch.no_grad():
-            got = class_relevance(model, pixels).matrix
+            got = class_relevance(model, pixels, keep_matrix=True).matrix
     finally:
         model.requires_grad_(True)
     torch.testing.assert_close(got, expected)
@@ -123,7 +123,7 @@ def test_training_mode_is_refused():
     model.train()
     try:
         with pytest.raises(SettingsError, match="eval"):
-            class_relevance(model, torch.randn(1, 3, 32, 32, device=DEVICE))
+            class_relevance(model, torch.randn(1, 3, 32, 32, device=DEVICE), keep_matrix=True)
     finally:
         model.eval()
 
@@ -135,14 +135,14 @@ def test_every_layout_batched_equals_per_image(layout):
     if model.dynamic_img_size:  # fewer tokens, same layout: keeps the test fast
         ph, pw = model.patch_embed.patch_size
         pixels = pixels[..., : 4 * ph, : 5 * pw]
-    rel = class_relevance(model, pixels, target_class=[1, 2])
+    rel = class_relevance(model, pixels, target_class=[1, 2], keep_matrix=True)
     g = rel.geometry
     assert rel.heatmap.shape == (2, *g.grid_size)
     assert rel.prefix_weights.shape == (2, g.num_prefix_tokens)
     assert torch.isfinite(rel.matrix).all()
     assert bool((rel.matrix >= 0).all())  # a sum of products of non-negative matrices
     # the second image alone (a batch mix-up or a per-batch reduction would change it)
-    alone = class_relevance(model, pixels[1:], target_class=2)
+    alone = class_relevance(model, pixels[1:], target_class=2, keep_matrix=True)
     torch.testing.assert_close(rel.heatmap[1:], alone.heatmap, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(rel.prefix_weights[1:], alone.prefix_weights, rtol=1e-4, atol=1e-6)
 
@@ -155,7 +155,7 @@ def test_attention_pool_weights_get_the_gradient_rule():
     model = make_model("attention_pool", DEVICE)
     pixels = input_for(model, batch=2, device=DEVICE)
     target = [1, 3]
-    rel = class_relevance(model, pixels, target_class=target)
+    rel = class_relevance(model, pixels, target_class=target, keep_matrix=True)
 
     tokens: list[torch.Tensor] = []
     handle = model.attn_pool.register_forward_pre_hook(lambda m, args: tokens.append(args[0].detach()))

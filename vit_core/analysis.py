@@ -11,6 +11,7 @@ asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -137,11 +138,25 @@ class AnalysisSink:
                 return self._reduce_in_blocks(layer, q, k, scale, mask)
             return self._reduce_with_kernel(layer, q, k, scale, mask)  # False: the capture rebuilds the layer
 
+    def computes_attention(self, q: torch.Tensor) -> bool:
+        """Whether this sink computes the layer's attention output itself (:meth:`reduce_qkv`): on a CPU, where
+        the fused kernel is no faster than the explicit softmax and computing attention twice is pure cost."""
+        return not q.is_cuda
+
+    def reduce_qkv(self, layer: int, q, k, v, scale: float, mask) -> torch.Tensor:
+        """Reduce one layer and return its attention output ``[batch, head, token, head_dim]`` from the same
+        probabilities, block by block of query rows."""
+        with torch.no_grad():
+            q, k = q.detach(), k.detach()
+            if self.keep_qk:
+                self.qk.append((q.contiguous(), k.contiguous(), scale))
+            return self._reduce_in_blocks(layer, q, k, scale, mask, values=v.detach())
+
     def _blocks_wanted(self, q: torch.Tensor) -> bool:
         """Blocks of query rows on a CPU (no kernel there) and wherever one layer's probabilities are large."""
         return not q.is_cuda or q.shape[-2] > fused_stats.MAX_TOKENS or not self.keep_factors
 
-    def _reduce_in_blocks(self, layer: int, q, k, scale: float, mask) -> bool:
+    def _reduce_in_blocks(self, layer: int, q, k, scale: float, mask, values=None):
         geometry = self.geometry
         if self._distances is None:
             self._distances = patch_distances(geometry, q.device)
@@ -153,13 +168,14 @@ class AnalysisSink:
             cls_index=geometry.token_index("cls") if geometry.has_class_token else None,
             settings=self.settings if self.keep_factors and layer >= self.settings.start_layer else None,
             on_block=(lambda rows, probs: blocks.append(probs.float().cpu())) if self.keep_attention else None,
+            values=values,
         )
         if blocks:
             self.attention.append(blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2))
         if stats.factor is not None:
             self._rollout.fold_fused([layer], stats.factor.unsqueeze(1), is_factor=True)
-        self._kernel_rows.append(stats)
-        return True
+        self._kernel_rows.append(dataclasses.replace(stats, output=None))
+        return True if values is None else stats.output
 
     def _reduce_with_kernel(self, layer: int, q, k, scale: float, mask) -> bool:
         use = self._kernel_wanted(q, mask)

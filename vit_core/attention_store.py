@@ -76,12 +76,14 @@ class RowStats:
             (renormalised over the patch keys, as :func:`vit_core.methods.distance.mean_attention_distance`).
         cls_row: ``[batch, head, key]`` the class token's attention, or None.
         factor: ``[batch, query, key]`` the rollout factor B_l, or None when not asked for.
+        output: ``[batch, head, query, head_dim]`` the attention output ``A v`` (float32), when values were given.
     """
 
     entropy_rows: torch.Tensor
     distance_rows: torch.Tensor
     cls_row: torch.Tensor | None
     factor: torch.Tensor | None
+    output: torch.Tensor | None = None
 
 
 def row_stats(
@@ -95,6 +97,7 @@ def row_stats(
     cls_index: int | None,
     settings: RolloutSettings | None,
     on_block=None,
+    values: torch.Tensor | None = None,
     budget: int | None = None,
 ) -> RowStats:
     """Reduce one layer's attention block by block, never holding more than one block of probabilities.
@@ -109,14 +112,17 @@ def row_stats(
         settings: rollout settings whose factor rows to keep, or None for no factor.
         on_block: called as ``on_block(rows, probs)`` with each block's probabilities (to keep the full
             attention when asked for), or None.
+        values: ``[batch, head, token, head_dim]`` v, to compute the layer's output from the same probabilities.
         budget: bytes of probabilities per block.
     """
     batch, heads, tokens, _ = q.shape
     p = num_prefix_tokens
-    entropy, distance, factor = [], [], []
+    entropy, distance, factor, output = [], [], [], []
     cls_row = None
     for rows in query_blocks(batch, heads, tokens, budget):
         logits, probs = attention_rows(q, k, scale, rows, mask)
+        if values is not None:
+            output.append(probs @ values.float())  # [batch, head, rows, head_dim]
         if on_block is not None:
             on_block(rows, probs)
         # attention_entropy averages over the query axis: a size-1 axis per row keeps every row's own entropy
@@ -138,6 +144,7 @@ def row_stats(
         distance_rows=torch.cat(distance, dim=-1) if distance else q.new_zeros(batch, heads, 0, dtype=torch.float32),
         cls_row=cls_row,
         factor=torch.cat(factor, dim=-2) if factor else None,
+        output=None if not output else output[0] if len(output) == 1 else torch.cat(output, dim=-2),
     )
 
 

@@ -19,9 +19,11 @@ import threading
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from timm.layers import Attention, AttentionPoolLatent
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from .attention_logits import attention_logits
 from .errors import CaptureError, UnsupportedModelError
@@ -35,8 +37,33 @@ __all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", 
 # true is called as sink(layer, probs, logits) on the fused path, logits being the pre-softmax scores (float32,
 # masked entries at float32's lowest value): entropy from logits needs no per-element log. A sink with a
 # ``reduce_qk`` method is first offered each layer's q and k, as reduce_qk(layer, q, k, scale, mask) -> bool;
-# when it returns True it has reduced the layer itself (vit_core.fused_stats) and nothing is rebuilt.
+# when it returns True it has reduced the layer itself (vit_core.fused_stats) and nothing is rebuilt. A sink
+# whose ``computes_attention(q)`` is true is instead handed q, k and v as reduce_qkv(layer, q, k, v, scale, mask)
+# and returns the attention output [batch, head, token, head_dim] itself, which replaces the fused kernel's call
+# for this thread (attention computed once: on a CPU the fused kernel is no faster than the explicit softmax).
 AttentionSink = Callable[..., None]
+
+
+class _AttentionComputedOnce(TorchFunctionMode):
+    """For one thread: each layer's ``scaled_dot_product_attention`` call answered by the sink's ``reduce_qkv``,
+    which computes the probabilities once for the statistics and the output alike."""
+
+    def __init__(self, owner: AttentionCapture) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        pending = self.owner._once_pending
+        if func is F.scaled_dot_product_attention and pending is not None:
+            self.owner._once_pending = None
+            layer, q, k, scale, mask = pending
+            if args[0] is q and args[1] is k and not kwargs.get("is_causal") and not kwargs.get("dropout_p"):
+                out = self.owner._sink.reduce_qkv(layer, q, k, args[2], scale, mask)
+                self.owner._seen.add(layer)
+                return out.to(args[2].dtype)
+            self.owner._rebuild_and_emit(layer, q, k, scale, mask)  # not the call the hooks saw: as without the mode
+        return func(*args, **kwargs)
 
 
 def attention_modules(model: nn.Module) -> list[Attention]:
@@ -149,6 +176,8 @@ class AttentionCapture:
         self._qkv: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # layer -> q, k, v detached
         self._pending_v: dict[int, torch.Tensor] = {}
         self._outputs: dict[int, torch.Tensor] = {}  # layer -> attention output [batch, token, head * head_dim]
+        self._once_pending: tuple | None = None  # (layer, q, k, scale, mask) for the next attention call
+        self._once_mode: _AttentionComputedOnce | None = None
 
     # -- hooks ---------------------------------------------------------------------------------
     def _mine(self) -> bool:
@@ -190,19 +219,25 @@ class AttentionCapture:
                 # compact copies: views would keep each layer's whole [batch, token, 3 * dim] qkv output alive
                 q, output = q.detach().contiguous(), output.detach().contiguous()
                 self._qkv[layer] = (q, output, self._pending_v.pop(layer))
+            if layer >= 0 and self._once_mode is not None and self._sink.computes_attention(q):
+                self._once_pending = (layer, q, output, scale, mask)  # answered at the layer's attention call
+                return
             reduce_qk = getattr(self._sink, "reduce_qk", None) if layer >= 0 else None
             if reduce_qk is not None and reduce_qk(layer, q, output, scale, mask):
                 self._seen.add(layer)
                 return
-            with torch.no_grad():
-                logits = attention_logits(q, output, scale, mask)
-                probs = logits.softmax(dim=-1)
-            if layer >= 0:
-                self._emit(layer, probs, logits)
-            else:
-                self._pool_probs = probs
+            self._rebuild_and_emit(layer, q, output, scale, mask)
 
         return hook
+
+    def _rebuild_and_emit(self, layer: int, q, k, scale: float, mask) -> None:
+        with torch.no_grad():
+            logits = attention_logits(q, k, scale, mask)
+            probs = logits.softmax(dim=-1)
+        if layer >= 0:
+            self._emit(layer, probs, logits)
+        else:
+            self._pool_probs = probs
 
     def _hook_eager(self, layer: int):
         def hook(module, args, *rest):
@@ -268,6 +303,9 @@ class AttentionCapture:
                 if self.with_grad or self.keep_for_gradients:  # what the pool's attention gradient needs (see pool_attention_gradient)
                     self._handles.append(pool.kv.register_forward_hook(self._hook_pool_values))
                     self._handles.append(pool.proj.register_forward_pre_hook(self._hook_pool_mixed))
+            if not (self.with_grad or self.keep_for_gradients) and hasattr(self._sink, "reduce_qkv"):
+                self._once_mode = _AttentionComputedOnce(self)
+                self._once_mode.__enter__()
         except BaseException:
             self.remove()
             raise
@@ -278,6 +316,9 @@ class AttentionCapture:
 
     def remove(self) -> None:
         """Remove every hook this capture added (idempotent)."""
+        if self._once_mode is not None:
+            self._once_mode.__exit__(None, None, None)
+            self._once_mode, self._once_pending = None, None
         for handle in self._handles:
             handle.remove()
         self._handles.clear()

@@ -100,12 +100,15 @@ def class_relevance(
     *,
     target_class: int | Sequence[int] | torch.Tensor | None = None,
     distilled: DistilledReadout = "mean",
+    keep_matrix: bool = False,
 ) -> Relevance:
     """Class-specific relevance maps for a batch, from one forward and one backward pass.
 
-    The forward runs the layers' non-fused attention (``AttentionCapture(with_grad=True)``) so the
-    probabilities sit in the autograd graph; the model's parameters are not modified and need not
-    require gradients.
+    By default through :func:`streamed_relevance` (the fused kernel, memory linear in the tokens, no R).
+    With ``keep_matrix`` the forward runs the layers' non-fused attention (``AttentionCapture(with_grad=True)``)
+    so the probabilities sit in the autograd graph and the full relevance matrix R is formed (the reference
+    the streamed path is tested against); the model's parameters are not modified and need not require
+    gradients.
 
     Args:
         model: a timm VisionTransformer in eval mode.
@@ -113,13 +116,17 @@ def class_relevance(
         target_class: None for each image's top-1 class, one class index for all, or one per image.
         distilled: readout for distilled models: "cls", "dist" or "mean".
 
+        keep_matrix: form the full relevance matrix R (``[batch, query, key]``: memory N^2 per layer).
+
     Returns:
-        :class:`Relevance` with the patch heatmap ``[batch, gh, gw]`` and the full matrix.
+        :class:`Relevance` with the patch heatmap ``[batch, gh, gw]`` (and the full matrix with ``keep_matrix``).
 
     Example:
         >>> rel = class_relevance(model, pixel_values, target_class=207)
         >>> rel.heatmap.shape  # [batch, gh, gw]
     """
+    if not keep_matrix:
+        return streamed_relevance(model, pixel_values, target_class=target_class, distilled=distilled)[0]
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
