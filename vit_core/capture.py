@@ -58,7 +58,8 @@ class _AttentionComputedOnce(TorchFunctionMode):
         if func is F.scaled_dot_product_attention and pending is not None:
             self.owner._once_pending = None
             layer, q, k, scale, mask = pending
-            if args[0] is q and args[1] is k and not kwargs.get("is_causal") and not kwargs.get("dropout_p"):
+            plain_call = not kwargs.get("is_causal") and not kwargs.get("dropout_p") and kwargs.get("scale") in (None, scale)
+            if args[0] is q and args[1] is k and plain_call:
                 out = self.owner._sink.reduce_qkv(layer, q, k, args[2], scale, mask)
                 self.owner._seen.add(layer)
                 return out.to(args[2].dtype)
@@ -303,7 +304,8 @@ class AttentionCapture:
                 if self.with_grad or self.keep_for_gradients:  # what the pool's attention gradient needs (see pool_attention_gradient)
                     self._handles.append(pool.kv.register_forward_hook(self._hook_pool_values))
                     self._handles.append(pool.proj.register_forward_pre_hook(self._hook_pool_mixed))
-            if not (self.with_grad or self.keep_for_gradients) and hasattr(self._sink, "reduce_qkv"):
+            on_cpu = all(p.device.type == "cpu" for p in self.model.patch_embed.parameters())
+            if on_cpu and not (self.with_grad or self.keep_for_gradients) and hasattr(self._sink, "reduce_qkv"):
                 self._once_mode = _AttentionComputedOnce(self)
                 self._once_mode.__enter__()
         except BaseException:
