@@ -27,7 +27,7 @@ from .capture import capture
 from .errors import CaptureError, NotAvailableError, SettingsError
 from .geometry import geometry_of
 from .loading import LoadedModel
-from .memory import release_large_frees
+from .allocator import release_large_frees
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
@@ -141,7 +141,7 @@ class AnalysisSink:
     def computes_attention(self, q: torch.Tensor) -> bool:
         """Whether this sink computes the layer's attention output itself (:meth:`reduce_qkv`): on a CPU, where
         the fused kernel is no faster than the explicit softmax and computing attention twice is pure cost."""
-        return not q.is_cuda
+        return not q.is_cuda and not (self.keep_factors and self._kernel_wanted(q, None))
 
     def reduce_qkv(self, layer: int, q, k, v, scale: float, mask) -> torch.Tensor:
         """Reduce one layer and return its attention output ``[batch, head, token, head_dim]`` from the same
