@@ -30,7 +30,7 @@ def _page(name: str, **kwargs) -> st.Page:
 
 LESSON = _page("lesson")
 PAGES = {  # three sections: a fourth heading pushed the sample picker below the fold at 1440 x 900
-    t("nav.teach"): [LESSON, _page("tour")],
+    t("nav.teach"): [LESSON],
     t("nav.explore"): [_page(name, default=name == "overview") for name in
                        ("overview", "rollout", "class_token", "query", "faithfulness", "compare", "export")],
     t("nav.figure7"): [_page(name) for name in ("position", "heads", "filters")],

@@ -23,8 +23,7 @@ pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120  # first model load and analysis on a shared 2-core CPU
-PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "tour", "compare",
-         "export"]
+PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "compare", "export"]
 
 
 def _page(name: str) -> str:
@@ -116,10 +115,6 @@ def test_view_controls_run_no_forward_pass(at):
     at.switch_page(_page("position")).run()
     _forwards_unchanged(at, lambda: at.number_input(key=state.POS_ROW).set_value(geometry.grid_size[0] - 1))
     _forwards_unchanged(at, lambda: at.number_input(key=state.POS_COL).set_value(1))
-
-    at.switch_page(_page("tour")).run()
-    for step in range(5):
-        _forwards_unchanged(at, lambda s=step: at.get("button_group")[0].set_value(s))
 
 
 def test_another_class_costs_one_cached_gradient_pass(at):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120
-PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "tour", "export"]
+PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "export"]
 DISTANCE = "Attention-weighted distance"
 RANDOM = "Random weights: the untrained control"
 OUTSIDE = "knows only six synthetic shapes"

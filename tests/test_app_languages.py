@@ -19,7 +19,7 @@ from viz_app.i18n import CATALOGUE
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["overview", "lesson", "tour", "rollout", "class_token", "query", "faithfulness", "compare", "export",
+PAGES = ["overview", "lesson", "rollout", "class_token", "query", "faithfulness", "compare", "export",
          "position", "heads", "filters"]
 HANGUL = re.compile("[\uac00-\ud7a3]")
 

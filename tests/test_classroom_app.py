@@ -50,6 +50,14 @@ def test_unknown_page_and_model_fall_back():
     assert at.title[-1].value == "Image & patches"
 
 
+def test_an_old_tour_link_opens_the_lesson():
+    """The guided tour was folded into the lesson: a slide's `?page=tour` opens the lesson's first step."""
+    at = run_app(page="tour")
+    assert at.title[-1].value == EN["nav.lesson"]
+    assert at.session_state[state.LESSON_STEP] == 0
+    assert not at.info  # an alias, not a refused value
+
+
 def test_the_url_follows_the_view():
     at = run_app(page="rollout", residual="0.3")
     assert at.session_state[state.RESIDUAL] == 0.3

@@ -27,6 +27,9 @@ DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
 FUSIONS = ("mean", "max", "min")
+# Page names that old links use -> the page that now answers them ("" is the default page, the overview). The
+# guided tour was folded into the lesson, the one teaching path.
+ALIASES: dict[str, str] = {"overview": "", "tour": "lesson"}
 # Pages whose controls live in a fragment: they call share_view themselves so the URL follows every change.
 FRAGMENT_PAGES = ("rollout", "class_token", "query")
 
@@ -100,7 +103,7 @@ def read_link(pages: Mapping[str, object], current: str) -> None:
     target = query.get("page")
     if target is None:
         return
-    target = "" if target == "overview" else target
+    target = ALIASES.get(target, target)
     if target not in pages:
         _notice("link.bad_value", name="page", value=target)
     elif target != current:

@@ -117,8 +117,7 @@ POS_CENTRE = "pos_subtract_mean"
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
 
-# -- tour, compare, export ------------------------------------------------------------------------
-TOUR_STEP = "tour_step"
+# -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
@@ -154,7 +153,6 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, *QUERY_RENDER.all()),
     "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
     "heads": (HEADS_ALL_SAMPLES,),
-    "tour": (TOUR_STEP,),
     "lesson": (LESSON_STEP, LESSON_LAYER),
     "compare": (COMPARE_CHOICE, COMPARE_NAME),
     "export": (EXPORT_FIGURE, EXPORT_WIDTH),
@@ -164,7 +162,7 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
 # Choice widgets whose option labels are translated (the value stays, the label follows the language): the
 # language switch re-asserts them so a switch keeps every choice (see viz_app.i18n).
 TRANSLATED_CHOICES: tuple[str, ...] = (
-    IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, TOUR_STEP, COMPARE_CHOICE,
+    IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, COMPARE_CHOICE,
     EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS,
     *(keys.style for keys in (ROLLOUT_RENDER, CLS_RENDER, QUERY_RENDER, FAITH_RENDER)),
 )
