@@ -18,12 +18,14 @@ from streamlit.testing.v1 import AppTest
 
 from vit_core.loading import DEMO_MODEL_NAME
 from viz_app import resources, state, ui
+from viz_app.page_registry import PAGE_CONTROLS
+from viz_app.page_registry import PAGES as PAGE_SPECS
 
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120  # first model load and analysis on a shared 2-core CPU
-PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "compare", "export"]
+PAGES = [page.name for page in PAGE_SPECS if page.name != "lesson"]  # the lesson has its own tests
 
 
 def _page(name: str) -> str:
@@ -205,7 +207,7 @@ def test_every_page_control_is_kept(at):
         page = "" if name == "overview" else name
         for widget in _page_widgets(at.main):
             seen += 1
-            assert widget.key in state.PAGE_CONTROLS.get(page, ()), (name, widget.type, widget.key)
+            assert widget.key in PAGE_CONTROLS.get(page, ()), (name, widget.type, widget.key)
     assert seen >= 20
 
 

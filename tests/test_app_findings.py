@@ -15,12 +15,14 @@ from streamlit.testing.v1 import AppTest
 
 from vit_core.loading import DEMO_MODEL_NAME, load_model
 from viz_app import resources, state, ui
+from viz_app.page_registry import PAGES as PAGE_SPECS
 
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120
-PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "export"]
+# every page but those with their own random-weights tests (the lesson, faithfulness, compare: slow here)
+PAGES = [page.name for page in PAGE_SPECS if page.name not in ("lesson", "faithfulness", "compare")]
 DISTANCE = "Attention-weighted distance"
 RANDOM = "Random weights: the untrained control"
 OUTSIDE = "knows only six synthetic shapes"

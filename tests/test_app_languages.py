@@ -16,11 +16,11 @@ from streamlit.testing.v1 import AppTest
 
 from viz_app import catalogue, state
 from viz_app.i18n import CATALOGUE
+from viz_app.page_registry import PAGES as PAGE_SPECS
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["overview", "lesson", "rollout", "class_token", "query", "faithfulness", "compare", "export",
-         "position", "heads", "filters"]
+PAGES = [page.name for page in PAGE_SPECS]
 HANGUL = re.compile("[\uac00-\ud7a3]")
 
 

@@ -18,6 +18,7 @@ from vit_core.loading import DEMO_MODEL_NAME
 
 from . import resources, state
 from .i18n import LANGUAGES, t
+from .page_registry import ALIASES
 from .state import LANG
 
 __all__ = ["PARAMS", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
@@ -27,11 +28,6 @@ DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
 FUSIONS = ("mean", "max", "min")
-# Page names that old links use -> the page that now answers them ("" is the default page, the overview). The
-# guided tour was folded into the lesson, the one teaching path.
-ALIASES: dict[str, str] = {"overview": "", "tour": "lesson"}
-# Pages whose controls live in a fragment: they call share_view themselves so the URL follows every change.
-FRAGMENT_PAGES = ("rollout", "class_token", "query")
 
 _READ = "_link_read"  # session flag: this session's link was read
 _PENDING = "_link_pending"  # view values waiting for the model's geometry

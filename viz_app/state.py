@@ -143,22 +143,6 @@ CLS_RENDER = RenderKeys(CLS_RENDERING, CLS_COLORMAP, CLS_OPACITY, CLS_MASS, CLS_
 QUERY_RENDER = RenderKeys(QUERY_RENDERING, QUERY_COLORMAP, QUERY_OPACITY, QUERY_MASS, QUERY_BLUR)
 FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_MASS, FAITH_BLUR)
 
-# View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
-# of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
-# controls of every page but the one it draws (see viz_app.ui.keep_view_controls).
-PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
-    "": (SHOW_INDICES,),
-    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, *ROLLOUT_RENDER.all(), TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, *CLS_RENDER.all()),
-    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, *QUERY_RENDER.all()),
-    "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
-    "heads": (HEADS_ALL_SAMPLES,),
-    "lesson": (LESSON_STEP, LESSON_LAYER),
-    "compare": (COMPARE_CHOICE, COMPARE_NAME),
-    "export": (EXPORT_FIGURE, EXPORT_WIDTH),
-    "faithfulness": (FAITH_METHODS, FAITH_TARGET, *FAITH_RENDER.all()),
-}
-
 # Choice widgets whose option labels are translated (the value stays, the label follows the language): the
 # language switch re-asserts them so a switch keeps every choice (see viz_app.i18n).
 TRANSLATED_CHOICES: tuple[str, ...] = (

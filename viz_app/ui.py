@@ -24,6 +24,7 @@ from . import export, image_sources, projector, resources, state
 from .catalogue import error_sentence
 from .figures import COLORSCALES
 from .i18n import language, t
+from .page_registry import PAGE_CONTROLS
 from .rendering import HEAT, MASK, PAPER, PATCHES, RENDERING_IDS, RENDERINGS, RenderSettings, rendering_name
 from .state import MEAN_OF_HEADS, ROLLED_OUT, Context, ImageSpec, ModelSpec, RenderKeys
 
@@ -250,7 +251,7 @@ def keep_view_controls(current_page: str) -> None:
     Re-assigning a widget's value through the Session State API makes it survive a run that does not draw the
     widget; the current page's own controls are left alone (assigning them too would fight the widgets).
     """
-    for page, keys in state.PAGE_CONTROLS.items():
+    for page, keys in PAGE_CONTROLS.items():
         if page == current_page:
             continue
         for key in keys:
