@@ -24,7 +24,7 @@ from .loading import LoadedModel
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity
-from .methods.readout import DistilledReadout, output_row, split_tokens
+from .methods.readout import DistilledReadout, read_out_product
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 from .methods.token_attention import grid_of_keys, token_attention
@@ -280,18 +280,10 @@ def analyze(
     rollout.check_depth(geometry.depth)
     sink = AnalysisSink(geometry, rollout, keep_attention=keep_attention, fused_kernel=fused_kernel)
     result = capture(model, pixel_values, sink=sink)
-    # The readout is a linear map of R's rows; its weights are the readout of the identity, so the output row
-    # is weights @ B_L ... B_s, a row times each layer's factor, never the full R.
-    batch, tokens = pixel_values.shape[0], geometry.num_tokens
-    identity = torch.eye(tokens, device=result.logits.device).expand(batch, tokens, tokens)
-    weights = output_row(
-        identity,
-        geometry,
-        distilled=distilled,
+    rolled_map, prefix_weights = read_out_product(  # weights @ B_L ... B_s, never the full R
+        sink.rollout.left_product, geometry, pixel_values.shape[0], result.logits.device, distilled=distilled,
         pool_attention=result.pool_attention,
-        pool_include_prefix=geometry.pool_include_prefix,
-    )  # [batch, token]
-    rolled_map, prefix_weights = split_tokens(sink.rollout.left_product(weights), geometry)
+    )
     reduced = {
         "logits": result.logits,
         "rollout": rolled_map,

@@ -33,12 +33,15 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_rollout_options(parser: argparse.ArgumentParser) -> None:
-    from .methods.rollout import HEAD_FUSIONS
+    from .methods.rollout import HEAD_FUSIONS, RolloutSettings
 
-    parser.add_argument("--head-fusion", default="mean", choices=HEAD_FUSIONS)
-    parser.add_argument("--discard-ratio", type=float, default=0.0, help="per row, drop this fraction of patch weights")
-    parser.add_argument("--residual-weight", type=float, default=0.5, help="a in (1-a) A + a I (default 0.5)")
-    parser.add_argument("--start-layer", type=int, default=0, help="first layer of the rollout product")
+    default = RolloutSettings()  # the one home of rollout's defaults
+    parser.add_argument("--head-fusion", default=default.head_fusion, choices=HEAD_FUSIONS)
+    parser.add_argument("--discard-ratio", type=float, default=default.discard_ratio,
+                        help="per row, drop this fraction of patch weights")
+    parser.add_argument("--residual-weight", type=float, default=default.residual_weight,
+                        help=f"a in (1-a) A + a I (default {default.residual_weight})")
+    parser.add_argument("--start-layer", type=int, default=default.start_layer, help="first layer of the rollout product")
 
 
 def _target_class(text: str) -> int | None:

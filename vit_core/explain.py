@@ -28,7 +28,7 @@ from .methods.baselines import centre_map, random_map
 from .methods.gradcam import gradcam
 from .methods.lrp import LrpRule, lrp
 from .methods.raw_attention import raw_attention
-from .methods.readout import DistilledReadout, readout_weights, split_tokens
+from .methods.readout import DistilledReadout, read_out_product
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 
@@ -150,16 +150,8 @@ def rollout_map(model: nn.Module, pixel_values: torch.Tensor, settings: RolloutS
     """The rollout's readout row over the patches ``[batch, gh, gw]``, streamed (R never formed)."""
     sink = RolloutSink(settings, num_prefix_tokens=model.num_prefix_tokens)
     result = capture(model, pixel_values, sink=sink)
-    geometry = result.geometry
-    weights = readout_weights(
-        geometry,
-        pixel_values.shape[0],
-        result.logits.device,
-        distilled=distilled,
-        pool_attention=result.pool_attention,
-        pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
-    )  # [batch, token]
-    return split_tokens(sink.left_product(weights), geometry)[0]
+    return read_out_product(sink.left_product, result.geometry, pixel_values.shape[0], result.logits.device,
+                            distilled=distilled, pool_attention=result.pool_attention)[0]
 
 
 def _flow(c: MethodCall) -> torch.Tensor:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from vit_core.loading import DEMO_MODEL_NAME
+from vit_core.methods.rollout import HEAD_FUSIONS
 
 from . import resources, state
 from .i18n import LANGUAGES, t
@@ -27,7 +28,7 @@ PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "d
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
-FUSIONS = ("mean", "max", "min")
+FUSIONS = HEAD_FUSIONS  # `fusion=` values: the rollout's own head fusions
 
 _READ = "_link_read"  # session flag: this session's link was read
 _PENDING = "_link_pending"  # view values waiting for the model's geometry

@@ -136,10 +136,11 @@ def render_controls(keys: RenderKeys, columns: int = 4, stacked: bool = False) -
 
 def rollout_settings(depth: int) -> RolloutSettings:
     """The rollout page's settings as its controls hold them now (the paper's where it was never opened)."""
-    get = st.session_state.get
-    return RolloutSettings(head_fusion=get(state.FUSION, "mean"), discard_ratio=get(state.DISCARD, 0.0),
-                           residual_weight=get(state.RESIDUAL, 0.5),
-                           start_layer=min(int(get(state.START_LAYER, 0)), depth - 1))
+    get, paper = st.session_state.get, RolloutSettings()
+    return RolloutSettings(head_fusion=get(state.FUSION, paper.head_fusion),
+                           discard_ratio=get(state.DISCARD, paper.discard_ratio),
+                           residual_weight=get(state.RESIDUAL, paper.residual_weight),
+                           start_layer=min(int(get(state.START_LAYER, paper.start_layer)), depth - 1))
 
 
 def describe_rollout(settings: RolloutSettings, lang: str | None = None) -> str:
