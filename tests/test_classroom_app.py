@@ -50,6 +50,16 @@ def test_unknown_page_and_model_fall_back():
     assert at.title[-1].value == "Image & patches"
 
 
+def test_an_interaction_that_changes_nothing_on_screen_fails():
+    """The check every AppTest interaction goes through can fail: a set_value the view does not follow (here the
+    slider's own value again) is refused, as an ignored one would be."""
+    at = run_app(page="rollout")
+    current = at.slider(key=state.RESIDUAL).value
+    with pytest.raises(AssertionError, match="changed nothing on screen"):
+        interact(at, lambda: at.slider(key=state.RESIDUAL).set_value(current))
+    interact(at, lambda: at.slider(key=state.RESIDUAL).set_value(0.3))  # a real change passes
+
+
 def test_an_old_tour_link_opens_the_lesson():
     """The guided tour was folded into the lesson: a slide's `?page=tour` opens the lesson's first step."""
     at = run_app(page="tour")
