@@ -13,7 +13,8 @@ from viz_app import first_screen, links, projector
 from viz_app.i18n import language_switch, t
 from viz_app.page_registry import FRAGMENT_PAGES, SECTIONS, PageSpec
 from viz_app.page_registry import PAGES as PAGE_SPECS
-from viz_app.ui import keep_view_controls, render_sidebar
+from viz_app.sidebar import render_sidebar
+from viz_app.ui import keep_view_controls
 
 # Icons that ship with the app: the tab shows assets/icon.png (served by this server) and the pages have none. A
 # :material/ page icon is fetched from fonts.gstatic.com, which an offline classroom cannot reach, and an emoji

@@ -18,7 +18,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from vit_core.loading import DEMO_MODEL_NAME
-from viz_app import resources, state, ui
+from viz_app import resources, sidebar, state, ui
 from viz_app.page_registry import PAGE_CONTROLS
 from viz_app.page_registry import PAGES as PAGE_SPECS
 
@@ -143,7 +143,7 @@ def test_the_bundled_model_opens_on_a_scene_it_knows():
     app.run()
     _ok(app)
     demo = app.session_state[state.CONTEXT].spec.name == DEMO_MODEL_NAME
-    assert app.selectbox(key=state.SAMPLE).value == (ui.FIRST_SCENE if demo else ui.FIRST_PHOTO)
+    assert app.selectbox(key=state.SAMPLE).value == (sidebar.FIRST_SCENE if demo else sidebar.FIRST_PHOTO)
 
 
 def test_generated_scene_shows_its_ground_truth_and_a_photo_does_not(at):
