@@ -11,7 +11,10 @@ import streamlit as st
 
 from viz_app import first_screen, links, projector
 from viz_app.i18n import language_switch, t
-from viz_app.ui import keep_view_controls, render_sidebar
+from viz_app.page_registry import FRAGMENT_PAGES, SECTIONS, PageSpec
+from viz_app.page_registry import PAGES as PAGE_SPECS
+from viz_app.sidebar import render_sidebar
+from viz_app.ui import keep_view_controls
 
 # Icons that ship with the app: the tab shows assets/icon.png (served by this server) and the pages have none. A
 # :material/ page icon is fetched from fonts.gstatic.com, which an offline classroom cannot reach, and an emoji
@@ -21,20 +24,15 @@ links.read_language()  # before the first title: the page and navigation titles 
 st.set_page_config(page_title=t("intro.name"), page_icon=str(ICON), layout="wide")
 
 
-def _page(name: str, **kwargs) -> st.Page:
+def _page(spec: PageSpec) -> st.Page:
     """A page of viz_app/pages with its title in the current language; its url path (the file's name) never
     changes, so links keep working in every language."""
-    return st.Page(f"viz_app/pages/{name}.py", title=t(f"nav.{name}"), url_path=None if kwargs.get("default") else name,
-                   **kwargs)
+    return st.Page(spec.file, title=t(spec.label_key), url_path=spec.url_path or None, default=spec.default)
 
 
-LESSON = _page("lesson")
-PAGES = {  # three sections: a fourth heading pushed the sample picker below the fold at 1440 x 900
-    t("nav.teach"): [LESSON, _page("tour")],
-    t("nav.explore"): [_page(name, default=name == "overview") for name in
-                       ("overview", "rollout", "class_token", "query", "faithfulness", "compare", "export")],
-    t("nav.figure7"): [_page(name) for name in ("position", "heads", "filters")],
-}
+BUILT = {spec.name: _page(spec) for spec in PAGE_SPECS}  # the registry's pages, in its order
+LESSON = BUILT["lesson"]
+PAGES = {t(f"nav.{section}"): [BUILT[s.name] for s in PAGE_SPECS if s.section == section] for section in SECTIONS}
 
 page = st.navigation(PAGES)
 links.read_link({p.url_path: p for section in PAGES.values() for p in section}, page.url_path)
@@ -51,5 +49,5 @@ if page.url_path == "":
     first_screen.intro(ctx, LESSON)
 st.title(page.title)
 page.run()
-if page.url_path not in links.FRAGMENT_PAGES:
+if page.url_path not in FRAGMENT_PAGES:
     links.share_view(page.url_path)

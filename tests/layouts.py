@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import timm
 import torch
+from timm.layers import SwiGLUPacked
 
 # id -> (timm architecture, create_model kwargs)
 LAYOUTS: dict[str, tuple[str, dict]] = {
@@ -17,6 +18,8 @@ LAYOUTS: dict[str, tuple[str, dict]] = {
     "patch14": ("test_vit", {"patch_size": 14, "img_size": 112}),
     "patch32": ("test_vit", {"patch_size": 32, "img_size": 256}),
     "non_square_input": ("test_vit", {"img_size": (96, 160)}),
+    # DINOv2-g's MLP: SwiGLU packed into one fc1 (timm's vit_giant_patch14_dinov2 builds it this way)
+    "swiglu_packed": ("test_vit", {"mlp_layer": SwiGLUPacked, "act_layer": "silu", "mlp_ratio": 2.0}),
 }
 
 

@@ -13,18 +13,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_support import choose, interact
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from vit_core.loading import DEMO_MODEL_NAME
-from viz_app import resources, state, ui
+from viz_app import resources, sidebar, state, ui
+from viz_app.page_registry import PAGE_CONTROLS
+from viz_app.page_registry import PAGES as PAGE_SPECS
 
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120  # first model load and analysis on a shared 2-core CPU
-PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "tour", "compare",
-         "export"]
+PAGES = [page.name for page in PAGE_SPECS if page.name != "lesson"]  # the lesson has its own tests
 
 
 def _page(name: str) -> str:
@@ -77,9 +79,9 @@ def test_the_bundled_presence_model_shows_per_class_sigmoids_and_says_so(at):
 
 
 def _forwards_unchanged(at: AppTest, action) -> None:
+    """`action` changes the view (a figure, a heading, a caption) without a forward pass."""
     before = resources.forward_count()
-    action()
-    at.run()
+    interact(at, action)
     _ok(at)
     assert resources.forward_count() == before, dict(resources.FORWARD_CALLS)
 
@@ -117,10 +119,6 @@ def test_view_controls_run_no_forward_pass(at):
     _forwards_unchanged(at, lambda: at.number_input(key=state.POS_ROW).set_value(geometry.grid_size[0] - 1))
     _forwards_unchanged(at, lambda: at.number_input(key=state.POS_COL).set_value(1))
 
-    at.switch_page(_page("tour")).run()
-    for step in range(5):
-        _forwards_unchanged(at, lambda s=step: at.get("button_group")[0].set_value(s))
-
 
 def test_another_class_costs_one_cached_gradient_pass(at):
     at.switch_page(_page("rollout")).run()
@@ -128,15 +126,14 @@ def test_another_class_costs_one_cached_gradient_pass(at):
     classes = list(picker.options)
     assert len(classes) >= 2
     before = resources.FORWARD_CALLS["relevance"]
-    picker.set_value(int(at.session_state[state.CONTEXT].predictions[1].index))
-    at.run()
+    interact(at, lambda: picker.set_value(int(at.session_state[state.CONTEXT].predictions[1].index)))
     _ok(at)
     runs = resources.FORWARD_CALLS["relevance"] - before
     assert runs in (0, 1)  # 0 when an earlier test in this process already asked for this class
-    at.selectbox(key=state.TARGET_CLASS).set_value(int(at.session_state[state.CONTEXT].predictions[0].index))
-    at.run()
-    at.selectbox(key=state.TARGET_CLASS).set_value(int(at.session_state[state.CONTEXT].predictions[1].index))
-    at.run()
+    top = int(at.session_state[state.CONTEXT].predictions[0].index)
+    interact(at, lambda: at.selectbox(key=state.TARGET_CLASS).set_value(top))
+    second = int(at.session_state[state.CONTEXT].predictions[1].index)
+    interact(at, lambda: at.selectbox(key=state.TARGET_CLASS).set_value(second))
     _ok(at)
     assert resources.FORWARD_CALLS["relevance"] - before == runs  # cached now
 
@@ -146,23 +143,23 @@ def test_the_bundled_model_opens_on_a_scene_it_knows():
     app.run()
     _ok(app)
     demo = app.session_state[state.CONTEXT].spec.name == DEMO_MODEL_NAME
-    assert app.selectbox(key=state.SAMPLE).value == (ui.FIRST_SCENE if demo else ui.FIRST_PHOTO)
+    assert app.selectbox(key=state.SAMPLE).value == (sidebar.FIRST_SCENE if demo else sidebar.FIRST_PHOTO)
 
 
 def test_generated_scene_shows_its_ground_truth_and_a_photo_does_not(at):
     at.switch_page(_page("overview")).run()
-    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
-    at.selectbox(key=state.SAMPLE).set_value("pair_ring_star.png").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Sample")
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "pair_ring_star.png")
     at.switch_page(_page("rollout")).run()
     _ok(at)
     truth = [c.value for c in at.caption if c.value.startswith("Ground truth")]
     assert len(truth) == 2, truth
     assert "rollout peak on the" in truth[0] and ("✓" in truth[0] or "✗" in truth[0])
     assert "relevance for" in truth[1]
-    at.toggle(key=state.SHOW_TRUTH).set_value(False).run()
+    interact(at, lambda: at.toggle(key=state.SHOW_TRUTH).set_value(False))
     assert not [c for c in at.caption if c.value.startswith("Ground truth")]
     at.switch_page(_page("overview")).run()
-    at.selectbox(key=state.SAMPLE).set_value("astronaut.png").run()
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "astronaut.png")
     at.switch_page(_page("rollout")).run()
     _ok(at)
     assert not [c for c in at.caption if c.value.startswith("Ground truth")]
@@ -170,8 +167,8 @@ def test_generated_scene_shows_its_ground_truth_and_a_photo_does_not(at):
 
 def test_view_controls_survive_a_visit_to_another_page(at):
     at.switch_page(_page("rollout")).run()
-    at.selectbox(key=state.FUSION).set_value("max").run()
-    at.slider(key=state.DISCARD).set_value(0.5).run()
+    choose(at, lambda: at.selectbox(key=state.FUSION), "max")
+    choose(at, lambda: at.slider(key=state.DISCARD), 0.5)
     at.switch_page(_page("class_token")).run()
     at.switch_page(_page("overview")).run()  # two runs without the rollout page's widgets
     _ok(at)
@@ -181,12 +178,12 @@ def test_view_controls_survive_a_visit_to_another_page(at):
     assert at.slider(key=state.DISCARD).value == 0.5
     # a new image while away: the kept class choice may not be among its top-5; the page still draws
     at.switch_page(_page("overview")).run()
-    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
-    at.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Sample")
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "scene_cross.png")
     at.switch_page(_page("rollout")).run()
     _ok(at)
-    at.selectbox(key=state.FUSION).set_value("mean").run()
-    at.slider(key=state.DISCARD).set_value(0.0).run()
+    interact(at, lambda: at.selectbox(key=state.FUSION).set_value("mean"))
+    interact(at, lambda: at.slider(key=state.DISCARD).set_value(0.0))
 
 
 def _page_widgets(node):
@@ -202,15 +199,15 @@ def _page_widgets(node):
 def test_every_page_control_is_kept(at):
     """Each widget a page draws has a key in the page-control registry, so it survives a visit elsewhere."""
     at.switch_page(_page("overview")).run()
-    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
-    at.selectbox(key=state.SAMPLE).set_value("pair_ring_star.png").run()  # a scene: its ground-truth toggle too
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Sample")
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "pair_ring_star.png")  # a scene: its ground-truth toggle too
     seen = 0
     for name in PAGES:
         at.switch_page(_page(name)).run()
         page = "" if name == "overview" else name
         for widget in _page_widgets(at.main):
             seen += 1
-            assert widget.key in state.PAGE_CONTROLS.get(page, ()), (name, widget.type, widget.key)
+            assert widget.key in PAGE_CONTROLS.get(page, ()), (name, widget.type, widget.key)
     assert seen >= 20
 
 
@@ -222,7 +219,7 @@ def _png(colour: tuple[int, int, int], size=(180, 140)) -> bytes:
 
 def test_new_image_runs_exactly_one_analysis(at):
     at.switch_page(_page("overview")).run()
-    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Upload")
     _ok(at)
     before = resources.FORWARD_CALLS["analyze"]
     colour = tuple(int(v) for v in np.random.default_rng().integers(0, 255, 3))
@@ -247,14 +244,14 @@ def test_new_image_runs_exactly_one_analysis(at):
 def test_bad_upload_shows_one_sentence_and_app_keeps_running(name, content):
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    choose(app, lambda: app.radio(key=state.IMAGE_SOURCE), "Upload")
     app.file_uploader(key=state.UPLOAD).upload(name, content, "image/png").run()
     assert not app.exception, [e.value for e in app.exception]
     assert len(app.error) == 1
     message = app.error[0].value
     assert "Traceback" not in message and message.count("\n") == 0 and message.endswith(".")
     # the app keeps running: back to a sample image and everything renders again
-    app.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
+    choose(app, lambda: app.radio(key=state.IMAGE_SOURCE), "Sample")
     _ok(app)
     assert len(app.get("plotly_chart")) >= 3
 
@@ -262,8 +259,8 @@ def test_bad_upload_shows_one_sentence_and_app_keeps_running(name, content):
 def test_unknown_model_name_shows_error():
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
-    app.text_input(key=state.MODEL_NAME).input("vit_not_a_real_model").run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(app, lambda: app.text_input(key=state.MODEL_NAME).input("vit_not_a_real_model"))
     assert not app.exception
     assert len(app.error) == 1 and "no model named" in app.error[0].value.lower()
 
@@ -273,8 +270,8 @@ def test_the_first_demo_version_opens_by_name_offline_with_its_scene_checks():
     generated scenes' ground truth as for the default demo model."""
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
-    app.text_input(key=state.MODEL_NAME).input("vit_demo_shapes.first_version").run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(app, lambda: app.text_input(key=state.MODEL_NAME).input("vit_demo_shapes.first_version"))
     _ok(app)
     loaded = app.session_state[state.CONTEXT].loaded
     assert loaded.source == "demo" and loaded.weights_file.parent.name == "first_version"
@@ -295,8 +292,8 @@ def test_hub_model_downloads_with_a_progress_bar(local_hub):
     local_hub.files["model.safetensors"] = safetensors.torch.save(served.state_dict())
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
-    app.text_input(key=state.MODEL_NAME).input(name).run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(app, lambda: app.text_input(key=state.MODEL_NAME).input(name))
     _ok(app)
     bars = app.get("progress")
     assert len(bars) == 1 and bars[0].proto.value == 100 and "Downloaded " + name in bars[0].proto.text
@@ -311,8 +308,8 @@ def test_hub_model_downloads_with_a_progress_bar(local_hub):
 
 def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothing(at):
     at.switch_page(_page("overview")).run()
-    at.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
-    at.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Sample")
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "scene_cross.png")
     before = resources.FORWARD_CALLS["faithfulness"]
     at.switch_page(_page("faithfulness")).run()
     _ok(at)
@@ -324,7 +321,7 @@ def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothi
     _forwards_unchanged(at, lambda: at.slider(key=state.FAITH_OPACITY).set_value(0.3))
     _forwards_unchanged(at, lambda: at.multiselect(key=state.FAITH_METHODS).set_value(methods[:2]))
     after = resources.FORWARD_CALLS["faithfulness"]
-    at.multiselect(key=state.FAITH_METHODS).set_value([*methods[:2], "flow"]).run()
+    interact(at, lambda: at.multiselect(key=state.FAITH_METHODS).set_value([*methods[:2], "flow"]))
     _ok(at)
     assert resources.FORWARD_CALLS["faithfulness"] == after + 1  # only the new method computes
 
@@ -343,9 +340,9 @@ def _save_checkpoint(path: Path, seed: int, num_classes: int = 7) -> dict:
 def _checkpoint_app(path: Path) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
-    app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit").run()
-    app.text_input(key=state.CHECKPOINT_PATH).input(str(path)).run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT))
+    interact(app, lambda: app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit"))
+    interact(app, lambda: app.text_input(key=state.CHECKPOINT_PATH).input(str(path)))
     _ok(app)
     return app
 
@@ -375,7 +372,7 @@ def test_random_weights_of_a_local_checkpoint_are_the_seeded_init_on_both_contro
     shown = [c.value for c in app.caption if "test_vit" in c.value]
     assert any(f"seed {RANDOM_SEED}" in c for c in shown), shown
     # the sidebar's control
-    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    interact(app, lambda: app.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
     _ok(app)
     assert is_random_control(app.session_state[state.CONTEXT].loaded)
     assert f"seed {RANDOM_SEED}" in app.sidebar.caption[-1].value
@@ -410,8 +407,8 @@ def test_an_overwritten_checkpoint_is_loaded_afresh_and_hashed_once_per_change(t
 def test_a_bogus_uploaded_checkpoint_is_named_by_its_file_name():
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
-    app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit").run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT))
+    interact(app, lambda: app.text_input(key=state.CHECKPOINT_ARCH).input("test_vit"))
     app.file_uploader(key=state.CHECKPOINT_UPLOAD).upload("my_weights.safetensors", b"not a checkpoint" * 8,
                                                          "application/octet-stream").run()
     assert not app.exception
@@ -438,13 +435,13 @@ def test_every_rollout_control_on_every_token_layout(layout):
 
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
-    app.text_input(key=state.MODEL_NAME).input(registered_name(layout)).run()
-    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(app, lambda: app.text_input(key=state.MODEL_NAME).input(registered_name(layout)))
+    interact(app, lambda: app.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
     app.switch_page(_page("rollout")).run()
     _ok(app)
     for key, kind, value, field in ROLLOUT_CONTROLS:
-        getattr(app, kind)(key=key).set_value(value).run()
+        interact(app, lambda kind=kind, key=key, value=value: getattr(app, kind)(key=key).set_value(value))
         _ok(app)
         assert app.get("plotly_chart"), (layout, key)
         ctx = app.session_state[state.CONTEXT]
@@ -454,15 +451,16 @@ def test_every_rollout_control_on_every_token_layout(layout):
         reference = analyze(ctx.loaded.model, pixels, rollout=settings, relevance=False, attention="none")
         np.testing.assert_allclose(heat, reference.rollout[0], rtol=1e-4, atol=1e-6, err_msg=f"{layout} {key}")
         np.testing.assert_allclose(prefix, reference.prefix_weights[0], rtol=1e-4, atol=1e-6)
-        default = RolloutSettings()
-        getattr(app, kind)(key=key).set_value(getattr(default, field)).run()  # one control at a time
+        # one control at a time
+        back = getattr(RolloutSettings(), field)
+        interact(app, lambda kind=kind, key=key, back=back: getattr(app, kind)(key=key).set_value(back))
 
 
 def _other_timm_app(name: str) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
-    app.text_input(key=state.MODEL_NAME).input(name).run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(app, lambda: app.text_input(key=state.MODEL_NAME).input(name))
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -520,8 +518,8 @@ def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_p
     picker = app.selectbox(key=state.TARGET_CLASS)
     assert not [o for o in picker.options if "%" in o]
     second = int(ctx.predictions[1].index)
-    picker.set_value(second).run()
-    app.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    interact(app, lambda: picker.set_value(second))
+    interact(app, lambda: app.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
     _ok(app)
     random_ctx = app.session_state[state.CONTEXT]
     assert random_ctx.loaded.source == "random" and app.selectbox(key=state.TARGET_CLASS).value == second
@@ -531,8 +529,8 @@ def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_p
     else:
         probability = 100 * np.exp(logits[second]) / np.exp(logits).sum()
     assert any(c.value.startswith(f"{ui.class_name(random_ctx, second)}: {probability:.1f}%") for c in app.caption)
-    app.toggle(key=state.RANDOM_WEIGHTS).set_value(False).run()
-    app.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
-    app.selectbox(key=state.SAMPLE).set_value("scene_cross.png").run()  # a new image: its own top-1 class again
+    interact(app, lambda: app.toggle(key=state.RANDOM_WEIGHTS).set_value(False))
+    choose(app, lambda: app.radio(key=state.IMAGE_SOURCE), "Sample")
+    choose(app, lambda: app.selectbox(key=state.SAMPLE), "scene_cross.png")  # a new image: its own top-1 class again
     _ok(app)
     assert app.selectbox(key=state.TARGET_CLASS).value == int(app.session_state[state.CONTEXT].predictions[0].index)

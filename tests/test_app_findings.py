@@ -10,17 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from app_support import choose, interact
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from vit_core.loading import DEMO_MODEL_NAME, load_model
 from viz_app import resources, state, ui
+from viz_app.page_registry import PAGES as PAGE_SPECS
 
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TIMEOUT = 120
-PAGES = ["overview", "rollout", "class_token", "query", "position", "heads", "filters", "tour", "export"]
+# every page but those with their own random-weights tests (the lesson, faithfulness, compare: slow here)
+PAGES = [page.name for page in PAGE_SPECS if page.name not in ("lesson", "faithfulness", "compare")]
 DISTANCE = "Attention-weighted distance"
 RANDOM = "Random weights: the untrained control"
 OUTSIDE = "knows only six synthetic shapes"
@@ -81,10 +84,10 @@ def test_distance_caption_says_whether_the_papers_pattern_appears(tmp_path):
     bundled = _caption(at, DISTANCE)  # the second demo model has local heads in layers 0-1 (its model card)
     assert "This is the paper's pattern" in bundled and "Layer 0's heads attend" in bundled, bundled
 
-    at.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT).run()
-    at.text_input(key=state.CHECKPOINT_ARCH).set_value(DEMO_MODEL_NAME).run()
-    at.text_input(key=state.CHECKPOINT_PATH).set_value(str(local_heads_checkpoint(tmp_path / "local.safetensors")))
-    at.run()
+    interact(at, lambda: at.selectbox(key=state.MODEL_CHOICE).set_value(state.CHECKPOINT))
+    interact(at, lambda: at.text_input(key=state.CHECKPOINT_ARCH).set_value(DEMO_MODEL_NAME))
+    checkpoint = str(local_heads_checkpoint(tmp_path / "local.safetensors"))
+    interact(at, lambda: at.text_input(key=state.CHECKPOINT_PATH).set_value(checkpoint))
     _ok(at)
     local = _caption(at, DISTANCE)
     assert "This is the paper's pattern" in local and "Layer 0's heads attend 0–" in local, local
@@ -95,7 +98,7 @@ def test_random_weights_are_labelled_on_every_page_and_captions_follow():
     assert not any(RANDOM in w.value for w in at.warning)
     at.switch_page(_page("position")).run()
     assert "learned the 2-D layout" in _caption(at, "Tile (row, column)")
-    at.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    interact(at, lambda: at.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
     _ok(at)
     for name in PAGES:
         at.switch_page(_page(name)).run()
@@ -116,33 +119,33 @@ def _png(array: np.ndarray) -> bytes:
 def test_the_bundled_model_says_what_it_knows_on_photos_and_uploads():
     at = _app()
     at.switch_page(_page("overview")).run()
-    at.selectbox(key=state.SAMPLE).set_value("pair_ring_star.png").run()
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "pair_ring_star.png")
     _ok(at)
     assert not any(OUTSIDE in w.value for w in at.warning)  # a generated scene: no notice
 
-    at.selectbox(key=state.SAMPLE).set_value("chelsea.png").run()
+    choose(at, lambda: at.selectbox(key=state.SAMPLE), "chelsea.png")
     _ok(at)
     notice = next(w.value for w in at.warning if OUTSIDE in w.value)
     assert "circle" in notice and "pretrained ImageNet model" in notice
     assert any("not a confidence about this image" in m.value for m in at.markdown)
 
-    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Upload")
     photo = np.asarray(Image.open(Path(resources.SAMPLES_DIR) / "rocket.jpg").convert("RGB"))
     at.file_uploader(key=state.UPLOAD).upload("my_photo.png", _png(photo[::2, ::2]), "image/png").run()
     _ok(at)
     assert at.session_state[state.CONTEXT].image.label == "my_photo.png"
     assert any(OUTSIDE in w.value for w in at.warning)
 
-    at.button(key="domain_switch").click().run()
+    interact(at, lambda: at.button(key="domain_switch").click())
     assert at.session_state[state.MODEL_CHOICE] == ui.PRETRAINED_OFFER  # the offer switches the model
 
 
 def test_export_uses_the_rollout_pages_current_settings():
     at = _app()
     at.switch_page(_page("rollout")).run()
-    at.selectbox(key=state.RENDERING).set_value("Paper (Figure 6)").run()
-    at.slider(key=state.RESIDUAL).set_value(0.3).run()
-    at.selectbox(key=state.FUSION).set_value("max").run()
+    interact(at, lambda: at.selectbox(key=state.RENDERING).set_value("Paper (Figure 6)"))
+    interact(at, lambda: at.slider(key=state.RESIDUAL).set_value(0.3))
+    interact(at, lambda: at.selectbox(key=state.FUSION).set_value("max"))
     _ok(at)
     at.switch_page(_page("export")).run()
     _ok(at)
@@ -160,7 +163,7 @@ def test_a_constant_rollout_shows_a_note_and_any_class_can_be_explained():
     assert list(picker.options)[:5] == [picker.format_func(i) for i in top]  # the top 5 first
     assert len(picker.options) == ctx.num_classes  # then every other class
     charts = len(at.get("plotly_chart"))
-    at.slider(key=state.RESIDUAL).set_value(1.0).run()
+    interact(at, lambda: at.slider(key=state.RESIDUAL).set_value(1.0))
     _ok(at)
     assert any("same for every patch" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == charts - 1  # no flat map drawn in its place

@@ -10,17 +10,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from app_support import APP, TIMEOUT, run_app
+from app_support import APP, TIMEOUT, choose, interact, run_app
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.testing.v1 import AppTest
 
 from viz_app import catalogue, state
 from viz_app.i18n import CATALOGUE
+from viz_app.page_registry import PAGES as PAGE_SPECS
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["overview", "lesson", "tour", "rollout", "class_token", "query", "faithfulness", "compare", "export",
-         "position", "heads", "filters"]
+PAGES = [page.name for page in PAGE_SPECS]
 HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
@@ -56,16 +56,16 @@ def test_switching_language_keeps_the_choices(monkeypatch):
     at.run()
     sample = at.sidebar.selectbox(key=state.SAMPLE)
     other = next(name for name in sample.options if name != sample.value)
-    sample.set_value(other).run()
-    at.slider(key=state.CLS_LAYER).set_value(2).run()
-    at.selectbox(key=state.CLS_HEAD).set_value(1).run()
-    at.radio(key=state.CLS_MODE).set_value("Layer × head grid").run()
-    at.selectbox(key=state.CLS_RENDERING).set_value("Patches").run()
+    interact(at, lambda: sample.set_value(other))
+    interact(at, lambda: at.slider(key=state.CLS_LAYER).set_value(2))
+    interact(at, lambda: at.selectbox(key=state.CLS_HEAD).set_value(1))
+    interact(at, lambda: at.radio(key=state.CLS_MODE).set_value("Layer × head grid"))
+    interact(at, lambda: at.selectbox(key=state.CLS_RENDERING).set_value("Patches"))
     chosen = {key: at.session_state[key] for key in
               (state.SAMPLE, state.CLS_LAYER, state.CLS_HEAD, state.CLS_MODE, state.CLS_RENDERING, state.IMAGE_SOURCE)}
     for lang in ("ko", "en", "ko"):
         # through the switch itself, as a person does (its on_change re-asserts the translated choices)
-        at.sidebar.segmented_control(key=state.LANG).set_value(lang).run()
+        interact(at, lambda lang=lang: at.sidebar.segmented_control(key=state.LANG).set_value(lang))
         assert not at.exception, [e.value for e in at.exception]
         assert {key: at.session_state[key] for key in chosen} == chosen, lang
         assert at.title[-1].value == CATALOGUE[lang]["nav.class_token"]
@@ -80,7 +80,7 @@ def test_a_bad_upload_is_explained_in_korean_and_the_app_keeps_running(monkeypat
     monkeypatch.setattr(catalogue, "_source", lambda: app_source() if get_script_run_ctx() is not None else "ko")
     at.query_params["lang"] = "ko"
     at.run()
-    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Upload")
     at.file_uploader(key=state.UPLOAD).upload("notes.png", b"this is text, not a picture", "image/png").run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and HANGUL.search(at.error[0].value) and "Pillow" in at.error[0].value, at.error[0].value

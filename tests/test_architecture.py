@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,29 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
     graph = vit_core_import_graph(package)
     assert graph["vit_core.c"] == {"vit_core.a"}
     assert find_cycle(graph) in (["vit_core.a", "vit_core.b", "vit_core.a"], ["vit_core.b", "vit_core.a", "vit_core.b"])
+
+
+def test_the_front_door_is_cheap_and_complete():
+    """`import vit_core` loads no torch (names come on first use) and every name it offers resolves; what the README
+    and the tutorial import comes from it."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import sys, vit_core; print(sorted(m for m in ('torch', 'timm', 'streamlit', 'plotly') if m in sys.modules));"
+            "import types, vit_core.analysis, vit_core.evaluate, vit_core.capture;"  # submodules named like exports
+            "print(all(not isinstance(getattr(vit_core, n), types.ModuleType) for n in vit_core.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
+    assert out == ["[]", "True"], out
+    import vit_core
+
+    imported: set[str] = set()
+    cells = json.loads((ROOT / "docs" / "tutorial.ipynb").read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    sources += re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "vit_core":
+                assert node.module == "vit_core", f"from {node.module} import ...: import it from vit_core"
+                imported |= {alias.name for alias in node.names}
+    assert imported and imported <= set(vit_core.__all__), imported - set(vit_core.__all__)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from app_support import run_app
+from app_support import choose, interact, run_app
 from streamlit.testing.v1 import AppTest
 
 from viz_app import lesson, resources, state
@@ -50,6 +50,24 @@ def test_unknown_page_and_model_fall_back():
     assert at.title[-1].value == "Image & patches"
 
 
+def test_an_interaction_that_changes_nothing_on_screen_fails():
+    """The check every AppTest interaction goes through can fail: a set_value the view does not follow (here the
+    slider's own value again) is refused, as an ignored one would be."""
+    at = run_app(page="rollout")
+    current = at.slider(key=state.RESIDUAL).value
+    with pytest.raises(AssertionError, match="changed nothing on screen"):
+        interact(at, lambda: at.slider(key=state.RESIDUAL).set_value(current))
+    interact(at, lambda: at.slider(key=state.RESIDUAL).set_value(0.3))  # a real change passes
+
+
+def test_an_old_tour_link_opens_the_lesson():
+    """The guided tour was folded into the lesson: a slide's `?page=tour` opens the lesson's first step."""
+    at = run_app(page="tour")
+    assert at.title[-1].value == EN["nav.lesson"]
+    assert at.session_state[state.LESSON_STEP] == 0
+    assert not at.info  # an alias, not a refused value
+
+
 def test_the_url_follows_the_view():
     at = run_app(page="rollout", residual="0.3")
     assert at.session_state[state.RESIDUAL] == 0.3
@@ -60,17 +78,18 @@ def test_the_url_follows_the_view():
 def test_lesson_next_back_and_reveal():
     at = run_app(page="lesson")
     assert at.session_state[state.LESSON_STEP] == 0
-    at.button(key="lesson_next").click().run()
-    at.button(key="lesson_next").click().run()
+    interact(at, lambda: at.button(key="lesson_next").click())
+    interact(at, lambda: at.button(key="lesson_next").click())
     assert at.session_state[state.LESSON_STEP] == 2
-    at.button(key="lesson_back").click().run()
+    interact(at, lambda: at.button(key="lesson_back").click())
     assert at.session_state[state.LESSON_STEP] == 1
     radio = at.radio(key=f"{state.LESSON_ANSWER}_embedding")
     assert radio.value is None
     right = str(3 * 16 * 16)  # the demo model's 16 x 16 RGB patches
-    radio.set_value(right).run()
+    interact(at, lambda: radio.set_value(right))
     assert at.success and not at.warning
-    radio.set_value(radio.options[0] if radio.options[0] != right else radio.options[2]).run()
+    wrong = radio.options[0] if radio.options[0] != right else radio.options[2]
+    interact(at, lambda: at.radio(key=f"{state.LESSON_ANSWER}_embedding").set_value(wrong))
     assert at.warning and right in at.warning[0].value
 
 
@@ -79,7 +98,7 @@ EN = CATALOGUE["en"]
 
 
 def _next(at: AppTest) -> None:
-    at.button(key="lesson_next").click().run()
+    interact(at, lambda: at.button(key="lesson_next").click())
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -95,7 +114,7 @@ def _answers(at: AppTest, step: str, ids: list[str]) -> dict[str, bool]:
     """answer id -> whether the lesson calls it right, trying each in turn (the figure shown each time)."""
     right = {}
     for answer in ids:
-        at.radio(key=f"{state.LESSON_ANSWER}_{step}").set_value(answer).run()
+        interact(at, lambda answer=answer: at.radio(key=f"{state.LESSON_ANSWER}_{step}").set_value(answer))
         assert not at.exception, [e.value for e in at.exception]
         wrong = [w for w in at.warning if w.value.startswith(EN["lesson.wrong"].split("“")[0])]
         assert bool(at.success) != bool(wrong)
@@ -115,7 +134,7 @@ def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
         titles.append(at.subheader[0].value)
     assert titles == [EN[f"lesson.{step}.title"] for step in STEPS]
     assert at.session_state[state.LESSON_STEP] == len(STEPS) - 1 and at.button(key="lesson_next").disabled
-    at.button(key="lesson_back").click().run()
+    interact(at, lambda: at.button(key="lesson_back").click())
     assert at.subheader[0].value == EN["lesson.relevance.title"]
 
     ctx = at.session_state[state.CONTEXT]
@@ -169,9 +188,9 @@ def test_lesson_walks_on_a_model_without_a_classifier_or_a_class_token(layout):
     name = _timm_model_named("lesson_headless", num_classes=0) if layout == "no_classifier" else registered_name(
         "registers_gap")
     at = run_app(page="lesson")
-    at.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM).run()
-    at.text_input(key=state.MODEL_NAME).input(name).run()
-    at.toggle(key=state.RANDOM_WEIGHTS).set_value(True).run()
+    interact(at, lambda: at.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(at, lambda: at.text_input(key=state.MODEL_NAME).input(name))
+    interact(at, lambda: at.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state[state.CONTEXT].spec.name == name
     for step in STEPS[1:]:
@@ -202,7 +221,7 @@ def test_korean():
 def test_an_own_image_cannot_travel_in_a_link():
     at = run_app(sample="pair_ring_star.png")
     assert "sample=pair_ring_star.png" in at.code[-1].value
-    at.radio(key=state.IMAGE_SOURCE).set_value("Upload").run()
+    choose(at, lambda: at.radio(key=state.IMAGE_SOURCE), "Upload")
     photo = (ROOT / "assets" / "samples" / "scene_ring.png").read_bytes()
     at.file_uploader(key=state.UPLOAD).upload("my_photo.png", photo, "image/png").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -13,6 +13,7 @@ from vit_core.cli import main
 from vit_core.demo.registry import WEIGHTS_FILE
 from vit_core.demo.scene_files import scene_mask, write_scenes
 from vit_core.demo.scenes import render_scene
+from vit_core.errors import SettingsError
 from vit_core.evaluate import MEASURES, format_markdown, format_table, summarise
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, auc
 
@@ -117,3 +118,49 @@ def test_analyze_writes_the_new_methods(tmp_path):
     for key in ("rollout", "raw_attention", "gradcam", "lrp"):
         assert arrays[key].shape == (1, 10, 10) and arrays[key].dtype == np.float32
     assert "relevance" not in arrays and "attention_flow" not in arrays
+
+
+def test_target_class_is_the_class_evaluate_explains_under_both_names(scenes, tmp_path):
+    """`--target-class K` (shared with analyze and batch) was accepted and ignored; now it is the class every map
+    explains and every curve follows, and `--target K` is the same option."""
+    reports = {}
+    for flag in ("--target-class", "--target"):
+        out, curves = tmp_path / f"{flag}.json", tmp_path / f"{flag}.npz"
+        assert main(["evaluate", str(scenes), "--methods", "relevance,random", "--out", str(out), "--curves",
+                     str(curves), flag, "2", "--device", "cpu", "--no-progress"]) == 0
+        reports[flag] = json.loads(out.read_text())
+        assert reports[flag]["convention"]["target"] == "class 2"
+        assert np.load(curves)["target"].tolist() == [2, 2, 2, 2]
+    assert reports["--target-class"]["methods"] == reports["--target"]["methods"]
+    predicted = tmp_path / "predicted.json"
+    assert main(["evaluate", str(scenes), "--methods", "relevance,random", "--out", str(predicted), "--device", "cpu",
+                 "--no-progress"]) == 0
+    assert json.loads(predicted.read_text())["methods"] != reports["--target"]["methods"]
+
+
+def test_evaluate_runs_from_typed_options_and_the_batch_model_request(scenes, tmp_path):
+    from vit_core.evaluate import EvaluateOptions, run_evaluate
+    from vit_core.loading import ModelRequest
+
+    options = EvaluateOptions(source=str(scenes), out=tmp_path / "r.json", methods=("raw", "centre"), target_class=1,
+                              progress=False)
+    report = run_evaluate(ModelRequest(device="cpu"), options)
+    assert json.loads((tmp_path / "r.json").read_text()) == report
+    assert report["convention"]["target"] == "class 1" and set(report["methods"]) == {"raw", "centre"}
+    with pytest.raises(SettingsError, match="outside 0 to"):
+        run_evaluate(ModelRequest(device="cpu"), EvaluateOptions(source=str(scenes), out=tmp_path / "x.json",
+                                                                 methods=("raw",), target_class=999, progress=False))
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["analyze", "IMAGE", "--methods", "rollout,raw", "--target-class", "1"], "--methods rollout,raw names none"),
+    (["batch", "FOLDER", "--no-relevance", "--target-class", "1"], "--no-relevance leaves none"),
+])
+def test_target_class_is_refused_where_no_map_explains_a_class(scenes, tmp_path, capsys, argv, why):
+    image = sorted(scenes.iterdir())[0]
+    argv = [str(image) if a == "IMAGE" else str(scenes) if a == "FOLDER" else a for a in argv]
+    out = tmp_path / "r.npz"
+    assert main([*argv, "--out", str(out), "--device", "cpu"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and why in error and error.endswith("drop --target-class.")
+    assert not out.exists()

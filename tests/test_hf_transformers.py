@@ -179,8 +179,9 @@ def test_vit_at_another_fixed_size_matches_transformers_interpolation(saved):
 
 def test_memory_is_checked_from_the_config_before_the_weights(saved, monkeypatch):
     import vit_core.loading as loading
+    import vit_core.memory as memory
 
-    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 1024)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 1024)
     monkeypatch.setattr(loading, "_read_state_dict", lambda path: pytest.fail("read the weights"))
     with pytest.raises(ModelLoadError, match="needs about .* GB of memory"):
         load_model(str(saved["vit-classifier"]), device="cpu")
@@ -316,6 +317,7 @@ def test_hub_repository_is_refused_before_any_weights(saved, local_hub):
 # -- the app's "Hugging Face model (transformers)" entry ------------------------------------------------------------
 @pytest.mark.slow
 def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
+    from app_support import interact
     from streamlit.testing.v1 import AppTest
 
     from viz_app import state
@@ -324,21 +326,21 @@ def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
     _serve(local_hub, saved["vit-classifier"])  # what the first preset's repository holds here
     app = AppTest.from_file(app_file, default_timeout=120)
     app.run()
-    app.selectbox(key=state.MODEL_CHOICE).set_value(state.HF_TRANSFORMERS).run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.HF_TRANSFORMERS))
     assert not app.exception and not app.error, [e.value for e in app.error]
     first = f"hf-hub:{next(iter(state.TRANSFORMERS_MODELS))}"
     loaded = app.session_state[state.CONTEXT].loaded
     assert loaded.name == first and loaded.source == "hub" and loaded.label_names[0] == "cat"
     bars = app.get("progress")
     assert len(bars) == 1 and bars[0].proto.value == 100
-    app.selectbox(key=state.HF_PRESET).set_value(state.HF_OTHER).run()
-    app.text_input(key=state.HF_NAME).input(str(saved["dinov2-registers"])).run()
+    interact(app, lambda: app.selectbox(key=state.HF_PRESET).set_value(state.HF_OTHER))
+    interact(app, lambda: app.text_input(key=state.HF_NAME).input(str(saved["dinov2-registers"])))
     assert not app.exception and not app.error, [e.value for e in app.error]
     loaded = app.session_state[state.CONTEXT].loaded
     assert loaded.source == "checkpoint" and loaded.geometry.prefix_kinds == ("cls", "reg", "reg", "reg")
     assert "prefix: " in app.sidebar.caption[-1].value
     del local_hub.files["config.json"]
-    app.text_input(key=state.HF_NAME).input("someone/does-not-exist-here").run()
+    interact(app, lambda: app.text_input(key=state.HF_NAME).input("someone/does-not-exist-here"))
     assert not app.exception and len(app.error) == 1 and "config.json" in app.error[0].value
 
 

@@ -71,18 +71,16 @@ def test_every_key_the_code_uses_exists():
 
 
 def test_every_key_built_from_a_name_exists():
-    """Keys the code builds from names (t(f"nav.{page}")): every page, tour step, method, measure and rendering."""
-    from vit_core.explain import METHODS
+    """Keys the code builds from names (t(f"nav.{page}")): every page, method, measure and rendering."""
+    from vit_core.explain import REGISTRY
     from viz_app.rendering import RENDERING_IDS
 
     pages = [p.stem for p in (ROOT / "viz_app" / "pages").glob("*.py")]
     built = {f"nav.{page}" for page in pages}
-    built |= {f"tour.{step}.{part}" for step in ("patches", "embedding", "position", "attention", "rollout")
-              for part in ("name", "text")}
-    built |= {f"faith.method.{m}" for m in METHODS if m != "gradcam"}  # Grad-CAM is a name, shown as written
+    built |= {spec.label_key for spec in REGISTRY.values()}
     built |= {f"render.name.{i}" for i in RENDERING_IDS.values()} | {f"render.describe.{i}" for i in RENDERING_IDS.values()}
     built |= {f"fusion.{f}" for f in ("mean", "max", "min")}
-    assert len(pages) >= 12 and built - set(i18n.CATALOGUE["en"]) == set()
+    assert len(pages) >= 11 and built - set(i18n.CATALOGUE["en"]) == set()
 
 
 def test_missing_key_fails_loudly():

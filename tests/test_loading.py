@@ -143,10 +143,11 @@ def test_device_and_precision_are_checked():
 
 def test_memory_is_checked_before_loading(monkeypatch):
     import vit_core.loading as loading
+    import vit_core.memory as memory
 
     needed = loading.memory_needed_bytes("vit_huge_patch14_224")
     assert 4 * 2**30 < needed < 6 * 2**30  # 632M parameters, float32, file + model
-    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 2**30)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 2**30)
     with pytest.raises(ModelLoadError, match=r"needs about 4\.\d GB of memory to load but only 1\.0 GB"):
         load_model("vit_huge_patch14_224", pretrained=False, device="cpu")
 
@@ -331,13 +332,13 @@ def test_hub_weights_download_with_progress_then_load_offline(local_hub, monkeyp
 
 
 def test_hub_weights_download_refuses_what_loading_refuses_before_any_request(local_hub, monkeypatch):
-    import vit_core.loading as loading
+    import vit_core.memory as memory
     from vit_core.loading import download_hub_weights
 
     local_hub.files["model.safetensors"] = b"never fetched"
     with pytest.raises(UnsupportedModelError, match="not a Vision Transformer"):
         download_hub_weights("resnet18.a1_in1k")
-    monkeypatch.setattr(loading, "available_memory_bytes", lambda device: 2**20)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 2**20)
     with pytest.raises(ModelLoadError, match="needs about .* of memory"):
         download_hub_weights("vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
     assert not [r for r in local_hub.requests if "/resolve/" in r]

@@ -4,6 +4,7 @@ autograd on the tokens), conservative LRP (the conservation identity), and the b
 
 from __future__ import annotations
 
+import functools
 import os
 
 import networkx as nx
@@ -13,6 +14,7 @@ import timm
 import torch
 from layouts import LAYOUTS, input_for, make_model
 
+from vit_core.errors import NotAvailableError
 from vit_core.geometry import geometry_of
 from vit_core.methods import (
     RolloutSettings,
@@ -228,6 +230,82 @@ def test_lrp_conserves_the_target_logit_without_biases(layout):
     assert (total - got.target_logit).abs().max() < 1e-4
     assert got.bias_relevance.abs().max() < 1e-4
     assert got.target_logit.abs().min() > 1e-3  # a zero logit would conserve trivially
+
+
+def _with_mlp(mlp_layer, **kwargs):
+    """test_vit with another MLP type in every block (zero biases)."""
+    torch.manual_seed(0)
+    model = timm.create_model("test_vit", pretrained=False, mlp_layer=mlp_layer, **kwargs).eval().to(DEVICE)
+    with torch.no_grad():  # timm starts a gate at ~0 (weights 1e-6, bias 1): give it weights, so it matters
+        for block in model.blocks:
+            for name, param in block.mlp.named_parameters():
+                if name.endswith("weight"):
+                    param.normal_(0.0, 0.2)
+    return _zero_biases(model)
+
+
+@pytest.mark.parametrize("mlp", ["Mlp", "GluMlp", "SwiGLUPacked", "SwiGLU", "GluMlp_gate_last"])
+def test_lrp_conserves_through_every_mlp_type_it_has_a_rule_for(mlp):
+    """CP-LRP conserves the target logit with zero biases through plain, packed and split gated MLPs."""
+    from timm.layers import GluMlp, Mlp, SwiGLU, SwiGLUPacked
+
+    layers = {"Mlp": (Mlp, {}), "GluMlp": (GluMlp, {"act_layer": "sigmoid"}),
+              "SwiGLUPacked": (SwiGLUPacked, {"act_layer": "silu"}), "SwiGLU": (SwiGLU, {"act_layer": "silu"}),
+              "GluMlp_gate_last": (functools.partial(GluMlp, gate_last=True), {"act_layer": "gelu"})}
+    layer, kwargs = layers[mlp]
+    model = _with_mlp(layer, mlp_ratio=2.0, **kwargs)
+    pixels = input_for(model, device=DEVICE)
+    got = lrp(model, pixels, target_class=1)
+    total = got.heatmap.sum(dim=(1, 2)) + got.prefix_relevance.sum(dim=1)
+    assert (total - got.target_logit).abs().max() < 1e-4
+    assert got.target_logit.abs().min() > 1e-3
+    assert lrp(model, pixels, target_class=1, rule="attnlrp").heatmap.isfinite().all()
+
+
+def test_gated_mlp_conservation_can_fail():
+    """The test above can fail: with the activation's ratio rule but no constant gate, value * act(gate) is quadratic
+    in the input and gradient x input counts its relevance twice."""
+    import importlib
+
+    from timm.layers import GluMlp, SwiGLUPacked
+
+    table = importlib.import_module("vit_core.methods.lrp")
+    model = _with_mlp(SwiGLUPacked, mlp_ratio=2.0, act_layer="silu")
+    pixels = input_for(model, device=DEVICE)
+
+    def no_gate_rule(m, x, rule):
+        gate, value = m.fc1(x).chunk(2, dim=-1)
+        return m.fc2(value * table._ratio(gate, m.act(gate)))
+
+    kept = table.MLP_RULES[GluMlp]
+    table.MLP_RULES[GluMlp] = no_gate_rule
+    try:
+        got = lrp(model, pixels, target_class=1)
+    finally:
+        table.MLP_RULES[GluMlp] = kept
+    assert got.bias_relevance.abs().max() > 1e-3
+
+
+class _DoubledMlp(torch.nn.Module):
+    """An MLP type LRP has no rule for."""
+
+    def __init__(self, in_features, hidden_features=None, act_layer=None, **_):
+        super().__init__()
+        self.fc = torch.nn.Linear(in_features, in_features)
+
+    def forward(self, x):
+        return 2 * self.fc(x)
+
+
+def test_lrp_refuses_an_mlp_or_norm_type_without_a_rule():
+    model = _with_mlp(_DoubledMlp)
+    pixels = input_for(model, device=DEVICE)
+    with pytest.raises(NotAvailableError, match=r"^LRP has no rule for _DoubledMlp in this model .*another method\.$"):
+        lrp(model, pixels)
+    torch.manual_seed(0)
+    rms = timm.create_model("test_vit", pretrained=False, norm_layer=timm.layers.RmsNorm).eval()
+    with pytest.raises(NotAvailableError, match="RmsNorm"):
+        lrp(rms, input_for(rms))
 
 
 def test_plain_gradient_times_input_does_not_conserve():

@@ -22,12 +22,12 @@ import torch
 from torch import nn
 
 from . import fused_stats
+from .allocator import release_large_frees
 from .attention_store import push_rollout_row, row_stats
 from .capture import capture
 from .errors import CaptureError, NotAvailableError, SettingsError
 from .geometry import geometry_of
 from .loading import LoadedModel
-from .allocator import release_large_frees
 from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
 from .methods.patch_embed import patch_embed_components
 from .methods.pos_embed import pos_embed_similarity

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .errors import VitCoreError
+from .errors import SettingsError, VitCoreError
 
 __all__ = ["main", "build_parser"]
 
@@ -36,13 +37,34 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_rollout_options(parser: argparse.ArgumentParser) -> None:
-    from .methods.rollout import HEAD_FUSIONS
+    from .methods.rollout import HEAD_FUSIONS, RolloutSettings
 
-    parser.add_argument("--head-fusion", default="mean", choices=HEAD_FUSIONS)
-    parser.add_argument("--discard-ratio", type=float, default=0.0, help="per row, drop this fraction of patch weights")
-    parser.add_argument("--residual-weight", type=float, default=0.5, help="a in (1-a) A + a I (default 0.5)")
-    parser.add_argument("--start-layer", type=int, default=0, help="first layer of the rollout product")
-    parser.add_argument("--target-class", type=int, help="class for the class-specific relevance (default: top-1)")
+    default = RolloutSettings()  # the one home of rollout's defaults
+    parser.add_argument("--head-fusion", default=default.head_fusion, choices=HEAD_FUSIONS)
+    parser.add_argument("--discard-ratio", type=float, default=default.discard_ratio,
+                        help="per row, drop this fraction of patch weights")
+    parser.add_argument("--residual-weight", type=float, default=default.residual_weight,
+                        help=f"a in (1-a) A + a I (default {default.residual_weight})")
+    parser.add_argument("--start-layer", type=int, default=default.start_layer, help="first layer of the rollout product")
+
+
+def _target_class(text: str) -> int | None:
+    """``--target-class``: a class index, or 'predicted' (each image's top-1, the default)."""
+    if text == "predicted":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a class index nor 'predicted'") from None
+
+
+def _add_target_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
+    """``--target-class``, the same option in every command: the class the class-specific maps explain."""
+    parser.add_argument(
+        "--target-class", *aliases, dest="target_class", type=_target_class, metavar="K",
+        help="class the class-specific maps (relevance, gradcam, lrp) explain: an index or 'predicted' "
+        "(default: each image's top-1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,12 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--no-attention", action="store_const", const="none", dest="attention",
                          help="the same as --attention none")
+    from .explain import ANALYZE_DEFAULT, ANALYZE_METHODS
+
+    others = [m for m in ANALYZE_METHODS if m not in ANALYZE_DEFAULT]
     analyze.add_argument(
-        "--methods", default="rollout,relevance",
-        help="maps to write: rollout,relevance (default) and any of raw,flow,gradcam,lrp",
+        "--methods", default=",".join(ANALYZE_DEFAULT),
+        help=f"maps to write: {','.join(ANALYZE_DEFAULT)} (default) and any of {','.join(others)}",
     )
     _add_model_options(analyze)
     _add_rollout_options(analyze)
+    _add_target_option(analyze)
 
     batch = commands.add_parser("batch", help="analyse many images into reduced maps (resumable)")
     batch.add_argument("source", help="a folder of images or a glob such as 'photos/*.jpg'")
@@ -80,11 +106,35 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--ray-workers", type=int, default=2, help="Ray actors (one per GPU when there are GPUs)")
     _add_model_options(batch)
     _add_rollout_options(batch)
-
-    from .evaluate import add_evaluate_command
-
-    add_evaluate_command(commands, _add_model_options, _add_rollout_options)
+    _add_target_option(batch)
+    _add_evaluate_command(commands)
     return parser
+
+
+def _add_evaluate_command(commands) -> None:
+    from .explain import DEFAULT_METHODS, METHODS
+    from .faithfulness.localisation import TOP_FRACTION
+
+    evaluate = commands.add_parser("evaluate", help="measure how faithful each explanation method is on a set of images")
+    evaluate.add_argument("source", help="a folder of images or a glob such as 'scenes/*.png'")
+    evaluate.add_argument("--out", type=Path, required=True, help="REPORT.json")
+    evaluate.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                          help=f"comma-separated: {','.join(METHODS)} (default: all)")
+    evaluate.add_argument("--masks", type=Path, help="folder of object masks named like the images (demo scenes need none)")
+    evaluate.add_argument("--curves", type=Path, help="also write the per-image curves to CURVES.npz")
+    evaluate.add_argument("--markdown", type=Path, help="also write the table as Markdown (README, model card) to TABLE.md")
+    evaluate.add_argument("--batch-size", type=int, default=25)
+    evaluate.add_argument("--fill", default="blur", choices=["blur", "mean"], help="pixel deletion/insertion fill")
+    evaluate.add_argument("--top-fraction", type=float, default=TOP_FRACTION, help="share of patches for mask IoU")
+    evaluate.add_argument("--lrp-rule", default="cp", choices=["cp", "attnlrp"])
+    evaluate.add_argument("--gradcam-block", type=int, help="Grad-CAM block (default: the last that reaches the readout)")
+    evaluate.add_argument("--sanity", type=int, default=0, metavar="N", help="cascading randomisation on the first N images")
+    evaluate.add_argument("--flow-workers", type=int, default=min(os.cpu_count() or 1, 4),
+                          help="processes for attention flow's max-flow problems (default: the CPU count, at most 4)")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_options(evaluate)
+    _add_rollout_options(evaluate)
+    _add_target_option(evaluate, "--target")  # --target: the name evaluate had before, the same option
 
 
 def _model_request(args):
@@ -116,16 +166,24 @@ def _print_top5(names: list[str], logits: np.ndarray, label_names, class_output:
         print(f"{name}: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in row))
 
 
+def _refuse_target_class(args, uses_it: bool, what: str) -> None:
+    """``--target-class`` where no class-specific map is made would be ignored: refuse it in one sentence."""
+    if args.target_class is not None and not uses_it:
+        raise SettingsError(f"--target-class applies to class-specific maps only and {what}; drop --target-class.")
+
+
 def run_analyze(args) -> int:
     import torch
 
     from .analysis import analyze
     from .evaluate import method_arrays
-    from .explain import ExplainSettings, parse_methods
+    from .explain import REGISTRY, ExplainSettings, parse_methods
     from .images import load_image, preprocess_batch
 
     settings = _rollout_settings(args)
     methods = parse_methods(args.methods)
+    _refuse_target_class(args, any(REGISTRY[m].class_specific for m in methods),
+                         f"--methods {','.join(methods)} names none")
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
     loaded = _model_request(args).load()
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
@@ -174,6 +232,7 @@ def run_batch_command(args) -> int:
     from .batch import find_images, run_batch
 
     settings = _rollout_settings(args)
+    _refuse_target_class(args, not args.no_relevance, "--no-relevance leaves none")
     paths = find_images(args.source)
     from .batch import BatchOptions
 
@@ -194,14 +253,33 @@ def run_batch_command(args) -> int:
     return 0
 
 
+def evaluate_options(args):
+    """The parsed ``evaluate`` arguments as typed options."""
+    from .evaluate import EvaluateOptions
+    from .explain import ExplainSettings, parse_methods
+
+    explain = ExplainSettings(rollout=_rollout_settings(args), gradcam_block=args.gradcam_block,
+                              lrp_rule=args.lrp_rule, flow_workers=max(1, args.flow_workers))
+    return EvaluateOptions(
+        source=args.source, out=args.out, methods=parse_methods(args.methods), target_class=args.target_class,
+        masks=args.masks, curves=args.curves, markdown=args.markdown, batch_size=args.batch_size, explain=explain,
+        fill=args.fill, top_fraction=args.top_fraction, sanity=args.sanity, progress=not args.no_progress,
+        command="python -m vit_core " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else None,
+    )
+
+
 def run_evaluate_command(args) -> int:
     from .evaluate import run_evaluate
-    from .result_files import write_npz_atomically
+    from .evaluate_report import format_table
 
-    return run_evaluate(
-        args, load=lambda parsed: _model_request(parsed).load(), rollout_settings=_rollout_settings,
-        write_npz=write_npz_atomically,
-    )
+    options = evaluate_options(args)
+    report = run_evaluate(_model_request(args), options)
+    print(format_table(report["methods"]))
+    for name, survives in report.get("sanity_check", {}).get("survives", {}).items():
+        if survives:
+            print(f"sanity check: the {name} map survives randomising every layer, so it explains nothing about the model.")
+    print(f"wrote {options.out}" + (f" and {options.curves}" if options.curves else ""))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

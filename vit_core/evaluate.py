@@ -5,6 +5,9 @@ forward pass per step for all images and methods (:mod:`vit_core.faithfulness`),
 the localisation measures. The report gives each method's mean and standard error per measure, says which
 methods beat the random and centre baselines, and carries the conventions, the model and every setting.
 
+The computation is here; the summary and tables are :mod:`vit_core.evaluate_report`'s, the options' parsing is
+the command line's (:mod:`vit_core.cli`).
+
 Masks come from ``--masks DIR`` (``DIR/<image stem>.png``, any non-zero pixel is the object, put through the
 model's own resize and crop), or, for demo scenes written by :mod:`vit_core.demo.scene_files`, are rendered
 again from the file name.
@@ -13,10 +16,9 @@ again from the file name.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,17 @@ from PIL import Image
 from torch import nn
 
 from .errors import ImageError, SettingsError
-from .explain import BASELINES, ExplainSettings, explanation_maps, parse_methods
+from .evaluate_report import (
+    CURVE_MEASURES,
+    LOWER_IS_BETTER,
+    MASK_MEASURES,
+    MEASURES,
+    beats_both_baselines,
+    format_markdown,
+    format_table,
+    summarise,
+)
+from .explain import DEFAULT_METHODS, REGISTRY, ExplainSettings, explanation_maps, parse_methods
 from .faithfulness import (
     convention,
     energy_pointing,
@@ -37,22 +49,21 @@ from .faithfulness import (
 from .faithfulness.localisation import GROW, TOP_FRACTION
 
 __all__ = [
+    "CURVE_MEASURES",
+    "MASK_MEASURES",
     "MEASURES",
     "LOWER_IS_BETTER",
+    "EvaluateOptions",
     "evaluate_batch",
     "summarise",
+    "beats_both_baselines",
     "format_table",
     "format_markdown",
     "find_mask",
-    "add_evaluate_command",
     "run_evaluate",
     "method_arrays",
 ]
 
-CURVE_MEASURES = ("positive_auc", "negative_auc", "positive_top1_auc", "negative_top1_auc", "deletion_auc", "insertion_auc")
-MASK_MEASURES = ("pointing_game", "energy_pointing", "mask_iou")
-MEASURES = CURVE_MEASURES + MASK_MEASURES
-LOWER_IS_BETTER = frozenset({"positive_auc", "positive_top1_auc", "deletion_auc"})
 MASK_SUFFIXES = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
@@ -120,87 +131,6 @@ def evaluate_batch(
     return maps, measures, curves
 
 
-def _better(measure: str, value: float, baseline: float) -> bool:
-    return value < baseline if measure in LOWER_IS_BETTER else value > baseline
-
-
-def summarise(measures: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
-    """Per method and measure: mean, standard error and image count; and the measures where it beats each baseline."""
-    summary: dict[str, dict] = {}
-    for method, values in measures.items():
-        entry: dict = {}
-        for measure, per_image in values.items():
-            finite = per_image[np.isfinite(per_image)]
-            if len(finite):
-                sem = float(finite.std(ddof=1) / np.sqrt(len(finite))) if len(finite) > 1 else None
-                entry[measure] = {"mean": float(finite.mean()), "sem": sem, "images": int(len(finite))}
-        summary[method] = entry
-    for method, entry in summary.items():
-        for baseline in BASELINES:
-            if baseline in summary and baseline != method:
-                entry[f"beats_{baseline}"] = [
-                    m for m in MEASURES if m in entry and m in summary[baseline]
-                    and _better(m, entry[m]["mean"], summary[baseline][m]["mean"])
-                ]
-    return summary
-
-
-def beats_both_baselines(summary: dict[str, dict], method: str, measure: str) -> bool:
-    """Whether `method` (not itself a baseline) beats every baseline the summary holds on `measure`."""
-    entry = summary[method]
-    return method not in BASELINES and all(
-        measure in entry.get(f"beats_{b}", []) for b in BASELINES if b in summary and b != method
-    )
-
-
-def format_table(summary: dict[str, dict]) -> str:
-    """Method x measure means; '*' marks a measure where the method beats both baselines."""
-    shown = [m for m in MEASURES if any(m in e for e in summary.values())]
-    short = {m: m.replace("_auc", "").replace("positive", "pos").replace("negative", "neg") for m in shown}
-    arrows = {m: ("v" if m in LOWER_IS_BETTER else "^") for m in shown}
-    header = f"{'method':<10}" + "".join(f"{short[m] + ' ' + arrows[m]:>14}" for m in shown)
-    lines = [header, "-" * len(header)]
-    for method, entry in summary.items():
-        cells = []
-        for m in shown:
-            if m not in entry:
-                cells.append(f"{'-':>14}")
-                continue
-            star = "*" if beats_both_baselines(summary, method, m) else " "
-            cells.append(f"{entry[m]['mean']:>13.4f}{star}")
-        lines.append(f"{method:<10}" + "".join(cells))
-    lines.append("v: lower is better, ^: higher is better; *: better than both the random and the centre baseline")
-    return "\n".join(lines)
-
-
-MARKDOWN_COLUMNS = {  # the measures of the README's and the model card's table, in their words
-    "positive_auc": "removal, most relevant first",
-    "negative_auc": "removal, least relevant first",
-    "deletion_auc": "deletion",
-    "insertion_auc": "insertion",
-    "pointing_game": "pointing game",
-    "energy_pointing": "energy in box",
-    "mask_iou": "mask IoU, top 10%",
-}
-
-
-def format_markdown(summary: dict[str, dict]) -> str:
-    """The method x measure table as Markdown (README, model card), bold where a method beats both baselines."""
-    shown = [m for m in MARKDOWN_COLUMNS if any(m in e for e in summary.values())]
-    head = [f"{MARKDOWN_COLUMNS[m]} {'↓' if m in LOWER_IS_BETTER else '↑'}" for m in shown]
-    lines = ["| method | " + " | ".join(head) + " |", "|---" * (len(shown) + 1) + "|"]
-    for method, entry in summary.items():
-        cells = []
-        for m in shown:
-            if m not in entry:
-                cells.append("-")
-                continue
-            value = f"{entry[m]['mean']:.3f}"
-            cells.append(f"**{value}**" if beats_both_baselines(summary, method, m) else value)
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np.ndarray | None:
     """The object mask of one image at the model's input size (bool [h, w]), or None when it has none."""
     from .demo.scene_files import scene_mask
@@ -226,13 +156,59 @@ def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np
     return np.asarray(view) > 127
 
 
-def _provenance(args, loaded, settings: ExplainSettings) -> dict:
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """What ``evaluate`` measures and where it writes (the model is a :class:`vit_core.loading.ModelRequest`).
+
+    Attributes:
+        source: a folder of images or a glob.
+        out: REPORT.json.
+        methods: the methods to compare (names of :data:`vit_core.explain.REGISTRY`).
+        target_class: the class every map explains and every curve follows; None: each image's top-1.
+        masks: a folder of object masks named like the images (demo scenes need none).
+        curves: also write the per-image curves to this .npz.
+        markdown: also write the table as Markdown to this file.
+        explain: every method's settings.
+        fill: pixel deletion / insertion fill, "blur" or "mean".
+        top_fraction: share of patches for mask IoU.
+        sanity: cascading randomisation on the first this many images (0: none).
+        progress: draw a progress bar on stderr.
+        command: the command line that asked for it (recorded in the report), or None.
+    """
+
+    source: str
+    out: Path
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    target_class: int | None = None
+    masks: Path | None = None
+    curves: Path | None = None
+    markdown: Path | None = None
+    batch_size: int = 25
+    explain: ExplainSettings = field(default_factory=ExplainSettings)
+    fill: str = "blur"
+    top_fraction: float = TOP_FRACTION
+    sanity: int = 0
+    progress: bool = True
+    command: str | None = None
+
+    def check(self) -> None:
+        """Refuse settings that cannot run, in one sentence, before any model work."""
+        parse_methods(self.methods)
+        if self.batch_size < 1:
+            raise SettingsError(f"--batch-size {self.batch_size} must be at least 1.")
+        if self.masks is not None and not Path(self.masks).is_dir():
+            raise SettingsError(f"--masks {self.masks} is not a folder; give the folder that holds the masks.")
+        if self.fill not in ("blur", "mean"):
+            raise SettingsError(f"fill {self.fill!r} is unknown; choose 'blur' or 'mean'.")
+
+
+def _provenance(loaded, options: EvaluateOptions) -> dict:
     """The project's provenance record (:func:`vit_core.provenance.provenance_of`) plus the command and the
     model's token geometry."""
     from .provenance import provenance_of
 
-    record = asdict(provenance_of(loaded, settings.describe()))
-    record["command"] = "python -m vit_core " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else None
+    record = asdict(provenance_of(loaded, options.explain.describe()))
+    record["command"] = options.command
     record["geometry"] = {
         "grid_size": list(loaded.geometry.grid_size),
         "patch_size": list(loaded.geometry.patch_size),
@@ -242,88 +218,60 @@ def _provenance(args, loaded, settings: ExplainSettings) -> dict:
     return record
 
 
-def add_evaluate_command(commands, add_model_options: Callable, add_rollout_options: Callable) -> None:
-    """Register the ``evaluate`` subcommand (the model and rollout options are the other commands' own)."""
-    evaluate = commands.add_parser("evaluate", help="measure how faithful each explanation method is on a set of images")
-    evaluate.add_argument("source", help="a folder of images or a glob such as 'scenes/*.png'")
-    evaluate.add_argument("--out", type=Path, required=True, help="REPORT.json")
-    evaluate.add_argument(
-        "--methods", default=",".join(("raw", "rollout", "flow", "relevance", "gradcam", "lrp", "random", "centre")),
-        help="comma-separated: raw,rollout,flow,relevance,gradcam,lrp,random,centre (default: all)",
-    )
-    evaluate.add_argument("--target", default="predicted", help="'predicted' (each image's top-1) or a class index")
-    evaluate.add_argument("--masks", type=Path, help="folder of object masks named like the images (demo scenes need none)")
-    evaluate.add_argument("--curves", type=Path, help="also write the per-image curves to CURVES.npz")
-    evaluate.add_argument("--markdown", type=Path, help="also write the table as Markdown (README, model card) to TABLE.md")
-    evaluate.add_argument("--batch-size", type=int, default=25)
-    evaluate.add_argument("--fill", default="blur", choices=["blur", "mean"], help="pixel deletion/insertion fill")
-    evaluate.add_argument("--top-fraction", type=float, default=TOP_FRACTION, help="share of patches for mask IoU")
-    evaluate.add_argument("--lrp-rule", default="cp", choices=["cp", "attnlrp"])
-    evaluate.add_argument("--gradcam-block", type=int, help="Grad-CAM block (default: the last that reaches the readout)")
-    evaluate.add_argument("--sanity", type=int, default=0, metavar="N", help="cascading randomisation on the first N images")
-    evaluate.add_argument("--flow-workers", type=int, default=min(os.cpu_count() or 1, 4),
-                          help="processes for attention flow's max-flow problems (default: the CPU count, at most 4)")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_model_options(evaluate)
-    add_rollout_options(evaluate)
-
-
-def _target_for(text: str, logits: torch.Tensor) -> torch.Tensor:
-    if text == "predicted":
+def _targets(target_class: int | None, logits: torch.Tensor) -> torch.Tensor:
+    """``[batch]`` the class each image's maps explain: its top-1, or `target_class` for all (checked)."""
+    if target_class is None:
         return logits.argmax(dim=-1)
-    try:
-        index = int(text)
-    except ValueError:
-        raise SettingsError(f"--target {text!r} is neither 'predicted' nor a class index; pass e.g. --target 3.") from None
-    if not 0 <= index < logits.shape[-1]:
-        raise SettingsError(f"--target {index} is outside 0 to {logits.shape[-1] - 1}; pick a class of this model.")
-    return torch.full((logits.shape[0],), index, dtype=torch.long, device=logits.device)
+    if not 0 <= target_class < logits.shape[-1]:
+        raise SettingsError(
+            f"--target-class {target_class} is outside 0 to {logits.shape[-1] - 1}; pick a class of this model."
+        )
+    return torch.full((logits.shape[0],), target_class, dtype=torch.long, device=logits.device)
 
 
-def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Callable) -> int:
-    """The ``evaluate`` command: table on stdout, REPORT.json, optional CURVES.npz.
+def run_evaluate(request, options: EvaluateOptions) -> dict:
+    """Measure every method on every image of ``options.source``; write REPORT.json (and the curves and
+    Markdown table if asked); return the report.
 
-    ``load``, ``rollout_settings`` and ``write_npz`` are the command line's own (passed in, so this module
-    does not import the command line that registers it).
+    Args:
+        request: the model, a :class:`vit_core.loading.ModelRequest` (the same request ``batch`` takes).
+        options: what to measure and where to write it.
     """
     from tqdm import tqdm
 
     from .batch import find_images
-    from .faithfulness import cascading_randomisation
+    from .faithfulness import FRACTIONS, PIXEL_FRACTIONS, cascading_randomisation
     from .images import load_image, preprocess_batch
+    from .result_files import write_npz_atomically
 
-    methods = parse_methods(args.methods)
-    if args.batch_size < 1:
-        raise SettingsError(f"--batch-size {args.batch_size} must be at least 1.")
-    if args.masks is not None and not args.masks.is_dir():
-        raise SettingsError(f"--masks {args.masks} is not a folder; give the folder that holds the masks.")
-    settings = ExplainSettings(rollout=rollout_settings(args), gradcam_block=args.gradcam_block, lrp_rule=args.lrp_rule,
-                               flow_workers=max(1, args.flow_workers))
-    paths = find_images(args.source)
-    loaded = load(args)
+    options.check()
+    methods = parse_methods(options.methods)
+    settings = options.explain
+    paths = find_images(options.source)
+    loaded = request.load()
     model = loaded.model
     measures: dict[str, dict[str, list]] = {name: {} for name in methods}
     curves: dict[str, dict[str, list]] = {name: {} for name in methods}
     targets, names, sanity_pixels, sanity_targets = [], [], [], []
-    bar = tqdm(total=len(paths), unit="img", disable=args.no_progress, dynamic_ncols=True, file=sys.stderr)
-    for start in range(0, len(paths), args.batch_size):
-        chunk = paths[start : start + args.batch_size]
+    bar = tqdm(total=len(paths), unit="img", disable=not options.progress, dynamic_ncols=True, file=sys.stderr)
+    for start in range(0, len(paths), options.batch_size):
+        chunk = paths[start : start + options.batch_size]
         pixels, _ = preprocess_batch([load_image(p) for p in chunk], loaded.data_config)
         pixels = pixels.to(loaded.device, loaded.dtype)
-        found = [find_mask(p, args.masks, loaded.data_config) for p in chunk]
+        found = [find_mask(p, options.masks, loaded.data_config) for p in chunk]
         masks = None
         if any(m is not None for m in found):
             h, w = pixels.shape[-2:]
             masks = np.stack([m if m is not None else np.zeros((h, w), bool) for m in found])
         with torch.no_grad():
-            target = _target_for(args.target, model(pixels))
+            target = _targets(options.target_class, model(pixels))
 
         def flow_step(done: int, total: int) -> None:
             bar.set_postfix_str(f"attention flow {done}/{total}", refresh=done == total or done % 50 == 0)
 
         _, batch_measures, batch_curves = evaluate_batch(
-            model, pixels, methods, target, settings=settings, masks=masks, fill=args.fill,
-            top_fraction=args.top_fraction, flow_progress=flow_step if "flow" in methods else None,
+            model, pixels, methods, target, settings=settings, masks=masks, fill=options.fill,
+            top_fraction=options.top_fraction, flow_progress=flow_step if "flow" in methods else None,
         )
         for name in methods:
             for key, values in batch_measures[name].items():
@@ -332,7 +280,7 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
                 curves[name].setdefault(key, []).append(values)
         targets.append(target.cpu().numpy())
         names.extend(str(p) for p in chunk)
-        if len(sanity_pixels) * args.batch_size < args.sanity:
+        if len(sanity_pixels) * options.batch_size < options.sanity:
             sanity_pixels.append(pixels.cpu())
             sanity_targets.append(target.cpu())
         bar.set_postfix_str("")
@@ -341,22 +289,23 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
     joined = {n: {k: np.concatenate(v) for k, v in m.items()} for n, m in measures.items()}
     summary = summarise(joined)
     report = {
-        "produced_by": _provenance(args, loaded, settings),
+        "produced_by": _provenance(loaded, options),
         "convention": {
             **convention(),
-            "target": "each image's top-1 class on the unperturbed image" if args.target == "predicted" else f"class {args.target}",
+            "target": "each image's top-1 class on the unperturbed image" if options.target_class is None
+            else f"class {options.target_class}",
             "pointing_game": f"peak patch centre inside the object's bounding box grown by {GROW} px",
             "energy_pointing": "share of the map's positive mass inside the object's bounding box",
-            "mask_iou": f"IoU of the top {args.top_fraction:.0%} of patches (by the map) with the object mask",
+            "mask_iou": f"IoU of the top {options.top_fraction:.0%} of patches (by the map) with the object mask",
             "summary": "mean over images, sem = standard deviation / sqrt(images); baselines compared by their means",
         },
         "images": len(names),
         "images_with_masks": int(np.isfinite(joined[methods[0]].get("mask_iou", np.zeros(0))).sum()),
         "methods": summary,
     }
-    if args.sanity > 0:
-        pixels = torch.cat(sanity_pixels)[: args.sanity].to(loaded.device, loaded.dtype)
-        target = torch.cat(sanity_targets)[: args.sanity].to(loaded.device)
+    if options.sanity > 0:
+        pixels = torch.cat(sanity_pixels)[: options.sanity].to(loaded.device, loaded.dtype)
+        target = torch.cat(sanity_targets)[: options.sanity].to(loaded.device)
         fns = {
             name: (lambda m, x, t, name=name: explanation_maps(m, x, [name], target=t, settings=settings)[name])
             for name in methods
@@ -369,26 +318,21 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
             "model learned and explains nothing."
         )
         report["sanity_check"] = sanity
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    if args.curves is not None:
+    out = Path(options.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    if options.curves is not None:
         arrays = {"image": np.asarray(names), "target": np.concatenate(targets)}
-        arrays["token_fractions"] = np.round(np.arange(10) / 10, 2)
-        arrays["pixel_fractions"] = np.round(np.arange(11) / 10, 2)
+        arrays["token_fractions"] = FRACTIONS
+        arrays["pixel_fractions"] = PIXEL_FRACTIONS
         arrays["convention"] = np.asarray(json.dumps(report["convention"]))
         for name in methods:
             for key, values in curves[name].items():
                 arrays[f"{name}_{key}"] = np.concatenate(values)
-        write_npz(args.curves, arrays)
-    print(format_table(summary))
-    if args.markdown is not None:
-        args.markdown.write_text(format_markdown(summary) + "\n")
-    if "sanity_check" in report:
-        for name, survives in report["sanity_check"]["survives"].items():
-            if survives:
-                print(f"sanity check: the {name} map survives randomising every layer, so it explains nothing about the model.")
-    print(f"wrote {args.out}" + (f" and {args.curves}" if args.curves else ""))
-    return 0
+        write_npz_atomically(options.curves, arrays)
+    if options.markdown is not None:
+        Path(options.markdown).write_text(format_markdown(summary) + "\n")
+    return report
 
 
 def method_arrays(
@@ -398,7 +342,7 @@ def method_arrays(
     ``attention_flow``, ``gradcam``, ``lrp`` as [B, gh, gw] float32 (the target is the relevance's)."""
     from .explain import ANALYZE_KEYS
 
-    extra = [m for m in parse_methods(methods) if m not in ("rollout", "relevance")]
+    extra = [m for m in parse_methods(methods) if not REGISTRY[m].in_analysis]
     baselines = [m for m in extra if m not in ANALYZE_KEYS]
     if baselines:
         raise SettingsError(f"analyze writes no {', '.join(baselines)} map; the baselines belong to evaluate.")

@@ -1,6 +1,12 @@
 """Every explanation method by one short name, as maps ``[batch, gh, gw]``: what ``evaluate``, ``analyze
 --methods`` and the app's Faithfulness page call, so each method's settings live in one place.
 
+:data:`REGISTRY` is the one list of methods: each :class:`MethodSpec` says how to compute it, under which
+result field / .npz key ``analyze`` writes it, whether it explains one class, what it costs and the catalogue
+key of its name. The command line's ``--methods`` choices and help, ``evaluate``'s list, the analysis file's
+keys and the Faithfulness page's choices and defaults are all read from it (recipe: docs/ARCHITECTURE.md,
+"Add a method").
+
 Names: raw (last-layer attention), rollout, flow (attention flow), relevance (Chefer et al.), gradcam, lrp,
 and the baselines random and centre.
 """
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
@@ -21,24 +28,29 @@ from .methods.baselines import centre_map, random_map
 from .methods.gradcam import gradcam
 from .methods.lrp import LrpRule, lrp
 from .methods.raw_attention import raw_attention
-from .methods.readout import DistilledReadout, readout_weights, split_tokens
+from .methods.readout import DistilledReadout, read_out_product
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
 
-__all__ = ["METHODS", "BASELINES", "DEFAULT_METHODS", "ANALYZE_KEYS", "ExplainSettings", "parse_methods", "rollout_map", "explanation_maps"]
+__all__ = [
+    "Cost",
+    "MethodCall",
+    "MethodSpec",
+    "REGISTRY",
+    "METHODS",
+    "BASELINES",
+    "DEFAULT_METHODS",
+    "ANALYZE_KEYS",
+    "ANALYZE_METHODS",
+    "ANALYZE_DEFAULT",
+    "FAITHFULNESS_DEFAULT",
+    "ExplainSettings",
+    "parse_methods",
+    "rollout_map",
+    "explanation_maps",
+]
 
-METHODS: tuple[str, ...] = ("raw", "rollout", "flow", "relevance", "gradcam", "lrp", "random", "centre")
-BASELINES: tuple[str, ...] = ("random", "centre")
-DEFAULT_METHODS: tuple[str, ...] = METHODS
-# the array name each method gets in an analysis file
-ANALYZE_KEYS: dict[str, str] = {
-    "raw": "raw_attention",
-    "rollout": "rollout",
-    "flow": "attention_flow",
-    "relevance": "relevance",
-    "gradcam": "gradcam",
-    "lrp": "lrp",
-}
+Cost = Literal["free", "forward", "backward", "slow"]  # none, one forward, forward and backward, seconds per image
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,47 @@ class ExplainSettings:
         }
 
 
+@dataclass(frozen=True)
+class MethodCall:
+    """What a method's compute function is given: the model, a batch ``[batch, 3, h, w]``, the class to explain
+    ``[batch]`` (class-agnostic methods ignore it), the settings and attention flow's progress callback."""
+
+    model: nn.Module
+    pixel_values: torch.Tensor
+    target: torch.Tensor
+    settings: ExplainSettings
+    flow_progress: Callable[[int, int], None] | None = None
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One explanation method.
+
+    Attributes:
+        compute: the call -> its maps ``[batch, gh, gw]``.
+        field: the ``AnalysisResult`` field and .npz key ``analyze --methods`` writes it under; None: evaluate only.
+        class_specific: it explains one class (uses the target).
+        cost: "free", "forward", "backward" or "slow" (the Faithfulness page runs slow ones last, not by default).
+        label_key: the catalogue key of its name on screen.
+        baseline: a baseline the others are compared against (not an explanation).
+        analyze_default: written by ``analyze`` when ``--methods`` is not given.
+        in_analysis: ``vit_core.analysis.analyze`` computes it in its own pass (not through ``compute``).
+    """
+
+    compute: Callable[[MethodCall], torch.Tensor]
+    field: str | None
+    class_specific: bool
+    cost: Cost
+    label_key: str
+    baseline: bool = False
+    analyze_default: bool = False
+    in_analysis: bool = False
+
+
+def _grid(call: MethodCall) -> tuple[int, int]:
+    return geometry_of(call.model, tuple(call.pixel_values.shape[-2:])).grid_size
+
+
 def parse_methods(text: str | Sequence[str]) -> tuple[str, ...]:
     """Method names from "raw,rollout,..." (order kept, duplicates dropped), or a clear refusal."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
@@ -97,16 +150,54 @@ def rollout_map(model: nn.Module, pixel_values: torch.Tensor, settings: RolloutS
     """The rollout's readout row over the patches ``[batch, gh, gw]``, streamed (R never formed)."""
     sink = RolloutSink(settings, num_prefix_tokens=model.num_prefix_tokens)
     result = capture(model, pixel_values, sink=sink)
-    geometry = result.geometry
-    weights = readout_weights(
-        geometry,
-        pixel_values.shape[0],
-        result.logits.device,
-        distilled=distilled,
-        pool_attention=result.pool_attention,
-        pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
-    )  # [batch, token]
-    return split_tokens(sink.left_product(weights), geometry)[0]
+    return read_out_product(sink.left_product, result.geometry, pixel_values.shape[0], result.logits.device,
+                            distilled=distilled, pool_attention=result.pool_attention)[0]
+
+
+def _flow(c: MethodCall) -> torch.Tensor:
+    s = c.settings
+    return attention_flow(c.model, c.pixel_values, settings=s.rollout, distilled=s.distilled, scale=s.flow_scale,
+                          progress=c.flow_progress, workers=s.flow_workers).heatmap
+
+
+# The one list of methods, in the order every interface shows them.
+REGISTRY: dict[str, MethodSpec] = {
+    "raw": MethodSpec(
+        lambda c: raw_attention(c.model, c.pixel_values, head_fusion=c.settings.rollout.head_fusion,
+                                distilled=c.settings.distilled).heatmap,
+        field="raw_attention", class_specific=False, cost="forward", label_key="faith.method.raw"),
+    "rollout": MethodSpec(
+        lambda c: rollout_map(c.model, c.pixel_values, c.settings.rollout, c.settings.distilled),
+        field="rollout", class_specific=False, cost="forward", label_key="faith.method.rollout",
+        analyze_default=True, in_analysis=True),
+    "flow": MethodSpec(_flow, field="attention_flow", class_specific=False, cost="slow", label_key="faith.method.flow"),
+    "relevance": MethodSpec(
+        lambda c: class_relevance(c.model, c.pixel_values, target_class=c.target, distilled=c.settings.distilled).heatmap,
+        field="relevance", class_specific=True, cost="backward", label_key="faith.method.relevance",
+        analyze_default=True, in_analysis=True),
+    "gradcam": MethodSpec(
+        lambda c: gradcam(c.model, c.pixel_values, target_class=c.target, block=c.settings.gradcam_block).heatmap,
+        field="gradcam", class_specific=True, cost="backward", label_key="faith.method.gradcam"),
+    "lrp": MethodSpec(
+        lambda c: lrp(c.model, c.pixel_values, target_class=c.target, rule=c.settings.lrp_rule).heatmap,
+        field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp"),
+    "random": MethodSpec(
+        lambda c: random_map(c.pixel_values.shape[0], _grid(c), seed=c.settings.seed, device=c.pixel_values.device),
+        field=None, class_specific=False, cost="free", label_key="faith.method.random", baseline=True),
+    "centre": MethodSpec(
+        lambda c: centre_map(c.pixel_values.shape[0], _grid(c), device=c.pixel_values.device),
+        field=None, class_specific=False, cost="free", label_key="faith.method.centre", baseline=True),
+}
+
+METHODS: tuple[str, ...] = tuple(REGISTRY)
+BASELINES: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.baseline)
+DEFAULT_METHODS: tuple[str, ...] = METHODS  # evaluate's default: every method
+# the array name each method gets in an analysis file (the baselines are evaluate's only)
+ANALYZE_KEYS: dict[str, str] = {name: spec.field for name, spec in REGISTRY.items() if spec.field is not None}
+ANALYZE_METHODS: tuple[str, ...] = tuple(ANALYZE_KEYS)
+ANALYZE_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.analyze_default)
+# the Faithfulness page's first choice: every method but the slow ones
+FAITHFULNESS_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.cost != "slow")
 
 
 def explanation_maps(
@@ -122,24 +213,8 @@ def explanation_maps(
 
     Class-agnostic methods (raw, rollout, flow, the baselines) ignore the target.
     """
-    settings = settings or ExplainSettings()
-    s = settings
-    grid = geometry_of(model, tuple(pixel_values.shape[-2:])).grid_size
-    batch, device = pixel_values.shape[0], pixel_values.device
-    compute: dict[str, Callable[[], torch.Tensor]] = {
-        "raw": lambda: raw_attention(model, pixel_values, head_fusion=s.rollout.head_fusion, distilled=s.distilled).heatmap,
-        "rollout": lambda: rollout_map(model, pixel_values, s.rollout, s.distilled),
-        "flow": lambda: attention_flow(
-            model, pixel_values, settings=s.rollout, distilled=s.distilled, scale=s.flow_scale, progress=flow_progress,
-            workers=s.flow_workers,
-        ).heatmap,
-        "relevance": lambda: class_relevance(model, pixel_values, target_class=target, distilled=s.distilled).heatmap,
-        "gradcam": lambda: gradcam(model, pixel_values, target_class=target, block=s.gradcam_block).heatmap,
-        "lrp": lambda: lrp(model, pixel_values, target_class=target, rule=s.lrp_rule).heatmap,
-        "random": lambda: random_map(batch, grid, seed=s.seed, device=device),
-        "centre": lambda: centre_map(batch, grid, device=device),
-    }
+    call = MethodCall(model, pixel_values, target, settings or ExplainSettings(), flow_progress)
     out = {}
     for name in parse_methods(methods):
-        out[name] = compute[name]().detach().float().to(device)
+        out[name] = REGISTRY[name].compute(call).detach().float().to(pixel_values.device)
     return out

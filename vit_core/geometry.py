@@ -8,10 +8,11 @@ from torch import nn
 from .errors import UnsupportedModelError
 from .types import Geometry, PrefixKind
 
-__all__ = ["geometry_of", "prefix_kinds_of"]
+__all__ = ["geometry_of", "prefix_kinds_of", "as_pair"]
 
 
-def _pair(value) -> tuple[int, int]:
+def as_pair(value) -> tuple[int, int]:
+    """An int or a pair (timm's img_size, patch_size, grid_size) as (rows, columns)."""
     if isinstance(value, int):
         return (value, value)
     return (int(value[0]), int(value[1]))
@@ -46,9 +47,9 @@ def geometry_of(model: nn.Module, img_size: tuple[int, int] | None = None) -> Ge
             f"{type(model).__name__} is not a timm VisionTransformer; choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
         )
     pe = model.patch_embed
-    patch = _pair(pe.patch_size)
-    configured = _pair(pe.img_size) if pe.img_size is not None else None
-    size = _pair(img_size) if img_size is not None else configured
+    patch = as_pair(pe.patch_size)
+    configured = as_pair(pe.img_size) if pe.img_size is not None else None
+    size = as_pair(img_size) if img_size is not None else configured
     if size is None:
         raise UnsupportedModelError("this model has no fixed input size; pass the input size explicitly.")
     if size != configured and not getattr(pe, "dynamic_img_size", False) and not getattr(model, "dynamic_img_size", False):

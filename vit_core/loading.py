@@ -1,5 +1,10 @@
 """One entry point for every model source: timm hub names, local checkpoints, the bundled demo model.
 
+This module builds and loads; its parts live beside it: :mod:`vit_core.hub` (the hub's cache and downloads),
+:mod:`vit_core.checkpoints` (reading a local file and its mismatch with an architecture),
+:mod:`vit_core.transformers_loading` (transformers-format sources) and :mod:`vit_core.memory` (whether it fits).
+Their public names are importable from here as before.
+
 Weights come through timm's own loaders: the hub path through ``timm.create_model(pretrained=True)``
 (huggingface_hub underneath, cached there), local files through ``timm.models.load_state_dict``
 (``weights_only=True``: a checkpoint can never run code) or a ViT's own ``load_pretrained`` for
@@ -10,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +25,25 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 from torch import nn
 
 from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
+from .checkpoints import (  # noqa: F401  re-exported: importable from here as before
+    CHECKPOINT_SUFFIXES,
+    _checkpoint_architecture,
+    _described_by,
+    _mismatch_message,
+    _read_state_dict,
+)
+from .demo.registry import NAME as DEMO_MODEL_NAME
 from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
+from .hub import _check_hub_reachable, _hub_weights, _in_hub_cache, cached_hub_file, hub_repository, hub_weights_cached
+from .memory import _bytes_to_load, available_memory_bytes, check_memory, parameter_bytes
 from .predict import CLASS_OUTPUTS
+from .transformers_loading import (
+    _transformers_skeleton,
+    _transformers_source,
+    _transformers_weights,
+    _TransformersSource,
+)
 from .types import Geometry
 
 __all__ = [
@@ -32,6 +52,9 @@ __all__ = [
     "LoadedModel",
     "ModelRequest",
     "available_memory_bytes",
+    "download_hub_weights",
+    "hub_repository",
+    "hub_weights_cached",
     "load_model",
     "memory_needed_bytes",
     "parameter_bytes",
@@ -39,12 +62,7 @@ __all__ = [
     "resolve_dtype",
 ]
 
-DEMO_MODEL_NAME = "vit_demo_shapes"
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)?$")  # architecture[.pretrained_tag]
-# a Hugging Face hub repository with a timm config.json: hf-hub:org/name[@revision]
-_HUB_PATTERN = re.compile(r"^hf[-_]hub:([A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*(?:@[\w.\-]+)?)$")
-_HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors")
 # Random weights (the untrained control) are the architecture's own timm initialisation drawn from this seed,
 # so every process, and every model source, gets the same control.
 RANDOM_SEED = 0
@@ -120,17 +138,6 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     return resolved
 
 
-def parameter_bytes(model: nn.Module) -> int:
-    """Bytes the parameters and buffers take."""
-    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
-
-
-def hub_repository(name: str) -> str | None:
-    """``org/name[@revision]`` of a ``hf-hub:org/name[@revision]`` model name, else None."""
-    match = _HUB_PATTERN.match(name) if isinstance(name, str) else None
-    return match.group(1) if match else None
-
-
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
         raise ModelLoadError(
@@ -145,60 +152,11 @@ def _check_name(name: str) -> str:
     return architecture
 
 
-def available_memory_bytes(device: torch.device) -> int | None:
-    """Free memory on `device` (GPU: free device memory; CPU: the kernel's MemAvailable), or None if unknown."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _bytes_to_load(model: nn.Module, dtype: torch.dtype) -> int:
-    # The weights twice over while loading: the checkpoint's copy and the model's.
-    return 2 * parameter_bytes(model) * torch.finfo(dtype).bits // 32
-
-
 def memory_needed_bytes(name: str, dtype: torch.dtype = torch.float32, **kwargs) -> int:
     """Bytes needed to load model `name`, found without building it (a meta-device skeleton)."""
     with torch.device("meta"):
         skeleton = timm.create_model(_check_name(name), pretrained=False, **kwargs)
     return _bytes_to_load(skeleton, dtype)
-
-
-def _in_hub_cache(repository: str, files: Sequence[str]) -> bool:
-    """Whether any of `files` of hub repository ``org/name[@revision]`` is in the local Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache
-    from timm.models._hub import hf_split
-
-    repo_id, revision = hf_split(repository)
-    return any(isinstance(try_to_load_from_cache(repo_id, f, revision=revision), str) for f in files)
-
-
-def _hub_weights(name: str) -> tuple[str, Sequence[str]] | None:
-    """(``org/name[@revision]``, candidate weight files in timm's order of preference) of model `name`, or None
-    when it has no hub weights."""
-    repository = hub_repository(name)
-    if repository is not None:
-        return repository, _HUB_WEIGHT_FILES
-    try:
-        cfg = timm.models.get_pretrained_cfg(name)
-    except RuntimeError:  # an invalid tag: create_model says so with the list of valid ones
-        return None
-    if cfg is None or not cfg.hf_hub_id:
-        return None
-    return cfg.hf_hub_id, [cfg.hf_hub_filename] if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
-
-
-def hub_weights_cached(name: str) -> bool | None:
-    """True when the hub weights of model `name` are in the local cache; None when it has no hub weights."""
-    where = _hub_weights(name)
-    return None if where is None else _in_hub_cache(*where)
 
 
 def download_hub_weights(
@@ -251,26 +209,6 @@ def download_hub_weights(
     raise ModelLoadError(f"{repository} holds none of {', '.join(files)}; choose a repository with timm weights.")
 
 
-def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", timeout_s: float = 3.0) -> None:
-    """Fail in seconds, not after a minute of retries, when uncached hub files cannot be downloaded."""
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if cached is not False:
-        return
-    if constants.HF_HUB_OFFLINE:
-        raise HubUnavailableError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set", DEMO_MODEL_NAME)
-    endpoint = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
-    except OSError as error:
-        raise HubUnavailableError(
-            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__})", DEMO_MODEL_NAME
-        ) from error
-
-
 def _architecture(name: str, kwargs: dict) -> tuple[str, dict]:
     """(timm architecture, create_model arguments) of `name`; a hub repository's come from its config.json."""
     repository = hub_repository(name)
@@ -299,19 +237,8 @@ def _loadable_architecture(name: str, device: torch.device | None, dtype: torch.
             f"{architecture} is a {type(skeleton).__name__}, not a Vision Transformer; "
             "choose a ViT, DeiT, DINO/DINOv2 or CLIP ViT model."
         )
-    _check_memory(architecture, skeleton, device, dtype)
+    check_memory(architecture, skeleton, device, dtype)
     return architecture
-
-
-def _check_memory(what: str, skeleton: nn.Module, device: torch.device | None, dtype: torch.dtype) -> None:
-    """Refuse a model whose (meta-device) `skeleton` would not fit in the free memory of `device` in `dtype`."""
-    needed = _bytes_to_load(skeleton, dtype)
-    free = available_memory_bytes(device or torch.device("cpu"))
-    if free is not None and needed > free:
-        raise ModelLoadError(
-            f"{what} needs about {needed / 2**30:.1f} GB of memory to load but only {free / 2**30:.1f} GB "
-            "is free; choose a smaller model or free some memory."
-        )
 
 
 def _build(
@@ -333,72 +260,6 @@ def _build(
         raise HubUnavailableError(
             f"could not download the weights of {name} ({type(error).__name__})", DEMO_MODEL_NAME
         ) from error
-
-
-def _read_state_dict(path: Path) -> dict:
-    """A checkpoint's tensors, read safely (safetensors, or torch.load with weights_only=True)."""
-    from timm.models import load_state_dict
-
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint file at {path}; check the path.", key="checkpoint.missing", path=str(path))
-    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise CheckpointError(f"{path.name} is not a supported checkpoint; use one of {', '.join(CHECKPOINT_SUFFIXES)}.",
-                              key="checkpoint.suffix", name=path.name, suffixes=", ".join(CHECKPOINT_SUFFIXES))
-    try:
-        state = load_state_dict(str(path), weights_only=True)
-    except RuntimeError as error:
-        if "weights_only" in str(error):
-            raise CheckpointError(
-                f"{path.name} holds pickled objects beyond plain tensors and was refused without running them; "
-                "save the weights with safetensors or torch.save(model.state_dict()).", key="checkpoint.pickled", name=path.name
-            ) from error
-        raise CheckpointError(f"{path.name} could not be read ({error}); check that the file is complete.",
-                              key="checkpoint.unreadable", name=path.name, detail=str(error)) from error
-    except Exception as error:  # safetensors header errors, truncated zips, pickles that are not checkpoints
-        raise CheckpointError(
-            f"{path.name} is not a readable checkpoint ({type(error).__name__}); check that the file is complete.",
-            key="checkpoint.unreadable", name=path.name, detail=type(error).__name__,
-        ) from error
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path.name} does not hold a state dict of tensors; save model.state_dict().",
-                              key="checkpoint.not_state_dict", name=path.name)
-    return state
-
-
-def _mismatch_message(path: Path, model: nn.Module, state: dict) -> str | None:
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong_shape = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    parts = []
-    if missing:
-        parts.append(f"missing {', '.join(missing[:3])}")
-    if unexpected:
-        parts.append(f"unexpected {', '.join(unexpected[:3])}")
-    if wrong_shape:
-        k = wrong_shape[0]
-        parts.append(f"{k} is {tuple(state[k].shape)} but the model needs {tuple(expected[k].shape)}")
-    if not parts:
-        return None
-    return f"{path.name} does not match this architecture ({'; '.join(parts)}); pick the architecture it was trained with."
-
-
-def _checkpoint_architecture(name: str) -> str:
-    """The timm architecture a local checkpoint is loaded into (a hub repository's name is refused)."""
-    if hub_repository(name) is not None:
-        raise ModelLoadError(
-            "a local checkpoint needs the timm architecture it was trained with (such as vit_base_patch16_224), "
-            f"not the hub repository {name}."
-        )
-    return name.split(".", 1)[0]
-
-
-def _described_by(architecture: str, path: Path, kwargs: dict) -> dict:
-    """`kwargs` for building `architecture` around checkpoint `path`: the demo registry reads a demo checkpoint's own
-    safetensors metadata (sizes, class output) through the pretrained-config overlay, not the bundled file's."""
-    if architecture == DEMO_MODEL_NAME and path.suffix.lower() == ".safetensors" and "pretrained_cfg_overlay" not in kwargs:
-        return {**kwargs, "pretrained_cfg_overlay": {"file": str(path)}}
-    return kwargs
 
 
 def _from_checkpoint(name: str, path: Path, device: torch.device, dtype: torch.dtype, **model_kwargs) -> nn.Module:
@@ -565,18 +426,7 @@ def _weights_file(name: str, checkpoint: str | Path | None, source: str) -> Path
     if source == "demo":
         return demo.weights_file(name)
     where = _hub_weights(name) if source == "hub" else None
-    if where is None:
-        return None
-    from huggingface_hub import try_to_load_from_cache
-    from timm.models._hub import hf_split
-
-    repository, files = where
-    repo_id, revision = hf_split(repository)
-    for file in files:
-        cached = try_to_load_from_cache(repo_id, file, revision=revision)
-        if isinstance(cached, str):
-            return Path(cached)
-    return None
+    return None if where is None else cached_hub_file(*where)
 
 
 @dataclass(frozen=True)
@@ -607,133 +457,7 @@ class ModelRequest:
         return load_model(self.name, **{**args, **overrides})
 
 
-# -- transformers-format ViTs: a hub repository or a local folder with config.json (see vit_core.hf_transformers) --
-_TRANSFORMERS_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # safetensors first, as transformers does
-
-
-@dataclass(frozen=True)
-class _TransformersSource:
-    """Where a transformers model lives: `folder` on this machine or hub `repository` (org/name[@revision])."""
-
-    name: str
-    config: dict
-    folder: Path | None = None
-    repository: str | None = None
-
-
-def _read_json(path: Path, what: str) -> dict:
-    import json
-
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"the {what} at {path} is not readable JSON ({type(error).__name__}); check the file.") from error
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"the {what} at {path} is not a JSON object; check the file.")
-    return data
-
-
-def _hub_file(name: str, repository: str, file: str, tqdm_class: type | None = None) -> str | None:
-    """Local path of `file` of hub `repository` (downloaded on first use), None when the repository lacks it."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
-    from huggingface_hub.file_download import _CACHED_NO_EXIST
-    from timm.models._hub import hf_split
-
-    repo_id, revision = hf_split(repository)
-    if try_to_load_from_cache(repo_id, file, revision=revision) is _CACHED_NO_EXIST:
-        return None  # the hub said so before: offline, that is still the answer
-    what = "config" if file.endswith(".json") else "weights"
-    _check_hub_reachable(name, _in_hub_cache(repository, [file]), what=what)
-    try:
-        return hf_hub_download(repo_id, file, revision=revision, tqdm_class=tqdm_class)
-    except LocalEntryNotFoundError as error:
-        raise ModelLoadError(
-            f"{file} of {name} is not cached and the hub cannot be reached; connect to the network once, or save "
-            "the model to a folder with save_pretrained and load the folder."
-        ) from error
-    except EntryNotFoundError:
-        return None
-    except HfHubHTTPError as error:  # a gated, private or missing repository
-        raise ModelLoadError(
-            f"could not read {name} from the hub ({error.__class__.__name__}); check the repository name on "
-            "huggingface.co, or load a local folder."
-        ) from error
-
-
-def _transformers_source(name: str) -> _TransformersSource | None:
-    """The transformers model `name` names (a hub repository or a folder), None for timm's kinds of name.
-
-    A hub repository's config.json is read first, before any weights: one that is neither timm's nor transformers'
-    format is refused here.
-    """
-    from .hf_transformers import config_format
-
-    if not isinstance(name, str) or not name.strip():
-        return None  # Path("") is the working directory: an empty name is no folder
-    repository = hub_repository(name)
-    if repository is not None:
-        path = _hub_file(name, repository, "config.json")
-        if path is None:
-            raise ModelLoadError(
-                f"{repository} has no config.json, so it is neither a timm nor a transformers model; "
-                "choose a repository of a timm or transformers ViT."
-            )
-        config = _read_json(Path(path), "config.json")
-        kind = config_format(config)
-        if kind is None:
-            raise ModelLoadError(
-                f"the config.json of {repository} is neither timm's nor transformers' format; "
-                "choose a repository of a timm or transformers ViT."
-            )
-        return _TransformersSource(name, config, repository=repository) if kind == "transformers" else None
-    folder = Path(name).expanduser()
-    if not folder.is_dir():
-        return None
-    if not (folder / "config.json").is_file():
-        raise ModelLoadError(
-            f"{folder} has no config.json; give a folder written by transformers' save_pretrained, or a timm name."
-        )
-    config = _read_json(folder / "config.json", "config.json")
-    if config_format(config) != "transformers":
-        raise ModelLoadError(
-            f"the config.json in {folder} is not a transformers model config; give a folder written by save_pretrained."
-        )
-    return _TransformersSource(str(folder.resolve()), config, folder=folder)
-
-
-def _transformers_file(source: _TransformersSource, file: str, tqdm_class: type | None = None) -> Path | None:
-    if source.folder is not None:
-        path = source.folder / file
-        return path if path.is_file() else None
-    path = _hub_file(source.name, source.repository, file, tqdm_class)
-    return None if path is None else Path(path)
-
-
-def _transformers_skeleton(source: _TransformersSource, device: torch.device, dtype: torch.dtype, model_kwargs: dict):
-    """(mapping spec, meta-device skeleton) of `source`, after the refusals that need no weights."""
-    from .hf_transformers import read_config
-
-    preprocessor_path = _transformers_file(source, "preprocessor_config.json")
-    preprocessor = None if preprocessor_path is None else _read_json(preprocessor_path, "preprocessor_config.json")
-    spec = read_config(source.config, preprocessor, model_kwargs)
-    with torch.device("meta"):
-        skeleton = spec.build()
-    _check_memory(source.name, skeleton, device, dtype)
-    return spec, skeleton
-
-
-def _transformers_weights(source: _TransformersSource, tqdm_class: type | None = None) -> Path:
-    """The weights file of `source` (downloaded with progress through `tqdm_class` on first use)."""
-    for file in _TRANSFORMERS_WEIGHT_FILES:
-        path = _transformers_file(source, file, tqdm_class)
-        if path is not None:
-            return path
-    where = source.folder or source.repository
-    raise ModelLoadError(
-        f"{where} holds none of {', '.join(_TRANSFORMERS_WEIGHT_FILES)}; save the model with save_pretrained "
-        "(one weights file, not sharded)."
-    )
+# -- transformers-format ViTs (the source is vit_core.transformers_loading's, the mapping vit_core.hf_transformers') --
 
 
 def _from_transformers(

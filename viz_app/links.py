@@ -15,9 +15,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from vit_core.loading import DEMO_MODEL_NAME
+from vit_core.methods.rollout import HEAD_FUSIONS
 
 from . import resources, state
 from .i18n import LANGUAGES, t
+from .page_registry import ALIASES
 from .state import LANG
 
 __all__ = ["PARAMS", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
@@ -26,9 +28,7 @@ PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "d
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
-FUSIONS = ("mean", "max", "min")
-# Pages whose controls live in a fragment: they call share_view themselves so the URL follows every change.
-FRAGMENT_PAGES = ("rollout", "class_token", "query")
+FUSIONS = HEAD_FUSIONS  # `fusion=` values: the rollout's own head fusions
 
 _READ = "_link_read"  # session flag: this session's link was read
 _PENDING = "_link_pending"  # view values waiting for the model's geometry
@@ -100,7 +100,7 @@ def read_link(pages: Mapping[str, object], current: str) -> None:
     target = query.get("page")
     if target is None:
         return
-    target = "" if target == "overview" else target
+    target = ALIASES.get(target, target)
     if target not in pages:
         _notice("link.bad_value", name="page", value=target)
     elif target != current:

@@ -117,8 +117,7 @@ POS_CENTRE = "pos_subtract_mean"
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
 
-# -- tour, compare, export ------------------------------------------------------------------------
-TOUR_STEP = "tour_step"
+# -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
@@ -144,27 +143,10 @@ CLS_RENDER = RenderKeys(CLS_RENDERING, CLS_COLORMAP, CLS_OPACITY, CLS_MASS, CLS_
 QUERY_RENDER = RenderKeys(QUERY_RENDERING, QUERY_COLORMAP, QUERY_OPACITY, QUERY_MASS, QUERY_BLUR)
 FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_MASS, FAITH_BLUR)
 
-# View controls of each page (by its URL path; "" is the default page, the overview). Streamlit drops the state
-# of a widget that a run does not draw, so leaving a page would reset its controls: the router re-asserts the
-# controls of every page but the one it draws (see viz_app.ui.keep_view_controls).
-PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
-    "": (SHOW_INDICES,),
-    "rollout": (FUSION, DISCARD, RESIDUAL, START_LAYER, *ROLLOUT_RENDER.all(), TARGET_CLASS, SHOW_TRUTH),
-    "class_token": (CLS_MODE, CLS_LAYER, CLS_HEAD, CLS_NORMALISE, *CLS_RENDER.all()),
-    "query": (QUERY_ROW, QUERY_COL, QUERY_LAYER, QUERY_HEAD, *QUERY_RENDER.all()),
-    "position": (POS_ROW, POS_COL, POS_RANGE, POS_CENTRE),
-    "heads": (HEADS_ALL_SAMPLES,),
-    "tour": (TOUR_STEP,),
-    "lesson": (LESSON_STEP, LESSON_LAYER),
-    "compare": (COMPARE_CHOICE, COMPARE_NAME),
-    "export": (EXPORT_FIGURE, EXPORT_WIDTH),
-    "faithfulness": (FAITH_METHODS, FAITH_TARGET, *FAITH_RENDER.all()),
-}
-
 # Choice widgets whose option labels are translated (the value stays, the label follows the language): the
 # language switch re-asserts them so a switch keeps every choice (see viz_app.i18n).
 TRANSLATED_CHOICES: tuple[str, ...] = (
-    IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, TOUR_STEP, COMPARE_CHOICE,
+    IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, COMPARE_CHOICE,
     EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS,
     *(keys.style for keys in (ROLLOUT_RENDER, CLS_RENDER, QUERY_RENDER, FAITH_RENDER)),
 )

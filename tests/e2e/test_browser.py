@@ -116,7 +116,7 @@ def test_upload_switch_pages_click_patch(app_url, browser, tmp_path):
 
     # the other pages render without a traceback
     for title in ("Class-token attention", "Position embeddings", "Heads at a glance", "Patch-embedding filters",
-                  "Guided tour", "Compare models", "Export"):
+                  "Compare models", "Export"):
         _go(page, title)
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(1500)
@@ -163,7 +163,7 @@ def test_the_page_requests_nothing_beyond_the_app_server(app_url, browser):
     page.goto(app_url)
     _wait_for_chart(page)
     for title in ("Attention rollout", "Class-token attention", "Query a patch", "Position embeddings",
-                  "Heads at a glance", "Patch-embedding filters", "Guided tour", "Compare models", "Export"):
+                  "Heads at a glance", "Patch-embedding filters", "Compare models", "Export"):
         _go(page, title)
         page.wait_for_load_state("networkidle")
         page.locator("[data-testid=stMain] :is(.js-plotly-plot, [data-testid=stAlert], [data-testid=stDownloadButton])").first.wait_for()

@@ -26,7 +26,6 @@ Every figure has the same architecture with random weights (timm's initialisatio
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -39,10 +38,12 @@ from timm.data import resolve_data_config
 from timm.models.vision_transformer import VisionTransformer
 
 from ..capture import capture
+from ..faithfulness.localisation import GROW, in_grown_box
 from ..images import load_image, preprocess_batch
 from ..methods import RolloutSink, class_relevance
 from ..methods.distance import mean_attention_distance
 from ..methods.pos_embed import pos_embed_similarity
+from ..provenance import file_sha256, software_versions
 from .registry import ASSET_DIR, NAME, SAMPLES_DIR, WEIGHTS_FILE
 from .scenes import CLASSES, HELD_OUT_STYLE, generate
 
@@ -65,7 +66,6 @@ __all__ = [
 
 EVAL_SEED = 2024  # training uses seeds 10*s + 1 .. 10*s + 4 for small s
 PAIR_SEED = 2025
-GROW = 8  # px added on every side of the bounding box in the pointing game
 
 
 def load(weights: Path | None = None, pretrained: bool = True, device: str = "cpu") -> VisionTransformer:
@@ -93,8 +93,7 @@ def peak_points(heatmap: torch.Tensor, patch: int) -> np.ndarray:
 
 def hits(points: np.ndarray, boxes: np.ndarray, grow: int = GROW) -> np.ndarray:
     """Whether each point [n, 2] lies in its box [n, 4] (x0, y0, x1, y1) grown by `grow` px: [n] bool."""
-    x, y = points[:, 0], points[:, 1]
-    return (x >= boxes[:, 0] - grow) & (x < boxes[:, 2] + grow) & (y >= boxes[:, 1] - grow) & (y < boxes[:, 3] + grow)
+    return in_grown_box(points[:, 0], points[:, 1], boxes, grow)
 
 
 @torch.no_grad()
@@ -120,9 +119,9 @@ def provenance(weights: Path | None) -> dict:
     root = ASSET_DIR.parents[1]
     return {
         "weights": str(path.relative_to(root) if path.is_relative_to(root) else path),
-        "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "weights_sha256": file_sha256(path),
         "command": "python -m vit_core.demo.evaluate" + (f" --weights {weights}" if weights is not None else ""),
-        "versions": {"torch": torch.__version__, "timm": timm.__version__, "numpy": np.__version__},
+        "versions": software_versions(),
     }
 
 

@@ -18,9 +18,9 @@ import torch
 
 from ..errors import SettingsError
 
-__all__ = ["GROW", "TOP_FRACTION", "boxes_of", "pointing_game", "energy_pointing", "mask_iou"]
+__all__ = ["GROW", "TOP_FRACTION", "boxes_of", "in_grown_box", "pointing_game", "energy_pointing", "mask_iou"]
 
-GROW = 8  # px, as the demo model card's pointing game
+GROW = 8  # px added on every side of the bounding box in the pointing game (evaluate, the demo model card, the app)
 TOP_FRACTION = 0.1  # the share of patches whose union is compared with the mask
 
 
@@ -56,6 +56,12 @@ def _box_fractions(boxes: np.ndarray, grid: tuple[int, int], patch: tuple[int, i
     return over_y[:, :, None] * over_x[:, None, :]
 
 
+def in_grown_box(x, y, boxes: np.ndarray, grow: int = GROW) -> np.ndarray:
+    """Whether points (x, y) lie in their boxes ``[..., 4]`` (x0, y0, x1, y1; exclusive ends) grown by `grow` px:
+    the pointing game's one criterion (broadcast over leading dimensions)."""
+    return (x >= boxes[..., 0] - grow) & (x < boxes[..., 2] + grow) & (y >= boxes[..., 1] - grow) & (y < boxes[..., 3] + grow)
+
+
 def pointing_game(maps, masks: np.ndarray, *, grow: int = GROW) -> np.ndarray:
     """``[method, batch]`` bool: the peak patch's centre inside the mask's bounding box grown by `grow` px."""
     maps = _as_numpy(maps)
@@ -65,7 +71,7 @@ def pointing_game(maps, masks: np.ndarray, *, grow: int = GROW) -> np.ndarray:
     peak = maps.reshape(*maps.shape[:2], -1).argmax(-1)  # [method, batch]
     rows, cols = np.divmod(peak, grid[1])
     x, y = cols * pw + pw / 2, rows * ph + ph / 2
-    return (x >= boxes[:, 0] - grow) & (x < boxes[:, 2] + grow) & (y >= boxes[:, 1] - grow) & (y < boxes[:, 3] + grow)
+    return in_grown_box(x, y, boxes, grow)
 
 
 def energy_pointing(maps, masks: np.ndarray) -> np.ndarray:

@@ -224,7 +224,7 @@ def attention_flow(
         result.logits.device,
         distilled=distilled,
         pool_attention=result.pool_attention,
-        pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
+        pool_include_prefix=geometry.pool_include_prefix,
     )  # [batch, token]
     factors = torch.stack(sink.factors, dim=1).cpu().numpy()  # [batch, layer, query, key]
     weights = weights.cpu().numpy()

@@ -10,7 +10,13 @@ once the forward treats some factors as constants (``detach``):
   the softmax's own gradient times its input) and each of the two products ``q k^T`` and ``A v`` passes half
   of the gradient to each operand (AttnLRP's uniform rule for bilinear products);
 - LayerNorm: the standard deviation is a constant (the centring is linear);
-- the MLP's activation: the ratio rule, f(x) = x * [f(x)/x] with the bracket a constant.
+- the MLP's activation: the ratio rule, f(x) = x * [f(x)/x] with the bracket a constant;
+- a gated MLP (``GluMlp``, ``SwiGLUPacked``, ``SwiGLU``: value * act(gate)): the gate is a constant (CP-LRP), or,
+  with ``rule="attnlrp"``, the ratio rule on the activation and the uniform rule (half the gradient to each
+  operand) on the product.
+
+Which rule each MLP and norm type gets is one table (:data:`MLP_RULES`, :data:`NORM_TYPES`); a model holding any
+other MLP or norm type is refused before anything runs, never explained with a rule that does not fit it.
 
 Then ``R_token = sum_d x[token, d] * grad[token, d]``. The network seen by this backward pass is linear in
 x, so with every bias zero the relevances of all tokens sum to the target logit (conservation; CP-LRP only,
@@ -25,13 +31,14 @@ average or attention pooling) goes through its own forward code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from timm.layers import Attention, AttentionPoolLatent, Mlp
+from timm.layers import Attention, AttentionPoolLatent, GluMlp, Mlp, SwiGLU
+from timm.layers import LayerNorm as TimmLayerNorm
 from torch import nn
 
 from ..capture import _fused_scale, attention_modules
@@ -40,7 +47,7 @@ from ..geometry import geometry_of
 from .pos_embed import patch_position_embeddings
 from .relevance import resolve_targets
 
-__all__ = ["LrpRule", "Lrp", "lrp"]
+__all__ = ["LrpRule", "Lrp", "lrp", "MLP_RULES", "NORM_TYPES", "check_lrp_support"]
 
 LrpRule = Literal["cp", "attnlrp"]
 
@@ -148,6 +155,65 @@ def _ratio(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
     return x * ratio.detach()
 
 
+def _mlp(module: Mlp, x: torch.Tensor) -> torch.Tensor:
+    """timm's ``Mlp.forward`` with the ratio rule on the activation."""
+    hidden = module.fc1(x)
+    return module.drop2(module.fc2(module.norm(module.drop1(_ratio(hidden, module.act(hidden))))))
+
+
+def _gated(value: torch.Tensor, gate: torch.Tensor, act: nn.Module, rule: LrpRule) -> torch.Tensor:
+    """value * act(gate) with the rule's constants: the gate a constant (cp), or ratio and uniform rules (attnlrp)."""
+    if rule == "cp":
+        return value * act(gate).detach()
+    return _half(value) * _half(_ratio(gate, act(gate)))
+
+
+def _glu_mlp(module: GluMlp, x: torch.Tensor, rule: LrpRule) -> torch.Tensor:
+    """timm's ``GluMlp.forward`` (``SwiGLUPacked`` too) with the rule's constants."""
+    first, second = module.fc1(x).chunk(2, dim=module.chunk_dim)
+    value, gate = (first, second) if module.gate_last else (second, first)
+    return module.drop2(module.fc2(module.norm(module.drop1(_gated(value, gate, module.act, rule)))))
+
+
+def _swiglu(module: SwiGLU, x: torch.Tensor, rule: LrpRule) -> torch.Tensor:
+    """timm's ``SwiGLU.forward`` with the rule's constants."""
+    hidden = _gated(module.fc1_x(x), module.fc1_g(x), module.act, rule)
+    return module.drop2(module.fc2(module.norm(module.drop1(hidden))))
+
+
+# MLP type -> its forward with the rule's constants (module, input, rule) -> output. Exact types: a subclass may
+# compute something else. SwiGLUPacked is GluMlp with SiLU and the gate first.
+MLP_RULES: dict[type, Callable[[nn.Module, torch.Tensor, LrpRule], torch.Tensor]] = {
+    Mlp: lambda m, x, rule: _mlp(m, x),
+    GluMlp: _glu_mlp,
+    SwiGLU: _swiglu,
+}
+# Norm types LRP handles (LayerNorm: the standard deviation a constant); nn.Identity stands for no norm.
+NORM_TYPES: tuple[type, ...] = (nn.LayerNorm, TimmLayerNorm)
+
+
+def _mlps(model: nn.Module) -> list[nn.Module]:
+    """Every MLP of the model: each block's ``mlp``, the attention pool's, and any module named like one."""
+    found = [block.mlp for block in getattr(model, "blocks", ()) if getattr(block, "mlp", None) is not None]
+    pool = getattr(model, "attn_pool", None)
+    if pool is not None and getattr(pool, "mlp", None) is not None:
+        found.append(pool.mlp)
+    named = [m for m in model.modules() if type(m).__name__.endswith(("Mlp", "GLU", "Glu"))]
+    return list({id(m): m for m in [*found, *named]}.values())
+
+
+def check_lrp_support(model: nn.Module) -> None:
+    """Refuse a model with an MLP or norm type that has no LRP rule here (one sentence, before any work)."""
+    names = sorted({type(m).__name__ for m in _mlps(model) if type(m) not in MLP_RULES}
+                   | {type(m).__name__ for m in model.modules() if "Norm" in type(m).__name__
+                      and type(m) not in NORM_TYPES})
+    if names:
+        known = ", ".join(t.__name__ for t in (*MLP_RULES, *NORM_TYPES))
+        raise NotAvailableError(
+            f"LRP has no rule for {', '.join(names)} in this model (it handles {known}); choose another method."
+        )
+
+
 def _position_relevance(model: nn.Module, grad: torch.Tensor, geometry) -> torch.Tensor:
     """sum over tokens of pos_embed . grad ``[batch]``: the relevance the position embeddings carry (NaN if undefined)."""
     nan = torch.full(grad.shape[:1], float("nan"), device=grad.device)
@@ -183,10 +249,12 @@ def _propagation(model: nn.Module, rule: LrpRule):
                 with_kwargs=True,
             ))
         for module in model.modules():
-            if isinstance(module, nn.LayerNorm):
+            if type(module) in NORM_TYPES:
                 handles.append(module.register_forward_hook(replace(lambda m, a, kw: _layer_norm(m, a[0]))))
-            elif isinstance(module, Mlp):
-                handles.append(module.act.register_forward_hook(lambda m, a, out: _ratio(a[0], out)))
+            elif type(module) in MLP_RULES:
+                rule_of = MLP_RULES[type(module)]
+                handles.append(module.register_forward_hook(
+                    replace(lambda m, a, kw, f=rule_of: f(m, a[0], rule))))
             elif isinstance(module, AttentionPoolLatent):
                 handles.append(module.register_forward_hook(replace(lambda m, a, kw: _pool(m, a[0], rule))))
         yield
@@ -218,6 +286,7 @@ def lrp(
         raise SettingsError(f"LRP rule {rule!r} is unknown; choose 'cp' or 'attnlrp'.")
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    check_lrp_support(model)
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     seen: list[torch.Tensor] = []
 

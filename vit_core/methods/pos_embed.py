@@ -14,14 +14,9 @@ from timm.layers import resample_abs_pos_embed
 from torch import nn
 
 from ..errors import NotAvailableError
+from ..geometry import as_pair
 
 __all__ = ["patch_position_embeddings", "pos_embed_similarity"]
-
-
-def _pair(value) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    return (int(value[0]), int(value[1]))
 
 
 def patch_position_embeddings(model: nn.Module, grid_size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -44,7 +39,7 @@ def patch_position_embeddings(model: nn.Module, grid_size: tuple[int, int] | Non
             f"{type(model).__name__} {reason}, so there is no position-embedding similarity to show."
         )
     patch_embed = getattr(model, "patch_embed", None)
-    trained = _pair(patch_embed.grid_size) if patch_embed is not None and patch_embed.grid_size is not None else None
+    trained = as_pair(patch_embed.grid_size) if patch_embed is not None and patch_embed.grid_size is not None else None
     prefix = 0 if getattr(model, "no_embed_class", False) else int(getattr(model, "num_prefix_tokens", 0))
     table = table.detach().float()[:, prefix:]  # [1, patch, dim]
     if trained is None or trained[0] * trained[1] != table.shape[1]:
@@ -52,7 +47,7 @@ def patch_position_embeddings(model: nn.Module, grid_size: tuple[int, int] | Non
             f"the position-embedding table has {table.shape[1]} patch entries that do not form the model's grid, "
             "so it cannot be shown as a grid."
         )
-    grid = trained if grid_size is None else _pair(grid_size)
+    grid = trained if grid_size is None else as_pair(grid_size)
     if grid != trained:
         table = resample_abs_pos_embed(table, new_size=list(grid), old_size=list(trained), num_prefix_tokens=0)
     return table[0].reshape(grid[0], grid[1], -1)

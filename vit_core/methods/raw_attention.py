@@ -64,11 +64,11 @@ def raw_attention(
             identity,
             geometry,
             pool_attention=pool,
-            pool_include_prefix=bool(getattr(model, "pool_include_prefix", False)),
+            pool_include_prefix=geometry.pool_include_prefix,
         )
     else:
         row = output_row(
-            fused, geometry, distilled=distilled, pool_include_prefix=bool(getattr(model, "pool_include_prefix", False))
+            fused, geometry, distilled=distilled, pool_include_prefix=geometry.pool_include_prefix
         )
     heatmap, prefix = split_tokens(row, geometry)
     return RawAttention(heatmap=heatmap, prefix_weights=prefix, logits=result.logits)

@@ -15,6 +15,7 @@ registers soak up attention, and that mass is reported, not hidden.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -22,7 +23,7 @@ import torch
 from ..errors import NotAvailableError, SettingsError
 from ..types import Geometry
 
-__all__ = ["DistilledReadout", "output_row", "readout_weights", "split_tokens", "readout"]
+__all__ = ["DistilledReadout", "output_row", "readout_weights", "split_tokens", "readout", "read_out_product"]
 
 DistilledReadout = Literal["cls", "dist", "mean"]
 
@@ -139,3 +140,23 @@ def readout(
         matrix, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix
     )
     return split_tokens(row, geometry)
+
+
+def read_out_product(
+    left_product: Callable[[torch.Tensor], torch.Tensor],
+    geometry: Geometry,
+    batch: int,
+    device: torch.device | str,
+    *,
+    distilled: DistilledReadout = "mean",
+    pool_attention: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Patch map ``[batch, gh, gw]`` and prefix weights ``[batch, prefix]`` of a streamed product's output row.
+
+    The readout is a linear map of the product's rows; its weights (:func:`readout_weights`) times the product,
+    ``left_product(weights) = weights @ B_L ... B_s``, is the output row, so the full matrix is never formed
+    (``RolloutSink.left_product``). Pooling follows the geometry (``pool_include_prefix`` included).
+    """
+    weights = readout_weights(geometry, batch, device, distilled=distilled, pool_attention=pool_attention,
+                              pool_include_prefix=geometry.pool_include_prefix)  # [batch, token]
+    return split_tokens(left_product(weights), geometry)

@@ -6,7 +6,6 @@ EN: dict[str, str] = {
     "nav.explore": "Explore",
     "nav.figure7": "The paper's Figure 7",
     "nav.lesson": "Lesson",
-    "nav.tour": "Guided tour",
     "nav.overview": "Image & patches",
     "nav.rollout": "Attention rollout",
     "nav.class_token": "Class-token attention",
@@ -108,6 +107,7 @@ EN: dict[str, str] = {
     "faith.method.rollout": "Attention rollout",
     "faith.method.flow": "Attention flow",
     "faith.method.relevance": "Class-specific relevance",
+    "faith.method.gradcam": "Grad-CAM",
     "faith.method.lrp": "Conservative LRP",
     "faith.method.random": "Random (baseline)",
     "faith.method.centre": "Centre prior (baseline)",
@@ -173,31 +173,6 @@ EN: dict[str, str] = {
     "RGB patch with the share of variance it explains (Dosovitskiy et al. 2021, Figure 7 left). Trained models "
     "show smooth, low-frequency bases, much like a CNN's first layer.",
     "filters.title": "Patch-embedding filters (principal components)",
-    # -- Guided tour
-    "tour.step": "Step",
-    "tour.patches.name": "Patches",
-    "tour.embedding.name": "Linear embedding",
-    "tour.position.name": "Position embeddings",
-    "tour.attention.name": "Attention",
-    "tour.rollout.name": "Rollout",
-    "tour.patches.text": "**An image is worth {gh} × {gw} words.** The Vision Transformer (Dosovitskiy et al. 2021) "
-    "cuts the {w} × {h} px image into {n} square patches of {ph} × {pw} px and reads them row by row, like words "
-    "in a sentence. In front of them it puts {tokens} ({prefix}); the class token is the one whose final state "
-    "makes the prediction.",
-    "tour.embedding.text": "**Linear embedding.** Each patch's {values} pixel values are multiplied by one learned "
-    "matrix into a {dim}-dimensional token. The rows of that matrix are filters; their principal components "
-    "(Figure 7, left) look like the smooth, edge- and colour-detecting bases a CNN learns in its first layer.",
-    "tour.position.text": "**Position embeddings.** Patches carry no position by themselves, so a learned vector is "
-    "added to each according to its index. Nobody tells the model the grid is 2-D; in the ViT paper the "
-    "embeddings of nearby patches end up similar (Figure 7, centre).",
-    "tour.attention.text": "**Self-attention.** In each of the {depth} layers, every token looks at every other "
-    "token; each of the {heads} heads learns its own way of looking. Here is where the class token looks in every "
-    "head of the last layer: some heads find the object, others look everywhere.",
-    "tour.no_cls": "This model has no class token; see “{query}”.",
-    "tour.rollout.text": "**Attention rollout.** One layer's attention says little about the input, because tokens "
-    "mix layer after layer. Rollout (Abnar & Zuidema 2020) multiplies the layers' attention, with the residual "
-    "connection added, to trace how much each input patch flows into the class token: the ViT paper's Figure 6, "
-    "drawn as there: the image darkened where little flows to the class token.",
     # -- Compare models
     "compare.same_random": "The same architecture with random weights",
     "compare.same_trained": "The same architecture with trained weights",
@@ -229,7 +204,6 @@ KO: dict[str, str] = {
     "nav.explore": "탐색",
     "nav.figure7": "논문의 그림 7",
     "nav.lesson": "단계별 수업",
-    "nav.tour": "안내 둘러보기",
     "nav.overview": "이미지와 패치",
     "nav.rollout": "어텐션 롤아웃",
     "nav.class_token": "클래스 토큰 어텐션",
@@ -322,6 +296,7 @@ KO: dict[str, str] = {
     "faith.method.rollout": "어텐션 롤아웃",
     "faith.method.flow": "어텐션 플로",
     "faith.method.relevance": "클래스별 관련도",
+    "faith.method.gradcam": "Grad-CAM (그래디언트 가중 클래스 활성화 맵)",
     "faith.method.lrp": "보존형 LRP (Conservative LRP)",
     "faith.method.random": "무작위 (기준선)",
     "faith.method.centre": "중앙 사전 분포 (기준선)",
@@ -383,29 +358,6 @@ KO: dict[str, str] = {
     "보여 줍니다(Dosovitskiy 외 2021, 그림 7 왼쪽). 학습된 모델은 CNN의 첫 레이어처럼 부드러운 저주파 기저를 "
     "보입니다.",
     "filters.title": "패치 임베딩 필터 (주성분)",
-    "tour.step": "단계",
-    "tour.patches.name": "패치",
-    "tour.embedding.name": "선형 임베딩",
-    "tour.position.name": "위치 임베딩",
-    "tour.attention.name": "어텐션",
-    "tour.rollout.name": "롤아웃",
-    "tour.patches.text": "**이미지 한 장은 {gh} × {gw}개의 단어입니다.** 비전 트랜스포머(Dosovitskiy 외 2021)는 "
-    "{w} × {h} px 이미지를 {ph} × {pw} px 정사각형 패치 {n}개로 자르고, 문장의 단어처럼 한 줄씩 읽습니다. 그 앞에 "
-    "{tokens}({prefix})을 붙이며, 마지막 상태로 예측을 만드는 것은 클래스 토큰입니다.",
-    "tour.embedding.text": "**선형 임베딩.** 각 패치의 픽셀 값 {values}개에 학습된 행렬 하나를 곱해 {dim}차원 토큰을 "
-    "만듭니다. 그 행렬의 행이 필터이고, 주성분(그림 7 왼쪽)은 CNN이 첫 레이어에서 배우는 부드러운 기저, 가장자리와 "
-    "색을 잡는 기저를 닮았습니다.",
-    "tour.position.text": "**위치 임베딩.** 패치 자체에는 위치 정보가 없어서, 순번에 따라 학습된 벡터를 하나씩 "
-    "더합니다. 격자가 2차원이라고 알려 준 적이 없는데도, ViT 논문에서는 가까운 패치의 임베딩이 비슷해집니다(그림 7 "
-    "가운데).",
-    "tour.attention.text": "**셀프 어텐션.** {depth}개 레이어마다 모든 토큰이 다른 모든 토큰을 봅니다. {heads}개 "
-    "헤드는 저마다 보는 방식을 배웁니다. 마지막 레이어의 각 헤드에서 클래스 토큰이 어디를 보는지 보여 줍니다: 물체를 "
-    "찾는 헤드도 있고, 모든 곳을 보는 헤드도 있습니다.",
-    "tour.no_cls": "이 모델에는 클래스 토큰이 없습니다. “{query}”를 보세요.",
-    "tour.rollout.text": "**어텐션 롤아웃.** 토큰이 레이어마다 섞이기 때문에 한 레이어의 어텐션만으로는 입력에 대해 "
-    "알 수 있는 것이 적습니다. 롤아웃(Abnar & Zuidema 2020)은 잔차 연결을 더한 각 레이어의 어텐션을 곱해, 입력 패치가 "
-    "클래스 토큰으로 얼마나 흘러가는지 추적합니다. ViT 논문의 그림 6과 같은 방식으로, 클래스 토큰으로 적게 흘러가는 "
-    "곳의 이미지를 어둡게 그렸습니다.",
     "compare.same_random": "같은 아키텍처, 무작위 가중치",
     "compare.same_trained": "같은 아키텍처, 학습된 가중치",
     "compare.with": "비교 대상",

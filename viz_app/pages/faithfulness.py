@@ -13,7 +13,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.evaluate import LOWER_IS_BETTER, summarise
-from vit_core.explain import METHODS
+from vit_core.explain import FAITHFULNESS_DEFAULT, METHODS, REGISTRY
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, mask_iou, pointing_game
 from viz_app import figures, resources, state
 from viz_app.faithfulness_data import method_results
@@ -26,8 +26,7 @@ geometry = ctx.geometry
 scene = resources.scene_ground_truth().get(ctx.image.sha256)
 objects = objects_in_view(scene, ctx.mapping) if scene else []
 
-NAMES = {method: "Grad-CAM" if method == "gradcam" else t(f"faith.method.{method}") for method in METHODS}
-DEFAULT = ["raw", "rollout", "relevance", "gradcam", "lrp", "random", "centre"]
+NAMES = {method: t(spec.label_key) for method, spec in REGISTRY.items()}
 MEASURES = ("positive_auc", "negative_auc", "deletion_auc", "insertion_auc", "pointing_game", "energy_pointing",
             "mask_iou")
 MEASURE_NAMES = {measure: t(f"faith.measure.{measure}") for measure in MEASURES}
@@ -50,7 +49,7 @@ if not ctx.predictions:
     st.stop()
 
 top = st.columns([3, 2])
-chosen = top[0].multiselect(t("faith.methods"), METHODS, default=DEFAULT, format_func=NAMES.get,
+chosen = top[0].multiselect(t("faith.methods"), METHODS, default=list(FAITHFULNESS_DEFAULT), format_func=NAMES.get,
                             key=state.FAITH_METHODS, help=t("faith.methods_help"))
 with top[1]:
     target = class_select(ctx, key=state.FAITH_TARGET, label=t("faith.explain"))
@@ -79,8 +78,9 @@ def draw_curves() -> None:
 
 
 STEPS = 2 * len(FRACTIONS) + 2 * len(PIXEL_FRACTIONS)  # removal both ways, deletion, insertion
-cheap = [m for m in chosen if m != "flow"]
-for group, text in ((cheap, t("faith.progress")), (["flow"] if "flow" in chosen else [], t("faith.progress_flow"))):
+cheap = [m for m in chosen if REGISTRY[m].cost != "slow"]
+slow = [m for m in chosen if REGISTRY[m].cost == "slow"]
+for group, text in ((cheap, t("faith.progress")), (slow, t("faith.progress_flow"))):
     if not group:
         continue
     bar = st.progress(0.0, text=text)

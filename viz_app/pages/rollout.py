@@ -62,14 +62,15 @@ def rollout_view() -> None:
     if outside_domain(ctx):
         st.caption(t("rollout.outside", overview=t("nav.overview")))
     controls = st.columns(4)
-    fusion = controls[0].selectbox(t("rollout.fusion"), HEAD_FUSIONS, key=state.FUSION,
-                                   format_func=lambda f: t(f"fusion.{f}"))
-    discard = controls[1].slider(t("rollout.discard"), 0.0, 0.95, 0.0, 0.05, key=state.DISCARD,
+    paper = RolloutSettings()  # the defaults' one home
+    fusion = controls[0].selectbox(t("rollout.fusion"), HEAD_FUSIONS, index=HEAD_FUSIONS.index(paper.head_fusion),
+                                   key=state.FUSION, format_func=lambda f: t(f"fusion.{f}"))
+    discard = controls[1].slider(t("rollout.discard"), 0.0, 0.95, paper.discard_ratio, 0.05, key=state.DISCARD,
                                  help=t("rollout.discard_help"))
-    residual = controls[2].slider(t("rollout.residual"), 0.0, 1.0, 0.5, 0.05, key=state.RESIDUAL,
+    residual = controls[2].slider(t("rollout.residual"), 0.0, 1.0, paper.residual_weight, 0.05, key=state.RESIDUAL,
                                   help=t("rollout.residual_help"))
-    start = controls[3].slider(t("rollout.start"), 0, max(geometry.depth - 1, 1), 0, key=state.START_LAYER,
-                               disabled=geometry.depth < 2)
+    start = controls[3].slider(t("rollout.start"), 0, max(geometry.depth - 1, 1), paper.start_layer,
+                               key=state.START_LAYER, disabled=geometry.depth < 2)
     render = render_controls(state.ROLLOUT_RENDER)
     look = st.columns([1, 2])
     truth = bool(objects) and look[0].toggle(
