@@ -40,6 +40,11 @@ MODELS = {
     "dinov2-swiglu": ("Dinov2Model", "Dinov2Config", dict(use_swiglu_ffn=True), _DINO_PROCESSOR),
     "dinov2-registers": ("Dinov2WithRegistersModel", "Dinov2WithRegistersConfig", dict(num_register_tokens=3),
                          _DINO_PROCESSOR),
+    # a linear head on [class token ; mean patch token], as the hub's facebook/dinov2-*-imagenet1k-1-layer
+    "dinov2-classifier": ("Dinov2ForImageClassification", "Dinov2Config", dict(layer_norm_eps=1e-6, id2label=_LABELS),
+                          _DINO_PROCESSOR),
+    "dinov2-registers-classifier": ("Dinov2WithRegistersForImageClassification", "Dinov2WithRegistersConfig",
+                                    dict(num_register_tokens=3, id2label=_LABELS), _DINO_PROCESSOR),
 }
 
 
@@ -96,6 +101,74 @@ def test_logits_and_every_layers_attention_equal_transformers(saved, key):
     pixel_values = torch.randn(2, *loaded.data_config["input_size"])
     logits, attention = _compare(loaded, _reference(saved[key]), pixel_values)
     assert logits < TOLERANCE and attention < TOLERANCE, (logits, attention)
+
+
+_CLASSIFIERS = ["dinov2-classifier", "dinov2-registers-classifier"]
+
+
+def _reference_tokens(reference, pixel_values: torch.Tensor):
+    """transformers' eager forward of a DINOv2 classifier: (logits, attentions in the graph, final normalised tokens)."""
+    out = reference(pixel_values=pixel_values, output_attentions=True, output_hidden_states=True)
+    base = getattr(reference, reference.base_model_prefix)
+    return out.logits, out.attentions, base.layernorm(out.hidden_states[-1])
+
+
+@pytest.mark.parametrize("key", _CLASSIFIERS)
+def test_dinov2_classifier_rollout_reads_half_class_row_half_mean_patch_row(saved, key):
+    """Rollout of a head on [class token ; mean patch token], by hand from transformers' own attention:
+    B_l = rownorm(0.5 mean_h A_l + 0.5 I), R = B_L ... B_1, row = 1/2 R[cls] + 1/2 mean over the patch rows
+    (registers in neither half); analyze's streamed rollout must equal it."""
+    from vit_core.analysis import analyze
+
+    loaded = load_model(str(saved[key]), device="cpu")
+    assert loaded.geometry.global_pool == "token+avg" and loaded.label_names == tuple(_LABELS.values())
+    torch.manual_seed(3)
+    pixel_values = torch.randn(2, *loaded.data_config["input_size"])
+    with torch.no_grad():
+        _, attentions, _ = _reference_tokens(_reference(saved[key]), pixel_values)
+    tokens, prefix = attentions[0].shape[-1], loaded.geometry.num_prefix_tokens
+    rolled = torch.eye(tokens).expand(2, tokens, tokens)
+    for attention in attentions:
+        factor = 0.5 * attention.mean(dim=1) + 0.5 * torch.eye(tokens)
+        rolled = (factor / factor.sum(dim=-1, keepdim=True)) @ rolled
+    row = 0.5 * rolled[:, 0] + 0.5 * rolled[:, prefix:].mean(dim=1)
+    expected = row[:, prefix:].reshape(2, *loaded.geometry.grid_size)
+    ours = torch.from_numpy(analyze(loaded, pixel_values, relevance=False, model_views=False).rollout)
+    assert (ours - expected).abs().max().item() < TOLERANCE
+    class_row_only = rolled[:, 0, prefix:].reshape(expected.shape)
+    assert (ours - class_row_only).abs().max().item() > 10 * TOLERANCE  # the mean patch row does enter
+
+
+@pytest.mark.parametrize("key", _CLASSIFIERS)
+def test_dinov2_classifier_relevance_follows_transformers_head(saved, key):
+    """Chefer et al.'s relevance on transformers' own model: dy_c/dA of its eager attention, R <- R + Abar R by
+    hand, read out as a R[cls] + (1 - a) mean_k R[k] with a each half's share of the target logit, from its own
+    final tokens and classifier weights; class_relevance on the loaded model must equal it."""
+    from vit_core.methods.relevance import class_relevance
+
+    loaded = load_model(str(saved[key]), device="cpu")
+    reference = _reference(saved[key])
+    torch.manual_seed(4)
+    pixel_values = torch.randn(2, *loaded.data_config["input_size"])
+    target = torch.tensor([3, 1])
+    logits, attentions, final = _reference_tokens(reference, pixel_values)
+    gradients = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), attentions)
+    tokens, prefix = attentions[0].shape[-1], loaded.geometry.num_prefix_tokens
+    relevance = torch.eye(tokens).expand(2, tokens, tokens)
+    for attention, gradient in zip(attentions, gradients, strict=True):
+        relevance = relevance + (gradient * attention).clamp(min=0).mean(dim=1) @ relevance
+    dim = final.shape[-1]
+    weight = reference.classifier.weight[target]
+    from_cls = (weight[:, :dim] * final[:, 0]).sum(-1).abs()
+    from_mean = (weight[:, dim:] * final[:, prefix:].mean(dim=1)).sum(-1).abs()
+    share = (from_cls / (from_cls + from_mean)).detach()[:, None]
+    row = share * relevance[:, 0] + (1 - share) * relevance[:, prefix:].mean(dim=1)
+    expected = row[:, prefix:].reshape(2, *loaded.geometry.grid_size).detach()
+    ours = class_relevance(loaded.model, pixel_values, target_class=target)
+    assert torch.equal(ours.target_class, target)
+    assert (ours.logits - logits.detach()).abs().max().item() < TOLERANCE
+    assert (ours.heatmap - expected).abs().max().item() < TOLERANCE
+    assert (share - 0.5).abs().max().item() > 0.05  # the weights are the head's, not a fixed 1/2
 
 
 def test_the_mapping_can_fail(saved, tmp_path):
@@ -228,9 +301,6 @@ def test_folder_refusals_are_one_sentence(saved, tmp_path):
     with pytest.raises(UnsupportedModelError, match="model type 'swin' is not supported"):
         load_model(str(tmp_path), device="cpu")
     config = json.loads((saved["dinov2"] / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps({**config, "architectures": ["Dinov2ForImageClassification"]}))
-    with pytest.raises(UnsupportedModelError, match="class token and the mean patch token"):
-        load_model(str(tmp_path), device="cpu")
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="holds none of model.safetensors, pytorch_model.bin"):
         load_model(str(tmp_path), device="cpu")

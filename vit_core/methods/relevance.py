@@ -8,6 +8,8 @@ with ``torch.autograd.grad`` on the captured probabilities themselves, so no bac
 layer's attention with another layer's gradient (vit-explain #6). An attention-pool ("map") head's weights get
 the same rule, ``clamp(dy_c/dA_pool * A_pool, min=0)``, before they read the patch relevance out of R; its
 gradient comes from the pool's output (the pool mixes values linearly), so the pool keeps its fused kernel.
+A head on the class token and the mean patch token (DINOv2's classifiers) reads R's class row and mean patch
+row weighted by each half's share of the target logit (``readout.class_token_share``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from torch import nn
 from ..capture import AttentionCapture
 from ..errors import SettingsError
 from ..geometry import geometry_of
-from ..types import Geometry
-from .readout import DistilledReadout, readout
+from ..types import CLASS_AND_MEAN_POOL, Geometry
+from .readout import DistilledReadout, class_token_share, head_input, readout
 
 __all__ = ["Relevance", "relevance_from_gradients", "resolve_targets", "class_relevance"]
 
@@ -122,7 +124,7 @@ def class_relevance(
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
     with torch.enable_grad():
-        with AttentionCapture(model, with_grad=True) as cap:
+        with AttentionCapture(model, with_grad=True) as cap, head_input(model) as features:
             logits = model(inputs)
         cap.check_complete()
         attention = cap.attention_list  # per layer [batch, head, query, key], in the graph
@@ -137,12 +139,14 @@ def class_relevance(
             # the pool's Abar before the head mean: clamp(dy_c/dA * A, min=0), read out like the weights themselves
             pool_weights = (cap.pool_attention_gradient(pool_gradient) * cap.pool_attention.float()).clamp(min=0)
         matrix = relevance_from_gradients(attention, gradients)
+        two_halves = geometry.global_pool == CLASS_AND_MEAN_POOL
         heatmap, prefix = readout(
             matrix,
             geometry,
             distilled=distilled,
             pool_attention=pool_weights,
             pool_include_prefix=geometry.pool_include_prefix,
+            cls_share=class_token_share(model.head, features[0], target) if two_halves else None,
         )
     return Relevance(
         heatmap=heatmap,
