@@ -4,6 +4,34 @@ from __future__ import annotations
 
 import timm
 import torch
+from timm.models import register_model
+
+CLASS_AND_MEAN = "test_vit_class_and_mean"
+
+
+def _register_class_and_mean() -> None:
+    """timm's test_vit with two registers and the head of transformers' DINOv2 classifiers, one linear layer on
+    [class token ; mean patch token] (``vit_core.hf_transformers.ClassAndMeanViT``), as a timm model name."""
+    from vit_core.hf_transformers import ClassAndMeanViT
+
+    if timm.is_model(CLASS_AND_MEAN):
+        return
+
+    def test_vit_class_and_mean(pretrained: bool = False, **kwargs) -> ClassAndMeanViT:
+        for factory_only in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
+            kwargs.pop(factory_only, None)
+        args = dict(img_size=160, patch_size=16, embed_dim=64, depth=6, num_heads=2, mlp_ratio=3,
+                    dynamic_img_size=True, reg_tokens=2, no_embed_class=True, num_classes=1000)
+        model = ClassAndMeanViT(**{**args, **kwargs})
+        cfg = timm.create_model("test_vit", pretrained=False, num_classes=0).pretrained_cfg
+        model.pretrained_cfg = {**cfg, "architecture": CLASS_AND_MEAN, "hf_hub_id": None, "tag": None,
+                                "input_size": (3, *model.patch_embed.img_size)}
+        return model
+
+    register_model(test_vit_class_and_mean)
+
+
+_register_class_and_mean()
 
 # id -> (timm architecture, create_model kwargs)
 LAYOUTS: dict[str, tuple[str, dict]] = {
@@ -17,6 +45,7 @@ LAYOUTS: dict[str, tuple[str, dict]] = {
     "patch14": ("test_vit", {"patch_size": 14, "img_size": 112}),
     "patch32": ("test_vit", {"patch_size": 32, "img_size": 256}),
     "non_square_input": ("test_vit", {"img_size": (96, 160)}),
+    "class_and_mean_registers": (CLASS_AND_MEAN, {}),  # DINOv2's classifier head (transformers)
 }
 
 
