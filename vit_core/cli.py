@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--out", type=Path, required=True, help="RESULT.npz")
     analyze.add_argument("--no-attention", action="store_true", help="leave out the full [B,L,H,N,N] attention")
     analyze.add_argument(
-        "--methods", default="rollout,relevance",
-        help="maps to write: rollout,relevance (default) and any of raw,flow,gradcam,lrp",
+        "--methods",
+        help="maps to write: rollout,relevance (default; rollout alone for a model without a classifier) and any of "
+        "raw,flow,gradcam,lrp",
     )
     _add_model_options(analyze)
     _add_rollout_options(analyze)
@@ -113,11 +114,14 @@ def run_analyze(args) -> int:
     from .evaluate import method_arrays
     from .explain import ExplainSettings, parse_methods
     from .images import load_image, preprocess_batch
+    from .predict import feature_note
 
     settings = _rollout_settings(args)
-    methods = parse_methods(args.methods)
+    methods = parse_methods("rollout,relevance" if args.methods is None else args.methods)
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
     loaded = _model_request(args).load()
+    if args.methods is None and not loaded.has_classifier:  # a backbone: nothing class-specific unless asked for
+        methods = ("rollout",)
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
     target = None if args.target_class is None else torch.full((len(images),), args.target_class, dtype=torch.long)
     result = analyze(
@@ -127,12 +131,15 @@ def run_analyze(args) -> int:
     on_device = pixel_values.to(loaded.device, loaded.dtype)
     extra = method_arrays(loaded.model, on_device, methods, target, ExplainSettings(rollout=settings))
     if extra:  # the provenance names the methods too, so a file says which maps it holds and how they were made
-        settings_used = {**result.provenance.settings, "methods": list(parse_methods(args.methods))}
+        settings_used = {**result.provenance.settings, "methods": list(methods)}
         result = dataclasses.replace(
             result, **extra, provenance=dataclasses.replace(result.provenance, settings=settings_used)
         )
     result.to_npz(args.out)
-    _print_top5([p.name for p in args.images], result.logits, loaded.label_names, loaded.class_output)
+    if loaded.has_classifier:
+        _print_top5([p.name for p in args.images], result.logits, loaded.label_names, loaded.class_output)
+    else:
+        print(feature_note(loaded.geometry))
     print(f"wrote {args.out}")
     return 0
 

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .errors import ImageError, SettingsError
+from .errors import ImageError, NotAvailableError, SettingsError
 from .explain import BASELINES, ExplainSettings, explanation_maps, parse_methods
 from .faithfulness import (
     convention,
@@ -302,6 +302,11 @@ def run_evaluate(args, load: Callable, rollout_settings: Callable, write_npz: Ca
     paths = find_images(args.source)
     loaded = load(args)
     model = loaded.model
+    if not loaded.has_classifier:  # every measure follows the target class's probability
+        raise NotAvailableError(
+            "evaluate measures how a class's probability falls as patches go, and this model has no classifier; "
+            "choose a model with one."
+        )
     measures: dict[str, dict[str, list]] = {name: {} for name in methods}
     curves: dict[str, dict[str, list]] = {name: {} for name in methods}
     targets, names, sanity_pixels, sanity_targets = [], [], [], []

@@ -23,7 +23,7 @@ from torch import nn
 from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
 from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
-from .predict import CLASS_OUTPUTS
+from .predict import CLASS_OUTPUTS, has_classifier
 from .types import Geometry
 
 __all__ = [
@@ -81,6 +81,11 @@ class LoadedModel:
     class_output: str = "softmax"
     seed: int | None = None
     weights_file: Path | None = None
+
+    @property
+    def has_classifier(self) -> bool:
+        """False for a backbone (``num_classes`` 0: its output is its pooled feature, with no classes to rank)."""
+        return has_classifier(self.model)
 
     @property
     def model_id(self) -> str:

@@ -23,6 +23,7 @@ from torch import nn
 from ..capture import AttentionCapture
 from ..errors import SettingsError
 from ..geometry import geometry_of
+from ..predict import require_classifier
 from ..types import CLASS_AND_MEAN_POOL, Geometry
 from .readout import DistilledReadout, class_token_share, head_input, readout
 
@@ -121,6 +122,7 @@ def class_relevance(
     """
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    require_classifier(model, "class-specific relevance (Chefer et al. 2021)")
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
     with torch.enable_grad():
