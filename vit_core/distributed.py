@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from .batch import (
-    BatchOptions, BatchReport, ImageFiles, analyse_decoded, analyze_reduced, batch_provenance, open_store, options_for,
+    BatchOptions,
+    BatchReport,
+    ImageFiles,
+    analyse_decoded,
+    analyze_reduced,
+    batch_provenance,
+    open_store,
+    options_for,
 )
 from .errors import SettingsError, VitCoreError
 from .loading import ModelRequest
