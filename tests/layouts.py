@@ -5,6 +5,34 @@ from __future__ import annotations
 import timm
 import torch
 from timm.layers import SwiGLUPacked
+from timm.models import register_model
+
+CLASS_AND_MEAN = "test_vit_class_and_mean"
+
+
+def _register_class_and_mean() -> None:
+    """timm's test_vit with two registers and the head of transformers' DINOv2 classifiers, one linear layer on
+    [class token ; mean patch token] (``vit_core.hf_transformers.ClassAndMeanViT``), as a timm model name."""
+    from vit_core.hf_transformers import ClassAndMeanViT
+
+    if timm.is_model(CLASS_AND_MEAN):
+        return
+
+    def test_vit_class_and_mean(pretrained: bool = False, **kwargs) -> ClassAndMeanViT:
+        for factory_only in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
+            kwargs.pop(factory_only, None)
+        args = dict(img_size=160, patch_size=16, embed_dim=64, depth=6, num_heads=2, mlp_ratio=3,
+                    dynamic_img_size=True, reg_tokens=2, no_embed_class=True, num_classes=1000)
+        model = ClassAndMeanViT(**{**args, **kwargs})
+        cfg = timm.create_model("test_vit", pretrained=False, num_classes=0).pretrained_cfg
+        model.pretrained_cfg = {**cfg, "architecture": CLASS_AND_MEAN, "hf_hub_id": None, "tag": None,
+                                "input_size": (3, *model.patch_embed.img_size)}
+        return model
+
+    register_model(test_vit_class_and_mean)
+
+
+_register_class_and_mean()
 
 # id -> (timm architecture, create_model kwargs)
 LAYOUTS: dict[str, tuple[str, dict]] = {
@@ -20,6 +48,7 @@ LAYOUTS: dict[str, tuple[str, dict]] = {
     "non_square_input": ("test_vit", {"img_size": (96, 160)}),
     # DINOv2-g's MLP: SwiGLU packed into one fc1 (timm's vit_giant_patch14_dinov2 builds it this way)
     "swiglu_packed": ("test_vit", {"mlp_layer": SwiGLUPacked, "act_layer": "silu", "mlp_ratio": 2.0}),
+    "class_and_mean_registers": (CLASS_AND_MEAN, {}),  # DINOv2's classifier head (transformers)
 }
 
 

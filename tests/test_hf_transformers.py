@@ -40,6 +40,11 @@ MODELS = {
     "dinov2-swiglu": ("Dinov2Model", "Dinov2Config", dict(use_swiglu_ffn=True), _DINO_PROCESSOR),
     "dinov2-registers": ("Dinov2WithRegistersModel", "Dinov2WithRegistersConfig", dict(num_register_tokens=3),
                          _DINO_PROCESSOR),
+    # a linear head on [class token ; mean patch token], as the hub's facebook/dinov2-*-imagenet1k-1-layer
+    "dinov2-classifier": ("Dinov2ForImageClassification", "Dinov2Config", dict(layer_norm_eps=1e-6, id2label=_LABELS),
+                          _DINO_PROCESSOR),
+    "dinov2-registers-classifier": ("Dinov2WithRegistersForImageClassification", "Dinov2WithRegistersConfig",
+                                    dict(num_register_tokens=3, id2label=_LABELS), _DINO_PROCESSOR),
 }
 
 
@@ -96,6 +101,74 @@ def test_logits_and_every_layers_attention_equal_transformers(saved, key):
     pixel_values = torch.randn(2, *loaded.data_config["input_size"])
     logits, attention = _compare(loaded, _reference(saved[key]), pixel_values)
     assert logits < TOLERANCE and attention < TOLERANCE, (logits, attention)
+
+
+_CLASSIFIERS = ["dinov2-classifier", "dinov2-registers-classifier"]
+
+
+def _reference_tokens(reference, pixel_values: torch.Tensor):
+    """transformers' eager forward of a DINOv2 classifier: (logits, attentions in the graph, final normalised tokens)."""
+    out = reference(pixel_values=pixel_values, output_attentions=True, output_hidden_states=True)
+    base = getattr(reference, reference.base_model_prefix)
+    return out.logits, out.attentions, base.layernorm(out.hidden_states[-1])
+
+
+@pytest.mark.parametrize("key", _CLASSIFIERS)
+def test_dinov2_classifier_rollout_reads_half_class_row_half_mean_patch_row(saved, key):
+    """Rollout of a head on [class token ; mean patch token], by hand from transformers' own attention:
+    B_l = rownorm(0.5 mean_h A_l + 0.5 I), R = B_L ... B_1, row = 1/2 R[cls] + 1/2 mean over the patch rows
+    (registers in neither half); analyze's streamed rollout must equal it."""
+    from vit_core.analysis import analyze
+
+    loaded = load_model(str(saved[key]), device="cpu")
+    assert loaded.geometry.global_pool == "token+avg" and loaded.label_names == tuple(_LABELS.values())
+    torch.manual_seed(3)
+    pixel_values = torch.randn(2, *loaded.data_config["input_size"])
+    with torch.no_grad():
+        _, attentions, _ = _reference_tokens(_reference(saved[key]), pixel_values)
+    tokens, prefix = attentions[0].shape[-1], loaded.geometry.num_prefix_tokens
+    rolled = torch.eye(tokens).expand(2, tokens, tokens)
+    for attention in attentions:
+        factor = 0.5 * attention.mean(dim=1) + 0.5 * torch.eye(tokens)
+        rolled = (factor / factor.sum(dim=-1, keepdim=True)) @ rolled
+    row = 0.5 * rolled[:, 0] + 0.5 * rolled[:, prefix:].mean(dim=1)
+    expected = row[:, prefix:].reshape(2, *loaded.geometry.grid_size)
+    ours = torch.from_numpy(analyze(loaded, pixel_values, relevance=False, model_views=False).rollout)
+    assert (ours - expected).abs().max().item() < TOLERANCE
+    class_row_only = rolled[:, 0, prefix:].reshape(expected.shape)
+    assert (ours - class_row_only).abs().max().item() > 10 * TOLERANCE  # the mean patch row does enter
+
+
+@pytest.mark.parametrize("key", _CLASSIFIERS)
+def test_dinov2_classifier_relevance_follows_transformers_head(saved, key):
+    """Chefer et al.'s relevance on transformers' own model: dy_c/dA of its eager attention, R <- R + Abar R by
+    hand, read out as a R[cls] + (1 - a) mean_k R[k] with a each half's share of the target logit, from its own
+    final tokens and classifier weights; class_relevance on the loaded model must equal it."""
+    from vit_core.methods.relevance import class_relevance
+
+    loaded = load_model(str(saved[key]), device="cpu")
+    reference = _reference(saved[key])
+    torch.manual_seed(4)
+    pixel_values = torch.randn(2, *loaded.data_config["input_size"])
+    target = torch.tensor([3, 1])
+    logits, attentions, final = _reference_tokens(reference, pixel_values)
+    gradients = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), attentions)
+    tokens, prefix = attentions[0].shape[-1], loaded.geometry.num_prefix_tokens
+    relevance = torch.eye(tokens).expand(2, tokens, tokens)
+    for attention, gradient in zip(attentions, gradients, strict=True):
+        relevance = relevance + (gradient * attention).clamp(min=0).mean(dim=1) @ relevance
+    dim = final.shape[-1]
+    weight = reference.classifier.weight[target]
+    from_cls = (weight[:, :dim] * final[:, 0]).sum(-1).abs()
+    from_mean = (weight[:, dim:] * final[:, prefix:].mean(dim=1)).sum(-1).abs()
+    share = (from_cls / (from_cls + from_mean)).detach()[:, None]
+    row = share * relevance[:, 0] + (1 - share) * relevance[:, prefix:].mean(dim=1)
+    expected = row[:, prefix:].reshape(2, *loaded.geometry.grid_size).detach()
+    ours = class_relevance(loaded.model, pixel_values, target_class=target)
+    assert torch.equal(ours.target_class, target)
+    assert (ours.logits - logits.detach()).abs().max().item() < TOLERANCE
+    assert (ours.heatmap - expected).abs().max().item() < TOLERANCE
+    assert (share - 0.5).abs().max().item() > 0.05  # the weights are the head's, not a fixed 1/2
 
 
 def test_the_mapping_can_fail(saved, tmp_path):
@@ -229,9 +302,6 @@ def test_folder_refusals_are_one_sentence(saved, tmp_path):
     with pytest.raises(UnsupportedModelError, match="model type 'swin' is not supported"):
         load_model(str(tmp_path), device="cpu")
     config = json.loads((saved["dinov2"] / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps({**config, "architectures": ["Dinov2ForImageClassification"]}))
-    with pytest.raises(UnsupportedModelError, match="class token and the mean patch token"):
-        load_model(str(tmp_path), device="cpu")
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="holds none of model.safetensors, pytorch_model.bin"):
         load_model(str(tmp_path), device="cpu")
@@ -344,6 +414,47 @@ def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
     assert not app.exception and len(app.error) == 1 and "config.json" in app.error[0].value
 
 
+def _visible_bars(app) -> list[str]:
+    """Every bar label of every plotly chart on the page (the overview's class bars)."""
+    return [str(label) for chart in app.get("plotly_chart") for trace in json.loads(chart.proto.spec)["data"]
+            if trace.get("type") == "bar" for label in (trace.get("y") or [])]
+
+
+@pytest.mark.slow
+def test_app_shows_a_backbone_as_one_and_a_dinov2_classifiers_classes(saved, local_hub):
+    """A Dinov2Model folder: the overview shows a sentence and no class bars ("class 4 8.0%" from a feature vector
+    before), the rollout page says relevance needs a head; a Dinov2ForImageClassification folder then shows its
+    own classes as bars."""
+    import re
+
+    from streamlit.testing.v1 import AppTest
+
+    from viz_app import state
+
+    app_file = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+    _serve(local_hub, saved["vit-classifier"])  # the first preset's repository, loaded when the entry is chosen
+    app = AppTest.from_file(app_file, default_timeout=120)
+    app.run()
+    app.selectbox(key=state.MODEL_CHOICE).set_value(state.HF_TRANSFORMERS).run()
+    app.selectbox(key=state.HF_PRESET).set_value(state.HF_OTHER).run()
+    app.text_input(key=state.HF_NAME).input(str(saved["dinov2"])).run()
+    app.switch_page("viz_app/pages/overview.py").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert app.session_state[state.CONTEXT].loaded.name == str(saved["dinov2"].resolve())
+    notes = [i.value for i in app.info]
+    assert any("no classification head" in n and "a feature of 32 numbers" in n for n in notes), notes
+    assert _visible_bars(app) == []
+    shown = " ".join(str(e.value) for kind in ("markdown", "caption", "info") for e in app.get(kind))
+    assert not re.search(r"class \d+ \d", shown)
+    app.switch_page("viz_app/pages/rollout.py").run()
+    assert not app.exception and "Relevance needs a classification head; this model has none." in [i.value for i in app.info]
+    app.text_input(key=state.HF_NAME).input(str(saved["dinov2-classifier"])).run()
+    app.switch_page("viz_app/pages/overview.py").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert sorted(_visible_bars(app)) == sorted(_LABELS.values())
+    assert not any("no classification head" in i.value for i in app.info)
+
+
 # -- the command line takes the same names ------------------------------------------------------------------------
 def test_cli_analyzes_with_a_transformers_folder_and_hub_name(saved, local_hub, tmp_path, capsys):
     import numpy as np
@@ -366,3 +477,72 @@ def test_cli_analyzes_with_a_transformers_folder_and_hub_name(saved, local_hub, 
     local_hub.files.clear()
     assert main(["analyze", str(image), "--model", "hf-hub:someone/nothing", "--device", "cpu", "--out", str(hub_out)]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def _noise_images(folder: Path, count: int = 2) -> list[Path]:
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    paths = [folder / f"noise{i}.png" for i in range(count)]
+    for i, path in enumerate(paths):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(path)
+    return paths
+
+
+def test_cli_prints_a_dinov2_classifiers_classes_and_writes_its_relevance(saved, tmp_path, capsys):
+    import numpy as np
+
+    from vit_core.cli import main
+
+    [image] = _noise_images(tmp_path / "images", 1)
+    out = tmp_path / "classifier.npz"
+    assert main(["analyze", str(image), "--model", str(saved["dinov2-classifier"]), "--device", "cpu",
+                 "--out", str(out), "--methods", "rollout,relevance,gradcam,lrp"]) == 0
+    printed = capsys.readouterr().out.splitlines()[0]
+    assert printed.startswith("noise0.png: ") and sum(label in printed for label in _LABELS.values()) == 5
+    with np.load(out) as result:
+        assert result["logits"].shape == (1, 5) and result["relevance"].shape == (1, 3, 3)
+        assert np.isfinite(result["gradcam"]).all() and np.isfinite(result["lrp"]).all()
+
+
+def test_a_backbone_on_the_command_line_shows_no_classes(saved, tmp_path, capsys):
+    """A Dinov2Model folder (num_classes 0: its output is a feature vector): analyze prints no top-5 "classes" but
+    one line saying what its maps explain, and writes rollout without relevance; a class-specific method asked for
+    is refused in one sentence before any file is written; batch writes no top-5; evaluate refuses."""
+    import numpy as np
+
+    from vit_core.cli import main
+
+    images = _noise_images(tmp_path / "images")
+    backbone = str(saved["dinov2"])
+    assert load_model(backbone, device="cpu").has_classifier is False
+    assert load_model(str(saved["dinov2-classifier"]), device="cpu").has_classifier is True
+    out = tmp_path / "backbone.npz"
+    assert main(["analyze", *map(str, images), "--model", backbone, "--device", "cpu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        "No classes: this model has no classifier and outputs a 32-number feature (its class token); rollout, raw "
+        "attention and attention flow show where that feature draws from, and class-specific maps (relevance, "
+        "Grad-CAM, LRP) are not offered.",
+        f"wrote {out}",
+    ]
+    with np.load(out) as result:
+        assert result["rollout"].shape == (2, 3, 3) and "relevance" not in result.files
+    for method, name in (("relevance", "class-specific relevance"), ("gradcam", "Grad-CAM"), ("lrp", "LRP")):
+        refused = tmp_path / f"{method}.npz"
+        assert main(["analyze", str(images[0]), "--model", backbone, "--device", "cpu", "--out", str(refused),
+                     "--methods", f"rollout,{method}"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith(f"error: {name}") and "has no classifier" in error
+        assert error.replace("et al. ", "").count(". ") == 0  # one sentence
+        assert "\n" not in error and not refused.exists()
+    batch = tmp_path / "batch.npz"
+    assert main(["batch", str(tmp_path / "images"), "--model", backbone, "--device", "cpu", "--out", str(batch)]) == 0
+    with np.load(batch) as result:
+        assert result["rollout"].shape == (2, 3, 3)
+        assert not {"top5_index", "top5_probability", "relevance"} & set(result.files)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "images"), "--model", backbone, "--device", "cpu",
+                 "--out", str(tmp_path / "report.json"), "--no-progress"]) == 2
+    assert "has no classifier" in capsys.readouterr().err and not (tmp_path / "report.json").exists()

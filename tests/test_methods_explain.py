@@ -78,6 +78,8 @@ def test_raw_attention_is_the_readout_row_of_the_last_layer(layout, fusion):
         row = 0.5 * (fuse(probs)[:, 0] + fuse(probs)[:, 1])
     elif g.global_pool == "token":
         row = fuse(probs)[:, 0]
+    elif g.global_pool == "token+avg":  # [class token ; mean patch token]: half of the head's features each
+        row = 0.5 * fuse(probs)[:, 0] + 0.5 * fuse(probs)[:, p:].mean(1)
     else:  # average pooling over the patch tokens
         row = fuse(probs)[:, p:].mean(1)
     expected = row[:, p:].reshape(-1, *g.grid_size)

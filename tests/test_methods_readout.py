@@ -44,6 +44,8 @@ def _row_of(model, cap: Capture, matrix: torch.Tensor, distilled: str = "mean") 
     if g.has_dist_token:
         rows = {"cls": matrix[:, 0], "dist": matrix[:, 1], "mean": (matrix[:, 0] + matrix[:, 1]) / 2}
         return rows[distilled]
+    if g.global_pool == "token+avg":  # [class token ; mean patch token]: half of the head's features each
+        return 0.5 * matrix[:, 0] + 0.5 * matrix[:, g.num_prefix_tokens:].mean(1)
     if g.global_pool == "token":
         return matrix[:, 0]
     start = 0 if model.pool_include_prefix else g.num_prefix_tokens

@@ -33,3 +33,29 @@ def test_top_k_reads_the_logits_as_the_model_says():
 def test_an_unknown_class_output_is_refused():
     with pytest.raises(ValueError, match="softmax, sigmoid"):
         class_probabilities(torch.zeros(1, 3), "tanh")
+
+
+def test_class_specific_methods_refuse_a_backbone_in_one_sentence():
+    """A timm backbone (num_classes=0) outputs its feature: relevance, Grad-CAM and LRP refuse it rather than explain
+    the argmax of a feature vector; the same architecture with a classifier is explained."""
+    import timm
+
+    from vit_core.errors import NotAvailableError
+    from vit_core.geometry import geometry_of
+    from vit_core.methods.gradcam import gradcam
+    from vit_core.methods.lrp import lrp
+    from vit_core.methods.relevance import class_relevance
+    from vit_core.predict import feature_note, has_classifier
+
+    torch.manual_seed(0)
+    backbone = timm.create_model("test_vit", pretrained=False, num_classes=0, img_size=32).eval()
+    classifier = timm.create_model("test_vit", pretrained=False, num_classes=3, img_size=32).eval()
+    pixels = torch.randn(1, 3, 32, 32)
+    assert not has_classifier(backbone) and has_classifier(classifier)
+    for method in (class_relevance, gradcam, lrp):
+        with pytest.raises(NotAvailableError, match="explains a class, and this model has no classifier") as refused:
+            method(backbone, pixels)
+        assert refused.value.args[0].replace("et al. ", "").count(". ") == 0
+        assert method(classifier, pixels).heatmap.shape == (1, 2, 2)
+    note = feature_note(geometry_of(backbone))
+    assert "outputs a 64-number feature (its class token)" in note

@@ -14,7 +14,7 @@ import glob
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from .analysis import RolloutSettings, analysis_settings, analyze
 from .errors import ImageError, SettingsError
 from .images import load_image, preprocess
 from .loading import LoadedModel
-from .predict import class_probabilities
+from .predict import class_probabilities, has_classifier
 from .provenance import Provenance, provenance_of
 from .result_files import ResultStore
 
@@ -40,6 +40,7 @@ __all__ = [
     "batch_provenance",
     "find_images",
     "open_store",
+    "options_for",
     "run_batch",
     "split_on_out_of_memory",
 ]
@@ -89,11 +90,17 @@ def analyze_reduced(
         attention="none", model_views=False, keep_pixels=False,
     )
     arrays = result.arrays()
-    probs = class_probabilities(torch.from_numpy(result.logits), class_output)  # [batch, classes]
-    probabilities, indices = probs.topk(min(TOP_K, probs.shape[-1]))
-    arrays["top5_index"] = indices.numpy().astype(np.int64)
-    arrays["top5_probability"] = probabilities.numpy().astype(np.float32)
+    if has_classifier(model):  # a backbone's output is its feature: no classes to rank
+        probs = class_probabilities(torch.from_numpy(result.logits), class_output)  # [batch, classes]
+        probabilities, indices = probs.topk(min(TOP_K, probs.shape[-1]))
+        arrays["top5_index"] = indices.numpy().astype(np.int64)
+        arrays["top5_probability"] = probabilities.numpy().astype(np.float32)
     return {k: v for k, v in arrays.items() if k in PER_IMAGE_KEYS}
+
+
+def options_for(loaded: LoadedModel, options: BatchOptions) -> BatchOptions:
+    """`options` as they apply to `loaded`: a model without a classifier has no class relevance to compute."""
+    return options if loaded.has_classifier or not options.relevance else replace(options, relevance=False)
 
 
 def batch_provenance(loaded: LoadedModel, options: BatchOptions) -> Provenance:
@@ -216,6 +223,7 @@ def run_batch(
         ResultFileError: `out` holds another model's or other settings' results (and not ``options.overwrite``).
     """
     started = time.perf_counter()
+    options = options_for(loaded, options)
     store = open_store(Path(out), batch_provenance(loaded, options), loaded, overwrite=options.overwrite)
     finished = store.finished_paths()
     todo = [p for p in paths if str(p) not in finished]

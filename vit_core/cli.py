@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     others = [m for m in ANALYZE_METHODS if m not in ANALYZE_DEFAULT]
     analyze.add_argument(
-        "--methods", default=",".join(ANALYZE_DEFAULT),
-        help=f"maps to write: {','.join(ANALYZE_DEFAULT)} (default) and any of {','.join(others)}",
+        "--methods",
+        help=f"maps to write: {','.join(ANALYZE_DEFAULT)} (default; rollout alone for a model without a classifier) "
+        f"and any of {','.join(others)}",
     )
     _add_model_options(analyze)
     _add_rollout_options(analyze)
@@ -177,15 +178,18 @@ def run_analyze(args) -> int:
 
     from .analysis import analyze
     from .evaluate import method_arrays
-    from .explain import REGISTRY, ExplainSettings, parse_methods
+    from .explain import ANALYZE_DEFAULT, REGISTRY, ExplainSettings, parse_methods
     from .images import load_image, preprocess_batch
+    from .predict import feature_note
 
     settings = _rollout_settings(args)
-    methods = parse_methods(args.methods)
+    methods = parse_methods(",".join(ANALYZE_DEFAULT) if args.methods is None else args.methods)
     _refuse_target_class(args, any(REGISTRY[m].class_specific for m in methods),
                          f"--methods {','.join(methods)} names none")
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
     loaded = _model_request(args).load()
+    if args.methods is None and not loaded.has_classifier:  # a backbone: nothing class-specific unless asked for
+        methods = ("rollout",)
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
     target = None if args.target_class is None else torch.full((len(images),), args.target_class, dtype=torch.long)
     result = analyze(
@@ -195,12 +199,15 @@ def run_analyze(args) -> int:
     on_device = pixel_values.to(loaded.device, loaded.dtype)
     extra = method_arrays(loaded.model, on_device, methods, target, ExplainSettings(rollout=settings))
     if extra:  # the provenance names the methods too, so a file says which maps it holds and how they were made
-        settings_used = {**result.provenance.settings, "methods": list(parse_methods(args.methods))}
+        settings_used = {**result.provenance.settings, "methods": list(methods)}
         result = dataclasses.replace(
             result, **extra, provenance=dataclasses.replace(result.provenance, settings=settings_used)
         )
     result.to_npz(args.out)
-    _print_top5([p.name for p in args.images], result.logits, loaded.label_names, loaded.class_output)
+    if loaded.has_classifier:
+        _print_top5([p.name for p in args.images], result.logits, loaded.label_names, loaded.class_output)
+    else:
+        print(feature_note(loaded.geometry))
     print(_attention_line(args.attention, result, loaded.geometry))
     print(f"wrote {args.out}")
     return 0

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import BatchOptions, BatchReport, ImageFiles, analyse_decoded, analyze_reduced, batch_provenance, open_store
+from .batch import (
+    BatchOptions,
+    BatchReport,
+    ImageFiles,
+    analyse_decoded,
+    analyze_reduced,
+    batch_provenance,
+    open_store,
+    options_for,
+)
 from .errors import SettingsError, VitCoreError
 from .loading import ModelRequest
 from .provenance import Provenance
@@ -63,6 +72,7 @@ def run_batch_on_ray(
 
     started = time.perf_counter()
     probe = request.load(device="cpu", dtype="float32")  # fail fast, read geometry, hash the weights
+    options = options_for(probe, options)
     provenance = batch_provenance(probe, options)
     # what the actors run on: the requested dtype, and the device as requested (each worker resolves "auto")
     provenance = replace(provenance, dtype=request.dtype, device=f"{request.device} (Ray workers)")

@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .errors import ImageError, SettingsError
+from .errors import ImageError, NotAvailableError, SettingsError
 from .evaluate_report import (
     CURVE_MEASURES,
     LOWER_IS_BETTER,
@@ -250,6 +250,11 @@ def run_evaluate(request, options: EvaluateOptions) -> dict:
     paths = find_images(options.source)
     loaded = request.load()
     model = loaded.model
+    if not loaded.has_classifier:  # every measure follows the target class's probability
+        raise NotAvailableError(
+            "evaluate measures how a class's probability falls as patches go, and this model has no classifier; "
+            "choose a model with one."
+        )
     measures: dict[str, dict[str, list]] = {name: {} for name in methods}
     curves: dict[str, dict[str, list]] = {name: {} for name in methods}
     targets, names, sanity_pixels, sanity_targets = [], [], [], []

@@ -2,8 +2,9 @@
 
 transformers is not imported: a transformers checkpoint is a ``config.json``, a state dict and an optional
 ``preprocessor_config.json``, and this module maps them onto timm's ``VisionTransformer`` (or
-``VisionTransformerDistilled`` for DeiT's distillation token) through the key table below, so capture, the
-methods, the app and the batch command work on them unchanged. Pure functions of dicts and tensors: reading the
+``VisionTransformerDistilled`` for DeiT's distillation token, :class:`ClassAndMeanViT` for DINOv2's image
+classifiers) through the key table below, so capture, the methods, the app and the batch command work on them
+unchanged. Pure functions of dicts and tensors: reading the
 files (hub or folder) is ``vit_core.loading``'s concern.
 
 Position embeddings: transformers resamples them on the fly to the input's grid (bicubic, align_corners=False;
@@ -26,8 +27,11 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from .errors import CheckpointError, UnsupportedModelError
+from .types import CLASS_AND_MEAN_POOL
 
-__all__ = ["SUPPORTED_MODEL_TYPES", "TransformersViT", "config_format", "convert_state_dict", "read_config"]
+__all__ = [
+    "SUPPORTED_MODEL_TYPES", "ClassAndMeanViT", "TransformersViT", "config_format", "convert_state_dict", "read_config",
+]
 
 SUPPORTED_MODEL_TYPES = ("vit", "deit", "dinov2", "dinov2_with_registers")
 
@@ -88,13 +92,43 @@ def config_format(config: dict) -> str | None:
     return None
 
 
+class ClassAndMeanViT(VisionTransformer):
+    """timm's ViT with the head of transformers' ``Dinov2ForImageClassification`` (and its registers variant).
+
+    One linear layer reads the final (normalised) class token and the mean of the final patch tokens side by
+    side: ``logits = head([x_cls ; mean_k x_k])``, registers in neither half, so ``head.weight`` is
+    ``[classes, 2 * embed_dim]``, class-token half first. ``global_pool`` is :data:`CLASS_AND_MEAN_POOL`, which
+    the read-out of every map follows (:func:`vit_core.methods.readout.output_row`).
+    """
+
+    def __init__(self, *, num_classes: int, **kwargs) -> None:
+        super().__init__(num_classes=0, global_pool="token", **kwargs)
+        self.global_pool = CLASS_AND_MEAN_POOL
+        self.num_classes = num_classes
+        self.head_hidden_size = 2 * self.embed_dim
+        self.head = nn.Linear(2 * self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+
+    def pool(self, x: torch.Tensor, pool_type: str | None = None) -> torch.Tensor:
+        """``[batch, token, dim]`` -> ``[batch, 2 * dim]``: the class token, then the mean patch token."""
+        if pool_type not in (None, CLASS_AND_MEAN_POOL):
+            return super().pool(x, pool_type)
+        return torch.cat([x[:, 0], x[:, self.num_prefix_tokens:].mean(dim=1)], dim=-1)
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        if global_pool not in (None, CLASS_AND_MEAN_POOL):
+            raise UnsupportedModelError("this DINOv2 classifier's head reads the class and mean patch tokens; keep its pooling.")
+        self.num_classes = num_classes
+        self.head = nn.Linear(2 * self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+
+
 @dataclass(frozen=True)
 class TransformersViT:
     """What a transformers config says about the timm model that reproduces it.
 
     Attributes:
         model_type: transformers' model type (one of SUPPORTED_MODEL_TYPES).
-        kind: transformers' head: "classifier", "distilled" (DeiT with teacher: two heads averaged) or "none".
+        kind: transformers' head: "classifier", "distilled" (DeiT with teacher: two heads averaged),
+            "class_and_mean" (DINOv2's classifier on the class token and the mean patch token) or "none".
         build_kwargs: VisionTransformer arguments.
         native_grid: the checkpoint's position-embedding grid (rows, cols).
         data_config: timm-style preprocessing (input_size, interpolation, mean, std, crop_pct, crop_mode).
@@ -113,6 +147,8 @@ class TransformersViT:
 
     @property
     def model_class(self) -> type[VisionTransformer]:
+        if self.kind == "class_and_mean":
+            return ClassAndMeanViT
         return VisionTransformerDistilled if self.model_type == "deit" else VisionTransformer
 
     @property
@@ -146,12 +182,8 @@ def _head_kind(config: dict) -> str:
     if any("WithTeacher" in a for a in architectures):
         return "distilled"
     if any("ForImageClassification" in a for a in architectures):
-        if model_type.startswith("dinov2"):
-            raise UnsupportedModelError(
-                "this DINOv2 classifier reads the class token and the mean patch token together, which timm's "
-                "ViT heads cannot reproduce; load its backbone (a Dinov2Model repository) instead."
-            )
-        return "classifier"
+        # transformers' DINOv2 classifiers read [class token ; mean patch token], the others the class token
+        return "class_and_mean" if model_type.startswith("dinov2") else "classifier"
     return "none"
 
 

@@ -37,7 +37,7 @@ from .errors import CheckpointError, HubUnavailableError, ModelLoadError, Unsupp
 from .geometry import geometry_of
 from .hub import _check_hub_reachable, _hub_weights, _in_hub_cache, cached_hub_file, hub_repository, hub_weights_cached
 from .memory import _bytes_to_load, available_memory_bytes, check_memory, parameter_bytes
-from .predict import CLASS_OUTPUTS
+from .predict import CLASS_OUTPUTS, has_classifier
 from .transformers_loading import (
     _transformers_skeleton,
     _transformers_source,
@@ -99,6 +99,11 @@ class LoadedModel:
     class_output: str = "softmax"
     seed: int | None = None
     weights_file: Path | None = None
+
+    @property
+    def has_classifier(self) -> bool:
+        """False for a backbone (``num_classes`` 0: its output is its pooled feature, with no classes to rank)."""
+        return has_classifier(self.model)
 
     @property
     def model_id(self) -> str:

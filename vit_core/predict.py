@@ -5,6 +5,11 @@ How logits become probabilities is a property of the model's training, recorded 
 * ``softmax``: one class per image; the probabilities of an image sum to 1 (ImageNet classifiers);
 * ``sigmoid``: each class present or not, on its own (multi-label training; the bundled demo model's last phase
   trains a presence detector per class, so a scene with two shapes can score both near 1).
+
+A model without a classifier (a backbone: timm's ``num_classes=0``, a transformers ``Dinov2Model`` folder, DINO,
+DINOv2 or CLIP image towers) outputs its pooled feature, not logits: it has no classes to rank, and the maps that
+explain a class (relevance, Grad-CAM, LRP) refuse it (:func:`require_classifier`); the class-agnostic maps explain
+where that feature draws from (:func:`feature_note`).
 """
 
 from __future__ import annotations
@@ -12,8 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-__all__ = ["CLASS_OUTPUTS", "Prediction", "class_probabilities", "top_k"]
+from .errors import NotAvailableError
+from .types import Geometry
+
+__all__ = [
+    "CLASS_OUTPUTS", "Prediction", "class_probabilities", "feature_note", "has_classifier", "require_classifier",
+    "top_k",
+]
 
 CLASS_OUTPUTS = ("softmax", "sigmoid")
 
@@ -46,3 +58,36 @@ def top_k(
         ]
         for row_values, row_indices in zip(values, indices, strict=True)
     ]
+
+
+def has_classifier(model: nn.Module) -> bool:
+    """Whether `model` ends in a classifier (timm's ``num_classes`` above 0), so that its output is logits."""
+    return int(getattr(model, "num_classes", 0) or 0) > 0
+
+
+def require_classifier(model: nn.Module, method: str) -> None:
+    """Refuse, in one sentence, a `method` that explains a class on a model without a classifier.
+
+    Raises:
+        NotAvailableError: `model` outputs features, not logits.
+    """
+    if not has_classifier(model):
+        raise NotAvailableError(
+            f"{method} explains a class, and this model has no classifier (it outputs features); "
+            "choose rollout, raw attention or attention flow."
+        )
+
+
+_POOLED = {"token": "its class token", "": "its class token", "avg": "the mean of its patch tokens",
+           "avgmax": "the mean and maximum of its patch tokens", "max": "the maximum of its patch tokens",
+           "map": "its attention pool's output"}
+
+
+def feature_note(geometry: Geometry) -> str:
+    """One sentence for a model without a classifier: what it outputs, and what its maps explain instead of a class."""
+    pooled = _POOLED.get(geometry.global_pool, "its pooled tokens")
+    return (
+        f"No classes: this model has no classifier and outputs a {geometry.embed_dim}-number feature ({pooled}); "
+        "rollout, raw attention and attention flow show where that feature draws from, and class-specific maps "
+        "(relevance, Grad-CAM, LRP) are not offered."
+    )

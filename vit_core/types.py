@@ -13,9 +13,12 @@ import torch
 
 from .errors import SettingsError
 
-__all__ = ["PrefixKind", "Geometry", "Capture"]
+__all__ = ["CLASS_AND_MEAN_POOL", "PrefixKind", "Geometry", "Capture"]
 
 PrefixKind = Literal["cls", "dist", "reg"]
+# The pooling of a head that reads the class token and the mean patch token side by side, [x_cls ; mean_k x_k]
+# (transformers' DINOv2 image classifiers); timm has no such pooling, so vit_core.hf_transformers adds it.
+CLASS_AND_MEAN_POOL = "token+avg"
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class Geometry:
         img_size: (h, w) input pixels.
         prefix_kinds: kind of each prefix token, in sequence order, e.g. ("cls", "dist").
         no_embed_class: True when position embeddings cover the patch tokens only.
-        global_pool: timm pooling of the head: "token", "avg", "avgmax", "max", "map" or "".
+        global_pool: timm pooling of the head: "token", "avg", "avgmax", "max", "map" or "", or
+            :data:`CLASS_AND_MEAN_POOL` (class token and mean patch token, concatenated).
         depth: number of transformer blocks.
         num_heads: attention heads per block.
         embed_dim: token width.

@@ -210,7 +210,7 @@ def shared_tensor(array: np.ndarray) -> torch.Tensor:
 
 
 def _has_classifier(loaded: LoadedModel) -> bool:
-    return int(getattr(loaded.model, "num_classes", 0) or 0) > 0
+    return loaded.has_classifier
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..errors import SettingsError
 from ..geometry import geometry_of
+from ..predict import require_classifier
 from .relevance import resolve_targets
 
 __all__ = ["GradCam", "default_gradcam_block", "gradcam_from_tokens", "gradcam"]
@@ -75,6 +76,7 @@ def gradcam(
     """
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    require_classifier(model, "Grad-CAM")
     depth = len(model.blocks)
     block = default_gradcam_block(model) if block is None else int(block)
     if not -depth <= block < depth:

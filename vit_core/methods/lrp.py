@@ -44,6 +44,7 @@ from torch import nn
 from ..capture import _fused_scale, attention_modules
 from ..errors import NotAvailableError, SettingsError
 from ..geometry import geometry_of
+from ..predict import require_classifier
 from .pos_embed import patch_position_embeddings
 from .relevance import resolve_targets
 
@@ -286,6 +287,7 @@ def lrp(
         raise SettingsError(f"LRP rule {rule!r} is unknown; choose 'cp' or 'attnlrp'.")
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    require_classifier(model, "LRP")
     check_lrp_support(model)
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     seen: list[torch.Tensor] = []

@@ -7,7 +7,14 @@ Which row stands for the prediction depends on the head's pooling (docs/METHODS.
 - global average pooling ("avg", and "avgmax" / "max" as their closest linear stand-in): the mean of the
   rows of the pooled tokens (the patches, or all tokens when the model pools the prefix too);
 - attention pooling ("map", SigLIP-style): the pool's weights over the final tokens, averaged over its
-  heads and latent queries, times the matrix.
+  heads and latent queries, times the matrix;
+- class token and mean patch token side by side (``CLASS_AND_MEAN_POOL``, transformers' DINOv2 classifiers:
+  ``logits = W_cls x_cls + W_mean mean_k x_k + b``): ``a * R[cls] + (1 - a) * mean_k R[k]`` over the patch rows
+  k. Class-agnostic maps (rollout, raw attention, attention flow) take ``a = 1/2``: the head reads a feature of
+  2 x dim coordinates, half of them the class token's and half the mean patch token's, so 1/2 is the token
+  mixing of that feature averaged over its coordinates. Class-specific relevance takes each half's share of
+  the target logit, ``a = |W_cls[c] . x_cls| / (|W_cls[c] . x_cls| + |W_mean[c] . mean_k x_k|)`` (1/2 when
+  both are 0), from the head's own weights and input (:func:`class_token_share`).
 
 The row splits into a patch map ``[batch, gh, gw]`` and the weights on the prefix tokens ``[batch, prefix]``:
 registers soak up attention, and that mass is reported, not hidden.
@@ -15,15 +22,20 @@ registers soak up attention, and that mass is reported, not hidden.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
+from torch import nn
 
 from ..errors import NotAvailableError, SettingsError
-from ..types import Geometry
+from ..types import CLASS_AND_MEAN_POOL, Geometry
 
-__all__ = ["DistilledReadout", "output_row", "readout_weights", "split_tokens", "readout", "read_out_product"]
+__all__ = [
+    "DistilledReadout", "class_token_share", "head_input", "output_row", "readout_weights", "split_tokens", "readout",
+    "read_out_product",
+]
 
 DistilledReadout = Literal["cls", "dist", "mean"]
 
@@ -50,6 +62,7 @@ def output_row(
     distilled: DistilledReadout = "mean",
     pool_attention: torch.Tensor | None = None,
     pool_include_prefix: bool = False,
+    cls_share: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The row of `matrix` that feeds the model's output, for whatever pooling the model uses.
 
@@ -59,6 +72,8 @@ def output_row(
         distilled: for models with a distillation token: "cls", "dist" or their "mean" (what the model outputs).
         pool_attention: ``[batch, pool_head, latent, key]`` of a "map" head; required for "map" pooling.
         pool_include_prefix: whether average pooling includes the prefix tokens (timm's ``pool_include_prefix``).
+        cls_share: ``[batch]`` weight of the class-token row for a head on the class and mean patch tokens
+            (:data:`~vit_core.types.CLASS_AND_MEAN_POOL`); None: 1/2 (the module docstring says why).
 
     Returns:
         ``[batch, key]`` float32.
@@ -79,6 +94,9 @@ def output_row(
             )
         weights = _pool_weights(pool_attention, geometry).to(matrix.device)  # [batch, token]
         return torch.einsum("bq,bqk->bk", weights, matrix)
+    if pool == CLASS_AND_MEAN_POOL:
+        share = 0.5 if cls_share is None else cls_share.float().to(matrix.device).reshape(-1, 1)
+        return share * matrix[:, 0] + (1 - share) * matrix[:, geometry.num_prefix_tokens :].mean(dim=1)
     if geometry.has_dist_token and pool == "token":
         cls_row = matrix[:, geometry.token_index("cls")]
         dist_row = matrix[:, geometry.token_index("dist")]
@@ -89,6 +107,42 @@ def output_row(
     return matrix[:, start:].mean(dim=1)
 
 
+@contextmanager
+def head_input(model: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Records what the model's ``head`` reads (the pooled feature ``[batch, feature]``) during the forward passes
+    run inside the block, detached, in a list."""
+    seen: list[torch.Tensor] = []
+    handle = model.head.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
+def class_token_share(head: nn.Module, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[batch]`` the class-token half's share of each target logit of a head on ``[x_cls ; mean_k x_k]``.
+
+    ``a = |W_cls[c] . x_cls| / (|W_cls[c] . x_cls| + |W_mean[c] . mean_k x_k|)``, 1/2 where both are 0.
+
+    Args:
+        head: the linear head, weight ``[classes, 2 * dim]`` (class-token half first).
+        features: ``[batch, 2 * dim]`` what the head read.
+        target: ``[batch]`` class explained for each image.
+    """
+    weight = head.weight.detach().float()[target.to(head.weight.device)]  # [batch, 2 * dim]
+    features = features.detach().float().to(weight.device)
+    if weight.shape != features.shape or features.shape[-1] % 2:
+        raise SettingsError(
+            f"the head reads {weight.shape[-1]} features but {features.shape[-1]} were given; "
+            "pass the head's input from the same forward pass."
+        )
+    dim = features.shape[-1] // 2
+    from_cls = (weight[:, :dim] * features[:, :dim]).sum(dim=-1).abs()
+    from_mean = (weight[:, dim:] * features[:, dim:]).sum(dim=-1).abs()
+    total = from_cls + from_mean
+    return torch.where(total > 0, from_cls / total.clamp(min=torch.finfo(total.dtype).tiny), 0.5)
+
+
 def readout_weights(
     geometry: Geometry,
     batch: int,
@@ -97,8 +151,10 @@ def readout_weights(
     distilled: DistilledReadout = "mean",
     pool_attention: torch.Tensor | None = None,
     pool_include_prefix: bool = False,
+    cls_share: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The readout as weights over the last layer's tokens ``[batch, token]``: :func:`output_row` of the identity.
+    """The readout as weights over the last layer's tokens ``[batch, token]``: :func:`output_row` of the identity
+    (``cls_share``: as :func:`output_row`'s, for a head on the class and mean patch tokens).
 
     ``weights @ M`` is the output row of any token-mixing matrix M, so products of per-layer factors can be
     read out a row at a time (rollout) or turned into sink capacities (attention flow).
@@ -106,7 +162,8 @@ def readout_weights(
     tokens = geometry.num_tokens
     identity = torch.eye(tokens, device=device).expand(batch, tokens, tokens)
     return output_row(
-        identity, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix
+        identity, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix,
+        cls_share=cls_share,
     )
 
 
@@ -128,6 +185,7 @@ def readout(
     distilled: DistilledReadout = "mean",
     pool_attention: torch.Tensor | None = None,
     pool_include_prefix: bool = False,
+    cls_share: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Patch map ``[batch, gh, gw]`` and prefix weights ``[batch, prefix]`` of the model's output row.
 
@@ -137,7 +195,8 @@ def readout(
         >>> heat, prefix = readout(attention_rollout(att, num_prefix_tokens=g.num_prefix_tokens), g)
     """
     row = output_row(
-        matrix, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix
+        matrix, geometry, distilled=distilled, pool_attention=pool_attention, pool_include_prefix=pool_include_prefix,
+        cls_share=cls_share,
     )
     return split_tokens(row, geometry)
 

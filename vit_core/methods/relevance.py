@@ -8,6 +8,8 @@ with ``torch.autograd.grad`` on the captured probabilities themselves, so no bac
 layer's attention with another layer's gradient (vit-explain #6). An attention-pool ("map") head's weights get
 the same rule, ``clamp(dy_c/dA_pool * A_pool, min=0)``, before they read the patch relevance out of R; its
 gradient comes from the pool's output (the pool mixes values linearly), so the pool keeps its fused kernel.
+A head on the class token and the mean patch token (DINOv2's classifiers) reads R's class row and mean patch
+row weighted by each half's share of the target logit (``readout.class_token_share``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from ..capture import AttentionCapture, attention_modules, forward_checkpointed
 from ..capture import fused_scale as _scale
 from ..errors import SettingsError
 from ..geometry import geometry_of
-from ..types import Geometry
-from .readout import DistilledReadout, readout, readout_weights, split_tokens
+from ..predict import require_classifier
+from ..types import CLASS_AND_MEAN_POOL, Geometry
+from .readout import DistilledReadout, class_token_share, head_input, readout, readout_weights, split_tokens
 
 __all__ = ["Relevance", "relevance_from_gradients", "resolve_targets", "class_relevance", "streamed_relevance"]
 
@@ -129,10 +132,11 @@ def class_relevance(
         return streamed_relevance(model, pixel_values, target_class=target_class, distilled=distilled)[0]
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    require_classifier(model, "class-specific relevance (Chefer et al. 2021)")
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
     with torch.enable_grad():
-        with AttentionCapture(model, with_grad=True) as cap:
+        with AttentionCapture(model, with_grad=True) as cap, head_input(model) as features:
             logits = model(inputs)
         cap.check_complete()
         attention = cap.attention_list  # per layer [batch, head, query, key], in the graph
@@ -147,12 +151,14 @@ def class_relevance(
             # the pool's Abar before the head mean: clamp(dy_c/dA * A, min=0), read out like the weights themselves
             pool_weights = (cap.pool_attention_gradient(pool_gradient) * cap.pool_attention.float()).clamp(min=0)
         matrix = relevance_from_gradients(attention, gradients)
+        two_halves = geometry.global_pool == CLASS_AND_MEAN_POOL
         heatmap, prefix = readout(
             matrix,
             geometry,
             distilled=distilled,
             pool_attention=pool_weights,
             pool_include_prefix=geometry.pool_include_prefix,
+            cls_share=class_token_share(model.head, features[0], target) if two_halves else None,
         )
     return Relevance(
         heatmap=heatmap,
@@ -195,10 +201,11 @@ def streamed_relevance(
     """
     if model.training:
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    require_classifier(model, "class-specific relevance (Chefer et al. 2021)")
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
     inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
     with torch.enable_grad():
-        with AttentionCapture(model, sink=sink, keep_for_gradients=True) as cap:
+        with AttentionCapture(model, sink=sink, keep_for_gradients=True) as cap, head_input(model) as features:
             logits = forward_checkpointed(model, inputs) if checkpoint else model(inputs)
         cap.check_complete()
         qkv, outputs = cap.qkv, cap.attention_outputs
@@ -217,9 +224,11 @@ def streamed_relevance(
             None if g is None else g.reshape(g.shape[0], g.shape[1], heads, -1).transpose(1, 2) for g in gradients
         ]
         scales = [_scale(m, q) for m, (q, _, _) in zip(attention_modules(model), qkv, strict=True)]
+        two_halves = geometry.global_pool == CLASS_AND_MEAN_POOL
         weights = readout_weights(
             geometry, pixel_values.shape[0], logits.device, distilled=distilled, pool_attention=pool_weights,
             pool_include_prefix=geometry.pool_include_prefix,
+            cls_share=class_token_share(model.head, features[0], target) if two_halves else None,
         )  # [batch, token]
         row = push_relevance_row(
             weights, [q for q, _, _ in qkv], [k for _, k, _ in qkv], [v for _, _, v in qkv], per_head, scales

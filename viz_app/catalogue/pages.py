@@ -38,7 +38,8 @@ EN: dict[str, str] = {
     "overview.sigmoid": "This model scores each class on its own (a sigmoid per class, as its last training phase "
     "taught it), so the bars need not add up to 100%: a scene with two shapes can have both near 100%.",
     "overview.no_head": "This model has no classification head (a self-supervised or image-tower model), so it "
-    "predicts no class.",
+    "predicts no class: it outputs a feature of {dim} numbers. Its attention maps and rollout show where that "
+    "feature draws from; class-specific relevance and the faithfulness measures, which follow a class, are not offered.",
     "overview.words": "16 × 16 words: the image as a sequence of patches",
     "overview.show_indices": "Show token indices",
     "overview.grid": "{gh} × {gw} = {n} patches of {ph} × {pw} px, numbered by their position in the sequence.",
@@ -233,7 +234,8 @@ KO: dict[str, str] = {
     "overview.sigmoid": "이 모델은 클래스마다 따로 점수를 매깁니다(마지막 학습 단계에서 배운 대로 클래스마다 시그모이드). "
     "그래서 막대의 합이 100%가 아닐 수 있습니다. 도형이 두 개인 장면에서는 둘 다 100%에 가까울 수 있습니다.",
     "overview.no_head": "이 모델에는 분류 헤드가 없어서(자기 지도 학습 모델이나 이미지 타워 모델) 클래스를 예측하지 "
-    "않습니다.",
+    "않고, {dim}개의 수로 된 특징을 출력합니다. 어텐션 지도와 롤아웃은 그 특징이 어디에서 오는지 보여 주며, 클래스를 "
+    "따라가는 관련도와 충실도 측정은 제공되지 않습니다.",
     "overview.words": "16 × 16 단어: 패치의 시퀀스로 본 이미지",
     "overview.show_indices": "토큰 번호 보이기",
     "overview.grid": "{ph} × {pw} px 패치 {gh} × {gw} = {n}개, 시퀀스에서의 위치로 번호를 매겼습니다.",

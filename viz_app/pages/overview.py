@@ -40,7 +40,7 @@ with right:
         if presence:
             st.caption(t("overview.sigmoid"))
     else:
-        st.info(t("overview.no_head"))
+        st.info(t("overview.no_head", dim=geometry.embed_dim))
 
 
 @st.fragment
