@@ -525,6 +525,7 @@ def test_a_backbone_on_the_command_line_shows_no_classes(saved, tmp_path, capsys
         "No classes: this model has no classifier and outputs a 32-number feature (its class token); rollout, raw "
         "attention and attention flow show where that feature draws from, and class-specific maps (relevance, "
         "Grad-CAM, LRP) are not offered.",
+        "attention: the full [B,L,H,N,N] array, 0 MB (under 256 MB per image)",
         f"wrote {out}",
     ]
     with np.load(out) as result:
