@@ -244,12 +244,16 @@ def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
     st.button(t("domain.use", name=PRETRAINED_OFFER), on_click=_switch_to_pretrained, key=key)
 
 
+_DRAWN_PAGE = "_drawn_page"  # session slot: the url path of the page this run draws
+
+
 def keep_view_controls(current_page: str) -> None:
     """Keep the view controls of the pages not drawn in this run (Streamlit would drop their state).
 
     Re-assigning a widget's value through the Session State API makes it survive a run that does not draw the
     widget; the current page's own controls are left alone (assigning them too would fight the widgets).
     """
+    st.session_state[_DRAWN_PAGE] = current_page
     for page, keys in state.PAGE_CONTROLS.items():
         if page == current_page:
             continue
@@ -258,10 +262,22 @@ def keep_view_controls(current_page: str) -> None:
                 st.session_state[key] = st.session_state[key]
 
 
+def forget_view_controls(page: str) -> None:
+    """Drop the view controls of `page`: it stops before drawing them (no model or image yet).
+
+    st.stop() keeps a widget's value on the server while the browser forgets the widget; drawn again (after an
+    upload) the controls showed their defaults while the map, its caption and the link still used the old values
+    (issue 33). Dropped, they start again at their defaults on both sides.
+    """
+    for key in state.PAGE_CONTROLS.get(page, ()):
+        st.session_state.pop(key, None)
+
+
 def require_context() -> Context:
     """The Context the router prepared; stops the page (the error is already shown) when there is none."""
     ctx = st.session_state.get(state.CONTEXT)
     if ctx is None:
+        forget_view_controls(st.session_state.get(_DRAWN_PAGE, ""))
         st.info(t("sidebar.begin"))
         st.stop()
     return ctx
