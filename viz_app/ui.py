@@ -208,8 +208,10 @@ def class_select(ctx: Context, key: str = state.TARGET_CLASS, label: str | None 
     probs = class_probabilities(ctx)
     names = tuple(class_name(ctx, i) for i in range(len(probs)))
     question = hashlib.sha256("\n".join([ctx.image.sha256, *names]).encode()).hexdigest()
-    if st.session_state.get(f"{key}.question") != question:
-        st.session_state.pop(key, None)
+    asked = st.session_state.get(f"{key}.question")
+    if asked != question:
+        if asked != state.CLASS_FROM_LINK:  # a link's class is kept for the image the link opened
+            st.session_state.pop(key, None)
         st.session_state[f"{key}.question"] = question
     top = [int(p.index) for p in ctx.predictions]
     rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: names[i].lower())
