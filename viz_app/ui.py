@@ -342,7 +342,10 @@ def _transformers_spec() -> ModelSpec | None:
 
 
 # First sample shown: a two-object scene for the bundled shapes model (its ground truth is drawn), a photo otherwise.
-FIRST_SCENE, FIRST_PHOTO = "pair_ring_star.png", "chelsea.png"
+# The triangle-and-ring scene is one where each class's relevance peaks on its own object by a clear margin (the
+# lesson's step 7 says so; tests/test_lesson.py checks it on the bundled model): on pair_ring_star.png the ring's
+# relevance was 1.000 on the ring against 0.997 on the star.
+FIRST_SCENE, FIRST_PHOTO = "pair_triangle_ring.png", "chelsea.png"
 
 
 def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:

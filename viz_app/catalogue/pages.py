@@ -78,6 +78,9 @@ EN: dict[str, str] = {
     "truth.on_background": "on the background",
     "truth.absent": "there is no {wanted} in this scene; the peak is {where}",
     "truth.peak": "peak {where} {mark}",
+    "truth.margin": " by {margin} of the map's range over {other} ({best} against {runner})",
+    "truth.no_clear": "no clear winner: its best patch {where} scores {best}, {other} {runner}, closer than {threshold} "
+    "of the map's range",
     "truth.rollout": "Ground truth: rollout {verdict} (the peak patch's centre inside an object's box grown by "
     "{grow} px: the pointing game of the demo model's card).",
     "truth.relevance": "Ground truth: relevance for “{name}”: {verdict}.",
@@ -296,6 +299,9 @@ KO: dict[str, str] = {
     "truth.on_background": "배경 위",
     "truth.absent": "이 장면에는 {wanted}이(가) 없습니다. 최댓값은 {where}에 있습니다",
     "truth.peak": "최댓값이 {where}에 있음 {mark}",
+    "truth.margin": " ({other}보다 지도 범위의 {margin}만큼 높음: {best} 대 {runner})",
+    "truth.no_clear": "뚜렷한 승자 없음: {where}의 최고 패치 {best}, {other} {runner}, 차이가 지도 범위의 {threshold}보다 "
+    "작습니다",
     "truth.rollout": "정답 비교: 롤아웃 {verdict} (최댓값 패치의 중심이 {grow} px 넓힌 물체 상자 안에 있는지 봅니다. "
     "데모 모델 카드의 포인팅 게임).",
     "truth.relevance": "정답 비교: “{name}”에 대한 관련도: {verdict}.",

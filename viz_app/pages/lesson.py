@@ -11,7 +11,7 @@ from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
 from viz_app import figures, lesson, links, projector, resources, state
 from viz_app.faithfulness_data import method_results
-from viz_app.ground_truth import objects_in_view
+from viz_app.ground_truth import CLEAR_MARGIN, describe_peak, objects_in_view, own_objects_clear, read_peak
 from viz_app.i18n import t
 from viz_app.ui import class_name, plotly, require_context, show_error
 
@@ -35,11 +35,11 @@ def _quarters() -> dict[str, str]:
 
 
 def _where(name: str, heat: np.ndarray) -> str:
-    """Where the relevance for `name` is strongest, in a sentence: on which object of a scene, else which quarter."""
+    """Where the relevance for `name` is strongest, in a sentence: on which object of a scene and by what margin
+    ('no clear winner' below ground_truth.CLEAR_MARGIN), else which quarter."""
     if objects:
-        peak = lesson.relevance_peak(heat, g.patch_size, objects)
-        where = t("truth.on_background") if peak == lesson.BACKGROUND else t("truth.on_object", label=peak)
-        return t("lesson.relevance.peak", name=name, where=where)
+        verdict = describe_peak(read_peak(heat, g.patch_size, objects), name, [o.label for o in objects])
+        return t("lesson.relevance.peak", name=name, verdict=verdict)
     return t("lesson.relevance.quarter", name=name, where=_quarters()[lesson.strongest_quarter(heat)])
 
 
@@ -144,6 +144,10 @@ def _relevance_pair() -> None:
         except VitCoreError as error:
             show_error(error)
     st.markdown(" ".join(_where(class_name(ctx, c), heat) for c, heat in maps.items()))
+    if objects and len(maps) == 2:  # the step's claim, said only where it holds by a clear margin
+        readings = {class_name(ctx, c): read_peak(heat, g.patch_size, objects) for c, heat in maps.items()}
+        st.caption(t("lesson.relevance.holds") if own_objects_clear(readings)
+                   else t("lesson.relevance.not_here", threshold=f"{CLEAR_MARGIN:.2f}"))
     columns = st.columns(2)
     for column, (target, heat) in zip(columns, maps.items(), strict=False):
         with column:

@@ -13,7 +13,7 @@ import streamlit as st
 from vit_core.errors import VitCoreError
 from vit_core.methods import HEAD_FUSIONS, RolloutSettings
 from viz_app import figures, links, resources, state
-from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
+from viz_app.ground_truth import GROW, describe_peak, objects_in_view, read_peak
 from viz_app.i18n import t
 from viz_app.rendering import is_constant
 from viz_app.ui import (
@@ -37,13 +37,9 @@ objects = objects_in_view(scene, ctx.mapping) if scene else []
 
 
 def peak_verdict(heat, wanted: str | None) -> str:
-    """Where the map's peak lies among the scene's objects; ticked when on `wanted` (on any object if None)."""
-    found: SceneObject | None = object_at_peak(heat, geometry.patch_size, objects)
-    where = t("truth.on_object", label=found.label) if found else t("truth.on_background")
-    if wanted is not None and wanted not in {o.label for o in objects}:
-        return t("truth.absent", wanted=wanted, where=where)
-    right = found is not None and (wanted is None or found.label == wanted)
-    return t("truth.peak", where=where, mark="✓" if right else "✗")
+    """Where the map's peak lies among the scene's objects and by what margin; ticked when clearly on `wanted`."""
+    reading = read_peak(heat, geometry.patch_size, objects)
+    return describe_peak(reading, wanted, [o.label for o in objects])
 
 
 def constant_note(settings: RolloutSettings) -> str:
