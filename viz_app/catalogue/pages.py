@@ -137,9 +137,11 @@ EN: dict[str, str] = {
     "faith.progress": "Maps and perturbation curves…",
     "faith.progress_flow": "Attention flow (one max-flow problem per patch)…",
     "faith.table": "AUCs and measures",
-    "faith.verdicts": "On this image, better than both baselines — {verdicts}.",
-    "faith.verdicts_box": "On this image, better than both baselines — {verdicts}. Localisation measures use the "
-    "target object's true box.",
+    "faith.verdicts": "On this image, better than both baselines by more than {floor} (one image has no standard "
+    "error) — {verdicts}.",
+    "faith.verdicts_box": "On this image, better than both baselines by more than {floor} (one image has no standard "
+    "error) — {verdicts}. Localisation measures use the target object's true box.",
+    "faith.no_difference": "no difference",
     "faith.maps": "Maps for “{label}”",
     # -- Position embeddings
     "position.none": "This model has no learned absolute position-embedding table (it uses rotary, relative or "
@@ -353,9 +355,10 @@ KO: dict[str, str] = {
     "faith.progress": "맵과 교란 곡선 계산 중…",
     "faith.progress_flow": "어텐션 플로 계산 중 (패치마다 최대 유량 문제 하나)…",
     "faith.table": "AUC와 측정값",
-    "faith.verdicts": "이 이미지에서 두 기준선보다 나은 방법 — {verdicts}.",
-    "faith.verdicts_box": "이 이미지에서 두 기준선보다 나은 방법 — {verdicts}. 위치 측정에는 목표 물체의 실제 상자를 "
-    "씁니다.",
+    "faith.verdicts": "이 이미지에서 두 기준선보다 {floor} 넘게 나은 방법(이미지 한 장에는 표준오차가 없음) — {verdicts}.",
+    "faith.verdicts_box": "이 이미지에서 두 기준선보다 {floor} 넘게 나은 방법(이미지 한 장에는 표준오차가 없음) — "
+    "{verdicts}. 위치 측정에는 목표 물체의 실제 상자를 씁니다.",
+    "faith.no_difference": "차이 없음",
     "faith.maps": "“{label}”에 대한 맵",
     "position.none": "이 모델에는 학습된 절대 위치 임베딩 표가 없어서(회전, 상대 또는 고정 임베딩 사용) 보여 줄 유사도 "
     "타일이 없습니다.",
