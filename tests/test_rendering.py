@@ -167,7 +167,7 @@ def test_screen_figure_shows_the_rendered_pixels_with_the_colour_bar_of_its_valu
     settings = RenderSettings(style=style, colorscale="Inferno")
     fig = figures.overlay_figure(IMAGE, heat, (16, 16), settings=settings)
     picture, carrier = fig.data[0], fig.data[1]
-    assert np.array_equal(np.asarray(picture.z), rendering.render(IMAGE, heat, settings))
+    assert np.array_equal(figures.picture_pixels(picture), rendering.render(IMAGE, heat, settings))
     assert carrier.opacity == 0 and (carrier.zmin, carrier.zmax) == (0, 1)
     assert [list(s) for s in carrier.colorscale] == rendering.colour_stops(settings.colour_bar_scale)
     assert carrier.showscale == (style != MASK)
