@@ -743,6 +743,11 @@ def filters_figure(
             name="components",
         )
     )
+    if variance is not None:  # printed under each tile, not only in the hover text
+        for i in range(k):
+            fig.add_annotation(x=cols_[i] * (pw + gap) + (pw - 1) / 2, y=rows_[i] * (ph + gap) + ph - 0.5, xref="x",
+                               yref="y", text=f"{float(variance[i]):.1%}", showarrow=False, yanchor="top",
+                               font={"size": 11}, name="variance")
     fig = _image_axes(fig, None, title)
     fig.update_layout(clickmode="none", height=60 + (-(-k // columns)) * 90)
     return fig

@@ -175,8 +175,16 @@ EN: dict[str, str] = {
     "heads.entropy_caption": "Low entropy: a head focuses on few tokens; high: it spreads its attention widely.",
     # -- Patch-embedding filters
     "filters.caption": "The first {k} principal components of the {dim} patch-embedding filters, each shown as an "
-    "RGB patch with the share of variance it explains (Dosovitskiy et al. 2021, Figure 7 left). Trained models "
-    "show smooth, low-frequency bases, much like a CNN's first layer.",
+    "RGB patch with the share of variance it explains (Dosovitskiy et al. 2021, Figure 7 left; the paper's ViT-L/32 "
+    "shows smooth, low-frequency bases, much like a CNN's first layer).",
+    "filters.smooth": "This model's components are smooth: median roughness {roughness} (neighbouring-pixel "
+    "difference over twice the variance; white noise 1, smooth below {smooth}), as in the paper.",
+    "filters.noisy": "This model's components are high-frequency, noise-like patterns, not the paper's smooth bases: "
+    "median roughness {roughness} (neighbouring-pixel difference over twice the variance; white noise 1, noise-like "
+    "above {noisy}).",
+    "filters.mixed": "This model's components are partly smooth: median roughness {roughness} (neighbouring-pixel "
+    "difference over twice the variance; white noise 1, smooth below {smooth}, noise-like above {noisy}).",
+    "filters.explained": " Together the {k} shown explain {total} of the filters' variance, the first {first}.",
     "filters.title": "Patch-embedding filters (principal components)",
     # -- Guided tour
     "tour.step": "Step",
@@ -389,8 +397,15 @@ KO: dict[str, str] = {
     "heads.entropy_axis": "엔트로피 (nats)",
     "heads.entropy_caption": "엔트로피가 낮으면 헤드가 적은 토큰에 집중하고, 높으면 어텐션을 넓게 퍼뜨립니다.",
     "filters.caption": "{dim}개 패치 임베딩 필터의 처음 {k}개 주성분을 각각 RGB 패치로, 설명하는 분산 비율과 함께 "
-    "보여 줍니다(Dosovitskiy 외 2021, 그림 7 왼쪽). 학습된 모델은 CNN의 첫 레이어처럼 부드러운 저주파 기저를 "
-    "보입니다.",
+    "보여 줍니다(Dosovitskiy 외 2021, 그림 7 왼쪽. 논문의 ViT-L/32는 CNN의 첫 레이어처럼 부드러운 저주파 기저를 "
+    "보입니다).",
+    "filters.smooth": "이 모델의 주성분은 부드럽습니다: 거칠기 중앙값 {roughness}(이웃 픽셀 차이를 분산의 두 배로 나눈 "
+    "값. 백색 잡음 1, {smooth} 미만이면 부드러움), 논문과 같습니다.",
+    "filters.noisy": "이 모델의 주성분은 논문의 부드러운 기저가 아니라 잡음 같은 고주파 무늬입니다: 거칠기 중앙값 "
+    "{roughness}(이웃 픽셀 차이를 분산의 두 배로 나눈 값. 백색 잡음 1, {noisy} 초과면 잡음 같음).",
+    "filters.mixed": "이 모델의 주성분은 일부만 부드럽습니다: 거칠기 중앙값 {roughness}(이웃 픽셀 차이를 분산의 두 배로 "
+    "나눈 값. 백색 잡음 1, {smooth} 미만 부드러움, {noisy} 초과 잡음 같음).",
+    "filters.explained": " 보여 준 {k}개가 필터 분산의 {total}를 설명하며, 첫 번째가 {first}입니다.",
     "filters.title": "패치 임베딩 필터 (주성분)",
     "tour.step": "단계",
     "tour.patches.name": "패치",
