@@ -224,3 +224,16 @@ def test_a_near_tie_of_peaks_is_said_to_be_no_clear_winner():
     at = run_app(page="lesson", step="7")  # the default scene: the claim holds, each by a clear margin
     at.radio(key=f"{state.LESSON_ANSWER}_relevance").set_value("ring").run()
     assert any("each by a clear margin" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_a_photos_presence_chart_draws_every_shape_it_names():
+    """Issue 33.8: the chart's title promised the 6 shapes and drew the top 5 (cross missing)."""
+    import json
+
+    at = run_app(sample="chelsea.png")
+    ctx = at.session_state[state.CONTEXT]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = next(c for c in charts if any(d.get("type") == "bar" for d in c["data"]))
+    drawn = [y for d in bars["data"] if d.get("type") == "bar" for y in d["y"]]
+    assert sorted(drawn) == sorted(ctx.loaded.label_names), drawn
+    assert str(len(ctx.loaded.label_names)) in bars["layout"]["title"]["text"]
