@@ -253,6 +253,8 @@ def test_bad_upload_shows_one_sentence_and_app_keeps_running(name, content):
     assert len(app.error) == 1
     message = app.error[0].value
     assert "Traceback" not in message and message.count("\n") == 0 and message.endswith(".")
+    notices = [i.value for i in app.info]  # the model is loaded: no "choose a model and an image" (issue 33.8)
+    assert not any("Choose a model" in n for n in notices) and any("message above" in n for n in notices), notices
     # the app keeps running: back to a sample image and everything renders again
     app.radio(key=state.IMAGE_SOURCE).set_value("Sample").run()
     _ok(app)

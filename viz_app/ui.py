@@ -246,6 +246,7 @@ def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
     st.button(t("domain.use", name=PRETRAINED_OFFER), on_click=_switch_to_pretrained, key=key)
 
 
+_FAILED = "_context_failed"  # session slot: this run's model or image could not be loaded (an error is shown)
 _DRAWN_PAGE = "_drawn_page"  # session slot: the url path of the page this run draws
 
 
@@ -280,7 +281,8 @@ def require_context() -> Context:
     ctx = st.session_state.get(state.CONTEXT)
     if ctx is None:
         forget_view_controls(st.session_state.get(_DRAWN_PAGE, ""))
-        st.info(t("sidebar.begin"))
+        # after a failed load the error above says what to do; "choose a model and an image" would be wrong there
+        st.info(t("sidebar.after_error" if st.session_state.get(_FAILED) else "sidebar.begin"))
         st.stop()
     return ctx
 
@@ -424,6 +426,7 @@ def _loading_message(spec: ModelSpec) -> str:
 def render_sidebar() -> Context | None:
     """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
     st.session_state[state.CONTEXT] = None
+    st.session_state[_FAILED] = False
     with st.sidebar:
         image_box = st.container()  # the image picker first: visible without scrolling (it needs the model spec)
         st.subheader(t("sidebar.model"))
@@ -438,6 +441,7 @@ def render_sidebar() -> Context | None:
             ctx = resources.prepare_context(spec, image)
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)
+        st.session_state[_FAILED] = True
         return None
     loaded = ctx.loaded
     with st.sidebar:
