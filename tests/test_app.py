@@ -321,7 +321,7 @@ def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothi
     methods = at.multiselect(key=state.FAITH_METHODS).value
     assert resources.FORWARD_CALLS["faithfulness"] - before <= 1  # all methods in one batch (0: an earlier test ran it)
     assert any("AUCs" in s.value for s in at.subheader)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert "box IoU (top 10%) ↑" in table.index  # measures are rows (issue 33.4); a generated scene: the localisation measures too
     _forwards_unchanged(at, lambda: at.slider(key=state.FAITH_OPACITY).set_value(0.3))
     _forwards_unchanged(at, lambda: at.multiselect(key=state.FAITH_METHODS).set_value(methods[:2]))

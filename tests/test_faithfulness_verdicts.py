@@ -25,7 +25,7 @@ def test_the_page_names_no_winner_where_the_table_shows_no_difference():
     """Every method's pixel deletion and insertion AUC on the sample scene (what the table shows) decides what the
     verdict may say: a method within NOISE_FLOOR of a baseline is not named for that measure."""
     at = run_app(page="faithfulness", sample="pair_ring_star.png", methods="gradcam,rollout,random,centre")
-    table = at.dataframe[0].value  # measures as rows, methods as columns
+    table = at.table[0].value  # measures as rows, methods as columns
     assert list(table.columns) == ["Grad-CAM", "Attention rollout", "Random", "Centre prior"] or len(table.columns) == 4
     verdict = next(c.value for c in at.caption if "better than both baselines" in c.value)
     parts = dict(p.split(": ", 1) for p in verdict.split(" — ", 1)[1].rstrip(".").split(". ")[0].split("; "))

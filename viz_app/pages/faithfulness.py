@@ -118,7 +118,7 @@ if results:
         for m in shown
     }
     st.subheader(t("faith.table"))
-    st.dataframe(pd.DataFrame.from_dict(table, orient="index"), width="stretch")
+    st.table(pd.DataFrame.from_dict(table, orient="index"))  # a static table wraps its headers: fits 1280 px
     if {"random", "centre"} <= set(summary):
         verdicts = []
         for measure in shown:
