@@ -250,6 +250,8 @@ def test_bad_upload_shows_one_sentence_and_app_keeps_running(name, content):
     assert len(app.error) == 1
     message = app.error[0].value
     assert "Traceback" not in message and message.count("\n") == 0 and message.endswith(".")
+    notices = [i.value for i in app.info]  # the model is loaded: no "choose a model and an image" (issue 33.8)
+    assert not any("Choose a model" in n for n in notices) and any("message above" in n for n in notices), notices
     # the app keeps running: back to a sample image and everything renders again
     choose(app, lambda: app.radio(key=state.IMAGE_SOURCE), "Sample")
     _ok(app)
@@ -316,8 +318,8 @@ def test_faithfulness_page_computes_each_method_once_and_view_controls_run_nothi
     methods = at.multiselect(key=state.FAITH_METHODS).value
     assert resources.FORWARD_CALLS["faithfulness"] - before <= 1  # all methods in one batch (0: an earlier test ran it)
     assert any("AUCs" in s.value for s in at.subheader)
-    table = at.dataframe[0].value
-    assert "box IoU (top 10%) ↑" in table.columns  # a generated scene: the localisation measures too
+    table = at.table[0].value
+    assert "box IoU (top 10%) ↑" in table.index  # measures are rows (issue 33.4); a generated scene: the localisation measures too
     _forwards_unchanged(at, lambda: at.slider(key=state.FAITH_OPACITY).set_value(0.3))
     _forwards_unchanged(at, lambda: at.multiselect(key=state.FAITH_METHODS).set_value(methods[:2]))
     after = resources.FORWARD_CALLS["faithfulness"]

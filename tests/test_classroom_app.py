@@ -227,3 +227,32 @@ def test_an_own_image_cannot_travel_in_a_link():
     assert not at.exception, [e.value for e in at.exception]
     assert "sample=" not in at.code[-1].value
     assert any(CATALOGUE["en"]["link.own_image"] == c.value for c in at.caption)
+
+
+def test_a_near_tie_of_peaks_is_said_to_be_no_clear_winner():
+    """Issue 33: on pair_ring_star.png the ring's relevance is 1.000 on the ring against 0.997 on the star: the
+    rollout page's caption and the lesson's step 7 say 'no clear winner' and give both numbers, not a tick."""
+    at = run_app(page="rollout", sample="pair_ring_star.png", **{"class": "ring"})
+    captions = [c.value for c in at.caption if "relevance for “ring”" in c.value]
+    assert captions and "no clear winner" in captions[0] and "✓" not in captions[0], captions
+    at = run_app(page="lesson", sample="pair_ring_star.png", step="7")
+    at.radio(key=f"{state.LESSON_ANSWER}_relevance").set_value("ring").run()  # predict first, then the maps
+    text = " ".join(m.value for m in at.markdown)
+    assert "“ring”: no clear winner" in text, text
+    assert any("do not each light up" in c.value for c in at.caption), [c.value for c in at.caption]
+    at = run_app(page="lesson", step="7")  # the default scene: the claim holds, each by a clear margin
+    at.radio(key=f"{state.LESSON_ANSWER}_relevance").set_value("ring").run()
+    assert any("each by a clear margin" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_a_photos_presence_chart_draws_every_shape_it_names():
+    """Issue 33.8: the chart's title promised the 6 shapes and drew the top 5 (cross missing)."""
+    import json
+
+    at = run_app(sample="chelsea.png")
+    ctx = at.session_state[state.CONTEXT]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = next(c for c in charts if any(d.get("type") == "bar" for d in c["data"]))
+    drawn = [y for d in bars["data"] if d.get("type") == "bar" for y in d["y"]]
+    assert sorted(drawn) == sorted(ctx.loaded.label_names), drawn
+    assert str(len(ctx.loaded.label_names)) in bars["layout"]["title"]["text"]

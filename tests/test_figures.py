@@ -234,3 +234,18 @@ def test_curves_name_their_lines_and_dash_the_baselines():
     assert [trace.name for trace in fig.data] == ["rollout (AUC 0.2)", "random"]  # unnamed: the method's key
     assert [trace.line.dash for trace in fig.data] == ["solid", "dash"]  # the baseline by its key, whatever its name
     np.testing.assert_allclose(fig.data[0].y, 1 - fractions)
+
+
+def test_every_head_map_keeps_its_own_label_when_heads_wrap_into_rows():
+    """Projector mode lays heads out two to a row: each map is labelled with its own head (issue 33: the column
+    labels read 'head 0, 2...', and nobody could tell which map is which head)."""
+    maps = np.random.default_rng(0).random((3, 6, 14, 14)).astype(np.float32)
+    fig = figures.head_grid_figure(maps, mode="animate", columns=2)
+    labels = [a for a in fig.layout.annotations if a.name == "head label"]
+    assert [a.text for a in labels] == [f"head {h}" for h in range(6)]
+    gap = 2
+    for head, a in enumerate(labels):
+        row, col = divmod(head, 2)
+        assert col * (14 + gap) <= a.x + 0.5 <= col * (14 + gap) + 14  # over its own tile
+        assert a.y + 0.5 == row * (14 + gap)
+    assert fig.layout.xaxis.showticklabels is False

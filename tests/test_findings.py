@@ -64,3 +64,40 @@ def test_token_strip_is_one_row_of_every_token():
     assert np.array_equal(strip[5, 5], figures.PREFIX_COLOURS["cls"])
     x0 = (2 + 1 * 10 + 3) * 35  # token of patch (1, 3)
     assert np.array_equal(strip[:32:2, x0:x0 + 32:2], image[16:32, 48:64])  # the patch, enlarged 2x
+
+
+def test_roughness_tells_noise_from_smooth_bases():
+    from viz_app.findings import filters_finding, roughness
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(8, 3, 16, 16))
+    y, x = np.mgrid[0:16, 0:16] / 15.0
+    smooth = np.stack([np.stack([np.cos(np.pi * (a * x + b * y))] * 3) for a, b in [(1, 0), (0, 1), (1, 1), (0.5, 0)]])
+    assert np.allclose(roughness(noise), 1.0, atol=0.15)
+    assert (roughness(smooth) < 0.05).all()
+    assert filters_finding(noise, np.full(8, 0.02)).kind == "noisy"
+    found = filters_finding(smooth, np.array([0.4, 0.2, 0.1, 0.05]))
+    assert found.kind == "smooth" and "75.0%" in found.text and "40.0%" in found.text, found.text
+
+
+def test_the_filters_caption_says_what_the_bundled_model_shows():
+    """Issue 33.6: the caption promised smooth bases over 28 noise-like tiles; it now follows the measurement."""
+    from vit_core.analysis import analyze
+    from vit_core.loading import load_model
+    from viz_app import figures, resources
+    from viz_app.findings import NOISY_ABOVE, SMOOTH_BELOW, filters_finding, roughness
+
+    spec = resources.default_model_spec()
+    loaded = load_model(spec.name, pretrained=spec.pretrained)
+    pixels, _, _ = resources.model_input(loaded, (resources.SAMPLES_DIR / "scene_ring.png").read_bytes())
+    result = analyze(loaded, pixels, relevance=False, keep_attention=False)
+    comps, variance = result.patch_embed_pcs, result.patch_embed_pcs_variance
+    found = filters_finding(comps, variance)
+    median = float(np.median(roughness(comps)))
+    expected = "smooth" if median < SMOOTH_BELOW else "noisy" if median > NOISY_ABOVE else "mixed"
+    assert found.kind == expected and f"{median:.2f}" in found.text
+    assert "smooth, low-frequency bases, much like" not in found.text or found.kind == "smooth"
+    fig = figures.filters_figure(comps, variance)
+    printed = [a.text for a in fig.layout.annotations if a.name == "variance"]
+    assert printed == [f"{float(v):.1%}" for v in variance]
+    print(found.text)

@@ -174,3 +174,55 @@ def test_rollout_faster_is_a_lower_area():
     race = lesson.RemovalRace(np.arange(10) / 10, flat * 0.5, flat, rollout_auc=0.2, random_auc=0.45)
     assert race.rollout_faster
     assert not lesson.RemovalRace(race.fractions, flat, flat, rollout_auc=0.45, random_auc=0.45).rollout_faster
+
+
+def test_a_peak_is_a_claim_only_by_a_clear_margin():
+    """Issue 33: the ring's relevance 'peaked on the ring' by 1.000 against 0.997 on the star."""
+    from viz_app.ground_truth import CLEAR_MARGIN, describe_peak, read_peak
+
+    objects = [SceneObject("ring", (0, 0, 64, 64)), SceneObject("star", (128, 128, 192, 192))]
+    heat = np.zeros((14, 14))
+    heat[1, 2] = 1.0  # the ring's patch
+    heat[9, 10] = 0.997  # the star's
+    reading = read_peak(heat, (16, 16), objects)
+    assert reading.winner.label == "ring" and reading.runner_up.label == "star"
+    assert reading.margin == pytest.approx(0.003) and not reading.clear
+    text = describe_peak(reading, "ring", ["ring", "star"])
+    assert "no clear winner" in text and "✓" not in text and "0.997" in text, text
+    heat[9, 10] = 0.5
+    heat[5, 13] = 0.6  # (216, 88) px: the background's best patch, better than the star's
+    reading = read_peak(heat, (16, 16), objects)
+    assert reading.runner_up is None and reading.margin == pytest.approx(0.4) and reading.margin >= CLEAR_MARGIN
+    text = describe_peak(reading, "ring", ["ring", "star"])
+    assert "✓" in text and "0.40" in text and "background" in text, text
+
+
+def test_the_default_scene_lights_up_each_object_by_a_clear_margin():
+    """The lesson's step 7 claim on the app's first scene, with the bundled model: each object's class relevance has
+    its best patch inside that object's grown box, beating the best patch outside it by CLEAR_MARGIN of the range
+    (computed here from Chefer relevance and the boxes by hand)."""
+    import hashlib
+
+    from vit_core.loading import load_model
+    from vit_core.methods import class_relevance
+    from viz_app import resources, ui
+    from viz_app.ground_truth import CLEAR_MARGIN, objects_in_view
+
+    spec = resources.default_model_spec()
+    loaded = load_model(spec.name, pretrained=spec.pretrained)
+    data = (resources.SAMPLES_DIR / ui.FIRST_SCENE).read_bytes()
+    pixel_values, _, mapping = resources.model_input(loaded, data)
+    objects = objects_in_view(resources.scene_ground_truth()[hashlib.sha256(data).hexdigest()], mapping)
+    names = list(loaded.label_names)
+    assert len(objects) == 2
+    ph, pw = loaded.geometry.patch_size
+    for obj in objects:
+        heat = class_relevance(loaded.model, pixel_values, target_class=names.index(obj.label)).heatmap[0]
+        heat = heat.detach().double().numpy()
+        scaled = (heat - heat.min()) / (heat.max() - heat.min())
+        rows, cols = np.indices(heat.shape)
+        x, y = (cols + 0.5) * pw, (rows + 0.5) * ph
+        x0, y0, x1, y1 = obj.box
+        own = (x >= x0 - GROW) & (x < x1 + GROW) & (y >= y0 - GROW) & (y < y1 + GROW)
+        assert scaled[own].max() == 1.0, obj.label
+        assert 1.0 - scaled[~own].max() >= CLEAR_MARGIN, (obj.label, scaled[~own].max())

@@ -14,12 +14,33 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vit_core.evaluate import evaluate_batch
+from vit_core.evaluate import LOWER_IS_BETTER, evaluate_batch
 from vit_core.loading import LoadedModel
 
 from .resources import FORWARD_CALLS, model_input
 
-__all__ = ["method_results"]
+__all__ = ["method_results", "NOISE_FLOOR", "clearly_better", "all_alike"]
+
+# One image has no standard error: there, a difference under this (in the measure's own units, AUCs and shares on
+# 0..1) counts as no difference; with several images a difference must exceed the two standard errors combined.
+NOISE_FLOOR = 0.01
+
+
+def _resolution(a: dict, b: dict) -> float:
+    if a.get("sem") is not None and b.get("sem") is not None:
+        return max(float(np.hypot(a["sem"], b["sem"])), 1e-12)
+    return NOISE_FLOOR
+
+
+def clearly_better(measure: str, a: dict, b: dict) -> bool:
+    """Whether summary entry `a` ({"mean", "sem"}) beats `b` on `measure` by more than their standard errors."""
+    difference = (b["mean"] - a["mean"]) if measure in LOWER_IS_BETTER else (a["mean"] - b["mean"])
+    return difference > _resolution(a, b)
+
+
+def all_alike(entries: Sequence[dict]) -> bool:
+    """Whether no two of these entries (one measure, several methods) differ by more than their standard errors."""
+    return all(abs(a["mean"] - b["mean"]) <= _resolution(a, b) for i, a in enumerate(entries) for b in entries[i + 1:])
 
 _LOCK = threading.Lock()
 

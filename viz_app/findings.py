@@ -12,7 +12,10 @@ import numpy as np
 
 from .catalogue import t
 
-__all__ = ["DistanceFinding", "distance_finding", "PositionFinding", "position_finding", "learned_tokens"]
+__all__ = ["DistanceFinding", "distance_finding", "PositionFinding", "position_finding", "learned_tokens",
+           "roughness", "FiltersFinding", "filters_finding", "SMOOTH_BELOW", "NOISY_ABOVE"]
+
+SMOOTH_BELOW, NOISY_ABOVE = 0.3, 0.7  # roughness: a smooth, low-frequency basis below; noise-like above
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,35 @@ def learned_tokens(count: int) -> str:
     if count == 0:
         return t("finding.no_token")
     return t("finding.one_token" if count == 1 else "finding.tokens", count=count)
+
+
+def roughness(components: np.ndarray) -> np.ndarray:
+    """``[k]``: each ``[3, ph, pw]`` component's mean squared difference between neighbouring pixels (both axes,
+    every channel) over twice its variance: 1 for white noise, near 0 for a smooth, low-frequency pattern."""
+    comps = np.asarray(components, dtype=np.float64)
+    dy = np.diff(comps, axis=-2) ** 2
+    dx = np.diff(comps, axis=-1) ** 2
+    mean_sq = (dy.sum(axis=(1, 2, 3)) + dx.sum(axis=(1, 2, 3))) / (dy[0].size + dx[0].size)
+    variance = comps.reshape(len(comps), -1).var(axis=1)
+    return mean_sq / np.maximum(2 * variance, 1e-12)
+
+
+@dataclass(frozen=True)
+class FiltersFinding:
+    """What the patch-embedding filters' principal components show, measured."""
+
+    roughness: float  # median over the components shown
+    kind: str  # "smooth", "noisy" or "mixed"
+    text: str
+
+
+def filters_finding(components: np.ndarray, variance: np.ndarray | None) -> FiltersFinding:
+    """The components' smoothness and the variance they explain, in a sentence (the paper's trained ViT shows
+    smooth, low-frequency bases; a small or untrained model may not)."""
+    rough = float(np.median(roughness(components)))
+    kind = "smooth" if rough < SMOOTH_BELOW else "noisy" if rough > NOISY_ABOVE else "mixed"
+    shares = np.asarray(variance, dtype=np.float64) if variance is not None else None
+    explained = (t("filters.explained", k=len(shares), total=f"{shares.sum():.1%}", first=f"{shares[0]:.1%}")
+                 if shares is not None and len(shares) else "")
+    text = t(f"filters.{kind}", roughness=f"{rough:.2f}", smooth=SMOOTH_BELOW, noisy=NOISY_ABOVE) + explained
+    return FiltersFinding(rough, kind, text)

@@ -22,6 +22,7 @@ from vit_core.methods.rollout import rollout_layer_matrix
 from .ground_truth import SceneObject, object_at_peak
 
 __all__ = [
+    "STEPS",
     "RolloutStep",
     "rollout_steps",
     "most_similar_is_neighbour",
@@ -37,6 +38,8 @@ __all__ = [
     "BACKGROUND",
     "RACE_METHODS",
 ]
+
+STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
 
 QUARTERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 BACKGROUND = "background"  # the answer "on no object" of the relevance step's question on a scene

@@ -1,7 +1,9 @@
 """Links to any view: the page, model, sample, layer, head, patch and rollout settings in the URL's query.
 
 Names are fixed so links in slides keep working: ``page`` (the page's url path), ``model``, ``sample``,
-``layer``, ``head``, ``row``, ``col``, ``fusion``, ``discard``, ``residual``, ``start`` and ``lang``. A link is
+``layer``, ``head``, ``row``, ``col``, ``fusion``, ``discard``, ``residual``, ``start`` and ``lang``; every other
+control of a page is in ``VIEW_PARAMS`` (``render``, ``colormap``, ``opacity``, ``mass``, ``blur``, ``class``,
+``truth``, ``step`` of the lesson counted from 1, ...), so a link reopens the whole view. A link is
 read once, on the first run of a browser session: values go into the widgets' session state before they are
 drawn; an unknown or out-of-range value keeps the default and leaves a one-line notice (never an exception).
 The URL then follows the view, and "Copy link to this view" shows it with a copy button (``st.code``).
@@ -10,25 +12,80 @@ The URL then follows the view, and "Copy link to this view" shows it with a copy
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
+from vit_core.explain import METHODS
 from vit_core.loading import DEMO_MODEL_NAME
 from vit_core.methods.rollout import HEAD_FUSIONS
 
 from . import resources, state
+from .figures import COLORSCALES
 from .i18n import LANGUAGES, t
-from .page_registry import ALIASES
+from .lesson import STEPS as LESSON_STEPS
+from .page_registry import ALIASES  # fragment pages call share_view themselves
+from .rendering import RENDERING_IDS
 from .state import LANG
 
-__all__ = ["PARAMS", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
+__all__ = ["PARAMS", "VIEW_PARAMS", "Param", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
 
-PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "discard", "residual", "start", "lang")
+PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "discard", "residual", "start",
+          "render", "colormap", "opacity", "mass", "blur", "class", "truth", "step", "mode", "normalise", "range",
+          "centre", "across", "methods", "lang")
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
 FUSIONS = HEAD_FUSIONS  # `fusion=` values: the rollout's own head fusions
+
+
+
+@dataclass(frozen=True)
+class Param:
+    """A view control in the link: `name` in the URL, `key` of its widget, how its value is written and checked.
+
+    kind: "choice" (one of `choices`, each written as its slug), "choices" (several, comma-separated), "bool" (1 / 0), "float" (`low`..`high` in
+    steps of `step`), "int" (`low`..`high`, or up to the model's depth - 1 / grid size - 1 with `high` "depth",
+    "rows", "cols"), "class" (a class by name), "step" (a lesson step, counted from 1 in the link).
+    """
+
+    name: str
+    key: str
+    kind: str
+    choices: Mapping[str, str] | None = None  # value -> slug
+    low: float = 0.0
+    high: float | str = 1.0
+    step: float = 0.05
+
+
+def _render_params(keys: state.RenderKeys) -> tuple[Param, ...]:
+    return (Param("render", keys.style, "choice", RENDERING_IDS),
+            Param("colormap", keys.colorscale, "choice", {c: c for c in COLORSCALES}),
+            Param("opacity", keys.opacity, "float"),
+            Param("mass", keys.mass, "float", low=0.1, high=0.95),
+            Param("blur", keys.blur, "bool"))
+
+
+# Controls written by the generic table (the older names above keep their own reading in apply_view).
+VIEW_PARAMS: dict[str, tuple[Param, ...]] = {
+    "rollout": (*_render_params(state.ROLLOUT_RENDER), Param("class", state.TARGET_CLASS, "class"),
+                Param("truth", state.SHOW_TRUTH, "bool")),
+    "class_token": (*_render_params(state.CLS_RENDER),
+                    Param("mode", state.CLS_MODE, "choice", {"Animate over layers": "animate",
+                                                             "Layer × head grid": "grid"}),
+                    Param("normalise", state.CLS_NORMALISE, "bool")),
+    "query": _render_params(state.QUERY_RENDER),
+    "faithfulness": (*_render_params(state.FAITH_RENDER), Param("class", state.FAITH_TARGET, "class"),
+                     Param("methods", state.FAITH_METHODS, "choices", {m: m for m in METHODS})),
+    "lesson": (Param("step", state.LESSON_STEP, "step", high=len(LESSON_STEPS)),
+               Param("layer", state.LESSON_LAYER, "int", high="depth")),
+    "position": (Param("row", state.POS_ROW, "int", high="rows"), Param("col", state.POS_COL, "int", high="cols"),
+                 Param("range", state.POS_RANGE, "choice", {"Fitted to the data": "fitted",
+                                                            "−1 to 1 (the paper)": "paper"}),
+                 Param("centre", state.POS_CENTRE, "bool")),
+    "heads": (Param("across", state.HEADS_ALL_SAMPLES, "bool"),),
+}
 
 _READ = "_link_read"  # session flag: this session's link was read
 _PENDING = "_link_pending"  # view values waiting for the model's geometry
@@ -164,9 +221,60 @@ def apply_view(page: str, geometry) -> None:
                 values[key] = number
         if "start" in pending and (start := _int("start", pending["start"], 0, max(depth - 1, 1))) is not None:
             values[state.START_LAYER] = start
+    values.update(_table_values(page, geometry, pending))
     if values:
         st.session_state.update(values)
         st.rerun()  # widgets drawn on the next run start from these values (no 'default and state' warning)
+
+
+def _class_names() -> tuple[str, ...]:
+    ctx = st.session_state.get(state.CONTEXT)
+    return tuple(ctx.loaded.label_names or ()) if ctx is not None else ()
+
+
+def _table_values(page: str, geometry, pending: Mapping[str, str]) -> dict[str, object]:
+    """The values of `page`'s table controls (VIEW_PARAMS) that the link holds, each checked; a notice for the rest."""
+    highs = {"depth": geometry.depth - 1, "rows": geometry.grid_size[0] - 1, "cols": geometry.grid_size[1] - 1}
+    values: dict[str, object] = {}
+    for param in VIEW_PARAMS.get(page, ()):
+        raw = pending.get(param.name)
+        if raw is None:
+            continue
+        if param.kind == "choice":
+            by_slug = {slug: value for value, slug in (param.choices or {}).items()}
+            if raw in by_slug:
+                values[param.key] = by_slug[raw]
+            else:
+                _notice("link.bad_value", name=param.name, value=raw)
+        elif param.kind == "choices":
+            picked = [w for w in raw.split(",") if w]
+            if picked and all(w in (param.choices or {}) for w in picked):
+                values[param.key] = picked
+            else:
+                _notice("link.bad_value", name=param.name, value=raw)
+        elif param.kind == "bool":
+            if raw in ("0", "1"):
+                values[param.key] = raw == "1"
+            else:
+                _notice("link.bad_value", name=param.name, value=raw)
+        elif param.kind == "float":
+            if (number := _float(param.name, raw, param.low, float(param.high), param.step)) is not None:
+                values[param.key] = number
+        elif param.kind == "int":
+            high = highs[param.high] if isinstance(param.high, str) else int(param.high)
+            if (number := _int(param.name, raw, int(param.low), high)) is not None:
+                values[param.key] = number
+        elif param.kind == "step":
+            if (number := _int(param.name, raw, 1, int(param.high))) is not None:
+                values[param.key] = number - 1
+        elif param.kind == "class":
+            names = _class_names()
+            if raw in names:
+                values[param.key] = names.index(raw)
+                values[f"{param.key}.question"] = state.CLASS_FROM_LINK  # the class picker keeps it (ui.class_select)
+            else:
+                _notice("link.bad_value", name=param.name, value=raw)
+    return values
 
 
 def show_notices() -> None:
@@ -180,6 +288,22 @@ def _link_value(value) -> str:
         return ROLLED
     if value == state.MEAN_OF_HEADS:
         return MEAN_HEAD
+    return str(value)
+
+
+def _table_text(param: Param, value) -> str | None:
+    """How `value` of a table control is written in the link (None: not writable, e.g. an unnamed class)."""
+    if param.kind == "choice":
+        return (param.choices or {}).get(value)
+    if param.kind == "choices":
+        return ",".join(value)
+    if param.kind == "bool":
+        return "1" if value else "0"
+    if param.kind == "step":
+        return str(int(value) + 1)
+    if param.kind == "class":
+        names = _class_names()
+        return names[int(value)] if 0 <= int(value) < len(names) else None
     return str(value)
 
 
@@ -204,6 +328,9 @@ def view_params(page: str) -> dict[str, str]:
     for name, key in per_page.get(page, ()):
         if ss.get(key) is not None:
             params[name] = _link_value(ss[key])
+    for param in VIEW_PARAMS.get(page, ()):
+        if (value := ss.get(param.key)) is not None and (text := _table_text(param, value)) is not None:
+            params[param.name] = text
     params["lang"] = ss.get(LANG, LANGUAGES[0])
     return params
 

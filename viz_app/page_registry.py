@@ -52,7 +52,7 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("lesson", "teach", (state.LESSON_STEP, state.LESSON_LAYER)),
+    PageSpec("lesson", "teach", (state.LESSON_STEP, state.LESSON_LAYER), fragment=True),
     PageSpec("overview", "explore", (state.SHOW_INDICES,), default=True),
     PageSpec("rollout", "explore", (state.FUSION, state.DISCARD, state.RESIDUAL, state.START_LAYER,
                                     *state.ROLLOUT_RENDER.all(), state.TARGET_CLASS, state.SHOW_TRUTH), fragment=True),

@@ -3,15 +3,19 @@
 One function, :func:`render`, turns (image ``[h, w, 3]`` uint8, map ``[gh, gw]``) into the RGB picture a
 person sees, for the screen and for the PNG export alike (so the two cannot differ). Four renderings:
 
-- ``HEAT``: a perceptual colour map (Turbo by default) blended about 50/50 over the image, upsampled
-  bilinearly from the patch centres; values below a small floor stay transparent (fading in above it), so
-  the image shows there.
+- ``HEAT``: a perceptual colour map (Turbo by default) blended about 50/50 over a dimmed greyscale copy of the
+  image, upsampled bilinearly from the patch centres; values below a small floor stay transparent (fading in
+  above it), so the image shows there. Grey adds the same amount to R, G and B, so a blend keeps the map's hue
+  (its colour minus its grey is the bar's colour minus its grey, times the opacity): a colour on screen reads
+  back to one value on the colour bar, whatever the image's own colours (a green background blended with
+  Turbo read as 0.45 everywhere).
 - ``PAPER``: the ViT paper's Figure 6 recipe (as in the authors' notebook): the map divided by its maximum,
   resized smoothly to the image and multiplied into it, optionally blurred by about one patch. The object
   stays lit, the rest goes dark.
 - ``MASK``: DINO's Figure 3 recipe: keep the patches that hold the top X% of the map's mass (60% by default);
   the rest of the image is dimmed and the kept region outlined.
-- ``PATCHES``: one block per patch, min-max scaled, blended at the chosen opacity: the exact per-patch values.
+- ``PATCHES``: one block per patch, min-max scaled, blended at the chosen opacity over the same greyscale copy:
+  the exact per-patch values.
 
 Colour maps come from plotly's named scales (:func:`colour_stops`, :func:`colour_lut`), written as
 ``rgb(r, g, b)`` so nothing downstream mistakes a stop for a placeholder colour (Streamlit swaps ``#000004``,
@@ -44,6 +48,8 @@ __all__ = [
     "max_normalise",
     "upsample",
     "gaussian_blur",
+    "greyscale",
+    "GREY_DIM",
     "mass_mask",
     "render",
     "head_composite",
@@ -217,6 +223,16 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return thick
 
 
+GREY_DIM = 0.75  # the greyscale copy under a colour map is dimmed to this share of its luminance: bright maps stand out
+
+
+def greyscale(image: np.ndarray, dim: float = GREY_DIM) -> np.ndarray:
+    """``[h, w, 3]`` float32: the image's luminance (ITU-R BT.601 weights) times `dim`, the same in R, G and B."""
+    rgb = np.asarray(image, dtype=np.float32)
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return np.repeat((luma * dim)[..., None], 3, axis=-1)
+
+
 def _fit_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     image = np.asarray(image, dtype=np.uint8)
     if image.shape[:2] == tuple(size):
@@ -246,7 +262,7 @@ def render(
         alpha = np.full(size, float(settings.opacity), dtype=np.float32)
         if style == HEAT and settings.floor > 0:  # clear below the floor, fading in up to twice the floor
             alpha = alpha * np.clip((scaled - settings.floor) / settings.floor, 0.0, 1.0)
-        out = (1.0 - alpha[..., None]) * base + alpha[..., None] * colours
+        out = (1.0 - alpha[..., None]) * greyscale(base) + alpha[..., None] * colours  # grey keeps the bar's hue
     elif style == PAPER:
         brightness = np.clip(upsample(max_normalise(heat), size), 0.0, 1.0)
         if settings.blur_patches > 0:

@@ -15,7 +15,7 @@ from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 from . import image_sources, resources, state
 from .i18n import t
 from .state import Context, ImageSpec, ModelSpec
-from .ui import model_label, show_error, weights_label
+from .ui import FAILED, model_label, show_error, weights_label
 
 __all__ = ["render_sidebar", "FIRST_SCENE", "FIRST_PHOTO"]
 
@@ -76,7 +76,10 @@ def _transformers_spec() -> ModelSpec | None:
 
 
 # First sample shown: a two-object scene for the bundled shapes model (its ground truth is drawn), a photo otherwise.
-FIRST_SCENE, FIRST_PHOTO = "pair_ring_star.png", "chelsea.png"
+# The triangle-and-ring scene is one where each class's relevance peaks on its own object by a clear margin (the
+# lesson's step 7 says so; tests/test_lesson.py checks it on the bundled model): on pair_ring_star.png the ring's
+# relevance was 1.000 on the ring against 0.997 on the star.
+FIRST_SCENE, FIRST_PHOTO = "pair_triangle_ring.png", "chelsea.png"
 
 
 def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
@@ -155,6 +158,7 @@ def _loading_message(spec: ModelSpec) -> str:
 def render_sidebar() -> Context | None:
     """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
     st.session_state[state.CONTEXT] = None
+    st.session_state[FAILED] = False
     with st.sidebar:
         image_box = st.container()  # the image picker first: visible without scrolling (it needs the model spec)
         st.subheader(t("sidebar.model"))
@@ -169,6 +173,7 @@ def render_sidebar() -> Context | None:
             ctx = resources.prepare_context(spec, image)
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)
+        st.session_state[FAILED] = True
         return None
     loaded = ctx.loaded
     with st.sidebar:

@@ -206,8 +206,10 @@ def class_select(ctx: Context, key: str = state.TARGET_CLASS, label: str | None 
     probs = class_probabilities(ctx)
     names = tuple(class_name(ctx, i) for i in range(len(probs)))
     question = hashlib.sha256("\n".join([ctx.image.sha256, *names]).encode()).hexdigest()
-    if st.session_state.get(f"{key}.question") != question:
-        st.session_state.pop(key, None)
+    asked = st.session_state.get(f"{key}.question")
+    if asked != question:
+        if asked != state.CLASS_FROM_LINK:  # a link's class is kept for the image the link opened
+            st.session_state.pop(key, None)
         st.session_state[f"{key}.question"] = question
     top = [int(p.index) for p in ctx.predictions]
     rest = sorted((i for i in range(len(probs)) if i not in set(top)), key=lambda i: names[i].lower())
@@ -242,12 +244,17 @@ def domain_notice(ctx: Context, key: str = "domain_switch") -> None:
     st.button(t("domain.use", name=PRETRAINED_OFFER), on_click=_switch_to_pretrained, key=key)
 
 
+FAILED = "_context_failed"  # session slot: this run's model or image could not be loaded (an error is shown)
+_DRAWN_PAGE = "_drawn_page"  # session slot: the url path of the page this run draws
+
+
 def keep_view_controls(current_page: str) -> None:
     """Keep the view controls of the pages not drawn in this run (Streamlit would drop their state).
 
     Re-assigning a widget's value through the Session State API makes it survive a run that does not draw the
     widget; the current page's own controls are left alone (assigning them too would fight the widgets).
     """
+    st.session_state[_DRAWN_PAGE] = current_page
     for page, keys in PAGE_CONTROLS.items():
         if page == current_page:
             continue
@@ -256,11 +263,24 @@ def keep_view_controls(current_page: str) -> None:
                 st.session_state[key] = st.session_state[key]
 
 
+def forget_view_controls(page: str) -> None:
+    """Drop the view controls of `page`: it stops before drawing them (no model or image yet).
+
+    st.stop() keeps a widget's value on the server while the browser forgets the widget; drawn again (after an
+    upload) the controls showed their defaults while the map, its caption and the link still used the old values
+    (issue 33). Dropped, they start again at their defaults on both sides.
+    """
+    for key in state.PAGE_CONTROLS.get(page, ()):
+        st.session_state.pop(key, None)
+
+
 def require_context() -> Context:
     """The Context the router prepared; stops the page (the error is already shown) when there is none."""
     ctx = st.session_state.get(state.CONTEXT)
     if ctx is None:
-        st.info(t("sidebar.begin"))
+        forget_view_controls(st.session_state.get(_DRAWN_PAGE, ""))
+        # after a failed load the error above says what to do; "choose a model and an image" would be wrong there
+        st.info(t("sidebar.after_error" if st.session_state.get(FAILED) else "sidebar.begin"))
         st.stop()
     return ctx
 

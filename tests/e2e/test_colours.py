@@ -120,3 +120,59 @@ def test_inferno_zero_is_black_on_screen(app_url, browser):
         assert (0, 0, 4) in colours, f"black is missing from the drawn colour bar: {sorted(colours)[:3]} ..."
         assert _rgb(low) in {(0, 0, 4), (252, 255, 164)}, low
     page.close()
+
+
+def _blend_page(browser, scale: str):
+    """A heat blend of a known gradient over a green scene with a pink ring, as plotly draws it in Chromium."""
+    import numpy as np
+
+    from viz_app import figures
+    from viz_app.rendering import HEAT, RenderSettings
+
+    scene = np.zeros((224, 224, 3), np.uint8)
+    scene[...] = (40, 200, 60)  # green background
+    scene[60:160, 60:160] = (250, 120, 200)  # pink square (the issue's pink ring)
+    heat = np.linspace(0, 1, 196, dtype=np.float32).reshape(14, 14)
+    fig = figures.overlay_figure(scene, heat, (16, 16), settings=RenderSettings(style=HEAT, colorscale=scale),
+                                 clickable=False, height=480)
+    fig.update_layout(width=640, height=480)
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_content(fig.to_html(include_plotlyjs=True, full_html=True))
+    page.locator(".imagelayer image").first.wait_for(state="attached")
+    page.wait_for_timeout(500)
+    return page, heat
+
+
+def _box(page, selector: str) -> dict:
+    return page.evaluate(f"() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+                         " return {x: r.x, y: r.y, w: r.width, h: r.height}; }")
+
+
+@pytest.mark.parametrize("scale", ["Turbo", "Inferno"])
+def test_a_heat_blend_on_a_coloured_image_reads_back_on_its_colour_bar(browser, scale):
+    """Issue 33: Turbo blended 50/50 over a green background read as 0.45 everywhere. Screen pixels at patch
+    centres are read back on the colour bar drawn beside them (the bar colour whose chroma, times the opacity,
+    is the pixel's chroma) and must give the patch's value."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page, heat = _blend_page(browser, scale)
+    shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(float)
+    page.screenshot(path=str(SHOTS / f"colours-blend-{scale.lower()}.png"))
+    image, bar = _box(page, ".imagelayer image"), _box(page, ".colorbar .cbfill")
+    column = int(bar["x"] + bar["w"] / 2)
+    rows = np.arange(int(bar["y"]) + 2, int(bar["y"] + bar["h"]) - 2)
+    bar_colours = shot[rows, column]  # top (1) to bottom (0)
+    bar_values = 1 - (rows - bar["y"]) / bar["h"]
+    chroma = 0.5 * (bar_colours - bar_colours.mean(1, keepdims=True))
+    errors = []
+    for r, c in [(3, 4), (4, 9), (7, 7), (9, 3), (12, 12), (13, 13)]:
+        x = int(image["x"] + (c + 0.5) / 14 * image["w"])
+        y = int(image["y"] + (r + 0.5) / 14 * image["h"])
+        pixel = shot[y, x]
+        read = float(bar_values[np.argmin(np.abs(chroma - (pixel - pixel.mean())).sum(1))])
+        errors.append((r, c, round(read, 3), round(float(heat[r, c]), 3)))
+    page.close()
+    assert all(abs(read - value) <= 0.05 for _, _, read, value in errors), errors

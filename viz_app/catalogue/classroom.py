@@ -103,7 +103,10 @@ EN: dict[str, str] = {
     "lesson.relevance.q_scene": "The model's best guess is “{name}”. Where will the relevance for “{name}” be "
     "strongest?",
     "lesson.relevance.q": "Which quarter of the image will the relevance for “{name}” weight most?",
-    "lesson.relevance.peak": "Relevance for “{name}” peaks {where}.",
+    "lesson.relevance.peak": "Relevance for “{name}”: {verdict}.",
+    "lesson.relevance.holds": "On this image each class's relevance lights up its own object, each by a clear margin.",
+    "lesson.relevance.not_here": "On this image the two maps do not each light up their own object by a clear "
+    "margin (at least {threshold} of the map's range): try the scene pair_triangle_ring.png.",
     "lesson.relevance.quarter": "Relevance for “{name}” is strongest in the {where} quarter.",
     "lesson.faithfulness.title": "Is a map faithful?",
     "lesson.faithfulness.text": "A map can look convincing and still not show what the model used. A test (Chefer "
@@ -218,7 +221,10 @@ KO: dict[str, str] = {
     "lesson.relevance.q_scene": "모델의 최선의 추측은 “{name}”입니다. “{name}”에 대한 관련도는 어디에서 가장 "
     "강할까요?",
     "lesson.relevance.q": "“{name}”에 대한 관련도는 이미지의 어느 사분면에 가장 큰 가중치를 줄까요?",
-    "lesson.relevance.peak": "“{name}”에 대한 관련도는 {where}에서 가장 강합니다.",
+    "lesson.relevance.peak": "“{name}”에 대한 관련도: {verdict}.",
+    "lesson.relevance.holds": "이 이미지에서는 각 클래스의 관련도가 뚜렷한 차이로 자기 물체를 밝힙니다.",
+    "lesson.relevance.not_here": "이 이미지에서는 두 지도가 각자의 물체를 뚜렷한 차이(지도 범위의 {threshold} 이상)로 "
+    "밝히지 않습니다: pair_triangle_ring.png 장면을 골라 보세요.",
     "lesson.relevance.quarter": "“{name}”에 대한 관련도는 {where} 사분면에서 가장 강합니다.",
     "lesson.faithfulness.title": "이 맵은 충실할까?",
     "lesson.faithfulness.text": "그럴듯해 보이는 맵도 모델이 실제로 쓴 곳을 보여 주지 않을 수 있습니다. 한 가지 검사"

@@ -78,6 +78,9 @@ EN: dict[str, str] = {
     "truth.on_background": "on the background",
     "truth.absent": "there is no {wanted} in this scene; the peak is {where}",
     "truth.peak": "peak {where} {mark}",
+    "truth.margin": " by {margin} of the map's range over {other} ({best} against {runner})",
+    "truth.no_clear": "no clear winner: its best patch {where} scores {best}, {other} {runner}, closer than {threshold} "
+    "of the map's range",
     "truth.rollout": "Ground truth: rollout {verdict} (the peak patch's centre inside an object's box grown by "
     "{grow} px: the pointing game of the demo model's card).",
     "truth.relevance": "Ground truth: relevance for “{name}”: {verdict}.",
@@ -135,9 +138,11 @@ EN: dict[str, str] = {
     "faith.progress": "Maps and perturbation curves…",
     "faith.progress_flow": "Attention flow (one max-flow problem per patch)…",
     "faith.table": "AUCs and measures",
-    "faith.verdicts": "On this image, better than both baselines — {verdicts}.",
-    "faith.verdicts_box": "On this image, better than both baselines — {verdicts}. Localisation measures use the "
-    "target object's true box.",
+    "faith.verdicts": "On this image, better than both baselines by more than {floor} (one image has no standard "
+    "error) — {verdicts}.",
+    "faith.verdicts_box": "On this image, better than both baselines by more than {floor} (one image has no standard "
+    "error) — {verdicts}. Localisation measures use the target object's true box.",
+    "faith.no_difference": "no difference",
     "faith.maps": "Maps for “{label}”",
     # -- Position embeddings
     "position.none": "This model has no learned absolute position-embedding table (it uses rotary, relative or "
@@ -171,8 +176,16 @@ EN: dict[str, str] = {
     "heads.entropy_caption": "Low entropy: a head focuses on few tokens; high: it spreads its attention widely.",
     # -- Patch-embedding filters
     "filters.caption": "The first {k} principal components of the {dim} patch-embedding filters, each shown as an "
-    "RGB patch with the share of variance it explains (Dosovitskiy et al. 2021, Figure 7 left). Trained models "
-    "show smooth, low-frequency bases, much like a CNN's first layer.",
+    "RGB patch with the share of variance it explains (Dosovitskiy et al. 2021, Figure 7 left; the paper's ViT-L/32 "
+    "shows smooth, low-frequency bases, much like a CNN's first layer).",
+    "filters.smooth": "This model's components are smooth: median roughness {roughness} (neighbouring-pixel "
+    "difference over twice the variance; white noise 1, smooth below {smooth}), as in the paper.",
+    "filters.noisy": "This model's components are high-frequency, noise-like patterns, not the paper's smooth bases: "
+    "median roughness {roughness} (neighbouring-pixel difference over twice the variance; white noise 1, noise-like "
+    "above {noisy}).",
+    "filters.mixed": "This model's components are partly smooth: median roughness {roughness} (neighbouring-pixel "
+    "difference over twice the variance; white noise 1, smooth below {smooth}, noise-like above {noisy}).",
+    "filters.explained": " Together the {k} shown explain {total} of the filters' variance, the first {first}.",
     "filters.title": "Patch-embedding filters (principal components)",
     # -- Compare models
     "compare.same_random": "The same architecture with random weights",
@@ -272,6 +285,9 @@ KO: dict[str, str] = {
     "truth.on_background": "배경 위",
     "truth.absent": "이 장면에는 {wanted}이(가) 없습니다. 최댓값은 {where}에 있습니다",
     "truth.peak": "최댓값이 {where}에 있음 {mark}",
+    "truth.margin": " ({other}보다 지도 범위의 {margin}만큼 높음: {best} 대 {runner})",
+    "truth.no_clear": "뚜렷한 승자 없음: {where}의 최고 패치 {best}, {other} {runner}, 차이가 지도 범위의 {threshold}보다 "
+    "작습니다",
     "truth.rollout": "정답 비교: 롤아웃 {verdict} (최댓값 패치의 중심이 {grow} px 넓힌 물체 상자 안에 있는지 봅니다. "
     "데모 모델 카드의 포인팅 게임).",
     "truth.relevance": "정답 비교: “{name}”에 대한 관련도: {verdict}.",
@@ -324,9 +340,10 @@ KO: dict[str, str] = {
     "faith.progress": "맵과 교란 곡선 계산 중…",
     "faith.progress_flow": "어텐션 플로 계산 중 (패치마다 최대 유량 문제 하나)…",
     "faith.table": "AUC와 측정값",
-    "faith.verdicts": "이 이미지에서 두 기준선보다 나은 방법 — {verdicts}.",
-    "faith.verdicts_box": "이 이미지에서 두 기준선보다 나은 방법 — {verdicts}. 위치 측정에는 목표 물체의 실제 상자를 "
-    "씁니다.",
+    "faith.verdicts": "이 이미지에서 두 기준선보다 {floor} 넘게 나은 방법(이미지 한 장에는 표준오차가 없음) — {verdicts}.",
+    "faith.verdicts_box": "이 이미지에서 두 기준선보다 {floor} 넘게 나은 방법(이미지 한 장에는 표준오차가 없음) — "
+    "{verdicts}. 위치 측정에는 목표 물체의 실제 상자를 씁니다.",
+    "faith.no_difference": "차이 없음",
     "faith.maps": "“{label}”에 대한 맵",
     "position.none": "이 모델에는 학습된 절대 위치 임베딩 표가 없어서(회전, 상대 또는 고정 임베딩 사용) 보여 줄 유사도 "
     "타일이 없습니다.",
@@ -357,8 +374,15 @@ KO: dict[str, str] = {
     "heads.entropy_axis": "엔트로피 (nats)",
     "heads.entropy_caption": "엔트로피가 낮으면 헤드가 적은 토큰에 집중하고, 높으면 어텐션을 넓게 퍼뜨립니다.",
     "filters.caption": "{dim}개 패치 임베딩 필터의 처음 {k}개 주성분을 각각 RGB 패치로, 설명하는 분산 비율과 함께 "
-    "보여 줍니다(Dosovitskiy 외 2021, 그림 7 왼쪽). 학습된 모델은 CNN의 첫 레이어처럼 부드러운 저주파 기저를 "
-    "보입니다.",
+    "보여 줍니다(Dosovitskiy 외 2021, 그림 7 왼쪽. 논문의 ViT-L/32는 CNN의 첫 레이어처럼 부드러운 저주파 기저를 "
+    "보입니다).",
+    "filters.smooth": "이 모델의 주성분은 부드럽습니다: 거칠기 중앙값 {roughness}(이웃 픽셀 차이를 분산의 두 배로 나눈 "
+    "값. 백색 잡음 1, {smooth} 미만이면 부드러움), 논문과 같습니다.",
+    "filters.noisy": "이 모델의 주성분은 논문의 부드러운 기저가 아니라 잡음 같은 고주파 무늬입니다: 거칠기 중앙값 "
+    "{roughness}(이웃 픽셀 차이를 분산의 두 배로 나눈 값. 백색 잡음 1, {noisy} 초과면 잡음 같음).",
+    "filters.mixed": "이 모델의 주성분은 일부만 부드럽습니다: 거칠기 중앙값 {roughness}(이웃 픽셀 차이를 분산의 두 배로 "
+    "나눈 값. 백색 잡음 1, {smooth} 미만 부드러움, {noisy} 초과 잡음 같음).",
+    "filters.explained": " 보여 준 {k}개가 필터 분산의 {total}를 설명하며, 첫 번째가 {first}입니다.",
     "filters.title": "패치 임베딩 필터 (주성분)",
     "compare.same_random": "같은 아키텍처, 무작위 가중치",
     "compare.same_trained": "같은 아키텍처, 학습된 가중치",

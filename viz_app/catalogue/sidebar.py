@@ -9,6 +9,7 @@ EN: dict[str, str] = {
     # -- model menu
     "sidebar.model": "Model",
     "sidebar.begin": "Choose a model and an image in the sidebar to begin.",
+    "sidebar.after_error": "This page appears once the model and the image load: see the message above.",
     "model.demo": "Bundled demo model (shapes)",
     "model.tiny_random": "Tiny random ViT (demo model not installed)",
     "model.other_timm": "Other timm ViT name...",
@@ -113,6 +114,7 @@ KO: dict[str, str] = {
     "error.unexpected": "문제가 생겼습니다({kind}). 다른 모델이나 이미지를 골라 보세요.",
     "sidebar.model": "모델",
     "sidebar.begin": "시작하려면 사이드바에서 모델과 이미지를 고르세요.",
+    "sidebar.after_error": "모델과 이미지를 불러오면 이 페이지가 나타납니다: 위의 안내를 보세요.",
     "model.demo": "내장 데모 모델 (도형)",
     "model.tiny_random": "작은 무작위 ViT (데모 모델 미설치)",
     "model.other_timm": "다른 timm ViT 이름...",

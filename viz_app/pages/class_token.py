@@ -25,16 +25,19 @@ prefix_weights = ctx.analysis.attention[0, :, :, cls, :P]
 
 @st.fragment
 def class_token_view() -> None:
-    top = st.columns([2, 1])
-    layouts = {"Animate over layers": t("cls.animate"), "Layer × head grid": t("cls.grid")}  # values stay English
-    mode = top[0].radio(t("cls.layout"), list(layouts), key=state.CLS_MODE, horizontal=True, format_func=layouts.get)
-    normalise = top[1].toggle(t("cls.scale"), value=True, key=state.CLS_NORMALISE, help=t("cls.scale_help"))
-    render = render_controls(state.CLS_RENDER)
-    colorscale = render.colorscale
+    controls_box, figures_box = projector.controls_and_figures()
+    with controls_box:
+        top = st.columns([2, 1])
+        layouts = {"Animate over layers": t("cls.animate"), "Layer × head grid": t("cls.grid")}  # values stay English
+        mode = top[0].radio(t("cls.layout"), list(layouts), key=state.CLS_MODE, horizontal=True, format_func=layouts.get)
+        normalise = top[1].toggle(t("cls.scale"), value=True, key=state.CLS_NORMALISE, help=t("cls.scale_help"))
+        render = render_controls(state.CLS_RENDER)
+        colorscale = render.colorscale
     fig = figures.head_grid_figure(maps, mode="animate" if mode.startswith("Animate") else "grid",
                                    colorscale=colorscale, normalise=normalise,
                                    **projector.head_grid_options(geometry.num_heads))
-    plotly(fig)
+    with figures_box:
+        plotly(fig)
 
     st.subheader(t("cls.one_head"))
     pick = st.columns([2, 2])

@@ -16,7 +16,7 @@ from vit_core.evaluate import LOWER_IS_BETTER, summarise
 from vit_core.explain import FAITHFULNESS_DEFAULT, METHODS, REGISTRY
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, mask_iou, pointing_game
 from viz_app import figures, resources, state
-from viz_app.faithfulness_data import method_results
+from viz_app.faithfulness_data import NOISE_FLOOR, all_alike, clearly_better, method_results
 from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import t
 from viz_app.ui import class_name, class_select, plotly, render_controls, require_context, show_error
@@ -111,22 +111,25 @@ if results:
         rows[method] = measures
     summary = summarise(rows)
     shown = [m for m in MEASURE_NAMES if any(m in e for e in summary.values())]
-    table = {
-        NAMES[method]: {
-            MEASURE_NAMES[m] + (" ↓" if m in LOWER_IS_BETTER else " ↑"): round(entry[m]["mean"], 3) if m in entry else None
-            for m in shown
+    table = {  # measures as rows, methods as columns: seven short method names fit 1280 px, nine measure names did not
+        MEASURE_NAMES[m] + (" ↓" if m in LOWER_IS_BETTER else " ↑"): {
+            NAMES[method]: round(entry[m]["mean"], 3) if m in entry else None for method, entry in summary.items()
         }
-        for method, entry in summary.items()
+        for m in shown
     }
     st.subheader(t("faith.table"))
-    st.dataframe(pd.DataFrame.from_dict(table, orient="index"), width="stretch")
+    st.table(pd.DataFrame.from_dict(table, orient="index"))  # a static table wraps its headers: fits 1280 px
     if {"random", "centre"} <= set(summary):
         verdicts = []
         for measure in shown:
-            winners = [NAMES[m] for m, e in summary.items() if m not in ("random", "centre")
-                       and measure in e.get("beats_random", []) and measure in e.get("beats_centre", [])]
-            verdicts.append(f"{MEASURE_NAMES[measure]}: {', '.join(winners) if winners else t('none')}")
-        st.caption(t("faith.verdicts_box" if mask is not None else "faith.verdicts", verdicts="; ".join(verdicts)))
+            entries = {m: e[measure] for m, e in summary.items() if measure in e}
+            winners = [NAMES[m] for m, e in entries.items() if m not in ("random", "centre")
+                       and all(clearly_better(measure, e, entries[b]) for b in ("random", "centre") if b in entries)]
+            said = ", ".join(winners) if winners else t("faith.no_difference") if all_alike(list(entries.values())) \
+                else t("none")
+            verdicts.append(f"{MEASURE_NAMES[measure]}: {said}")
+        st.caption(t("faith.verdicts_box" if mask is not None else "faith.verdicts", verdicts="; ".join(verdicts),
+                     floor=NOISE_FLOOR))
 
 
 @st.fragment

@@ -9,9 +9,9 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
-from viz_app import figures, lesson, projector, resources, state
+from viz_app import figures, lesson, links, projector, resources, state
 from viz_app.faithfulness_data import method_results
-from viz_app.ground_truth import objects_in_view
+from viz_app.ground_truth import CLEAR_MARGIN, describe_peak, objects_in_view, own_objects_clear, read_peak
 from viz_app.i18n import t
 from viz_app.ui import class_name, plotly, require_context, show_error
 
@@ -27,7 +27,7 @@ scene = resources.scene_ground_truth().get(ctx.image.sha256)
 objects = objects_in_view(scene, ctx.mapping) if scene else []  # a generated scene's objects, in the model's view
 
 FIGURE_PX = 300  # the relevance and faithfulness figures: below their text and question, above the fold at 900 px
-STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
+STEPS = lesson.STEPS  # the lesson's steps, in order (the link's step=N opens the N-th)
 
 
 def _quarters() -> dict[str, str]:
@@ -35,11 +35,11 @@ def _quarters() -> dict[str, str]:
 
 
 def _where(name: str, heat: np.ndarray) -> str:
-    """Where the relevance for `name` is strongest, in a sentence: on which object of a scene, else which quarter."""
+    """Where the relevance for `name` is strongest, in a sentence: on which object of a scene and by what margin
+    ('no clear winner' below ground_truth.CLEAR_MARGIN), else which quarter."""
     if objects:
-        peak = lesson.relevance_peak(heat, g.patch_size, objects)
-        where = t("truth.on_background") if peak == lesson.BACKGROUND else t("truth.on_object", label=peak)
-        return t("lesson.relevance.peak", name=name, where=where)
+        verdict = describe_peak(read_peak(heat, g.patch_size, objects), name, [o.label for o in objects])
+        return t("lesson.relevance.peak", name=name, verdict=verdict)
     return t("lesson.relevance.quarter", name=name, where=_quarters()[lesson.strongest_quarter(heat)])
 
 
@@ -144,6 +144,10 @@ def _relevance_pair() -> None:
         except VitCoreError as error:
             show_error(error)
     st.markdown(" ".join(_where(class_name(ctx, c), heat) for c, heat in maps.items()))
+    if objects and len(maps) == 2:  # the step's claim, said only where it holds by a clear margin
+        readings = {class_name(ctx, c): read_peak(heat, g.patch_size, objects) for c, heat in maps.items()}
+        st.caption(t("lesson.relevance.holds") if own_objects_clear(readings)
+                   else t("lesson.relevance.not_here", threshold=f"{CLEAR_MARGIN:.2f}"))
     columns = st.columns(2)
     for column, (target, heat) in zip(columns, maps.items(), strict=False):
         with column:
@@ -205,6 +209,11 @@ def _go(delta: int) -> None:
 
 @st.fragment
 def lesson_view() -> None:
+    _lesson()
+    links.share_view("lesson")  # in the fragment: the URL follows Back and Next
+
+
+def _lesson() -> None:
     _race.cache_clear()  # computed at most once per run of the fragment (question and figure share it)
     index = st.session_state.setdefault(state.LESSON_STEP, 0)
     step = STEPS[index]

@@ -4,13 +4,16 @@ sequence (the "16x16 words" of Dosovitskiy et al. 2021)."""
 import base64
 import io
 
+import numpy as np
 import streamlit as st
 from PIL import Image
 
 from viz_app import figures, state
 from viz_app.i18n import t
 from viz_app.rendering import token_strip
-from viz_app.ui import domain_notice, outside_domain, percent, plotly, require_context
+from viz_app.ui import class_name, class_probabilities, domain_notice, outside_domain, percent, plotly, require_context
+
+ALL_CLASSES_UP_TO = 10  # a model with this many classes or fewer has every class drawn (the bundled model: 6 shapes)
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -35,8 +38,14 @@ with right:
         else:
             st.markdown(t("overview.top1", label=top.label, p=percent(top.probability)))
         shapes = "overview.topk_presence" if presence else "overview.topk_shapes"
-        plotly(figures.topk_figure([p.label for p in ctx.predictions], [p.probability for p in ctx.predictions],
-                                   title=t(shapes, n=ctx.num_classes) if strange else None, presence=presence))
+        labels, probs = [p.label for p in ctx.predictions], [p.probability for p in ctx.predictions]
+        if strange and ctx.num_classes <= ALL_CLASSES_UP_TO:  # the title names every class: draw every one
+            every = class_probabilities(ctx)
+            order = np.argsort(-every, kind="stable")
+            labels, probs = [class_name(ctx, int(i)) for i in order], [float(every[i]) for i in order]
+        every_drawn = len(labels) == ctx.num_classes  # the title counts the classes: only when it draws them all
+        plotly(figures.topk_figure(labels, probs, title=t(shapes, n=ctx.num_classes) if strange and every_drawn
+                                   else None, presence=presence))
         if presence:
             st.caption(t("overview.sigmoid"))
     else:

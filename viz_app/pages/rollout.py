@@ -12,8 +12,8 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import HEAD_FUSIONS, RolloutSettings
-from viz_app import figures, links, resources, state
-from viz_app.ground_truth import GROW, SceneObject, object_at_peak, objects_in_view
+from viz_app import figures, links, projector, resources, state
+from viz_app.ground_truth import GROW, describe_peak, objects_in_view, read_peak
 from viz_app.i18n import t
 from viz_app.rendering import is_constant
 from viz_app.ui import (
@@ -37,13 +37,9 @@ objects = objects_in_view(scene, ctx.mapping) if scene else []
 
 
 def peak_verdict(heat, wanted: str | None) -> str:
-    """Where the map's peak lies among the scene's objects; ticked when on `wanted` (on any object if None)."""
-    found: SceneObject | None = object_at_peak(heat, geometry.patch_size, objects)
-    where = t("truth.on_object", label=found.label) if found else t("truth.on_background")
-    if wanted is not None and wanted not in {o.label for o in objects}:
-        return t("truth.absent", wanted=wanted, where=where)
-    right = found is not None and (wanted is None or found.label == wanted)
-    return t("truth.peak", where=where, mark="✓" if right else "✗")
+    """Where the map's peak lies among the scene's objects and by what margin; ticked when clearly on `wanted`."""
+    reading = read_peak(heat, geometry.patch_size, objects)
+    return describe_peak(reading, wanted, [o.label for o in objects])
 
 
 def constant_note(settings: RolloutSettings) -> str:
@@ -61,26 +57,28 @@ def constant_note(settings: RolloutSettings) -> str:
 def rollout_view() -> None:
     if outside_domain(ctx):
         st.caption(t("rollout.outside", overview=t("nav.overview")))
-    controls = st.columns(4)
-    paper = RolloutSettings()  # the defaults' one home
-    fusion = controls[0].selectbox(t("rollout.fusion"), HEAD_FUSIONS, index=HEAD_FUSIONS.index(paper.head_fusion),
-                                   key=state.FUSION, format_func=lambda f: t(f"fusion.{f}"))
-    discard = controls[1].slider(t("rollout.discard"), 0.0, 0.95, paper.discard_ratio, 0.05, key=state.DISCARD,
-                                 help=t("rollout.discard_help"))
-    residual = controls[2].slider(t("rollout.residual"), 0.0, 1.0, paper.residual_weight, 0.05, key=state.RESIDUAL,
-                                  help=t("rollout.residual_help"))
-    start = controls[3].slider(t("rollout.start"), 0, max(geometry.depth - 1, 1), paper.start_layer,
-                               key=state.START_LAYER, disabled=geometry.depth < 2)
-    render = render_controls(state.ROLLOUT_RENDER)
-    look = st.columns([1, 2])
-    truth = bool(objects) and look[0].toggle(
-        t("truth.toggle"), value=True, key=state.SHOW_TRUTH, help=t("truth.help")
-    )
-    boxes = [(o.label, o.box) for o in objects] if truth else []
-    target = None
-    if ctx.predictions:
-        with look[1]:
-            target = class_select(ctx)
+    controls_box, figures_box = projector.controls_and_figures()
+    with controls_box:
+        controls = st.columns(4)
+        paper = RolloutSettings()  # the defaults' one home
+        fusion = controls[0].selectbox(t("rollout.fusion"), HEAD_FUSIONS, index=HEAD_FUSIONS.index(paper.head_fusion),
+                                       key=state.FUSION, format_func=lambda f: t(f"fusion.{f}"))
+        discard = controls[1].slider(t("rollout.discard"), 0.0, 0.95, paper.discard_ratio, 0.05, key=state.DISCARD,
+                                     help=t("rollout.discard_help"))
+        residual = controls[2].slider(t("rollout.residual"), 0.0, 1.0, paper.residual_weight, 0.05,
+                                      key=state.RESIDUAL, help=t("rollout.residual_help"))
+        start = controls[3].slider(t("rollout.start"), 0, max(geometry.depth - 1, 1), paper.start_layer,
+                                   key=state.START_LAYER, disabled=geometry.depth < 2)
+        render = render_controls(state.ROLLOUT_RENDER)
+        look = st.columns([1, 2])
+        truth = bool(objects) and look[0].toggle(
+            t("truth.toggle"), value=True, key=state.SHOW_TRUTH, help=t("truth.help")
+        )
+        boxes = [(o.label, o.box) for o in objects] if truth else []
+        target = None
+        if ctx.predictions:
+            with look[1]:
+                target = class_select(ctx)
     try:
         settings = RolloutSettings(head_fusion=fusion, discard_ratio=discard, residual_weight=residual,
                                    start_layer=min(start, geometry.depth - 1))
@@ -92,36 +90,37 @@ def rollout_view() -> None:
     except VitCoreError as error:
         show_error(error)
         return
-    left, right = st.columns(2)
-    lang = png_language()  # the exported pictures' captions
-    with left:
-        st.subheader(t("nav.rollout"))
-        if is_constant(heat):
-            st.info(constant_note(settings))
-        else:
-            plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, settings=render,
-                                          num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes),
-                   key=state.ROLLOUT_CHART)
-        st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
-        if not is_constant(heat):
-            png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang),
-                         lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
-        if truth and not is_constant(heat):
-            st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
-    with right:
-        st.subheader(t("rollout.relevance"))
-        if relevance is None:
-            st.info(t("rollout.no_head"))
-        else:
-            plotly(figures.overlay_figure(ctx.view, relevance, geometry.patch_size, settings=render,
-                                          num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes))
-            name = class_name(ctx, target)
-            st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
-            png_download(ctx, relevance, render, t("rollout.relevance_for", lang=lang, name=name),
-                         t("rollout.relevance_method", lang=lang), lang,
-                         key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
-            if truth:
-                st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
+    with figures_box:
+        left, right = st.columns(2)
+        lang = png_language()  # the exported pictures' captions
+        with left:
+            st.subheader(t("nav.rollout"))
+            if is_constant(heat):
+                st.info(constant_note(settings))
+            else:
+                plotly(figures.overlay_figure(ctx.view, heat, geometry.patch_size, settings=render,
+                                              num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes),
+                       key=state.ROLLOUT_CHART)
+            st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
+            if not is_constant(heat):
+                png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang),
+                             lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
+            if truth and not is_constant(heat):
+                st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
+        with right:
+            st.subheader(t("rollout.relevance"))
+            if relevance is None:
+                st.info(t("rollout.no_head"))
+            else:
+                plotly(figures.overlay_figure(ctx.view, relevance, geometry.patch_size, settings=render,
+                                              num_prefix_tokens=geometry.num_prefix_tokens, height=480, boxes=boxes))
+                name = class_name(ctx, target)
+                st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
+                png_download(ctx, relevance, render, t("rollout.relevance_for", lang=lang, name=name),
+                             t("rollout.relevance_method", lang=lang), lang,
+                             key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
+                if truth:
+                    st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
     links.share_view("rollout")
 
 
