@@ -35,15 +35,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
-from websockets.asyncio.client import connect
 
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from viz_app.catalogue import CATALOGUE  # noqa: E402 - no streamlit import: only the sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DONE = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
-BUSY_MARK = "busy-notice"  # viz_app.crowd writes this id into the notice's markdown (see Session.busy)
+# The start of viz_app.crowd's "your view is coming" notice, in each language (the text before its count).
+BUSY_TEXTS = tuple(CATALOGUE[lang]["busy.coming"].split("{")[0] for lang in CATALOGUE)
 # What a student does, in order, cycling: each name is matched to a widget key of the page (first match wins).
 ACTIONS = ("next", "answer", "layer", "head", "lang")
 WIDGET_KEYS = {
@@ -197,11 +201,10 @@ class Session:
             self.errors.append(f"exception: {body.type}: {body.message[:120]}")
         elif kind == "alert" and body.format == body.ERROR:
             self.errors.append(f"error alert: {body.body[:120]}")
+        elif kind == "alert" and body.body.startswith(BUSY_TEXTS):
+            self.busy = True
         elif kind in ("markdown", "heading"):
-            text = body.body
-            self.texts.append(text)
-            if BUSY_MARK in text:
-                self.busy = True
+            self.texts.append(body.body)
         widget_id = getattr(body, "id", "") if kind not in ("markdown", "heading", "alert", "exception") else ""
         if widget_id.startswith("$$ID-"):
             key = widget_id.split("-", 2)[2] if widget_id.count("-") >= 2 else widget_id
@@ -264,7 +267,7 @@ def start_server(port: int, extra: list[str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", *(extra or [])]
+               "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "type", *(extra or [])]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_health(f"http://127.0.0.1:{port}", 120, process)
     return process

@@ -20,7 +20,7 @@ from vit_core.errors import HubUnavailableError, VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 from vit_core.methods import RolloutSettings
 
-from . import export, image_sources, projector, resources, state
+from . import crowd, export, image_sources, projector, resources, state
 from .catalogue import error_sentence
 from .figures import COLORSCALES
 from .i18n import language, t
@@ -425,6 +425,7 @@ def render_sidebar() -> Context | None:
                      dtype=str(loaded.dtype).removeprefix("torch."), depth=g.depth, heads=g.num_heads,
                      gh=g.grid_size[0], gw=g.grid_size[1], ph=g.patch_size[0],
                      prefix=", ".join(ctx.prefix_labels) or t("none")))
+        crowd.diagnostics()
     if loaded.source == "random":
         st.warning(t("sidebar.random_note"))
     st.session_state[state.CONTEXT] = ctx
