@@ -122,6 +122,27 @@ class Session:
             self.changes_s.append(time.perf_counter() - start)
         return True
 
+    async def reconnect(self) -> None:
+        """What the page does when its websocket drops: a new socket through the same address (and cookie), and a
+        rerun with the URL's query as the app last set it (the deep link), so a new session reopens the view."""
+        await self.close()
+        self.ws, self.page_hash, self.widgets = None, "", {}
+        start = time.perf_counter()
+        parts = urlsplit(self.link)
+        headers = {"Origin": f"http://{parts.netloc}", **({"Cookie": self.cookie} if self.cookie else {})}
+        self.ws = await asyncio.wait_for(
+            connect(f"ws://{parts.netloc}/_stcore/stream", subprotocols=["streamlit"], additional_headers=headers,
+                    max_size=None, open_timeout=self.timeout, ping_interval=None),
+            self.timeout)
+        await self._rerun(None)
+        if await self._wait_run(start, first=True):
+            self.open_s = time.perf_counter() - start
+
+    def view(self) -> dict[str, object]:
+        """The view as drawn: the URL's query and the value of every slider and choice on the page."""
+        shown = {w.key: drawn_value(w) for w in self.widgets.values()}
+        return {"query": self.query, **{k: v for k, v in shown.items() if v is not None}}
+
     async def close(self) -> None:
         if self.ws is not None:
             with contextlib.suppress(Exception):
@@ -212,9 +233,26 @@ class Session:
 
     def _find(self, action: str) -> Widget | None:
         prefixes = WIDGET_KEYS.get(action, (action,))
-        found = [w for w in self.widgets.values() if any(w.key.startswith(p) for p in prefixes)
-                 and not getattr(w.proto, "disabled", False)]
+        found = [w for w in self.widgets.values() if _matches(w.key, prefixes) and not getattr(w.proto, "disabled", False)]
         return max(found, key=lambda w: w.seen) if found else None
+
+
+def _matches(key: str, names: tuple[str, ...]) -> bool:
+    """`key` is one of `names`, starts with one (``lesson_answer_``) or ends with ``_name`` (``cls_layer``)."""
+    return any(key.startswith(n) or key.endswith(f"_{n}") for n in names)
+
+
+def drawn_value(widget: Widget) -> object:
+    """What the page shows in `widget`: a slider's number, a choice's label (None for other kinds)."""
+    body = widget.proto
+    if widget.kind == "slider":
+        values = list(body.value) if body.set_value else list(body.default)
+        return values[0] if values else None
+    if widget.kind in ("selectbox", "radio"):
+        if body.set_value and body.HasField("raw_value"):
+            return body.raw_value
+        return body.options[body.default] if body.HasField("default") else None
+    return None
 
 
 def _set_value(value, widget: Widget, choices: dict[str, int]) -> None:
@@ -229,7 +267,8 @@ def _set_value(value, widget: Widget, choices: dict[str, int]) -> None:
             drawn = body.default[0] if body.default else 0  # a value set through the session state is not drawn
         else:
             options = list(body.options)
-            drawn = body.default if body.HasField("default") else -1
+            shown = drawn_value(widget)
+            drawn = options.index(shown) if shown in options else -1
         index = (choices.get(widget.key, drawn) + 1) % len(options)
         choices[widget.key] = index
         if widget.kind == "button_group":
@@ -298,6 +337,21 @@ def rss_mb(pid: int | None) -> float | None:
         return None
 
 
+def cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) used so far by `pid` and its children."""
+    if pid is None:
+        return None
+    try:
+        process = psutil.Process(pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+    except psutil.Error:
+        return None
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 2)
+
+
 # -- the classroom --------------------------------------------------------------------------------
 def percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
@@ -346,6 +400,7 @@ async def classroom(link: str, sessions: int, changes: int, actions: tuple[str, 
             peak = max(peak, rss_mb(pid) or 0.0)
             await asyncio.sleep(0.2)
 
+    server_cpu, client_cpu = cpu_s(pid), cpu_s(os.getpid())
     sampler = asyncio.create_task(sample())
     go = asyncio.Event()
     students = [Session(link, i, timeout) for i in range(sessions)]
@@ -357,6 +412,7 @@ async def classroom(link: str, sessions: int, changes: int, actions: tuple[str, 
             break
         await asyncio.sleep(0.1)
     opened_s = time.perf_counter() - started
+    server_open_cpu, client_open_cpu = cpu_s(pid), cpu_s(os.getpid())
     open_peak = peak
     go.set()
     await asyncio.gather(*tasks)
@@ -384,6 +440,8 @@ async def classroom(link: str, sessions: int, changes: int, actions: tuple[str, 
         "sessions_shown_busy": sum(s.busy for s in students),
         "skipped_actions": sum(s.skipped for s in students),
         "all_open_s": round(opened_s, 2),
+        "cpu_s_opening": {"server": _minus(server_open_cpu, server_cpu), "client": _minus(client_open_cpu, client_cpu)},
+        "cpu_s_total": {"server": _minus(cpu_s(pid), server_cpu), "client": _minus(cpu_s(os.getpid()), client_cpu)},
         "total_s": round(total_s, 2),
         "rss_mb": {k: None if v is None else round(v, 1)
                    for k, v in {"before": before, "peak_open": open_peak, "peak": peak, "loaded": loaded,

@@ -1,10 +1,14 @@
 """A full classroom on one server: how many views are being prepared, the 'your view is coming' notice, and the
 diagnostics line (the shared analysis cache's bytes and entries).
 
-Streamlit runs every session's script on its own thread of one process, so 100 students opening a link in the
-same minute share a few cores: while more runs are in flight than ``VIT_EXPLORER_BUSY_AT`` (default: 2 per CPU,
-at least 4), a run that starts draws a notice first, then its view, and removes the notice when done, so a
-student waiting in the queue sees that the page is coming rather than an empty one.
+Streamlit runs every session's script on its own thread of one process, and the threads share one interpreter
+lock: 100 students opening a link in the same minute all progressed together and all got their page at the very
+end, having seen nothing before it (Streamlit sends a run's messages only when its event loop gets the lock, and
+replaces a queued element by its newer version). So at most ``VIT_EXPLORER_BUSY_AT`` full runs (default: 2 per
+CPU, at least 4) go at once; a run beyond them draws "your view is coming" first, waits its turn (releasing the
+lock, so the notice reaches the browser), runs, and removes the notice. Runs are served roughly in arrival order:
+the first students get their page in a second instead of everyone after the last one's. The wait is bounded
+(``WAIT_LIMIT_S``): past it the run goes ahead rather than hang.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from .i18n import t
 __all__ = ["BUSY_ENV", "busy_at", "running", "views_running", "diagnostics"]
 
 BUSY_ENV = "VIT_EXPLORER_BUSY_AT"
+WAIT_LIMIT_S = 60.0
 _lock = threading.Lock()
-_running = 0
+_running = 0  # full runs in flight, waiting ones included
+_gate: threading.BoundedSemaphore | None = None
 
 
 def busy_at() -> int:
@@ -40,20 +46,33 @@ def views_running() -> int:
     return _running
 
 
+def _the_gate() -> threading.BoundedSemaphore:
+    global _gate
+    with _lock:
+        if _gate is None:
+            _gate = threading.BoundedSemaphore(busy_at())
+        return _gate
+
+
 @contextmanager
 def running() -> Iterator[None]:
-    """Count this run while it lasts; show the notice first when the server is saturated."""
+    """Count this run while it lasts; beyond ``busy_at()`` runs, show the notice and wait for a turn first."""
     global _running
+    gate = _the_gate()
     with _lock:
         _running += 1
         now = _running
     notice = None
+    entered = gate.acquire(blocking=False)
     try:
-        if now > busy_at():
+        if not entered:
             notice = st.empty()
             notice.info(t("busy.coming", n=now))
+            entered = gate.acquire(timeout=WAIT_LIMIT_S)
         yield
     finally:
+        if entered:
+            gate.release()
         with _lock:
             _running -= 1
         if notice is not None:

@@ -1,0 +1,97 @@
+"""More than one server: nginx (deploy/nginx.conf.template) in front of two app replicas on this machine.
+
+The classroom load test runs through the balancer; then one replica is killed while every student's session is
+open: the students whose sessions lived there reconnect (as the page does) through the same balancer, land on the
+other replica, and their deep link reopens the same view (page, layer, head); every other student goes on without
+an error. Skipped where nginx is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "deploy"))
+
+import classroom_load  # noqa: E402
+import replicas  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.deploy,
+              pytest.mark.skipif(replicas.nginx_binary() is None, reason="nginx is not installed")]
+
+STUDENTS = 12  # all on one replica by chance: 2 / 2**12
+TIMEOUT = 120.0
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with replicas.Cluster(replicas=2) as started:
+        yield started
+
+
+def test_the_balancer_sets_one_affinity_cookie_and_keeps_it(cluster):
+    import urllib.request
+
+    with urllib.request.urlopen(f"{cluster.url}/_stcore/health", timeout=10) as first:
+        cookie = first.headers.get("Set-Cookie", "")
+    assert cookie.startswith("vitx_replica=") and "HttpOnly" in cookie
+    request = urllib.request.Request(f"{cluster.url}/_stcore/health", headers={"Cookie": cookie.split(";")[0]})
+    with urllib.request.urlopen(request, timeout=10) as again:
+        assert again.headers.get("Set-Cookie") is None  # a browser with its cookie keeps it
+
+
+def test_classroom_through_the_balancer(cluster):
+    result = asyncio.run(classroom_load.classroom(f"{cluster.url}/lesson", STUDENTS, 3,
+                                                  classroom_load.ACTIONS, TIMEOUT, None))
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["open_s"]["n"] == STUDENTS and result["change_s"]["n"] == 3 * STUDENTS
+
+
+async def _open_and_move(link: str) -> list[classroom_load.Session]:
+    students = [classroom_load.Session(link, i, TIMEOUT) for i in range(STUDENTS)]
+    await asyncio.gather(*(s.open() for s in students))
+    await asyncio.gather(*(s.change("layer") for s in students))  # away from the link's own values
+    for s in students:
+        assert not s.errors, s.errors
+    return students
+
+
+async def _dropped(session: classroom_load.Session) -> bool:
+    try:
+        await asyncio.wait_for(session.ws.wait_closed(), 5)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _failover(cluster) -> tuple[list, list, list, list]:
+    link = f"{cluster.url}/class_token?page=class_token&layer=2&head=1&lang=en"
+    students = await _open_and_move(link)
+    before = [s.view() for s in students]
+    cluster.kill_replica(cluster.replica_ports[0])
+    dropped = await asyncio.gather(*(_dropped(s) for s in students))
+    moved = [s for s, d in zip(students, dropped, strict=True) if d]
+    stayed = [s for s, d in zip(students, dropped, strict=True) if not d]
+    await asyncio.gather(*(s.reconnect() for s in moved))
+    after = [s.view() for s in students]
+    await asyncio.gather(*(s.change("head") for s in stayed))
+    for s in students:
+        await s.close()
+    return students, moved, before, after
+
+
+def test_a_replica_dies_its_students_reopen_their_view_on_the_other(cluster):
+    students, moved, before, after = asyncio.run(_failover(cluster))
+    assert 0 < len(moved) < STUDENTS, f"{len(moved)} of {STUDENTS} sessions were on the killed replica"
+    for s in students:
+        assert not s.errors, (s.index, s.errors)
+    for s, old, new in zip(students, before, after, strict=True):
+        if s in moved:
+            assert "page=class_token" in old["query"] and "layer=" in old["query"] and "head=" in old["query"]
+            assert new == old, (s.index, old, new)  # same page, layer, head, language
+            assert new["cls_layer"] != 2  # the student's own layer, not the link's first one
