@@ -91,13 +91,17 @@ class Session:
     skipped: int = 0
     texts: list[str] = field(default_factory=list)  # markdown/heading text of the last run (for checks)
     fragment_run: bool = False  # the run in flight reruns one fragment only
-    choices: dict[str, int] = field(default_factory=dict)  # option index this client chose last, by widget key
+    # each widget's value as the frontend's widget manager keeps it: set by the page (a drawing with set_value) or
+    # by this student; a widget redrawn without set_value keeps it
+    values: dict[str, object] = field(default_factory=dict)
+    replicas: list[str] = field(default_factory=list)  # behind deploy/'s balancer: the replica of each request
 
     async def open(self) -> None:
         parts = urlsplit(self.link)
         self.query, self.page_name = parts.query, parts.path.strip("/")
         start = time.perf_counter()
-        self.cookie = await asyncio.to_thread(_get_cookies, self.link, self.timeout)
+        self.cookie, replica = await asyncio.to_thread(_get_cookies, self.link, self.timeout)
+        self.replicas.append(replica)
         base = f"ws://{parts.netloc}/_stcore/stream"
         headers = {"Origin": f"http://{parts.netloc}"}
         if self.cookie:
@@ -106,6 +110,7 @@ class Session:
             connect(base, subprotocols=["streamlit"], additional_headers=headers, max_size=None,
                     open_timeout=self.timeout, ping_interval=None),
             self.timeout)
+        self.replicas.append(self.ws.response.headers.get("X-Vit-Replica", ""))
         await self._rerun(None)
         if await self._wait_run(start, first=True):
             self.open_s = time.perf_counter() - start
@@ -134,13 +139,15 @@ class Session:
             connect(f"ws://{parts.netloc}/_stcore/stream", subprotocols=["streamlit"], additional_headers=headers,
                     max_size=None, open_timeout=self.timeout, ping_interval=None),
             self.timeout)
+        self.replicas.append(self.ws.response.headers.get("X-Vit-Replica", ""))
         await self._rerun(None)
         if await self._wait_run(start, first=True):
             self.open_s = time.perf_counter() - start
 
     def view(self) -> dict[str, object]:
-        """The view as drawn: the URL's query and the value of every slider and choice on the page."""
-        shown = {w.key: drawn_value(w) for w in self.widgets.values()}
+        """The view as a person sees it: the URL's query and the value of every slider and choice on the page (the
+        value the page itself set, else the one this student chose, as the frontend keeps it, else the default)."""
+        shown = {w.key: self.values.get(w.key, drawn_value(w)) for w in self.widgets.values()}
         return {"query": self.query, **{k: v for k, v in shown.items() if v is not None}}
 
     async def close(self) -> None:
@@ -163,7 +170,7 @@ class Session:
         if widget is not None:
             value = state.widget_states.widgets.add()
             value.id = widget.id
-            _set_value(value, widget, self.choices)
+            self.values[widget.key] = _set_value(value, widget, self.values.get(widget.key))
             if widget.fragment_id:
                 state.fragment_id = widget.fragment_id
                 self.fragment_run = True
@@ -229,7 +236,9 @@ class Session:
         widget_id = getattr(body, "id", "") if kind not in ("markdown", "heading", "alert", "exception") else ""
         if widget_id.startswith("$$ID-"):
             key = widget_id.split("-", 2)[2] if widget_id.count("-") >= 2 else widget_id
-            self.widgets[key] = Widget(key, widget_id, kind, body, delta.fragment_id, self.count)
+            self.widgets[key] = widget = Widget(key, widget_id, kind, body, delta.fragment_id, self.count)
+            if getattr(body, "set_value", False) and drawn_value(widget) is not None:
+                self.values[key] = drawn_value(widget)
 
     def _find(self, action: str) -> Widget | None:
         prefixes = WIDGET_KEYS.get(action, (action,))
@@ -255,43 +264,46 @@ def drawn_value(widget: Widget) -> object:
     return None
 
 
-def _set_value(value, widget: Widget, choices: dict[str, int]) -> None:
-    """The widget's next value as the frontend writes it (buttons trigger; choices move to the next option, from
-    the one this client chose last, else the drawn default)."""
+def _set_value(value, widget: Widget, current: object = None) -> object:
+    """Write the widget's next value as the frontend does and return it: buttons trigger, choices move to the next
+    option and sliders one step, from `current` (the value the frontend keeps), else the drawn default."""
     body = widget.proto
     if widget.kind == "button":
         value.trigger_value = True
-    elif widget.kind in ("radio", "selectbox", "button_group"):
+        return None
+    if widget.kind in ("radio", "selectbox", "button_group"):
         if widget.kind == "button_group":
             options = [o.content for o in body.options]
             drawn = body.default[0] if body.default else 0  # a value set through the session state is not drawn
         else:
             options = list(body.options)
-            shown = drawn_value(widget)
-            drawn = options.index(shown) if shown in options else -1
-        index = (choices.get(widget.key, drawn) + 1) % len(options)
-        choices[widget.key] = index
+            drawn = drawn_value(widget)
+            drawn = options.index(drawn) if drawn in options else -1
+        index = (options.index(current) if current in options else drawn) + 1
+        index %= len(options)
         if widget.kind == "button_group":
             value.string_array_value.data.append(options[index])
         else:
             value.string_value = options[index]
-    elif widget.kind == "slider":
-        now = (list(body.value) if body.set_value else list(body.default)) or [body.min]
+        return options[index]
+    if widget.kind == "slider":
+        now = [current] if current is not None else list(body.default) or [body.min]
         step = body.step or 1
         nxt = now[0] - step if now[0] - step >= body.min else now[0] + step
         value.double_array_value.data.append(min(max(nxt, body.min), body.max))
-    else:
-        raise ValueError(f"no value for a {widget.kind} widget")
+        return value.double_array_value.data[0]
+    raise ValueError(f"no value for a {widget.kind} widget")
 
 
-def _get_cookies(link: str, timeout: float) -> str:
-    """GET the link as a browser does first; the cookies it sets (a load balancer's affinity cookie)."""
+def _get_cookies(link: str, timeout: float) -> tuple[str, str]:
+    """GET the link as a browser does first: the cookies it sets (a load balancer's affinity cookie) and the replica
+    that answered (deploy/'s balancer names it; empty elsewhere)."""
     with urllib.request.urlopen(link, timeout=timeout) as response:  # noqa: S310 - loopback only (checked)
         response.read()
         jar = SimpleCookie()
         for header in response.headers.get_all("Set-Cookie") or []:
             jar.load(header)
-    return "; ".join(f"{k}={v.value}" for k, v in jar.items())
+    return "; ".join(f"{k}={v.value}" for k, v in jar.items()), response.headers.get("X-Vit-Replica", "")
 
 
 # -- the server -----------------------------------------------------------------------------------

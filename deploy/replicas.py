@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -71,9 +72,14 @@ def wait_http(url: str, limit: float, process: subprocess.Popen | None = None) -
     raise RuntimeError(f"{url} did not answer in {limit:.0f} s")
 
 
-def start_replica(port: int, log: Path | None = None) -> subprocess.Popen:
-    """One app replica on 127.0.0.1:`port`, waited for through ``/_stcore/health``."""
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+def start_replica(port: int, cookie_secret: str, log: Path | None = None) -> subprocess.Popen:
+    """One app replica on 127.0.0.1:`port`, waited for through ``/_stcore/health``.
+
+    Every replica gets the same cookie secret: Streamlit signs its XSRF cookie with it, and a browser moved to
+    another replica (its first one died) keeps the cookie it has, so its uploads must still pass the check there.
+    """
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+           "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret}
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
@@ -127,8 +133,9 @@ class Cluster:
         self.prefix = self.prefix or Path(tempfile.mkdtemp(prefix="vit-lb-"))
         self.replica_ports = [free_port() for _ in range(self.replicas)]
         try:
+            secret = secrets.token_hex(32)
             for port in self.replica_ports:
-                self.processes[port] = start_replica(port, self.prefix / f"replica-{port}.log")
+                self.processes[port] = start_replica(port, secret, self.prefix / f"replica-{port}.log")
             self.nginx = start_nginx(self.prefix, self.port, self.replica_ports)
         except BaseException:
             self.stop()

@@ -37,12 +37,15 @@ def cluster():
 def test_the_balancer_sets_one_affinity_cookie_and_keeps_it(cluster):
     import urllib.request
 
-    with urllib.request.urlopen(f"{cluster.url}/_stcore/health", timeout=10) as first:
-        cookie = first.headers.get("Set-Cookie", "")
-    assert cookie.startswith("vitx_replica=") and "HttpOnly" in cookie
-    request = urllib.request.Request(f"{cluster.url}/_stcore/health", headers={"Cookie": cookie.split(";")[0]})
+    def affinity_cookies(response) -> list[str]:
+        return [c for c in response.headers.get_all("Set-Cookie") or [] if c.startswith("vitx_replica=")]
+
+    with urllib.request.urlopen(f"{cluster.url}/lesson", timeout=10) as first:
+        cookies = affinity_cookies(first)
+    assert len(cookies) == 1 and "HttpOnly" in cookies[0], cookies
+    request = urllib.request.Request(f"{cluster.url}/lesson", headers={"Cookie": cookies[0].split(";")[0]})
     with urllib.request.urlopen(request, timeout=10) as again:
-        assert again.headers.get("Set-Cookie") is None  # a browser with its cookie keeps it
+        assert affinity_cookies(again) == []  # a browser with its cookie keeps it
 
 
 def test_classroom_through_the_balancer(cluster):
@@ -87,6 +90,14 @@ async def _failover(cluster) -> tuple[list, list, list, list]:
 
 def test_a_replica_dies_its_students_reopen_their_view_on_the_other(cluster):
     students, moved, before, after = asyncio.run(_failover(cluster))
+    killed = f"127.0.0.1:{cluster.replica_ports[0]}"
+    other = f"127.0.0.1:{cluster.replica_ports[1]}"
+    for s in students:  # affinity: the page and its websocket reached one replica, the killed one for those moved
+        first = s.replicas[:2]
+        assert len(set(first)) == 1 and first[0] in (killed, other), s.replicas
+        assert (first[0] == killed) == (s in moved), (s.index, s.replicas)
+        if s in moved:
+            assert s.replicas[2].split(", ")[-1] == other, s.replicas  # nginx tried the dead one, then the live one
     assert 0 < len(moved) < STUDENTS, f"{len(moved)} of {STUDENTS} sessions were on the killed replica"
     for s in students:
         assert not s.errors, (s.index, s.errors)
