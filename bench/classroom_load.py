@@ -94,6 +94,9 @@ class Session:
     # each widget's value as the frontend's widget manager keeps it: set by the page (a drawing with set_value) or
     # by this student; a widget redrawn without set_value keeps it
     values: dict[str, object] = field(default_factory=dict)
+    kinds: list[str] = field(default_factory=list)  # element kinds the last run drew, in order
+    busy_path: tuple[int, ...] | None = None  # where the busy notice was drawn
+    busy_cleared: bool = False  # ... and that the same run emptied it
     replicas: list[str] = field(default_factory=list)  # behind deploy/'s balancer: the replica of each request
 
     async def open(self) -> None:
@@ -174,7 +177,7 @@ class Session:
             if widget.fragment_id:
                 state.fragment_id = widget.fragment_id
                 self.fragment_run = True
-        self.texts = []
+        self.texts, self.kinds = [], []
         await self.ws.send(msg.SerializeToString())
 
     async def _wait_run(self, start: float, first: bool = False) -> bool:
@@ -211,26 +214,29 @@ class Session:
             elif kind == "delta":
                 if first and self.first_delta_s is None:
                     self.first_delta_s = time.perf_counter() - start
-                self._delta(msg.delta)
+                self._delta(msg.delta, tuple(msg.metadata.delta_path))
             elif kind == "script_finished" and msg.script_finished in DONE:
                 return True
         self.errors.append("too many messages")
         return False
 
-    def _delta(self, delta) -> None:
+    def _delta(self, delta, path: tuple[int, ...]) -> None:
         if delta.WhichOneof("type") != "new_element":
             return
         element = delta.new_element
         kind = element.WhichOneof("type")
         if kind is None:
             return
+        self.kinds.append(kind)
         body = getattr(element, kind)
+        if kind == "empty" and path == self.busy_path:
+            self.busy_cleared = True
         if kind == "exception":
             self.errors.append(f"exception: {body.type}: {body.message[:120]}")
         elif kind == "alert" and body.format == body.ERROR:
             self.errors.append(f"error alert: {body.body[:120]}")
         elif kind == "alert" and body.body.startswith(BUSY_TEXTS):
-            self.busy = True
+            self.busy, self.busy_path, self.busy_cleared = True, path, False
         elif kind in ("markdown", "heading"):
             self.texts.append(body.body)
         widget_id = getattr(body, "id", "") if kind not in ("markdown", "heading", "alert", "exception") else ""
@@ -450,6 +456,7 @@ async def classroom(link: str, sessions: int, changes: int, actions: tuple[str, 
         "errors": len(errors),
         "error_samples": errors[:10],
         "sessions_shown_busy": sum(s.busy for s in students),
+        "busy_notices_left_on_screen": sum(s.busy and not s.busy_cleared for s in students),
         "skipped_actions": sum(s.skipped for s in students),
         "all_open_s": round(opened_s, 2),
         "cpu_s_opening": {"server": _minus(server_open_cpu, server_cpu), "client": _minus(client_open_cpu, client_cpu)},
