@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-W, H, LEFT, BOTTOM, TOP, RIGHT = 720, 420, 60, 50, 30, 170
+W, H, LEFT, BOTTOM, TOP, RIGHT = 760, 420, 60, 50, 30, 220
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 TARGETS = {30: (3.0, 1.5), 100: (8.0, 3.0)}
 

@@ -125,7 +125,7 @@ EN: dict[str, str] = {
     "order: its ranking is no better than chance here.",
     # -- a full classroom
     "busy.coming": "Many students are opening the app at once: your view is coming ({n} views being prepared).",
-    "diag.cache": "analysis cache: {used} MB of {limit} MB, {n} analyses · {running} views running",
+    "diag.cache": "analysis cache: {used} MB of {limit} MB, analyses: {n} · views running: {running}",
 }
 
 KO: dict[str, str] = {
