@@ -2,7 +2,7 @@
 
 The classroom load test runs through the balancer; then one replica is killed while every student's session is
 open: the students whose sessions lived there reconnect (as the page does) through the same balancer, land on the
-other replica, and their deep link reopens the same view (page, layer, head); every other student goes on without
+other replica, and their deep link reopens the same view (page, layer, head, lesson step); every other student goes on without
 an error. Skipped where nginx is not installed.
 """
 
@@ -55,10 +55,15 @@ def test_classroom_through_the_balancer(cluster):
     assert result["open_s"]["n"] == STUDENTS and result["change_s"]["n"] == 3 * STUDENTS
 
 
-async def _open_and_move(link: str) -> list[classroom_load.Session]:
-    students = [classroom_load.Session(link, i, TIMEOUT) for i in range(STUDENTS)]
+EXPLORE = "/class_token?page=class_token&layer=2&head=1&lang=en"
+LESSON = "/lesson?page=lesson&step=2&lang=en"
+
+
+async def _open_and_move(base: str) -> list[classroom_load.Session]:
+    """Half the class on the class-token page moving its layer, half in the lesson pressing Next (step 2 -> 3)."""
+    students = [classroom_load.Session(base + (EXPLORE if i % 2 else LESSON), i, TIMEOUT) for i in range(STUDENTS)]
     await asyncio.gather(*(s.open() for s in students))
-    await asyncio.gather(*(s.change("layer") for s in students))  # away from the link's own values
+    await asyncio.gather(*(s.change("layer" if s.index % 2 else "next") for s in students))  # off the link's values
     for s in students:
         assert not s.errors, s.errors
     return students
@@ -73,8 +78,7 @@ async def _dropped(session: classroom_load.Session) -> bool:
 
 
 async def _failover(cluster) -> tuple[list, list, list, list]:
-    link = f"{cluster.url}/class_token?page=class_token&layer=2&head=1&lang=en"
-    students = await _open_and_move(link)
+    students = await _open_and_move(cluster.url)
     before = [s.view() for s in students]
     cluster.kill_replica(cluster.replica_ports[0])
     dropped = await asyncio.gather(*(_dropped(s) for s in students))
@@ -82,7 +86,7 @@ async def _failover(cluster) -> tuple[list, list, list, list]:
     stayed = [s for s, d in zip(students, dropped, strict=True) if not d]
     await asyncio.gather(*(s.reconnect() for s in moved))
     after = [s.view() for s in students]
-    await asyncio.gather(*(s.change("head") for s in stayed))
+    await asyncio.gather(*(s.change("head" if s.index % 2 else "next") for s in stayed))
     for s in students:
         await s.close()
     return students, moved, before, after
@@ -102,7 +106,11 @@ def test_a_replica_dies_its_students_reopen_their_view_on_the_other(cluster):
     for s in students:
         assert not s.errors, (s.index, s.errors)
     for s, old, new in zip(students, before, after, strict=True):
-        if s in moved:
+        if s in moved and s.index % 2:
             assert "page=class_token" in old["query"] and "layer=" in old["query"] and "head=" in old["query"]
             assert new == old, (s.index, old, new)  # same page, layer, head, language
             assert new["cls_layer"] != 2  # the student's own layer, not the link's first one
+        elif s in moved:
+            assert "page=lesson" in old["query"] and "step=3" in old["query"], old
+            assert new == old, (s.index, old, new)
+            assert "Position embeddings" in s.texts  # the step the student had reached, not the link's step 2

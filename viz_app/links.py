@@ -1,7 +1,8 @@
 """Links to any view: the page, model, sample, layer, head, patch and rollout settings in the URL's query.
 
 Names are fixed so links in slides keep working: ``page`` (the page's url path), ``model``, ``sample``,
-``layer``, ``head``, ``row``, ``col``, ``fusion``, ``discard``, ``residual``, ``start`` and ``lang``. A link is
+``layer``, ``head``, ``row``, ``col``, ``fusion``, ``discard``, ``residual``, ``start``, ``step`` (the lesson's,
+from 1) and ``lang``. A link is
 read once, on the first run of a browser session: values go into the widgets' session state before they are
 drawn; an unknown or out-of-range value keeps the default and leaves a one-line notice (never an exception).
 The URL then follows the view, and "Copy link to this view" shows it with a copy button (``st.code``).
@@ -22,13 +23,14 @@ from .state import LANG
 
 __all__ = ["PARAMS", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
 
-PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "discard", "residual", "start", "lang")
+PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "discard", "residual", "start", "step",
+          "lang")
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
 FUSIONS = ("mean", "max", "min")
 # Pages whose controls live in a fragment: they call share_view themselves so the URL follows every change.
-FRAGMENT_PAGES = ("rollout", "class_token", "query")
+FRAGMENT_PAGES = ("rollout", "class_token", "query", "lesson")
 
 _READ = "_link_read"  # session flag: this session's link was read
 _PENDING = "_link_pending"  # view values waiting for the model's geometry
@@ -164,6 +166,9 @@ def apply_view(page: str, geometry) -> None:
                 values[key] = number
         if "start" in pending and (start := _int("start", pending["start"], 0, max(depth - 1, 1))) is not None:
             values[state.START_LAYER] = start
+    if page == "lesson" and "step" in pending:
+        if (step := _int("step", pending["step"], 1, len(state.LESSON_STEPS))) is not None:
+            values[state.LESSON_STEP] = step - 1
     if values:
         st.session_state.update(values)
         st.rerun()  # widgets drawn on the next run start from these values (no 'default and state' warning)
@@ -204,6 +209,8 @@ def view_params(page: str) -> dict[str, str]:
     for name, key in per_page.get(page, ()):
         if ss.get(key) is not None:
             params[name] = _link_value(ss[key])
+    if page == "lesson" and ss.get(state.LESSON_STEP) is not None:
+        params["step"] = str(ss[state.LESSON_STEP] + 1)
     params["lang"] = ss.get(LANG, LANGUAGES[0])
     return params
 

@@ -50,7 +50,8 @@ PEN_WIDTH = "pen_width"
 # -- classroom: language, projector mode, lesson ---------------------------------------------------
 LANG = "lang"
 PROJECTOR = "projector_mode"
-LESSON_STEP = "lesson_step"
+LESSON_STEP = "lesson_step"  # index into LESSON_STEPS; a link's `step` is 1-based
+LESSON_STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
 LESSON_ANSWER = "lesson_answer"  # one radio per step: f"{LESSON_ANSWER}_{step}"
 LESSON_LAYER = "lesson_rollout_layer"
 

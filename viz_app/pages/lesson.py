@@ -9,7 +9,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
-from viz_app import figures, lesson, projector, resources, state
+from viz_app import figures, lesson, links, projector, resources, state
 from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import t
@@ -27,7 +27,7 @@ scene = resources.scene_ground_truth().get(ctx.image.sha256)
 objects = objects_in_view(scene, ctx.mapping) if scene else []  # a generated scene's objects, in the model's view
 
 FIGURE_PX = 300  # the relevance and faithfulness figures: below their text and question, above the fold at 900 px
-STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
+STEPS = state.LESSON_STEPS
 
 
 def _quarters() -> dict[str, str]:
@@ -205,6 +205,12 @@ def _go(delta: int) -> None:
 
 @st.fragment
 def lesson_view() -> None:
+    """The current step, then the link to it (in the fragment: the URL follows Next and Back)."""
+    _step_view()
+    links.share_view("lesson")
+
+
+def _step_view() -> None:
     _race.cache_clear()  # computed at most once per run of the fragment (question and figure share it)
     index = st.session_state.setdefault(state.LESSON_STEP, 0)
     step = STEPS[index]
