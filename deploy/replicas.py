@@ -93,7 +93,7 @@ def start_nginx(prefix: Path, port: int, replica_ports: list[int]) -> subprocess
     """nginx in the foreground with the rendered config, waited for through its own ``/lb-health``."""
     binary = nginx_binary()
     if binary is None:
-        raise RuntimeError("nginx is not installed (Debian: apt-get install nginx-light)")
+        raise RuntimeError("nginx is not installed (Debian: apt-get install nginx)")
     conf = render(prefix, port, replica_ports)
     subprocess.run([binary, "-t", "-q", "-p", str(prefix), "-c", str(conf)], check=True)
     process = subprocess.Popen([binary, "-p", str(prefix), "-c", str(conf)], stdout=subprocess.DEVNULL,
