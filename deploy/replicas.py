@@ -3,7 +3,7 @@
     python deploy/replicas.py --replicas 2 --port 8500      # http://127.0.0.1:8500/lesson ; Ctrl-C stops everything
 
 Each replica is ``streamlit run streamlit_app.py`` on its own loopback port, started and waited for through
-Streamlit's ``/_stcore/health``; then nginx (``/usr/sbin/nginx``, Debian's 1.22) runs in the foreground with the
+Streamlit's ``/_stcore/health`` and warmed (one session opens the lesson: model loaded, analysis cached); then nginx (``/usr/sbin/nginx``, Debian's 1.22) runs in the foreground with the
 rendered ``deploy/nginx.conf.template`` under a temporary prefix, as the calling user. Everything it starts is its
 own child and is stopped on exit.
 """
@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ROOT", "TEMPLATE", "Cluster", "nginx_binary", "free_port", "render", "start_replica", "start_nginx"]
+__all__ = ["ROOT", "TEMPLATE", "Cluster", "nginx_binary", "free_port", "render", "start_replica", "warm", "start_nginx"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
@@ -89,6 +89,25 @@ def start_replica(port: int, cookie_secret: str, log: Path | None = None) -> sub
     return process
 
 
+def warm(port: int, path: str = "/lesson", limit: float = 180.0) -> None:
+    """Open the class's link once on the replica itself (bench/classroom_load.py's protocol session): it loads the
+    model and caches the analysis, so its first students do not wait for that (about 20 s on 2 cores)."""
+    import asyncio
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import classroom_load
+
+    async def one() -> list[str]:
+        session = classroom_load.Session(f"http://127.0.0.1:{port}{path}", 0, limit)
+        await session.open()
+        await session.close()
+        return session.errors
+
+    errors = asyncio.run(one())
+    if errors:
+        raise RuntimeError(f"the replica on port {port} failed its first page: {errors[0]}")
+
+
 def start_nginx(prefix: Path, port: int, replica_ports: list[int]) -> subprocess.Popen:
     """nginx in the foreground with the rendered config, waited for through its own ``/lb-health``."""
     binary = nginx_binary()
@@ -136,6 +155,8 @@ class Cluster:
             secret = secrets.token_hex(32)
             for port in self.replica_ports:
                 self.processes[port] = start_replica(port, secret, self.prefix / f"replica-{port}.log")
+            for port in self.replica_ports:
+                warm(port)
             self.nginx = start_nginx(self.prefix, self.port, self.replica_ports)
         except BaseException:
             self.stop()
