@@ -201,9 +201,6 @@ class Session:
             self.count += 1
             kind = msg.WhichOneof("type")
             if kind == "new_session":
-                if os.environ.get("CLASSROOM_DEBUG"):
-                    print("new_session", msg.new_session.page_script_hash, msg.new_session.main_script_hash,
-                          self.fragment_run, file=sys.stderr)
                 if not self.fragment_run:  # a full run redraws the page: forget the widgets it no longer shows
                     self.page_hash = msg.new_session.page_script_hash
                     self.widgets.clear()
