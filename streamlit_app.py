@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from viz_app import first_screen, links, projector
+from viz_app import crowd, first_screen, links, projector
 from viz_app.i18n import language_switch, t
 from viz_app.page_registry import FRAGMENT_PAGES, SECTIONS, PageSpec
 from viz_app.page_registry import PAGES as PAGE_SPECS
@@ -34,20 +34,21 @@ BUILT = {spec.name: _page(spec) for spec in PAGE_SPECS}  # the registry's pages,
 LESSON = BUILT["lesson"]
 PAGES = {t(f"nav.{section}"): [BUILT[s.name] for s in PAGE_SPECS if s.section == section] for section in SECTIONS}
 
-page = st.navigation(PAGES)
-links.read_link({p.url_path: p for section in PAGES.values() for p in section}, page.url_path)
-keep_view_controls(page.url_path)
-with st.sidebar:
-    language_switch()
-    projector.toggle()
-projector.apply_css()
-ctx = render_sidebar()
-if ctx is not None:
-    links.apply_view(page.url_path, ctx.geometry)
-links.show_notices()
-if page.url_path == "":
-    first_screen.intro(ctx, LESSON)
-st.title(page.title)
-page.run()
-if page.url_path not in FRAGMENT_PAGES:
-    links.share_view(page.url_path)
+with crowd.running():  # counts this run; draws 'your view is coming' first while the server is saturated
+    page = st.navigation(PAGES)
+    links.read_link({p.url_path: p for section in PAGES.values() for p in section}, page.url_path)
+    keep_view_controls(page.url_path)
+    with st.sidebar:
+        language_switch()
+        projector.toggle()
+    projector.apply_css()
+    ctx = render_sidebar()
+    if ctx is not None:
+        links.apply_view(page.url_path, ctx.geometry)
+    links.show_notices()
+    if page.url_path == "":
+        first_screen.intro(ctx, LESSON)
+    st.title(page.title)
+    page.run()
+    if page.url_path not in FRAGMENT_PAGES:
+        links.share_view(page.url_path)

@@ -58,8 +58,11 @@ def test_every_page_renders(at):
         assert at.title[0].value, name
     at.switch_page(_page("overview")).run()
     assert any("What the model sees" in s.value for s in at.subheader)
-    caption = at.sidebar.caption[-1].value
-    assert "layers" in caption and "heads" in caption  # device, precision and geometry are shown
+    captions = [c.value for c in at.sidebar.caption]
+    assert any("layers" in c and "heads" in c for c in captions)  # device, precision and geometry are shown
+    diagnostics = captions[-1]  # the shared analysis cache: its bytes of its bound, its analyses
+    assert diagnostics.startswith("analysis cache: ") and " MB of 2,048 MB, analyses: " in diagnostics
+    assert int(diagnostics.split("analyses: ")[1].split(" ")[0]) >= 1
 
 
 def test_the_bundled_presence_model_shows_per_class_sigmoids_and_says_so(at):
@@ -377,7 +380,7 @@ def test_random_weights_of_a_local_checkpoint_are_the_seeded_init_on_both_contro
     interact(app, lambda: app.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
     _ok(app)
     assert is_random_control(app.session_state[state.CONTEXT].loaded)
-    assert f"seed {RANDOM_SEED}" in app.sidebar.caption[-1].value
+    assert f"seed {RANDOM_SEED}" in app.sidebar.caption[-2].value  # the model line, above the diagnostics line
 
 
 def test_an_overwritten_checkpoint_is_loaded_afresh_and_hashed_once_per_change(tmp_path, monkeypatch):

@@ -75,6 +75,23 @@ def test_the_url_follows_the_view():
     assert "page=rollout" in at.code[-1].value and "residual=0.3" in at.code[-1].value
 
 
+def _query(at, name: str) -> str:
+    value = at.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_link_reopens_the_lesson_step_and_follows_next():
+    at = run_app(page="lesson", step="3")
+    assert at.session_state[state.LESSON_STEP] == 2
+    assert any(h.value == "Position embeddings" for h in at.subheader)
+    at.button(key="lesson_next").click().run()
+    assert any(h.value == "Self-attention, head by head" for h in at.subheader)
+    assert _query(at, "step") == "4" and _query(at, "page") == "lesson"  # the URL follows the fragment's Next
+    assert "step=4" in at.code[-1].value
+    far = run_app(page="lesson", step="12")  # outside 1 to 8: the first step and a notice
+    assert far.session_state[state.LESSON_STEP] == 0 and any("step=12" in i.value for i in far.info)
+
+
 def test_lesson_next_back_and_reveal():
     at = run_app(page="lesson")
     assert at.session_state[state.LESSON_STEP] == 0

@@ -408,7 +408,7 @@ def test_app_loads_a_transformers_preset_and_a_folder(saved, local_hub):
     assert not app.exception and not app.error, [e.value for e in app.error]
     loaded = app.session_state[state.CONTEXT].loaded
     assert loaded.source == "checkpoint" and loaded.geometry.prefix_kinds == ("cls", "reg", "reg", "reg")
-    assert "prefix: " in app.sidebar.caption[-1].value
+    assert "prefix: " in app.sidebar.caption[-2].value  # the model line, above the diagnostics line
     del local_hub.files["config.json"]
     interact(app, lambda: app.text_input(key=state.HF_NAME).input("someone/does-not-exist-here"))
     assert not app.exception and len(app.error) == 1 and "config.json" in app.error[0].value

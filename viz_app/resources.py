@@ -1,9 +1,11 @@
 """All caching of the app in one module: models once per process, analyses per (model, image, settings).
 
 - ``get_model``: ``st.cache_resource`` (shared by every session; the model is never mutated).
-- ``analyze_image``: ``st.cache_resource`` bounded by entry count (read-only arrays shared by all
-  sessions, so reruns copy nothing), keyed by the model's key, the image's SHA-256 and the analysis settings. This is the only place a forward pass runs for the main
-  view; ``FORWARD_CALLS`` counts real runs (cache misses), so tests can prove that view controls never
+- ``analyze_image``: one process-wide :class:`~viz_app.byte_cache.ByteLRU` (held by ``st.cache_resource``),
+  bounded by bytes (``VIT_EXPLORER_ANALYSIS_CACHE_MB``, default 2048): read-only arrays shared by all
+  sessions, so a class of 30 on one model and image runs one analysis and reruns copy nothing; keyed by the
+  model's key, the image's SHA-256 and the analysis settings. This is the only place a forward pass runs for the
+  main view; ``FORWARD_CALLS`` counts real runs (cache misses), so tests can prove that view controls never
   re-run the model.
 - View-level reductions (rollout for other fusion/discard/residual/start-layer settings, relevance for
   another class) are cached too, keyed by the analysis key and their settings; the large attention array
@@ -16,6 +18,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import tempfile
 import warnings
 from collections import Counter
@@ -34,6 +37,7 @@ from vit_core.methods import RolloutSettings, attention_rollout, class_relevance
 from vit_core.predict import top_k
 from vit_core.provenance import file_sha256 as provenance_file_sha256
 
+from .byte_cache import ByteLRU, CacheInfo
 from .catalogue import t
 from .state import AnalysisSettings, Context, ImageSpec, ModelSpec
 
@@ -50,6 +54,9 @@ __all__ = [
     "image_from_bytes",
     "save_checkpoint_upload",
     "analyze_image",
+    "ANALYSIS_CACHE_ENV",
+    "analysis_cache_limit_bytes",
+    "analysis_cache_info",
     "prepare_context",
     "rollout_matrix",
     "rollout_map",
@@ -213,23 +220,53 @@ def _has_classifier(loaded: LoadedModel) -> bool:
     return loaded.has_classifier
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+ANALYSIS_CACHE_ENV = "VIT_EXPLORER_ANALYSIS_CACHE_MB"
+ANALYSIS_CACHE_DEFAULT_MB = 2048
+
+
+def analysis_cache_limit_bytes() -> int:
+    """The analysis cache's bound: ``VIT_EXPLORER_ANALYSIS_CACHE_MB`` megabytes (2048 when unset or not a positive
+    number)."""
+    try:
+        mb = float(os.environ.get(ANALYSIS_CACHE_ENV, ANALYSIS_CACHE_DEFAULT_MB))
+    except ValueError:
+        mb = ANALYSIS_CACHE_DEFAULT_MB
+    return int((mb if mb > 0 else ANALYSIS_CACHE_DEFAULT_MB) * 2**20)
+
+
+@st.cache_resource(show_spinner=False)
+def _analyses() -> ByteLRU:
+    """The one analysis cache of this process (a resource: every session shares it; the clear-cache menu clears
+    it)."""
+    return ByteLRU(analysis_cache_limit_bytes())
+
+
+def analysis_cache_info() -> CacheInfo:
+    """Bytes held by the shared analyses, their bound and their number (the sidebar's diagnostics line)."""
+    return _analyses().info()
+
+
 def analyze_image(
-    model_key: str, image_sha256: str, settings: AnalysisSettings, _loaded: LoadedModel, _data: bytes
+    model_key: str, image_sha256: str, settings: AnalysisSettings, loaded: LoadedModel, data: bytes
 ) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
     """One forward (and one gradient) pass: ``vit_core.analysis.analyze``'s result, the model's view, its mapping.
 
-    Cached by (model key, image hash, settings); `_loaded` and `_data` are not hashed (they are
-    determined by the keys). A resource cache, not a data cache: a rerun gets the same arrays back
-    without unpickling the [1, L, H, N, N] attention (22 MB for ViT-B/16, 510 MB for ViT-L/16 at 384),
-    so every array is made read-only, since all sessions share it.
+    Cached by (model key, image hash, settings) in the process-wide, byte-bounded analysis cache; `loaded` and
+    `data` are determined by the keys. Sessions asking for the same key at once wait for one computation. The same
+    arrays are returned to every rerun and session without unpickling the [1, L, H, N, N] attention (22 MB for
+    ViT-B/16, 510 MB for ViT-L/16 at 384), so every array is made read-only.
     """
-    pixel_values, view, mapping = model_input(_loaded, _data)
+    return _analyses().get_or_compute((model_key, image_sha256, settings), lambda: _analyze(loaded, data, settings))
+
+
+def _analyze(loaded: LoadedModel, data: bytes, settings: AnalysisSettings
+             ) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
+    pixel_values, view, mapping = model_input(loaded, data)
     FORWARD_CALLS["analyze"] += 1
     result = analyze(
-        _loaded,  # the LoadedModel: its weights file's hash goes into the export's provenance
+        loaded,  # the LoadedModel: its weights file's hash goes into the export's provenance
         pixel_values,
-        relevance=settings.relevance and _has_classifier(_loaded),
+        relevance=settings.relevance and _has_classifier(loaded),
         attention="auto",
         pcs_k=settings.pcs_k,
     )

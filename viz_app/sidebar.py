@@ -12,7 +12,7 @@ import tqdm
 
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 
-from . import image_sources, resources, state
+from . import crowd, image_sources, resources, state
 from .i18n import t
 from .state import Context, ImageSpec, ModelSpec
 from .ui import FAILED, model_label, show_error, weights_label
@@ -182,6 +182,7 @@ def render_sidebar() -> Context | None:
                      dtype=str(loaded.dtype).removeprefix("torch."), depth=g.depth, heads=g.num_heads,
                      gh=g.grid_size[0], gw=g.grid_size[1], ph=g.patch_size[0],
                      prefix=", ".join(ctx.prefix_labels) or t("none")))
+        crowd.diagnostics()
     if loaded.source == "random":
         st.warning(t("sidebar.random_note"))
     st.session_state[state.CONTEXT] = ctx

@@ -50,7 +50,8 @@ PEN_WIDTH = "pen_width"
 # -- classroom: language, projector mode, lesson ---------------------------------------------------
 LANG = "lang"
 PROJECTOR = "projector_mode"
-LESSON_STEP = "lesson_step"
+LESSON_STEP = "lesson_step"  # index into viz_app.lesson.STEPS; a link's `step` is 1-based
+
 LESSON_ANSWER = "lesson_answer"  # one radio per step: f"{LESSON_ANSWER}_{step}"
 LESSON_LAYER = "lesson_rollout_layer"
 

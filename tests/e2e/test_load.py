@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SESSIONS, ROUNDS = 8, 2
 PAGES = ("Attention rollout", "Class-token attention", "Image & patches")
 WAIT_MS = 120_000
-GROWTH_LIMIT_MIB = 600  # the analysis cache keeps at most 6 entries; sessions keep only widget state
+GROWTH_LIMIT_MIB = 600  # the analysis cache is bounded by bytes; sessions keep only widget state
 
 
 def rss_mib(pid: int) -> float:

@@ -126,6 +126,9 @@ EN: dict[str, str] = {
     "order: rollout found patches the model uses.",
     "lesson.faithfulness.reading_slower": "On this image the probability of “{name}” falls no faster in rollout's "
     "order: its ranking is no better than chance here.",
+    # -- a full classroom
+    "busy.coming": "Many students are opening the app at once: your view is coming ({n} views being prepared).",
+    "diag.cache": "analysis cache: {used} MB of {limit} MB, analyses: {n} · views running: {running}",
 }
 
 KO: dict[str, str] = {
@@ -244,4 +247,7 @@ KO: dict[str, str] = {
     "롤아웃이 모델이 실제로 쓰는 패치를 찾았습니다.",
     "lesson.faithfulness.reading_slower": "이 이미지에서는 롤아웃 순서로 지워도 “{name}”의 확률이 더 빨리 떨어지지 "
     "않습니다: 여기서는 롤아웃의 순위가 우연보다 낫지 않습니다.",
+    # -- a full classroom
+    "busy.coming": "많은 학생이 동시에 접속하고 있습니다. 화면이 곧 나타납니다({n}개 화면 준비 중).",
+    "diag.cache": "분석 캐시: {limit} MB 중 {used} MB, 분석 {n}개 · 실행 중인 화면 {running}개",
 }

@@ -209,11 +209,12 @@ def _go(delta: int) -> None:
 
 @st.fragment
 def lesson_view() -> None:
-    _lesson()
-    links.share_view("lesson")  # in the fragment: the URL follows Back and Next
+    """The current step, then the link to it (in the fragment: the URL follows Next and Back)."""
+    _step_view()
+    links.share_view("lesson")
 
 
-def _lesson() -> None:
+def _step_view() -> None:
     _race.cache_clear()  # computed at most once per run of the fragment (question and figure share it)
     index = st.session_state.setdefault(state.LESSON_STEP, 0)
     step = STEPS[index]

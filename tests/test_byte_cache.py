@@ -1,0 +1,95 @@
+"""The shared analysis cache: bounded by bytes (least recently used first), one computation per key however many
+sessions ask at once, and the app's analyses sized by their arrays."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from viz_app import resources
+from viz_app.byte_cache import ByteLRU, nbytes_of
+
+MB = 2**20
+
+
+def block(mb: int) -> np.ndarray:
+    return np.zeros(mb * MB // 4, dtype=np.float32)
+
+
+def test_evicts_least_recently_used_by_bytes():
+    cache = ByteLRU(10 * MB)
+    for key in ("a", "b", "c"):
+        cache.get_or_compute(key, lambda: block(4))  # 12 MB asked, 10 MB allowed
+    assert "a" not in cache and "b" in cache and "c" in cache
+    assert cache.info().bytes == 8 * MB and cache.info().entries == 2
+    cache.get_or_compute("b", lambda: pytest.fail("b is cached"))  # b is now the most recent
+    cache.get_or_compute("d", lambda: block(4))
+    assert "c" not in cache and "b" in cache and "d" in cache
+    assert cache.info().bytes <= cache.limit
+
+
+def test_entries_of_different_sizes_count_their_bytes_not_their_number():
+    cache = ByteLRU(10 * MB)
+    for index in range(9):
+        cache.get_or_compute(index, lambda: block(1))
+    assert cache.info().entries == 9  # nine 1 MB entries fit
+    cache.get_or_compute("big", lambda: block(8))
+    assert cache.info().entries == 3 and cache.info().bytes == 10 * MB  # the big one pushed out seven
+
+
+def test_a_value_larger_than_the_bound_is_kept_alone():
+    cache = ByteLRU(2 * MB)
+    cache.get_or_compute("small", lambda: block(1))
+    value = cache.get_or_compute("huge", lambda: block(3))
+    assert value.nbytes == 3 * MB and "huge" in cache and "small" not in cache
+
+
+def test_one_computation_for_sessions_asking_at_once():
+    cache = ByteLRU(10 * MB)
+    calls = []
+
+    def compute():
+        calls.append(threading.get_ident())
+        time.sleep(0.2)
+        return block(1)
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("same", compute)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(results) == 8
+    assert all(r is results[0] for r in results)  # the same arrays, shared
+
+
+def test_a_failed_computation_is_not_cached():
+    cache = ByteLRU(MB)
+    with pytest.raises(RuntimeError):
+        cache.get_or_compute("k", lambda: (_ for _ in ()).throw(RuntimeError("bad image")))
+    assert "k" not in cache and cache.get_or_compute("k", lambda: block(0)).nbytes == 0
+
+
+def test_the_bound_comes_from_the_setting(monkeypatch):
+    monkeypatch.setenv(resources.ANALYSIS_CACHE_ENV, "512")
+    assert resources.analysis_cache_limit_bytes() == 512 * MB
+    for bad in ("lots", "-3", "0"):
+        monkeypatch.setenv(resources.ANALYSIS_CACHE_ENV, bad)
+        assert resources.analysis_cache_limit_bytes() == resources.ANALYSIS_CACHE_DEFAULT_MB * MB
+    monkeypatch.delenv(resources.ANALYSIS_CACHE_ENV)
+    assert resources.analysis_cache_limit_bytes() == 2048 * MB
+
+
+def test_an_analysis_weighs_the_sum_of_its_arrays():
+    from vit_core.loading import load_model
+
+    loaded = load_model("test_vit", pretrained=False)
+    data = resources.sample_images()[next(iter(resources.sample_images()))]
+    result, view, mapping = resources._analyze(loaded, data, resources.AnalysisSettings())
+    expected = sum(a.nbytes for a in result.arrays().values()) + view.nbytes
+    assert result.attention is not None and nbytes_of((result, view, mapping)) == expected
+    assert expected > result.attention.nbytes > 0
