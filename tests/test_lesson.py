@@ -205,12 +205,12 @@ def test_the_default_scene_lights_up_each_object_by_a_clear_margin():
 
     from vit_core.loading import load_model
     from vit_core.methods import class_relevance
-    from viz_app import resources, ui
+    from viz_app import resources, sidebar
     from viz_app.ground_truth import CLEAR_MARGIN, objects_in_view
 
     spec = resources.default_model_spec()
     loaded = load_model(spec.name, pretrained=spec.pretrained)
-    data = (resources.SAMPLES_DIR / ui.FIRST_SCENE).read_bytes()
+    data = (resources.SAMPLES_DIR / sidebar.FIRST_SCENE).read_bytes()
     pixel_values, _, mapping = resources.model_input(loaded, data)
     objects = objects_in_view(resources.scene_ground_truth()[hashlib.sha256(data).hexdigest()], mapping)
     names = list(loaded.label_names)

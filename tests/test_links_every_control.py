@@ -7,6 +7,7 @@ import pytest
 from app_support import run_app
 
 from viz_app import links, state
+from viz_app.page_registry import PAGE_CONTROLS
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +49,13 @@ def test_a_link_sets_every_control_of_its_page(page):
 
 
 def test_every_view_control_of_a_linked_page_has_a_link_name():
-    """No control of a page that has a link is left out of it (state.PAGE_CONTROLS is every page's controls)."""
+    """No control of a page that has a link is left out of it (PAGE_CONTROLS is every page's controls)."""
     older = {"rollout": {state.FUSION, state.DISCARD, state.RESIDUAL, state.START_LAYER},
              "class_token": {state.CLS_LAYER, state.CLS_HEAD},
              "query": {state.QUERY_LAYER, state.QUERY_HEAD, state.QUERY_ROW, state.QUERY_COL}}
     for page, params in links.VIEW_PARAMS.items():
         covered = {p.key for p in params} | older.get(page, set())
-        missing = set(state.PAGE_CONTROLS[page]) - covered
+        missing = set(PAGE_CONTROLS[page]) - covered
         assert not missing, (page, missing)
 
 

@@ -270,7 +270,7 @@ def forget_view_controls(page: str) -> None:
     upload) the controls showed their defaults while the map, its caption and the link still used the old values
     (issue 33). Dropped, they start again at their defaults on both sides.
     """
-    for key in state.PAGE_CONTROLS.get(page, ()):
+    for key in PAGE_CONTROLS.get(page, ()):
         st.session_state.pop(key, None)
 
 

@@ -97,6 +97,15 @@ def resolve_targets(logits: torch.Tensor, target_class: int | Sequence[int] | to
     return target
 
 
+def _prepare(model: nn.Module, pixel_values: torch.Tensor) -> tuple[Geometry, torch.Tensor]:
+    """Refuse what relevance cannot explain; (geometry, the input as a leaf that keeps a graph even when the
+    parameters are frozen)."""
+    if model.training:
+        raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
+    require_classifier(model, "class-specific relevance (Chefer et al. 2021)")
+    return geometry_of(model, tuple(pixel_values.shape[-2:])), pixel_values.detach().requires_grad_(True)
+
+
 def class_relevance(
     model: nn.Module,
     pixel_values: torch.Tensor,
@@ -130,11 +139,7 @@ def class_relevance(
     """
     if not keep_matrix:
         return streamed_relevance(model, pixel_values, target_class=target_class, distilled=distilled)[0]
-    if model.training:
-        raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
-    require_classifier(model, "class-specific relevance (Chefer et al. 2021)")
-    geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
-    inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
+    geometry, inputs = _prepare(model, pixel_values)
     with torch.enable_grad():
         with AttentionCapture(model, with_grad=True) as cap, head_input(model) as features:
             logits = model(inputs)
@@ -199,11 +204,7 @@ def streamed_relevance(
     Returns:
         (the relevance, the attention pool's weights ``[batch, pool_head, latent, key]`` or None).
     """
-    if model.training:
-        raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
-    require_classifier(model, "class-specific relevance (Chefer et al. 2021)")
-    geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
-    inputs = pixel_values.detach().requires_grad_(True)  # keeps a graph even when parameters are frozen
+    geometry, inputs = _prepare(model, pixel_values)
     with torch.enable_grad():
         with AttentionCapture(model, sink=sink, keep_for_gradients=True) as cap, head_input(model) as features:
             logits = forward_checkpointed(model, inputs) if checkpoint else model(inputs)
