@@ -88,3 +88,13 @@ def test_discard_keeps_the_same_weights_either_way(ratio):
     expected = torch.where(patch > threshold, patch, torch.zeros(()))
     torch.testing.assert_close(out[..., 2:], expected)
     torch.testing.assert_close(out[..., :2], fused[..., :2])
+
+
+@pytest.mark.parametrize("layout", ["class_token", "registers_gap", "non_square_input"])
+def test_token_rows_are_the_query_rows_of_the_captured_attention(layout):
+    model = make_model(layout)
+    pixels = input_for(model, batch=1)
+    full = capture(model, pixels).attention[0].numpy()  # [layer, head, query, key]
+    result = analyze(model, pixels, relevance=False, attention="qk", model_views=False)
+    for token in (0, full.shape[-1] - 1):
+        np.testing.assert_allclose(result.token_rows(token), full[:, :, token], rtol=1e-5, atol=1e-6)

@@ -20,7 +20,7 @@ from vit_core.errors import HubUnavailableError, VitCoreError
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 from vit_core.methods import RolloutSettings
 
-from . import export, image_sources, projector, resources, state
+from . import export, image_size, image_sources, projector, resources, state
 from .catalogue import error_sentence
 from .figures import COLORSCALES
 from .i18n import language, t
@@ -43,7 +43,8 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
     if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
-        choices = {"checkpoint": model_label(state.CHECKPOINT), "demo": model_label(state.DEMO_LABEL)}
+        choices = {"checkpoint": model_label(state.CHECKPOINT), "demo": model_label(state.DEMO_LABEL),
+                   "random": t("sidebar.random")}
         key = "error.offline_or_demo" if resources.demo_available() else "error.offline"
         message = t(key, reason=error.reason, **choices)
     elif isinstance(error, VitCoreError):
@@ -414,6 +415,7 @@ def render_sidebar() -> Context | None:
     try:
         _download_weights(spec)
         with st.spinner(_loading_message(spec), show_time=True):
+            spec = image_size.sized_spec(spec)  # the sidebar's image-size control (the model's own size by default)
             ctx = resources.prepare_context(spec, image)
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)
