@@ -121,6 +121,12 @@ class AnalysisResult:
                            float(self.attention_scale[layer]), query)
         return out[..., 0, :] if isinstance(rows, int | np.integer) else out
 
+    def token_rows(self, token: int, image: int = 0) -> np.ndarray:
+        """Attention of query `token` in every layer and head ``[layer, head, key]`` float32, from either store
+        (one row per layer and head rebuilt: never a layer's ``[head, query, key]``)."""
+        layers = self.attention_shape[1]
+        return np.stack([self.attention_slice(layer, rows=int(token), image=image) for layer in range(layers)])
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays present, by their .npz key (provenance not included)."""
         return {

@@ -29,13 +29,16 @@ import streamlit as st
 import torch
 
 import vit_core
+import vit_core.rollout_layers
 from vit_core.analysis import AnalysisResult, analyze
 from vit_core.errors import ImageError, ModelLoadError
 from vit_core.images import PixelMapping, load_image, model_view, preprocess
 from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
-from vit_core.methods import RolloutSettings, attention_rollout, class_relevance, readout
+from vit_core.methods import RolloutSettings, class_relevance
+from vit_core.methods.readout import readout_weights, split_tokens
 from vit_core.predict import top_k
 from vit_core.provenance import file_sha256 as provenance_file_sha256
+from vit_core.rollout_layers import FusedLayers
 
 from .byte_cache import ByteLRU, CacheInfo
 from .catalogue import t
@@ -58,7 +61,9 @@ __all__ = [
     "analysis_cache_limit_bytes",
     "analysis_cache_info",
     "prepare_context",
-    "rollout_matrix",
+    "fused_layers",
+    "rollout_rows",
+    "running_rollout_rows",
     "rollout_map",
     "relevance_map",
     "sample_head_metrics",
@@ -107,7 +112,8 @@ def get_model(spec: ModelSpec) -> LoadedModel:
 
     Keyed by the whole spec, the checkpoint's content hash included (see :func:`with_checkpoint_hash`).
     """
-    return load_model(spec.name, spec.checkpoint, dtype=spec.dtype, pretrained=spec.pretrained)
+    sized = {} if spec.image_size is None else {"img_size": spec.image_size}  # position embeddings resampled
+    return load_model(spec.name, spec.checkpoint, dtype=spec.dtype, pretrained=spec.pretrained, **sized)
 
 
 def with_checkpoint_hash(spec: ModelSpec) -> ModelSpec:
@@ -305,26 +311,44 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
     )
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def fused_layers(context_key: str, head_fusion: str, _analysis: AnalysisResult) -> FusedLayers:
+    """Every layer's head-fused attention ``[layer, query, key]`` of the analysed image (90 MB for ViT-B/14 at
+    518 px), rebuilt from q and k when the analysis keeps those: what any rollout row is pushed through."""
+    return vit_core.rollout_layers.fused_layers(_analysis, head_fusion)
+
+
+def rollout_rows(ctx: Context, settings: RolloutSettings, tokens: list[int]) -> np.ndarray:
+    """Rows of R = B_L ... B_s for the query `tokens` ``[n, key]`` (no forward, R never formed)."""
+    return fused_layers(ctx.key, settings.head_fusion, ctx.analysis).token_rows(tokens, settings)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _running_rows(context_key: str, token: int, _analysis: AnalysisResult) -> np.ndarray:
+    return fused_layers(context_key, "mean", _analysis).running_rows(token, RolloutSettings())
+
+
+def running_rollout_rows(ctx: Context, token: int) -> np.ndarray:
+    """Row `token` of each running product ``R_l = B_l ... B_0`` (the paper's settings) ``[layer, key]``."""
+    return _running_rows(ctx.key, int(token), ctx.analysis)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def rollout_matrix(context_key: str, settings: RolloutSettings, _attention: np.ndarray, num_prefix: int) -> np.ndarray:
-    """Rollout R ``[query, key]`` of the stored attention ``[1, L, H, N, N]`` for other settings (no forward)."""
-    R = attention_rollout(shared_tensor(_attention), settings, num_prefix_tokens=num_prefix)
-    return R[0].numpy()
+def _rollout_readout(context_key: str, settings: RolloutSettings, _ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    g = _ctx.geometry
+    pool = _ctx.analysis.pool_attention  # [1, pool_head, latent, key], attention-pool ("map") heads only
+    weights = readout_weights(g, 1, "cpu", pool_attention=None if pool is None else shared_tensor(pool),
+                              pool_include_prefix=g.pool_include_prefix)  # [1, token]
+    row = fused_layers(context_key, settings.head_fusion, _ctx.analysis).push(weights, settings)
+    heat, prefix = split_tokens(row, g)
+    return heat[0].numpy(), prefix[0].numpy()
 
 
 def rollout_map(ctx: Context, settings: RolloutSettings) -> tuple[np.ndarray, np.ndarray]:
     """Rollout map ``[gh, gw]`` and prefix weights ``[P]`` read out as the model pools (no forward)."""
     if settings == RolloutSettings():
         return ctx.analysis.rollout[0], ctx.analysis.prefix_weights[0]
-    R = rollout_matrix(ctx.key, settings, ctx.analysis.attention, ctx.geometry.num_prefix_tokens)
-    pool = ctx.analysis.pool_attention  # [1, pool_head, latent, key], attention-pool ("map") heads only
-    heat, prefix = readout(
-        torch.from_numpy(R)[None],
-        ctx.geometry,
-        pool_attention=None if pool is None else shared_tensor(pool),
-        pool_include_prefix=ctx.geometry.pool_include_prefix,
-    )
-    return heat[0].numpy(), prefix[0].numpy()
+    return _rollout_readout(ctx.key, settings, ctx)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -12,7 +12,7 @@ import tqdm
 
 from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 
-from . import crowd, image_sources, resources, state
+from . import crowd, image_size, image_sources, resources, state
 from .i18n import t
 from .state import Context, ImageSpec, ModelSpec
 from .ui import FAILED, model_label, show_error, weights_label
@@ -170,6 +170,7 @@ def render_sidebar() -> Context | None:
     try:
         _download_weights(spec)
         with st.spinner(_loading_message(spec), show_time=True):
+            spec = image_size.sized_spec(spec)  # the sidebar's image-size control (the model's own size by default)
             ctx = resources.prepare_context(spec, image)
     except Exception as error:  # noqa: BLE001 - the app keeps running, whatever the model does
         show_error(error)

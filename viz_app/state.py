@@ -37,6 +37,8 @@ RANDOM_WEIGHTS = "random_weights"
 HF_PRESET = "hf_preset"
 HF_NAME = "hf_name"
 PRECISION = "precision"
+IMAGE_SIZE = "image_size"
+IMAGE_SIZE_FOR = "_image_size_for"  # the model (key, no size) the image-size control was set for
 
 # -- sidebar: image -------------------------------------------------------------------------------
 IMAGE_SOURCE = "image_source"
@@ -170,7 +172,12 @@ CURATED_MODELS: dict[str, str] = {
     "DeiT-B/16 distilled (ImageNet-1k)": "deit_base_distilled_patch16_224.fb_in1k",
     "DINO ViT-S/16 (self-supervised)": "vit_small_patch16_224.dino",
     "DINO ViT-B/16 (self-supervised)": "vit_base_patch16_224.dino",
-    "DINOv2 ViT-S/14 with registers": "vit_small_patch14_reg4_dinov2.lvd142m",
+    "DINOv2 ViT-S/14 (518 px)": "vit_small_patch14_dinov2.lvd142m",
+    "DINOv2 ViT-S/14 with registers (518 px)": "vit_small_patch14_reg4_dinov2.lvd142m",
+    "DINOv2 ViT-B/14 (518 px)": "vit_base_patch14_dinov2.lvd142m",
+    "DINOv2 ViT-B/14 with registers (518 px)": "vit_base_patch14_reg4_dinov2.lvd142m",
+    "DINOv2 ViT-L/14 (518 px)": "vit_large_patch14_dinov2.lvd142m",
+    "DINOv2 ViT-L/14 with registers (518 px)": "vit_large_patch14_reg4_dinov2.lvd142m",
     "CLIP ViT-B/16 image tower (OpenAI, fine-tuned on ImageNet-1k)": "vit_base_patch16_clip_224.openai_ft_in1k",
 }
 
@@ -202,12 +209,15 @@ class ModelSpec:
     pretrained: bool = True
     dtype: str = "float32"
     checkpoint_sha256: str | None = None
+    image_size: int | None = None  # input side in pixels; None: the model's own
+
 
     @property
     def key(self) -> str:
         """Stable cache key: a checkpoint is identified by its content hash (random weights keep its class count)."""
         checkpoint = f"ckpt={self.checkpoint_sha256 or self.checkpoint}|" if self.checkpoint else ""
-        return f"{self.name}|{checkpoint}{'trained' if self.pretrained else 'random'}|{self.dtype}"
+        size = f"|{self.image_size}px" if self.image_size is not None else ""
+        return f"{self.name}|{checkpoint}{'trained' if self.pretrained else 'random'}|{self.dtype}{size}"
 
 
 @dataclass(frozen=True)

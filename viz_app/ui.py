@@ -40,7 +40,8 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
     if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
-        choices = {"checkpoint": model_label(state.CHECKPOINT), "demo": model_label(state.DEMO_LABEL)}
+        choices = {"checkpoint": model_label(state.CHECKPOINT), "demo": model_label(state.DEMO_LABEL),
+                   "random": t("sidebar.random")}
         key = "error.offline_or_demo" if resources.demo_available() else "error.offline"
         message = t(key, reason=error.reason, **choices)
     elif isinstance(error, VitCoreError):

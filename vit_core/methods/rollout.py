@@ -104,8 +104,12 @@ def discard_lowest(fused: torch.Tensor, ratio: float, num_prefix_tokens: int) ->
     if drop == 0:
         return fused
     patch = fused[..., num_prefix_tokens:]  # [..., query, patch_key]
-    lowest = patch.topk(drop, dim=-1, largest=False).indices
-    patch = patch.scatter(-1, lowest, 0.0)
+    if drop > num_patches - drop:  # the same zeros from the fewer kept weights (topk is 4x faster for small k)
+        kept = patch.topk(num_patches - drop, dim=-1, largest=True).indices
+        patch = torch.zeros_like(patch).scatter(-1, kept, patch.gather(-1, kept))
+    else:
+        lowest = patch.topk(drop, dim=-1, largest=False).indices
+        patch = patch.scatter(-1, lowest, 0.0)
     return torch.cat([fused[..., :num_prefix_tokens], patch], dim=-1)
 
 

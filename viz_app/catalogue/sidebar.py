@@ -3,8 +3,9 @@
 EN: dict[str, str] = {
     "none": "none",
     # -- errors in the app's words (the library's own sentences stay English)
-    "error.offline": "{reason}; with no network, choose “{checkpoint}” in the Model menu.",
-    "error.offline_or_demo": "{reason}; with no network, choose “{checkpoint}” in the Model menu or the “{demo}”.",
+    "error.offline": "{reason}; with no network, turn on “{random}” or choose “{checkpoint}” in the Model menu.",
+    "error.offline_or_demo": "{reason}; with no network, turn on “{random}” or choose “{checkpoint}” in the Model "
+    "menu or the “{demo}”.",
     "error.unexpected": "Something went wrong ({kind}); try another model or image.",
     # -- model menu
     "sidebar.model": "Model",
@@ -28,6 +29,9 @@ EN: dict[str, str] = {
     "sidebar.random_help": "The same architecture with timm's own random initialisation (seed {seed}), never these "
     "weights: a map that survives randomisation explains nothing about what the model learned.",
     "sidebar.precision": "Precision",
+    "sidebar.image_size": "Image size (px)",
+    "sidebar.image_size_help": "This model's own size is {size} px; other sizes resample its position embeddings "
+    "to the new grid of {patch} px patches (more patches: finer maps, more memory).",
     "sidebar.repository": "Repository",
     "sidebar.hf_name": "Hub repository or folder",
     "sidebar.hf_hint": "A ViT, DeiT or DINOv2 in the transformers format: a hub repository (`org/name`, optionally "
@@ -109,8 +113,9 @@ EN: dict[str, str] = {
 
 KO: dict[str, str] = {
     "none": "없음",
-    "error.offline": "{reason}. 네트워크가 없으면 모델 메뉴에서 “{checkpoint}”를 고르세요.",
-    "error.offline_or_demo": "{reason}. 네트워크가 없으면 모델 메뉴에서 “{checkpoint}” 또는 “{demo}”를 고르세요.",
+    "error.offline": "{reason}. 네트워크가 없으면 “{random}”을 켜거나 모델 메뉴에서 “{checkpoint}”를 고르세요.",
+    "error.offline_or_demo": "{reason}. 네트워크가 없으면 “{random}”을 켜거나 모델 메뉴에서 “{checkpoint}” 또는 "
+    "“{demo}”를 고르세요.",
     "error.unexpected": "문제가 생겼습니다({kind}). 다른 모델이나 이미지를 골라 보세요.",
     "sidebar.model": "모델",
     "sidebar.begin": "시작하려면 사이드바에서 모델과 이미지를 고르세요.",
@@ -133,6 +138,9 @@ KO: dict[str, str] = {
     "sidebar.random_help": "같은 아키텍처를 timm의 무작위 초기화(시드 {seed})로 만든 것이며, 이 가중치는 쓰지 "
     "않습니다. 무작위화한 뒤에도 남는 맵은 모델이 학습한 것에 대해 아무것도 설명하지 못합니다.",
     "sidebar.precision": "정밀도",
+    "sidebar.image_size": "이미지 크기 (px)",
+    "sidebar.image_size_help": "이 모델의 원래 크기는 {size} px입니다. 다른 크기에서는 위치 임베딩을 {patch} px 패치의 "
+    "새 격자에 맞게 다시 샘플링합니다 (패치가 많을수록 맵이 세밀하고 메모리를 더 씁니다).",
     "sidebar.repository": "저장소",
     "sidebar.hf_name": "허브 저장소 또는 폴더",
     "sidebar.hf_hint": "transformers 형식의 ViT, DeiT, DINOv2: 허브 저장소(`org/name`, 선택적으로 `@revision`) "

@@ -20,7 +20,7 @@ maps = ctx.analysis.cls_attention[0]  # [layer, head, gh, gw]
 cls = geometry.token_index("cls")
 P = geometry.num_prefix_tokens
 # weights of the class-token query on each prefix key: [layer, head, prefix]
-prefix_weights = ctx.analysis.attention[0, :, :, cls, :P]
+prefix_weights = ctx.analysis.token_rows(cls)[..., :P]  # from either store
 
 
 @st.fragment

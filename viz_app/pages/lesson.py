@@ -183,13 +183,19 @@ def _removal_race() -> None:
 
 def _rollout_step_through() -> None:
     """Layer by layer: the head-fused factor with the residual, the running product, and the class-token row."""
-    if a.attention is None:
+    if not a.has_attention:
         plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False), key="lesson_figure")
         return
-    steps = lesson.rollout_steps(a.attention, RolloutSettings(), P)
     layer = st.slider(t("lesson.rollout.layer"), 0, g.depth - 1, g.depth - 1, key=state.LESSON_LAYER)
-    step = steps[layer]
     query = cls if cls is not None else P  # without a class token, follow the first patch token
+    if a.attention is None:  # a large model keeps q and k: the running product's row, without N x N matrices
+        running = resources.running_rollout_rows(ctx, query)[layer]  # [N]
+        plotly(figures.overlay_figure(ctx.view, running[P:].reshape(gh, gw), g.patch_size, clickable=False,
+                                      height=360, title=t("lesson.rollout.row", layer=layer)), key="lesson_figure")
+        st.caption(t("lesson.rollout.caption", prefix=f"{100 * float(np.sum(running[:P])):.1f}%"))
+        return
+    steps = lesson.rollout_steps(a.attention, RolloutSettings(), P)
+    step = steps[layer]
     row = step.product[query, P:].reshape(gh, gw)  # [gh, gw]
     left, middle, right = st.columns(3)
     with left:

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from vit_core.errors import VitCoreError
-from vit_core.methods import RolloutSettings, token_attention
+from vit_core.methods import RolloutSettings
+from vit_core.methods.token_attention import grid_of_keys
 from viz_app import figures, links, projector, resources, state
 from viz_app.i18n import t
 from viz_app.state import MEAN_OF_HEADS, ROLLED_OUT
@@ -53,19 +54,18 @@ def query_view() -> None:
         render = render_controls(state.QUERY_RENDER, stacked=big)
     token = geometry.patch_token(row, col)
     try:
-        attention = resources.shared_tensor(ctx.analysis.attention)  # [1, L, H, N, N], shared, read only
-        per_head = token_attention(attention, geometry, (row, col))[0].numpy()  # [L, H, gh, gw]
+        rows = ctx.analysis.token_rows(token)  # [L, H, N], rebuilt from q and k where the analysis keeps those
+        per_head = grid_of_keys(resources.shared_tensor(rows), geometry).numpy()  # [L, H, gh, gw]
         if layer == ROLLED_OUT:
-            R = resources.rollout_matrix(ctx.key, RolloutSettings(), ctx.analysis.attention, P)
-            heat, on_prefix = R[token, P:].reshape(gh, gw), R[token, :P]
+            rolled = resources.rollout_rows(ctx, RolloutSettings(), [token])[0]  # [N]: e_token B_L ... B_1
+            heat, on_prefix = rolled[P:].reshape(gh, gw), rolled[:P]
             what = t("query.rolled")
         else:
-            rows = ctx.analysis.attention[0, layer, :, token]  # [H, N]
             what = f"{layer_label(layer)}, {head_label(head)}"
             if head == MEAN_OF_HEADS:
-                heat, on_prefix = per_head[layer].mean(0), rows[:, :P].mean(0)
+                heat, on_prefix = per_head[layer].mean(0), rows[layer, :, :P].mean(0)
             else:
-                heat, on_prefix = per_head[layer, head], rows[head, :P]
+                heat, on_prefix = per_head[layer, head], rows[layer, head, :P]
     except VitCoreError as error:
         show_error(error)
         return
