@@ -17,11 +17,11 @@ from vit_core.analysis import analyze
 from vit_core.capture import capture
 from vit_core.methods import RolloutSettings, attention_rollout
 from viz_app import state
+from viz_app.page_registry import PAGES as REGISTERED_PAGES  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["overview", "rollout", "class_token", "query", "faithfulness", "position", "heads", "filters", "tour",
-         "compare", "export", "lesson"]
+PAGES = [page.name for page in REGISTERED_PAGES]  # every page the router shows
 FIGURE_PAGES = {"overview", "rollout", "class_token", "query", "position", "heads", "filters"}
 MODEL = "test_vit"  # 160 px, 16 px patches, 6 layers, 2 heads; random weights (no download)
 
