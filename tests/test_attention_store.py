@@ -170,3 +170,15 @@ def test_attention_flow_refuses_what_it_cannot_solve_in_minutes():
     big.patch_embed.dynamic_img_size = big.dynamic_img_size = True
     with pytest.raises(NotAvailableError, match="attention flow is not computed at 626 tokens"):
         attention_flow(big, torch.zeros(1, 3, 200, 200))
+
+
+@pytest.mark.parametrize("layout", ["class_token", "attention_pool", "class_and_mean_registers", "swiglu_packed"])
+def test_checkpointed_relevance_equals_the_eager_full_matrix_path(layout):
+    """The checkpointed backward (what 1,000+ tokens use) gives the same map as the eager path with every gradient."""
+    from vit_core.methods.relevance import streamed_relevance
+
+    model = make_model(layout)
+    pixels = input_for(model, batch=2)
+    expected = class_relevance(model, pixels, keep_matrix=True).heatmap.numpy()
+    got, _ = streamed_relevance(model, pixels, checkpoint=True)
+    np.testing.assert_allclose(got.heatmap.numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())

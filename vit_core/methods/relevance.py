@@ -96,6 +96,9 @@ def resolve_targets(logits: torch.Tensor, target_class: int | Sequence[int] | to
     return target
 
 
+CHECKPOINT_ABOVE_BYTES = 256 << 20  # streamed relevance checkpoints the blocks above this much attention
+
+
 def _prepare(model: nn.Module, pixel_values: torch.Tensor) -> tuple[Geometry, torch.Tensor]:
     """Refuse what relevance cannot explain; (geometry, the input as a leaf that keeps a graph even when the
     parameters are frozen)."""
@@ -181,7 +184,7 @@ def streamed_relevance(
     target_class: int | Sequence[int] | torch.Tensor | None = None,
     distilled: DistilledReadout = "mean",
     sink=None,
-    checkpoint: bool = True,
+    checkpoint: bool | None = None,
 ) -> tuple[Relevance, torch.Tensor | None]:
     """:func:`class_relevance`'s map in memory that grows with the tokens, through the fused kernel.
 
@@ -198,12 +201,18 @@ def streamed_relevance(
         target_class: None for each image's top-1 class, one class index for all, or one per image.
         distilled: readout for distilled models: "cls", "dist" or "mean".
         sink: a capture sink that also sees this forward pass (the analysis' statistics), or None.
-        checkpoint: recompute each block in the backward instead of keeping its activations.
+        checkpoint: recompute each block in the backward instead of keeping its activations; None (default):
+            where every layer's attention would exceed :data:`CHECKPOINT_ABOVE_BYTES` (at 197 tokens the
+            recomputation cost 20% and saved nothing that mattered).
 
     Returns:
         (the relevance, the attention pool's weights ``[batch, pool_head, latent, key]`` or None).
     """
     geometry, inputs = _prepare(model, pixel_values)
+    if checkpoint is None:
+        checkpoint = pixel_values.shape[0] * geometry.depth * geometry.num_heads * geometry.num_tokens**2 * 4 > (
+            CHECKPOINT_ABOVE_BYTES
+        )
     with torch.enable_grad():
         with AttentionCapture(model, sink=sink, keep_for_gradients=True) as cap, head_input(model) as features:
             logits = forward_checkpointed(model, inputs) if checkpoint else model(inputs)
