@@ -154,13 +154,17 @@ def svg(rows: list[dict], path: Path) -> None:
                 if ly0 <= math.log10(v) <= ly1:
                     _, y = at(xs[0], v)
                     out.append(f'<text x="{x0 + pad - 4}" y="{y + 3}" text-anchor="end" font-size="10">{v:g}</text>')
-        for design, colour in colours.items():
-            points = sorted((r["tokens"], r[key]) for r in rows if r["design"] == design)
-            coords = [at(x, y) for x, y in points]
-            if len(coords) > 1:
-                path_d = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-                out.append(f'<polyline points="{path_d}" fill="none" stroke="{colour}" stroke-width="2"/>')
-            out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>' for x, y in coords]
+        for design, colour in colours.items():  # one line per design and model
+            for label in dict.fromkeys(r["label"] for r in rows):
+                points = sorted((r["tokens"], r[key]) for r in rows if r["design"] == design and r["label"] == label)
+                coords = [at(x, y) for x, y in points]
+                if len(coords) > 1:
+                    path_d = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+                    out.append(f'<polyline points="{path_d}" fill="none" stroke="{colour}" stroke-width="2"/>')
+                out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>' for x, y in coords]
+                if coords:
+                    x, y = coords[-1]
+                    out.append(f'<text x="{x + 6:.1f}" y="{y - 6:.1f}" font-size="9" fill="{colour}">{label}</text>')
         out.append(f'<text x="{x0 + width / 2}" y="{height - 8}" text-anchor="middle" font-size="11">tokens</text>')
         return out
 
@@ -171,6 +175,11 @@ def svg(rows: list[dict], path: Path) -> None:
                     f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>{"".join(body)}</svg>\n')
 
 
+def redraw(json_path: Path, svg_path: Path) -> None:
+    """The plot again from a written JSON (no measuring)."""
+    svg(json.loads(json_path.read_text())["rows"], svg_path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old-tree", type=Path, help="a checkout of the old design to run beside this one")
@@ -178,7 +187,11 @@ def main() -> int:
     parser.add_argument("--only", help="run only cases whose model name contains this")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "scale.json")
     parser.add_argument("--svg", type=Path, default=ROOT / "bench" / "scale.svg")
+    parser.add_argument("--redraw", action="store_true", help="only draw the plot again from --json")
     args = parser.parse_args()
+    if args.redraw:
+        redraw(args.json, args.svg)
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for label, model, side, native in CASES:
