@@ -35,12 +35,18 @@ def sized_spec(spec: ModelSpec) -> ModelSpec:
     (h, w), (ph, pw) = geometry.img_size, geometry.patch_size
     if h != w or ph != pw:
         return native  # non-square inputs or patches: the model's own size only
-    if st.session_state.get(state.IMAGE_SIZE_FOR) != native.key or state.IMAGE_SIZE not in st.session_state:
-        st.session_state[state.IMAGE_SIZE_FOR] = native.key  # another model (or the control was not drawn): its size
-        st.session_state[state.IMAGE_SIZE] = int(h)
+    # The size chosen lives in a plain session slot, not in the widget's own state: a run that does not draw the
+    # control (an upload in progress, no image yet) drops widget state, and the control then came back at its
+    # minimum (16 px: one patch) instead of the size the student had.
+    chosen = st.session_state.get(state.IMAGE_SIZE_FOR)
+    if not chosen or chosen[0] != native.key:  # another model: its own size
+        chosen = (native.key, int(h))
+        st.session_state.pop(state.IMAGE_SIZE, None)
     with st.sidebar:
         size = st.number_input(t("sidebar.image_size"), min_value=int(ph), max_value=int(max(h, MAX_PATCHES * ph)),
-                               step=int(ph), key=state.IMAGE_SIZE, help=t("sidebar.image_size_help", size=h, patch=ph))
+                               value=int(chosen[1]), step=int(ph), key=state.IMAGE_SIZE,
+                               help=t("sidebar.image_size_help", size=h, patch=ph))
+    st.session_state[state.IMAGE_SIZE_FOR] = (native.key, int(size))
     if int(size) == int(h):
         return native
     check_patch_multiple(int(size), (int(ph), int(pw)))

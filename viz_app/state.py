@@ -38,7 +38,7 @@ HF_PRESET = "hf_preset"
 HF_NAME = "hf_name"
 PRECISION = "precision"
 IMAGE_SIZE = "image_size"
-IMAGE_SIZE_FOR = "_image_size_for"  # the model (key, no size) the image-size control was set for
+IMAGE_SIZE_FOR = "_image_size_for"  # (model key without size, size chosen): survives runs that do not draw the control
 
 # -- sidebar: image -------------------------------------------------------------------------------
 IMAGE_SOURCE = "image_source"
