@@ -90,7 +90,7 @@ def test_the_filters_caption_says_what_the_bundled_model_shows():
     spec = resources.default_model_spec()
     loaded = load_model(spec.name, pretrained=spec.pretrained)
     pixels, _, _ = resources.model_input(loaded, (resources.SAMPLES_DIR / "scene_ring.png").read_bytes())
-    result = analyze(loaded, pixels, relevance=False, keep_attention=False)
+    result = analyze(loaded, pixels, relevance=False, attention="none")
     comps, variance = result.patch_embed_pcs, result.patch_embed_pcs_variance
     found = filters_finding(comps, variance)
     median = float(np.median(roughness(comps)))
