@@ -22,28 +22,15 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from faithfulness_page import FLAGS, _wait_for_server  # the same browser flags and server wait (bench/ on the path)
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 TIMEOUT_MS = int(os.environ.get("BENCH_TIMEOUT_MS", 120_000))
 SAMPLE = "pair_ring_star.png"
-
-
-def _wait_for_server(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("the Streamlit server did not start within 120 s")
 
 
 def _settled(page, fragment: str) -> None:
