@@ -52,7 +52,7 @@ FACTOR_BYTES = 64 << 20  # rollout factors [batch, query, key] of every layer ke
 
 def attention_bytes(geometry: Geometry, batch: int = 1) -> int:
     """Bytes of the full float32 attention ``[batch, layer, head, query, key]`` of one forward pass."""
-    return batch * geometry.depth * geometry.num_heads * geometry.num_tokens**2 * 4
+    return geometry.attention_bytes(batch)
 
 
 def attention_kept(requested: AttentionKept, geometry: Geometry) -> Literal["full", "qk", "none"]:

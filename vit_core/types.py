@@ -64,6 +64,10 @@ class Geometry:
     def num_patches(self) -> int:
         return self.grid_size[0] * self.grid_size[1]
 
+    def attention_bytes(self, batch: int = 1) -> int:
+        """Bytes of the full float32 attention ``[batch, layer, head, query, key]`` of one forward pass."""
+        return batch * self.depth * self.num_heads * self.num_tokens**2 * 4
+
     @property
     def num_tokens(self) -> int:
         return self.num_prefix_tokens + self.num_patches

@@ -210,9 +210,7 @@ def streamed_relevance(
     """
     geometry, inputs = _prepare(model, pixel_values)
     if checkpoint is None:
-        checkpoint = pixel_values.shape[0] * geometry.depth * geometry.num_heads * geometry.num_tokens**2 * 4 > (
-            CHECKPOINT_ABOVE_BYTES
-        )
+        checkpoint = geometry.attention_bytes(pixel_values.shape[0]) > CHECKPOINT_ABOVE_BYTES
     with torch.enable_grad():
         with AttentionCapture(model, sink=sink, keep_for_gradients=True) as cap, head_input(model) as features:
             logits = forward_checkpointed(model, inputs) if checkpoint else model(inputs)
