@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vit_core import result_files  # noqa: E402
-from vit_core.batch import BatchOptions, find_images, run_batch  # noqa: E402
-from vit_core.loading import load_model  # noqa: E402
+from vit_core.models.loading import load_model  # noqa: E402
+from vit_core.results import files as result_files  # noqa: E402
+from vit_core.runs.batch import BatchOptions, find_images, run_batch  # noqa: E402
 
 
 def rss_mib() -> int:

@@ -2,7 +2,7 @@
 
 Three ways to run the same random-weight timm ViT, side by side:
   (a) plain: the fused forward alone (what the model costs);
-  (b) ours: ``vit_core.analysis.analyze`` without the full attention array: every layer's attention rebuilt
+  (b) ours: ``vit_core.runs.analysis.analyze`` without the full attention array: every layer's attention rebuilt
       exactly beside the fused kernel and reduced on the device (rollout, class-token maps, mean attention
       distance, entropy), only reduced arrays copied to the host; on a GPU with Triton each layer is reduced
       by one fused kernel from q and k ((b-rebuild): the same analysis without it);
@@ -37,11 +37,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vit_core import fused_stats  # noqa: E402
-from vit_core.analysis import AnalysisSink, RolloutSettings, analyze  # noqa: E402
-from vit_core.capture import capture  # noqa: E402
-from vit_core.loading import load_model  # noqa: E402
+from vit_core.attention import fused_stats  # noqa: E402
+from vit_core.attention.capture import capture  # noqa: E402
 from vit_core.methods.relevance import class_relevance  # noqa: E402
+from vit_core.models.loading import load_model  # noqa: E402
+from vit_core.runs.analysis import AnalysisSink, RolloutSettings, analyze  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- baseline (c)
@@ -209,8 +209,8 @@ def run_speed(args) -> list[dict]:
 _MEMORY_CHILD = r"""
 import sys, torch
 sys.path.insert(0, {root!r})
-from vit_core.analysis import analyze
-from vit_core.loading import load_model
+from vit_core.runs.analysis import analyze
+from vit_core.models.loading import load_model
 def rss_peak_kib():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):

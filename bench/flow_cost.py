@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import vit_core.demo  # noqa: E402,F401 (registers the demo model)
-from vit_core.capture import capture  # noqa: E402
+from vit_core.attention.capture import capture  # noqa: E402
 from vit_core.methods.attention_flow import attention_flow, flow_graph  # noqa: E402
 from vit_core.methods.rollout import RolloutSink  # noqa: E402
 

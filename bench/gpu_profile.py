@@ -14,8 +14,8 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vit_core.analysis import analyze  # noqa: E402
-from vit_core.loading import load_model  # noqa: E402
+from vit_core.models.loading import load_model  # noqa: E402
+from vit_core.runs.analysis import analyze  # noqa: E402
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 For one layer of ViT-B/16 (12 heads, 197 tokens, head_dim 64) at the benchmark's two settings, each
 (BLOCK_M, BLOCK_D, num_warps, head groups) is checked against the default configuration and timed with
-``triton.testing.do_bench``; the table shows what ``vit_core.fused_stats.launch_config`` should pick.
+``triton.testing.do_bench``; the table shows what ``vit_core.attention.fused_stats.launch_config`` should pick.
 
     python bench/kernel_configs.py                 # on a GPU
     TRITON_INTERPRET=1 python bench/kernel_configs.py --smoke   # the script itself, on a CPU, tiny shapes
@@ -20,11 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vit_core import fused_stats  # noqa: E402
-from vit_core.attention_store import attention_logits as _logits  # noqa: E402
+from vit_core.attention import fused_stats  # noqa: E402
+from vit_core.attention.store import attention_logits as _logits  # noqa: E402
 from vit_core.methods.distance import attention_entropy, mean_attention_distance, patch_distances  # noqa: E402
 from vit_core.methods.rollout import RolloutSettings, rollout_factor_of_fused, rollout_layer_matrix  # noqa: E402
-from vit_core.types import Geometry  # noqa: E402
+from vit_core.models.types import Geometry  # noqa: E402
 
 
 def timer(fn, device: torch.device) -> float:

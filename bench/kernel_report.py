@@ -1,6 +1,6 @@
 """Registers, spills and shared memory of the fused attention kernel per launch configuration, without a GPU.
 
-Compiles ``vit_core.fused_stats``' kernel for a GPU architecture (Triton brings ptxas) with the configuration
+Compiles ``vit_core.attention.fused_stats``' kernel for a GPU architecture (Triton brings ptxas) with the configuration
 ``launch_config`` picks, and prints ptxas' report: what chose the block sizes. Timing needs a GPU (benchmark.py).
 
     python bench/kernel_report.py [--arch 90] [--tokens 197 577] [--dtypes bf16 fp32]
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vit_core import fused_stats  # noqa: E402
+from vit_core.attention import fused_stats  # noqa: E402
 
 
 def ptxas_report(ptx: str, arch: int) -> str:

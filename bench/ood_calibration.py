@@ -20,8 +20,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vit_core.demo.scenes import render_scene  # noqa: E402
-from vit_core.images import preprocess  # noqa: E402
-from vit_core.loading import DEMO_MODEL_NAME, load_model  # noqa: E402
+from vit_core.models.images import preprocess  # noqa: E402
+from vit_core.models.loading import DEMO_MODEL_NAME, load_model  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
 

@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from vit_core.analysis import RolloutSettings, analyze  # noqa: E402
 from vit_core.demo.registry import NAME, SAMPLES_DIR  # noqa: E402
-from vit_core.images import load_image, model_view, preprocess_batch  # noqa: E402
-from vit_core.loading import load_model  # noqa: E402
+from vit_core.models.images import load_image, model_view, preprocess_batch  # noqa: E402
+from vit_core.models.loading import load_model  # noqa: E402
+from vit_core.runs.analysis import RolloutSettings, analyze  # noqa: E402
 from viz_app.rendering import RENDERINGS, RenderSettings, render, rendering_name  # noqa: E402
 
 STRIPS = {"renderings_scene.png": "pair_ring_star.png", "renderings_photo.png": "chelsea.png"}

@@ -12,8 +12,8 @@ CLASS_AND_MEAN = "test_vit_class_and_mean"
 
 def _register_class_and_mean() -> None:
     """timm's test_vit with two registers and the head of transformers' DINOv2 classifiers, one linear layer on
-    [class token ; mean patch token] (``vit_core.hf_transformers.ClassAndMeanViT``), as a timm model name."""
-    from vit_core.hf_transformers import ClassAndMeanViT
+    [class token ; mean patch token] (``vit_core.models.hf_transformers.ClassAndMeanViT``), as a timm model name."""
+    from vit_core.models.hf_transformers import ClassAndMeanViT
 
     if timm.is_model(CLASS_AND_MEAN):
         return

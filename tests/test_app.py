@@ -17,7 +17,7 @@ from app_support import choose, interact
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from vit_core.loading import DEMO_MODEL_NAME
+from vit_core.models.loading import DEMO_MODEL_NAME
 from viz_app import resources, sidebar, state, ui
 from viz_app.page_registry import PAGE_CONTROLS
 from viz_app.page_registry import PAGES as PAGE_SPECS
@@ -356,7 +356,7 @@ def test_random_weights_of_a_local_checkpoint_are_the_seeded_init_on_both_contro
     import timm
     import torch
 
-    from vit_core.loading import RANDOM_SEED
+    from vit_core.models.loading import RANDOM_SEED
 
     path = tmp_path / "trained.safetensors"
     trained = _save_checkpoint(path, seed=123)
@@ -389,7 +389,7 @@ def test_an_overwritten_checkpoint_is_loaded_afresh_and_hashed_once_per_change(t
 
     import torch
 
-    hashed = []  # every file the real hashing reads, counted where vit_core.provenance calls it
+    hashed = []  # every file the real hashing reads, counted where vit_core.results.provenance calls it
     real_digest = hashlib.file_digest
     monkeypatch.setattr(hashlib, "file_digest", lambda f, d: hashed.append(f.name) or real_digest(f, d))
     path = tmp_path / "weights.safetensors"
@@ -435,8 +435,8 @@ def test_every_rollout_control_on_every_token_layout(layout):
     import torch
     from layouts import registered_name
 
-    from vit_core.analysis import analyze
     from vit_core.methods import RolloutSettings
+    from vit_core.runs.analysis import analyze
 
     app = AppTest.from_file(APP, default_timeout=TIMEOUT)
     app.run()

@@ -14,7 +14,7 @@ from app_support import choose, interact
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from vit_core.loading import DEMO_MODEL_NAME, load_model
+from vit_core.models.loading import DEMO_MODEL_NAME, load_model
 from viz_app import resources, state, ui
 from viz_app.page_registry import PAGES as PAGE_SPECS
 

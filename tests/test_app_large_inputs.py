@@ -12,10 +12,10 @@ import pytest
 from app_support import APP, TIMEOUT
 from streamlit.testing.v1 import AppTest
 
-from vit_core import analysis
-from vit_core.analysis import analyze
-from vit_core.capture import capture
+from vit_core.attention.capture import capture
 from vit_core.methods import RolloutSettings, attention_rollout
+from vit_core.runs import analysis
+from vit_core.runs.analysis import analyze
 from viz_app import state
 from viz_app.page_registry import PAGES as REGISTERED_PAGES  # noqa: E402
 

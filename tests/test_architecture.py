@@ -33,7 +33,7 @@ def test_figure_builders_take_arrays_not_models(name):
 
 def test_the_rule_checker_sees_imports():
     # guard against a checker that passes because it finds nothing
-    assert {"torch", "timm"} <= imported_roots(ROOT / "vit_core" / "capture.py")
+    assert {"torch", "timm"} <= imported_roots(ROOT / "vit_core" / "attention" / "capture.py")
     assert "streamlit" in imported_roots(ROOT / "viz_app" / "resources.py")
 
 
@@ -96,7 +96,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_vit_core_has_no_import_cycle():
     graph = vit_core_import_graph(ROOT / "vit_core")
-    assert {"vit_core.result_files", "vit_core.batch"} <= set(graph["vit_core.distributed"])  # the walk sees edges
+    assert {"vit_core.results.files", "vit_core.runs.batch"} <= set(graph["vit_core.runs.distributed"])  # the walk sees edges
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
@@ -120,7 +120,7 @@ def test_the_front_door_is_cheap_and_complete():
     import sys
 
     code = ("import sys, vit_core; print(sorted(m for m in ('torch', 'timm', 'streamlit', 'plotly') if m in sys.modules));"
-            "import types, vit_core.analysis, vit_core.evaluate, vit_core.capture;"  # submodules named like exports
+            "import types, vit_core.runs.analysis, vit_core.runs.evaluate, vit_core.attention.capture;"  # submodules named like exports
             "print(all(not isinstance(getattr(vit_core, n), types.ModuleType) for n in vit_core.__all__))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
     assert out == ["[]", "True"], out
@@ -136,3 +136,15 @@ def test_the_front_door_is_cheap_and_complete():
                 assert node.module == "vit_core", f"from {node.module} import ...: import it from vit_core"
                 imported |= {alias.name for alias in node.names}
     assert imported and imported <= set(vit_core.__all__), imported - set(vit_core.__all__)
+
+
+def test_the_layout_shows_the_architecture():
+    """vit_core's rooms are folders (docs/ARCHITECTURE.md): at the top only the front door, the command line and the
+    errors; every folder's __init__ says in at most two lines what it holds."""
+    top = {p.name for p in (ROOT / "vit_core").glob("*.py")}
+    assert top == {"__init__.py", "__main__.py", "cli.py", "errors.py"}, top
+    folders = [p for p in (ROOT / "vit_core").iterdir() if (p / "__init__.py").is_file()]
+    assert {p.name for p in folders} >= {"models", "attention", "methods", "faithfulness", "results", "runs", "demo"}
+    for folder in folders:
+        doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text()), clean=False)
+        assert doc and len(doc.strip().splitlines()) <= 2, f"{folder.name}/__init__.py: say in two lines what it holds"

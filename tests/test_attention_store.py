@@ -12,15 +12,16 @@ import pytest
 import torch
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core import analysis, attention_store
-from vit_core.analysis import RolloutSettings, analyze, attention_kept
-from vit_core.capture import capture
+from vit_core.attention import store as attention_store
+from vit_core.attention.capture import capture
 from vit_core.errors import SettingsError
-from vit_core.geometry import geometry_of
 from vit_core.methods import attention_entropy, attention_rollout, mean_attention_distance, readout
 from vit_core.methods.relevance import class_relevance
 from vit_core.methods.token_attention import token_attention
-from vit_core.result import AnalysisResult
+from vit_core.models.geometry import geometry_of
+from vit_core.results.result import AnalysisResult
+from vit_core.runs import analysis
+from vit_core.runs.analysis import RolloutSettings, analyze, attention_kept
 
 SETTINGS = (RolloutSettings(), RolloutSettings(head_fusion="max", discard_ratio=0.5, residual_weight=0.3, start_layer=1))
 
@@ -148,7 +149,7 @@ def test_a_result_without_attention_says_so():
 
 
 def test_checkpointed_forward_is_the_model_forward():
-    from vit_core.capture import forward_checkpointed
+    from vit_core.attention.capture import forward_checkpointed
 
     for layout in ("class_token", "attention_pool", "registers_gap"):
         model = make_model(layout)

@@ -20,13 +20,20 @@ import timm
 import torch
 from PIL import Image
 
-from vit_core.analysis import analyze
-from vit_core.batch import PER_IMAGE_KEYS, BatchOptions, analyze_reduced, find_images, run_batch, split_on_out_of_memory
 from vit_core.cli import main
 from vit_core.errors import ResultFileError
-from vit_core.images import load_image, preprocess
-from vit_core.loading import load_model
-from vit_core.result_files import dataset_dir, read_provenance
+from vit_core.models.images import load_image, preprocess
+from vit_core.models.loading import load_model
+from vit_core.results.files import dataset_dir, read_provenance
+from vit_core.runs.analysis import analyze
+from vit_core.runs.batch import (
+    PER_IMAGE_KEYS,
+    BatchOptions,
+    analyze_reduced,
+    find_images,
+    run_batch,
+    split_on_out_of_memory,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT_KEYS = ("rollout", "relevance", "cls_attention", "mean_attention_distance", "attention_entropy", "prefix_weights")

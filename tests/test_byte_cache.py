@@ -85,7 +85,7 @@ def test_the_bound_comes_from_the_setting(monkeypatch):
 
 
 def test_an_analysis_weighs_the_sum_of_its_arrays():
-    from vit_core.loading import load_model
+    from vit_core.models.loading import load_model
 
     loaded = load_model("test_vit", pretrained=False)
     data = resources.sample_images()[next(iter(resources.sample_images()))]

@@ -10,7 +10,7 @@ import timm
 import torch
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core.capture import AttentionCapture, attention_modules, capture
+from vit_core.attention.capture import AttentionCapture, attention_modules, capture
 from vit_core.errors import CaptureError, UnsupportedModelError
 
 

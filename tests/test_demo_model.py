@@ -14,7 +14,7 @@ import vit_core.demo  # noqa: F401  (registers the model)
 from vit_core.demo.evaluate import hits, peak_points, to_pixels
 from vit_core.demo.registry import ASSET_DIR, NAME, WEIGHTS_FILE
 from vit_core.demo.scenes import CLASSES, generate
-from vit_core.provenance import file_sha256
+from vit_core.results.provenance import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_model_card_names_the_model_and_classes_and_measured_these_weights():
 def test_the_faithfulness_tables_in_readme_and_card_are_the_card_json_of_these_weights():
     """The 200-scene table is typed nowhere: README and MODEL_CARD.md hold ``format_markdown`` of the card's JSON,
     and that JSON measured the bundled weights."""
-    from vit_core.evaluate import format_markdown
+    from vit_core.runs.evaluate import format_markdown
 
     faithfulness = json.loads((ASSET_DIR / "model_card.json").read_text())["faithfulness"]
     assert faithfulness["produced_by"]["checkpoint_sha256"] == file_sha256(WEIGHTS_FILE)
@@ -142,7 +142,7 @@ def test_figure7_right_criterion():
 def test_attention_distances_of_the_samples_against_a_per_image_reference(model):
     """Averaged over the bundled samples; each image's figure is mean_q sum_k A[q,k] |p_q - p_k| from its own
     attention, computed here with explicit distances."""
-    from vit_core.capture import capture
+    from vit_core.attention.capture import capture
     from vit_core.demo.evaluate import attention_distances, sample_pixels
 
     pixels, names = sample_pixels(model)
@@ -161,7 +161,7 @@ def test_attention_distances_of_the_samples_against_a_per_image_reference(model)
 def test_the_first_version_stays_loadable_by_its_tag_with_its_own_card(model):
     """``vit_demo_shapes.first_version``: the classic-only weights (stronger two-object relevance), offline too."""
     from vit_core.demo.registry import FIRST_VERSION_FILE, FIRST_VERSION_TAG
-    from vit_core.loading import load_model
+    from vit_core.models.loading import load_model
 
     first = load_model(f"{NAME}.{FIRST_VERSION_TAG}")
     assert first.weights_file == FIRST_VERSION_FILE and load_model(NAME).weights_file == WEIGHTS_FILE

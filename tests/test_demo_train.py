@@ -103,7 +103,7 @@ def test_centring_the_position_embeddings_keeps_the_network():
 
 def test_locality_init_makes_those_heads_attend_near_their_own_patch():
     """At the start, a head so initialised attends within about a patch; the other heads keep mimetic attention."""
-    from vit_core.capture import capture
+    from vit_core.attention.capture import capture
     from vit_core.demo.train import locality_init
     from vit_core.methods.distance import mean_attention_distance
 
@@ -123,7 +123,7 @@ def test_locality_init_makes_those_heads_attend_near_their_own_patch():
 
 def test_locality_init_adapts_its_bands_to_the_head_dim():
     """At width 128 with 8 heads (head dim 16) the local start reads 4 bands per axis, and is still local."""
-    from vit_core.capture import capture
+    from vit_core.attention.capture import capture
     from vit_core.demo.train import locality_init
     from vit_core.methods.distance import mean_attention_distance
 
@@ -172,7 +172,7 @@ def test_a_weights_file_says_how_its_class_logits_read(tmp_path):
 
     from vit_core.demo.registry import NAME, class_output
     from vit_core.demo.train import architecture_metadata
-    from vit_core.loading import load_model
+    from vit_core.models.loading import load_model
 
     model = build(224, embed_dim=32, num_heads=2).eval()
     state = {k: v.contiguous() for k, v in model.state_dict().items()}

@@ -14,8 +14,8 @@ from vit_core.demo.registry import WEIGHTS_FILE
 from vit_core.demo.scene_files import scene_mask, write_scenes
 from vit_core.demo.scenes import render_scene
 from vit_core.errors import SettingsError
-from vit_core.evaluate import MEASURES, format_markdown, format_table, summarise
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, auc
+from vit_core.runs.evaluate import MEASURES, format_markdown, format_table, summarise
 
 FAST = "raw,relevance,lrp,random,centre"
 
@@ -139,8 +139,8 @@ def test_target_class_is_the_class_evaluate_explains_under_both_names(scenes, tm
 
 
 def test_evaluate_runs_from_typed_options_and_the_batch_model_request(scenes, tmp_path):
-    from vit_core.evaluate import EvaluateOptions, run_evaluate
-    from vit_core.loading import ModelRequest
+    from vit_core.models.loading import ModelRequest
+    from vit_core.runs.evaluate import EvaluateOptions, run_evaluate
 
     options = EvaluateOptions(source=str(scenes), out=tmp_path / "r.json", methods=("raw", "centre"), target_class=1,
                               progress=False)

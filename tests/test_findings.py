@@ -82,8 +82,8 @@ def test_roughness_tells_noise_from_smooth_bases():
 
 def test_the_filters_caption_says_what_the_bundled_model_shows():
     """Issue 33.6: the caption promised smooth bases over 28 noise-like tiles; it now follows the measurement."""
-    from vit_core.analysis import analyze
-    from vit_core.loading import load_model
+    from vit_core.models.loading import load_model
+    from vit_core.runs.analysis import analyze
     from viz_app import figures, resources
     from viz_app.findings import NOISY_ABOVE, SMOOTH_BELOW, filters_finding, roughness
 

@@ -1,4 +1,4 @@
-"""The fused Triton kernel (vit_core.fused_stats) against float64 references and against the rebuild path.
+"""The fused Triton kernel (vit_core.attention.fused_stats) against float64 references and against the rebuild path.
 
 On a GPU (TORCH_DEVICE=cuda) the kernel is compiled and run for real. On a CPU the tests run in a child
 pytest with TRITON_INTERPRET=1, which makes Triton interpret the same kernel on CPU tensors.
@@ -17,14 +17,14 @@ import pytest
 import torch
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core import fused_stats
-from vit_core.analysis import AnalysisSink, RolloutSettings, analyze
-from vit_core.capture import capture
-from vit_core.geometry import geometry_of
+from vit_core.attention import fused_stats
+from vit_core.attention.capture import capture
 from vit_core.methods import mean_attention_distance
 from vit_core.methods.distance import patch_distances
 from vit_core.methods.rollout import fuse_heads, rollout_layer_matrix
-from vit_core.types import Geometry
+from vit_core.models.geometry import geometry_of
+from vit_core.models.types import Geometry
+from vit_core.runs.analysis import AnalysisSink, RolloutSettings, analyze
 
 DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 HAS_TRITON = importlib.util.find_spec("triton") is not None
@@ -158,7 +158,7 @@ def test_sink_uses_the_kernel_only_where_asked():
 @needs_kernel
 def test_a_failing_kernel_falls_back_to_rebuilding(monkeypatch):
     """A Triton or driver the kernel cannot compile with must cost speed, never the analysis."""
-    from vit_core import analysis
+    from vit_core.runs import analysis
 
     def broken(*args, **kwargs):
         raise RuntimeError("PassManager::run failed")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from vit_core.demo.scenes import CLASSES, render_scene
-from vit_core.images import PixelMapping, preprocess
+from vit_core.models.images import PixelMapping, preprocess
 from viz_app.ground_truth import SceneObject, object_at_peak, objects_in_view, peak_patch
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"

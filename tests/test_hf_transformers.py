@@ -15,9 +15,9 @@ import pytest
 import safetensors.torch
 import torch
 
-from vit_core.capture import capture
+from vit_core.attention.capture import capture
 from vit_core.errors import ModelLoadError, UnsupportedModelError, VitCoreError
-from vit_core.loading import download_hub_weights, load_model
+from vit_core.models.loading import download_hub_weights, load_model
 
 transformers = pytest.importorskip("transformers")
 
@@ -118,7 +118,7 @@ def test_dinov2_classifier_rollout_reads_half_class_row_half_mean_patch_row(save
     """Rollout of a head on [class token ; mean patch token], by hand from transformers' own attention:
     B_l = rownorm(0.5 mean_h A_l + 0.5 I), R = B_L ... B_1, row = 1/2 R[cls] + 1/2 mean over the patch rows
     (registers in neither half); analyze's streamed rollout must equal it."""
-    from vit_core.analysis import analyze
+    from vit_core.runs.analysis import analyze
 
     loaded = load_model(str(saved[key]), device="cpu")
     assert loaded.geometry.global_pool == "token+avg" and loaded.label_names == tuple(_LABELS.values())
@@ -186,7 +186,7 @@ def test_the_mapping_can_fail(saved, tmp_path):
 def test_a_multi_label_classifier_reads_its_logits_as_sigmoids(saved, tmp_path):
     """problem_type multi_label_classification (trained with a sigmoid per class) gives class_output "sigmoid", and
     the top classes' probabilities are the sigmoids of transformers' own logits; a plain classifier stays softmax."""
-    from vit_core.predict import top_k
+    from vit_core.models.predict import top_k
 
     folder = tmp_path / "multi-label"
     shutil.copytree(saved["vit-classifier"], folder)
@@ -220,7 +220,7 @@ def test_pixels_match_transformers_image_processor(saved):
     import numpy as np
     from PIL import Image
 
-    from vit_core.images import preprocess
+    from vit_core.models.images import preprocess
 
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, (61, 83, 3), dtype=np.uint8))  # not square: crop and squash differ
@@ -251,8 +251,8 @@ def test_vit_at_another_fixed_size_matches_transformers_interpolation(saved):
 
 
 def test_memory_is_checked_from_the_config_before_the_weights(saved, monkeypatch):
-    import vit_core.loading as loading
-    import vit_core.memory as memory
+    import vit_core.models.loading as loading
+    import vit_core.models.memory as memory
 
     monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 1024)
     monkeypatch.setattr(loading, "_read_state_dict", lambda path: pytest.fail("read the weights"))

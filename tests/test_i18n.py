@@ -72,7 +72,7 @@ def test_every_key_the_code_uses_exists():
 
 def test_every_key_built_from_a_name_exists():
     """Keys the code builds from names (t(f"nav.{page}")): every page, method, measure and rendering."""
-    from vit_core.explain import REGISTRY
+    from vit_core.methods.registry import REGISTRY
     from viz_app.rendering import RENDERING_IDS
 
     pages = [p.stem for p in (ROOT / "viz_app" / "pages").glob("*.py")]
@@ -106,9 +106,9 @@ def _keyed_errors(tmp_path) -> list:
     import torch
     from PIL import Image as _Image
 
-    from vit_core import images as vimages
     from vit_core.errors import VitCoreError
-    from vit_core.loading import _read_state_dict
+    from vit_core.models import images as vimages
+    from vit_core.models.loading import _read_state_dict
 
     def png(size, mode="RGB") -> bytes:
         out = _io.BytesIO()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from vit_core.errors import ImageError
-from vit_core.images import MAX_IMAGE_BYTES, load_image, model_view, preprocess
+from vit_core.models.images import MAX_IMAGE_BYTES, load_image, model_view, preprocess
 
 DATA_CONFIG = {
     "input_size": (3, 224, 224),

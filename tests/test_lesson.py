@@ -101,7 +101,7 @@ def test_contrast_class():
 @pytest.fixture(scope="module")
 def scene():
     """The default model, the two-object sample scene, its input and the model's top class."""
-    from vit_core.loading import load_model
+    from vit_core.models.loading import load_model
     from viz_app import resources
 
     spec = resources.default_model_spec()
@@ -118,8 +118,8 @@ def test_relevance_answer_is_the_peak_of_chefer_relevance_in_a_true_box(scene):
     patch's centre tested against the scene's boxes (grown by GROW px) by hand."""
     import hashlib
 
-    from vit_core.analysis import analyze
     from vit_core.methods import class_relevance
+    from vit_core.runs.analysis import analyze
     from viz_app import resources
     from viz_app.ground_truth import objects_in_view
 
@@ -143,10 +143,10 @@ def test_relevance_answer_is_the_peak_of_chefer_relevance_in_a_true_box(scene):
 def test_faithfulness_answer_matches_token_removal_computed_directly(scene, name):
     """The race the step reads (the Faithfulness page's cached computation) against token-removal curves of the
     analysis's rollout map and the seeded random map, computed here with vit_core.faithfulness in one batch."""
-    from vit_core.analysis import analyze
-    from vit_core.explain import ExplainSettings
     from vit_core.faithfulness import FRACTIONS, auc, token_removal_curves
     from vit_core.methods.baselines import random_map
+    from vit_core.methods.registry import ExplainSettings
+    from vit_core.runs.analysis import analyze
     from viz_app import resources
     from viz_app.faithfulness_data import method_results
 
@@ -203,8 +203,8 @@ def test_the_default_scene_lights_up_each_object_by_a_clear_margin():
     (computed here from Chefer relevance and the boxes by hand)."""
     import hashlib
 
-    from vit_core.loading import load_model
     from vit_core.methods import class_relevance
+    from vit_core.models.loading import load_model
     from viz_app import resources, sidebar
     from viz_app.ground_truth import CLEAR_MARGIN, objects_in_view
 

@@ -13,7 +13,7 @@ import timm
 import torch
 
 from vit_core.errors import CheckpointError, ModelLoadError, UnsupportedModelError
-from vit_core.loading import DEMO_MODEL_NAME, load_model
+from vit_core.models.loading import DEMO_MODEL_NAME, load_model
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +142,8 @@ def test_device_and_precision_are_checked():
 
 
 def test_memory_is_checked_before_loading(monkeypatch):
-    import vit_core.loading as loading
-    import vit_core.memory as memory
+    import vit_core.models.loading as loading
+    import vit_core.models.memory as memory
 
     needed = loading.memory_needed_bytes("vit_huge_patch14_224")
     assert 4 * 2**30 < needed < 6 * 2**30  # 632M parameters, float32, file + model
@@ -305,7 +305,7 @@ def test_hub_weights_download_with_progress_then_load_offline(local_hub, monkeyp
     import huggingface_hub.constants as constants
     import tqdm
 
-    from vit_core.loading import download_hub_weights, hub_weights_cached
+    from vit_core.models.loading import download_hub_weights, hub_weights_cached
 
     name = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
     torch.manual_seed(12)
@@ -332,8 +332,8 @@ def test_hub_weights_download_with_progress_then_load_offline(local_hub, monkeyp
 
 
 def test_hub_weights_download_refuses_what_loading_refuses_before_any_request(local_hub, monkeypatch):
-    import vit_core.memory as memory
-    from vit_core.loading import download_hub_weights
+    import vit_core.models.memory as memory
+    from vit_core.models.loading import download_hub_weights
 
     local_hub.files["model.safetensors"] = b"never fetched"
     with pytest.raises(UnsupportedModelError, match="not a Vision Transformer"):
@@ -345,7 +345,7 @@ def test_hub_weights_download_refuses_what_loading_refuses_before_any_request(lo
 
 
 def test_hub_weights_download_tries_timms_other_file_names(local_hub):
-    from vit_core.loading import download_hub_weights
+    from vit_core.models.loading import download_hub_weights
 
     config = _timm_config("vit_tiny_patch16_224", 3, ["a", "b", "c"])  # read first: is it a ViT, does it fit
     local_hub.files.update({"config.json": config, "pytorch_model.bin": b"weights as a PyTorch file"})
@@ -359,14 +359,14 @@ def test_hub_weights_download_tries_timms_other_file_names(local_hub):
 
 def _seeded_init(architecture: str, **kwargs) -> dict[str, torch.Tensor]:
     """The reference: timm's own initialisation of `architecture` drawn right after seeding with RANDOM_SEED."""
-    from vit_core.loading import RANDOM_SEED
+    from vit_core.models.loading import RANDOM_SEED
 
     torch.manual_seed(RANDOM_SEED)
     return timm.create_model(architecture, pretrained=False, **kwargs).state_dict()
 
 
 def _assert_random_control(loaded, trained: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> None:
-    from vit_core.loading import RANDOM_SEED
+    from vit_core.models.loading import RANDOM_SEED
 
     state = loaded.model.state_dict()
     assert loaded.source == "random" and loaded.seed == RANDOM_SEED

@@ -14,10 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core.analysis import AnalysisSink, RolloutSettings, analyze
-from vit_core.capture import capture
+from vit_core.attention.capture import capture
 from vit_core.errors import NotAvailableError, SettingsError
-from vit_core.geometry import geometry_of
 from vit_core.methods import (
     attention_entropy,
     attention_rollout,
@@ -26,7 +24,9 @@ from vit_core.methods import (
     pos_embed_similarity,
     readout,
 )
-from vit_core.types import Geometry
+from vit_core.models.geometry import geometry_of
+from vit_core.models.types import Geometry
+from vit_core.runs.analysis import AnalysisSink, RolloutSettings, analyze
 
 DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 FAST = settings(max_examples=30, deadline=None)

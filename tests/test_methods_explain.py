@@ -15,7 +15,6 @@ import torch
 from layouts import LAYOUTS, input_for, make_model
 
 from vit_core.errors import NotAvailableError
-from vit_core.geometry import geometry_of
 from vit_core.methods import (
     RolloutSettings,
     attention_flow,
@@ -28,6 +27,7 @@ from vit_core.methods import (
     rollout_layer_matrix,
 )
 from vit_core.methods.attention_flow import flow_map
+from vit_core.models.geometry import geometry_of
 
 DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core.capture import capture
+from vit_core.attention.capture import capture
 from vit_core.errors import NotAvailableError, SettingsError
 from vit_core.methods import (
     attention_rollout,
@@ -22,7 +22,7 @@ from vit_core.methods import (
     token_attention,
     token_rollout,
 )
-from vit_core.types import Capture
+from vit_core.models.types import Capture
 
 DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 

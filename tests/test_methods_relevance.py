@@ -11,7 +11,7 @@ import timm
 import torch
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core.capture import AttentionCapture
+from vit_core.attention.capture import AttentionCapture
 from vit_core.errors import SettingsError
 from vit_core.methods import class_relevance, relevance_from_gradients
 

@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vit_core.capture import capture
+from vit_core.attention.capture import capture
 from vit_core.errors import CaptureError, SettingsError
 from vit_core.methods import (
     RolloutSettings,

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vit_core.predict import class_probabilities, top_k
+from vit_core.models.predict import class_probabilities, top_k
 
 
 def test_sigmoid_output_scores_each_class_on_its_own():
@@ -41,11 +41,11 @@ def test_class_specific_methods_refuse_a_backbone_in_one_sentence():
     import timm
 
     from vit_core.errors import NotAvailableError
-    from vit_core.geometry import geometry_of
     from vit_core.methods.gradcam import gradcam
     from vit_core.methods.lrp import lrp
     from vit_core.methods.relevance import class_relevance
-    from vit_core.predict import feature_note, has_classifier
+    from vit_core.models.geometry import geometry_of
+    from vit_core.models.predict import feature_note, has_classifier
 
     torch.manual_seed(0)
     backbone = timm.create_model("test_vit", pretrained=False, num_classes=0, img_size=32).eval()

@@ -1,5 +1,5 @@
 """The method and page registries are the only lists: every consumer's list of methods equals
-``vit_core.explain.REGISTRY`` and every place that names pages reads ``viz_app.page_registry.PAGES``."""
+``vit_core.methods.registry.REGISTRY`` and every place that names pages reads ``viz_app.page_registry.PAGES``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from vit_core import cli, explain
-from vit_core.explain import REGISTRY
+from vit_core import cli
+from vit_core.methods import registry as explain
+from vit_core.methods.registry import REGISTRY
 from viz_app import page_registry
 from viz_app.i18n import CATALOGUE
 
@@ -64,11 +65,11 @@ def _literal_method_lists(path: Path) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize("path", ["vit_core/cli.py", "vit_core/evaluate.py", "vit_core/analysis.py",
+@pytest.mark.parametrize("path", ["vit_core/cli.py", "vit_core/runs/evaluate.py", "vit_core/runs/analysis.py",
                                   "viz_app/pages/faithfulness.py", "viz_app/faithfulness_data.py",
-                                  "vit_core/explain.py"])
+                                  "vit_core/methods/registry.py"])
 def test_no_consumer_spells_the_method_list_again(path):
-    assert _literal_method_lists(ROOT / path) == [], f"{path} lists methods itself; read vit_core.explain.REGISTRY"
+    assert _literal_method_lists(ROOT / path) == [], f"{path} lists methods itself; read vit_core.methods.registry.REGISTRY"
 
 
 def test_the_list_check_can_fail(tmp_path):

@@ -9,10 +9,10 @@ import pytest
 import timm
 import torch
 
-from vit_core.analysis import RolloutSettings, analyze
 from vit_core.errors import SettingsError
 from vit_core.methods.token_attention import token_attention
-from vit_core.types import Geometry
+from vit_core.models.types import Geometry
+from vit_core.runs.analysis import RolloutSettings, analyze
 
 THREADS, ROUNDS = 8, 50
 

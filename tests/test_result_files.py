@@ -13,11 +13,11 @@ import safetensors.torch
 import timm
 import torch
 
-from vit_core.analysis import AnalysisResult, RolloutSettings, analyze
 from vit_core.errors import ResultFileError
-from vit_core.loading import load_model
-from vit_core.provenance import Provenance, provenance_of
-from vit_core.result_files import ResultStore, read_provenance
+from vit_core.models.loading import load_model
+from vit_core.results.files import ResultStore, read_provenance
+from vit_core.results.provenance import Provenance, provenance_of
+from vit_core.runs.analysis import AnalysisResult, RolloutSettings, analyze
 
 
 @pytest.fixture(scope="module")

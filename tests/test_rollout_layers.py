@@ -1,4 +1,4 @@
-"""Rollout rows from head-fused layers (vit_core.rollout_layers) against the formed rollout R of the full attention,
+"""Rollout rows from head-fused layers (vit_core.results.rollout_layers) against the formed rollout R of the full attention,
 on every token layout and from both stores (full attention, q and k in blocks of rows)."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import pytest
 import torch
 from layouts import LAYOUTS, input_for, make_model
 
-from vit_core import attention_store
-from vit_core.analysis import RolloutSettings, analyze
-from vit_core.capture import capture
+from vit_core.attention import store as attention_store
+from vit_core.attention.capture import capture
 from vit_core.errors import SettingsError
 from vit_core.methods import attention_rollout, discard_lowest
 from vit_core.methods.readout import readout_weights, split_tokens
-from vit_core.rollout_layers import fused_layers
+from vit_core.results.rollout_layers import fused_layers
+from vit_core.runs.analysis import RolloutSettings, analyze
 
 SETTINGS = (
     RolloutSettings(),

@@ -45,7 +45,7 @@ def test_figures_are_produced(executed):
 
 def test_printed_numbers_match_analyze(executed):
     from vit_core import DEMO_MODEL_NAME, load_image, load_model, preprocess
-    from vit_core.analysis import analyze
+    from vit_core.runs.analysis import analyze
 
     text, _ = executed
     loaded = load_model(DEMO_MODEL_NAME, device="cpu")

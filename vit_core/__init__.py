@@ -12,33 +12,31 @@ plotly.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 # name -> the module that holds it (its one home; the front door only points there)
 _EXPORTS: dict[str, str] = {
     # models
-    "DEMO_MODEL_NAME": "loading",
-    "LoadedModel": "loading",
-    "ModelRequest": "loading",
-    "load_model": "loading",
-    "Geometry": "types",
-    "Capture": "types",
-    "geometry_of": "geometry",
+    "DEMO_MODEL_NAME": "models.loading",
+    "LoadedModel": "models.loading",
+    "ModelRequest": "models.loading",
+    "load_model": "models.loading",
+    "Geometry": "models.types",
+    "Capture": "models.types",
+    "geometry_of": "models.geometry",
     # images
-    "load_image": "images",
-    "model_view": "images",
-    "preprocess": "images",
-    "preprocess_batch": "images",
+    "load_image": "models.images",
+    "model_view": "models.images",
+    "preprocess": "models.images",
+    "preprocess_batch": "models.images",
     # the analysis and its results
-    "AttentionCapture": "capture",
-    "capture": "capture",
-    "analyze": "analysis",
-    "AnalysisResult": "result",
-    "Provenance": "provenance",
-    "read_provenance": "result_files",
-    "top_k": "predict",
+    "AttentionCapture": "attention.capture",
+    "capture": "attention.capture",
+    "analyze": "runs.analysis",
+    "AnalysisResult": "results.result",
+    "Provenance": "results.provenance",
+    "read_provenance": "results.files",
+    "top_k": "models.predict",
     # methods
     "RolloutSettings": "methods.rollout",
     "attention_rollout": "methods.rollout",
@@ -48,13 +46,13 @@ _EXPORTS: dict[str, str] = {
     "gradcam": "methods.gradcam",
     "lrp": "methods.lrp",
     "pos_embed_similarity": "methods.pos_embed",
-    "REGISTRY": "explain",
-    "METHODS": "explain",
-    "ExplainSettings": "explain",
-    "explanation_maps": "explain",
+    "REGISTRY": "methods.registry",
+    "METHODS": "methods.registry",
+    "ExplainSettings": "methods.registry",
+    "explanation_maps": "methods.registry",
     # faithfulness
-    "EvaluateOptions": "evaluate",
-    "run_evaluate": "evaluate",
+    "EvaluateOptions": "runs.evaluate",
+    "run_evaluate": "runs.evaluate",
     # errors
     "VitCoreError": "errors",
 }
@@ -110,42 +108,24 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
 
 
-class _FrontDoor(types.ModuleType):
-    """``vit_core.capture`` is the function, as the front door promises, although a submodule has the same name:
-    importing ``vit_core.capture`` sets the package attribute to the module, which this property ignores."""
-
-    @property
-    def capture(self):
-        from .capture import capture
-
-        return capture
-
-    @capture.setter
-    def capture(self, value) -> None:  # the import system's setattr(vit_core, "capture", <module>)
-        pass
-
-
-sys.modules[__name__].__class__ = _FrontDoor
-
-
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from .analysis import analyze
-    from .capture import AttentionCapture, capture
+    from .attention.capture import AttentionCapture, capture
     from .errors import VitCoreError
-    from .evaluate import EvaluateOptions, run_evaluate
-    from .explain import METHODS, REGISTRY, ExplainSettings, explanation_maps
-    from .geometry import geometry_of
-    from .images import load_image, model_view, preprocess, preprocess_batch
-    from .loading import DEMO_MODEL_NAME, LoadedModel, ModelRequest, load_model
     from .methods.attention_flow import attention_flow
     from .methods.gradcam import gradcam
     from .methods.lrp import lrp
     from .methods.pos_embed import pos_embed_similarity
     from .methods.raw_attention import raw_attention
+    from .methods.registry import METHODS, REGISTRY, ExplainSettings, explanation_maps
     from .methods.relevance import class_relevance
     from .methods.rollout import RolloutSettings, attention_rollout
-    from .predict import top_k
-    from .provenance import Provenance
-    from .result import AnalysisResult
-    from .result_files import read_provenance
-    from .types import Capture, Geometry
+    from .models.geometry import geometry_of
+    from .models.images import load_image, model_view, preprocess, preprocess_batch
+    from .models.loading import DEMO_MODEL_NAME, LoadedModel, ModelRequest, load_model
+    from .models.predict import top_k
+    from .models.types import Capture, Geometry
+    from .results.files import read_provenance
+    from .results.provenance import Provenance
+    from .results.result import AnalysisResult
+    from .runs.analysis import analyze
+    from .runs.evaluate import EvaluateOptions, run_evaluate

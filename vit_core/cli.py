@@ -19,7 +19,7 @@ __all__ = ["main", "build_parser"]
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    from .loading import DEMO_MODEL_NAME
+    from .models.loading import DEMO_MODEL_NAME
 
     parser.add_argument(
         "--model", default=DEMO_MODEL_NAME,
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--no-attention", action="store_const", const="none", dest="attention",
                          help="the same as --attention none")
-    from .explain import ANALYZE_DEFAULT, ANALYZE_METHODS
+    from .methods.registry import ANALYZE_DEFAULT, ANALYZE_METHODS
 
     others = [m for m in ANALYZE_METHODS if m not in ANALYZE_DEFAULT]
     analyze.add_argument(
@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_evaluate_command(commands) -> None:
-    from .explain import DEFAULT_METHODS, METHODS
     from .faithfulness.localisation import TOP_FRACTION
+    from .methods.registry import DEFAULT_METHODS, METHODS
 
     evaluate = commands.add_parser("evaluate", help="measure how faithful each explanation method is on a set of images")
     evaluate.add_argument("source", help="a folder of images or a glob such as 'scenes/*.png'")
@@ -139,7 +139,7 @@ def _add_evaluate_command(commands) -> None:
 
 
 def _model_request(args):
-    from .loading import ModelRequest
+    from .models.loading import ModelRequest
 
     return ModelRequest(
         name=args.model, checkpoint=args.checkpoint, device=args.device, dtype=args.dtype,
@@ -148,7 +148,7 @@ def _model_request(args):
 
 
 def _rollout_settings(args):
-    from .analysis import RolloutSettings
+    from .runs.analysis import RolloutSettings
 
     return RolloutSettings(
         head_fusion=args.head_fusion,
@@ -161,7 +161,7 @@ def _rollout_settings(args):
 def _print_top5(names: list[str], logits: np.ndarray, label_names, class_output: str = "softmax") -> None:
     import torch
 
-    from .predict import top_k
+    from .models.predict import top_k
 
     for name, row in zip(names, top_k(torch.from_numpy(logits), label_names, k=5, output=class_output), strict=True):
         print(f"{name}: " + ", ".join(f"{p.label} {p.probability:.1%}" for p in row))
@@ -176,11 +176,11 @@ def _refuse_target_class(args, uses_it: bool, what: str) -> None:
 def run_analyze(args) -> int:
     import torch
 
-    from .analysis import analyze
-    from .evaluate import method_arrays
-    from .explain import ANALYZE_DEFAULT, REGISTRY, ExplainSettings, parse_methods
-    from .images import load_image, preprocess_batch
-    from .predict import feature_note
+    from .methods.registry import ANALYZE_DEFAULT, REGISTRY, ExplainSettings, parse_methods
+    from .models.images import load_image, preprocess_batch
+    from .models.predict import feature_note
+    from .runs.analysis import analyze
+    from .runs.evaluate import method_arrays
 
     settings = _rollout_settings(args)
     methods = parse_methods(",".join(ANALYZE_DEFAULT) if args.methods is None else args.methods)
@@ -215,7 +215,7 @@ def run_analyze(args) -> int:
 
 def _attention_line(requested: str, result, geometry) -> str:
     """One line on what the file keeps of the attention, and why."""
-    from .analysis import FULL_ATTENTION_BYTES, attention_bytes
+    from .runs.analysis import FULL_ATTENTION_BYTES, attention_bytes
 
     full = attention_bytes(geometry, result.batch_size)
     why = "asked for" if requested != "auto" else (
@@ -236,19 +236,19 @@ def _mb(nbytes: int) -> str:
 
 
 def run_batch_command(args) -> int:
-    from .batch import find_images, run_batch
+    from .runs.batch import find_images, run_batch
 
     settings = _rollout_settings(args)
     _refuse_target_class(args, not args.no_relevance, "--no-relevance leaves none")
     paths = find_images(args.source)
-    from .batch import BatchOptions
+    from .runs.batch import BatchOptions
 
     options = BatchOptions(
         rollout=settings, relevance=not args.no_relevance, target_class=args.target_class,
         batch_size=args.batch_size, overwrite=args.overwrite,
     )
     if args.ray:
-        from .distributed import run_batch_on_ray
+        from .runs.distributed import run_batch_on_ray
 
         report = run_batch_on_ray(_model_request(args), paths, args.out, options, workers=args.ray_workers)
     else:
@@ -262,8 +262,8 @@ def run_batch_command(args) -> int:
 
 def evaluate_options(args):
     """The parsed ``evaluate`` arguments as typed options."""
-    from .evaluate import EvaluateOptions
-    from .explain import ExplainSettings, parse_methods
+    from .methods.registry import ExplainSettings, parse_methods
+    from .runs.evaluate import EvaluateOptions
 
     explain = ExplainSettings(rollout=_rollout_settings(args), gradcam_block=args.gradcam_block,
                               lrp_rule=args.lrp_rule, flow_workers=max(1, args.flow_workers))
@@ -276,8 +276,8 @@ def evaluate_options(args):
 
 
 def run_evaluate_command(args) -> int:
-    from .evaluate import run_evaluate
-    from .evaluate_report import format_table
+    from .runs.evaluate import run_evaluate
+    from .runs.evaluate_report import format_table
 
     options = evaluate_options(args)
     report = run_evaluate(_model_request(args), options)

@@ -1,6 +1,6 @@
 """The Faithfulness page's computations: every method's map, curves and AUCs for one image and class.
 
-The methods not yet computed for (model, image, class) run together in one :func:`vit_core.evaluate.evaluate_batch`
+The methods not yet computed for (model, image, class) run together in one :func:`vit_core.runs.evaluate.evaluate_batch`
 call (one forward per perturbation step for all of them, the batching the command line uses), and each result is
 kept per method: a newly chosen method computes once, a view control never re-runs anything.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vit_core.evaluate import LOWER_IS_BETTER, evaluate_batch
-from vit_core.loading import LoadedModel
+from vit_core.models.loading import LoadedModel
+from vit_core.runs.evaluate import LOWER_IS_BETTER, evaluate_batch
 
 from .resources import FORWARD_CALLS, model_input
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vit_core.demo.evaluate import GROW, hits
-from vit_core.images import PixelMapping
+from vit_core.models.images import PixelMapping
 
 from .catalogue import t
 

@@ -11,7 +11,7 @@ import dataclasses
 
 import streamlit as st
 
-from vit_core.loading import check_patch_multiple
+from vit_core.models.loading import check_patch_multiple
 
 from . import resources, state
 from .catalogue import t

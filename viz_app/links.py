@@ -17,9 +17,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from vit_core.explain import METHODS
-from vit_core.loading import DEMO_MODEL_NAME
+from vit_core.methods.registry import METHODS
 from vit_core.methods.rollout import HEAD_FUSIONS
+from vit_core.models.loading import DEMO_MODEL_NAME
 
 from . import resources, state
 from .figures import COLORSCALES

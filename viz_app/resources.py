@@ -29,16 +29,16 @@ import streamlit as st
 import torch
 
 import vit_core
-import vit_core.rollout_layers
-from vit_core.analysis import AnalysisResult, analyze
+import vit_core.results.rollout_layers
 from vit_core.errors import ImageError, ModelLoadError
-from vit_core.images import PixelMapping, load_image, model_view, preprocess
-from vit_core.loading import DEMO_MODEL_NAME, LoadedModel, load_model
 from vit_core.methods import RolloutSettings, class_relevance
 from vit_core.methods.readout import readout_weights, split_tokens
-from vit_core.predict import top_k
-from vit_core.provenance import file_sha256 as provenance_file_sha256
-from vit_core.rollout_layers import FusedLayers
+from vit_core.models.images import PixelMapping, load_image, model_view, preprocess
+from vit_core.models.loading import DEMO_MODEL_NAME, LoadedModel, load_model
+from vit_core.models.predict import top_k
+from vit_core.results.provenance import file_sha256 as provenance_file_sha256
+from vit_core.results.rollout_layers import FusedLayers
+from vit_core.runs.analysis import AnalysisResult, analyze
 
 from .byte_cache import ByteLRU, CacheInfo
 from .catalogue import t
@@ -132,7 +132,7 @@ def model_download_mb(name: str) -> float | None:
     """Approximate size of the float32 weights in MB (from the architecture, no download), or None."""
     import timm
 
-    if vit_core.loading.hub_repository(name) is not None:
+    if vit_core.models.loading.hub_repository(name) is not None:
         return None  # the architecture is in the repository's config.json: not known before a download
     try:
         with torch.device("meta"):
@@ -146,7 +146,7 @@ def model_is_downloaded(name: str) -> bool | None:
     """Whether the hub weights of `name` are in the local Hugging Face cache; None when it has none to download
     (a misspelled name or tag: loading it then says so, with no download announced first)."""
     try:
-        return vit_core.loading.hub_weights_cached(name)
+        return vit_core.models.loading.hub_weights_cached(name)
     except Exception:  # noqa: BLE001 - only a hint for the UI
         return None
 
@@ -154,9 +154,9 @@ def model_is_downloaded(name: str) -> bool | None:
 def save_checkpoint_upload(name: str, data: bytes) -> str:
     """Store an uploaded checkpoint under a content-addressed folder, with its own file name, and return the path."""
     suffix = Path(name).suffix.lower()
-    if suffix not in vit_core.loading.CHECKPOINT_SUFFIXES:
+    if suffix not in vit_core.models.loading.CHECKPOINT_SUFFIXES:
         raise ModelLoadError(t("error.checkpoint_type", name=name,
-                                 suffixes=", ".join(vit_core.loading.CHECKPOINT_SUFFIXES)))
+                                 suffixes=", ".join(vit_core.models.loading.CHECKPOINT_SUFFIXES)))
     folder = _CHECKPOINT_DIR / hashlib.sha256(data).hexdigest()[:24]  # content-addressed, the name kept for errors
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / Path(name).name
@@ -255,7 +255,7 @@ def analysis_cache_info() -> CacheInfo:
 def analyze_image(
     model_key: str, image_sha256: str, settings: AnalysisSettings, loaded: LoadedModel, data: bytes
 ) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
-    """One forward (and one gradient) pass: ``vit_core.analysis.analyze``'s result, the model's view, its mapping.
+    """One forward (and one gradient) pass: ``vit_core.runs.analysis.analyze``'s result, the model's view, its mapping.
 
     Cached by (model key, image hash, settings) in the process-wide, byte-bounded analysis cache; `loaded` and
     `data` are determined by the keys. Sessions asking for the same key at once wait for one computation. The same
@@ -315,7 +315,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
 def fused_layers(context_key: str, head_fusion: str, _analysis: AnalysisResult) -> FusedLayers:
     """Every layer's head-fused attention ``[layer, query, key]`` of the analysed image (90 MB for ViT-B/14 at
     518 px), rebuilt from q and k when the analysis keeps those: what any rollout row is pushed through."""
-    return vit_core.rollout_layers.fused_layers(_analysis, head_fusion)
+    return vit_core.results.rollout_layers.fused_layers(_analysis, head_fusion)
 
 
 def rollout_rows(ctx: Context, settings: RolloutSettings, tokens: list[int]) -> np.ndarray:

@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 import tqdm
 
-from vit_core.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
+from vit_core.models.loading import DEMO_MODEL_NAME, RANDOM_SEED, download_hub_weights
 
 from . import crowd, image_size, image_sources, resources, state
 from .i18n import t

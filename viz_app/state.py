@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vit_core.result import AnalysisResult
+    from vit_core.results.result import AnalysisResult
 
 __all__ = [
     "CURATED_MODELS",
@@ -183,7 +183,7 @@ CURATED_MODELS: dict[str, str] = {
 
 HF_TRANSFORMERS = "Hugging Face model (transformers)..."
 HF_OTHER = "Another hub repository or a local folder..."
-# Hub repository -> the catalogue key of what the model is: transformers-format ViTs (vit_core.hf_transformers
+# Hub repository -> the catalogue key of what the model is: transformers-format ViTs (vit_core.models.hf_transformers
 # maps them onto timm's ViT), loaded as hf-hub:<repository>. The note goes under the choice: the sidebar is too
 # narrow for both.
 TRANSFORMERS_MODELS: dict[str, str] = {
@@ -250,9 +250,9 @@ class Context:
         loaded: ``vit_core.LoadedModel`` (shared by all sessions; never mutate it).
         image: the chosen image.
         view: ``[h, w, 3]`` uint8, the image as the model sees it (after resize and crop).
-        mapping: ``vit_core.images.PixelMapping`` from view pixels back to the original image's.
-        analysis: ``vit_core.analysis.analyze``'s result for this model and image (batch of one).
-        predictions: top-5 ``vit_core.predict.Prediction`` list, empty when the model has no classifier.
+        mapping: ``vit_core.models.images.PixelMapping`` from view pixels back to the original image's.
+        analysis: ``vit_core.runs.analysis.analyze``'s result for this model and image (batch of one).
+        predictions: top-5 ``vit_core.models.predict.Prediction`` list, empty when the model has no classifier.
         prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
     """
 

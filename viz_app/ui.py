@@ -12,10 +12,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vit_core import predict
 from vit_core.errors import HubUnavailableError, VitCoreError
-from vit_core.loading import DEMO_MODEL_NAME
 from vit_core.methods import RolloutSettings
+from vit_core.models import predict
+from vit_core.models.loading import DEMO_MODEL_NAME
 
 from . import export, projector, resources, state
 from .catalogue import error_sentence

@@ -1,8 +1,5 @@
-"""The bundled offline demo: synthetic "shapes" scenes with masks and a small ViT trained on them.
-
-Importing this package registers the model ``vit_demo_shapes`` with timm, so
-``timm.create_model("vit_demo_shapes", pretrained=True)`` loads ``assets/demo_model`` with no network.
-"""
+"""The bundled offline demo: synthetic "shapes" scenes with masks and a small ViT trained on them; importing this
+package registers ``vit_demo_shapes`` with timm, so ``timm.create_model("vit_demo_shapes", pretrained=True)`` works offline."""
 
 from __future__ import annotations
 

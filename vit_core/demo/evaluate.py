@@ -37,13 +37,13 @@ from safetensors.torch import load_file
 from timm.data import resolve_data_config
 from timm.models.vision_transformer import VisionTransformer
 
-from ..capture import capture
+from ..attention.capture import capture
 from ..faithfulness.localisation import GROW, in_grown_box
-from ..images import load_image, preprocess_batch
 from ..methods import RolloutSink, class_relevance
 from ..methods.distance import mean_attention_distance
 from ..methods.pos_embed import pos_embed_similarity
-from ..provenance import file_sha256, software_versions
+from ..models.images import load_image, preprocess_batch
+from ..results.provenance import file_sha256, software_versions
 from .registry import ASSET_DIR, NAME, SAMPLES_DIR, WEIGHTS_FILE
 from .scenes import CLASSES, HELD_OUT_STYLE, generate
 

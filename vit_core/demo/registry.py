@@ -61,7 +61,7 @@ ARCH: dict[str, Any] = dict(
 
 
 ARCH_KEYS = ("embed_dim", "depth", "num_heads")
-# How the class head's logits read (``vit_core.predict``): a file trained with the presence loss says "sigmoid" in
+# How the class head's logits read (``vit_core.models.predict``): a file trained with the presence loss says "sigmoid" in
 # its metadata (the sixth version on); files without the key read as softmax (the first four versions were trained so).
 CLASS_OUTPUT_KEY = "class_output"
 

@@ -1,7 +1,5 @@
-"""Explanation methods over captured attention: pure, batched torch functions on the tensors' device.
-
-See ``docs/METHODS.md`` for the formulas and their papers; none of these modules draws or imports a UI library.
-"""
+"""Explanation methods over captured attention: pure, batched torch functions on the tensors' device, and the
+registry that names them (formulas and papers: docs/METHODS.md); none of these modules draws or imports a UI library."""
 
 from __future__ import annotations
 

@@ -35,10 +35,10 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
 from torch import nn
 
-from ..capture import capture
+from ..attention.capture import capture
 from ..errors import NotAvailableError, SettingsError
-from ..geometry import geometry_of
-from ..types import Geometry
+from ..models.geometry import geometry_of
+from ..models.types import Geometry
 from .readout import DistilledReadout, readout_weights
 from .rollout import RolloutSettings, RolloutSink
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import SettingsError
-from ..types import Geometry
+from ..models.types import Geometry
 
 __all__ = ["patch_centres", "patch_distances", "mean_attention_distance", "entropy_uses_logits", "attention_entropy"]
 

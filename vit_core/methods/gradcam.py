@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from ..errors import SettingsError
-from ..geometry import geometry_of
-from ..predict import require_classifier
+from ..models.geometry import geometry_of
+from ..models.predict import require_classifier
 from .relevance import resolve_targets
 
 __all__ = ["GradCam", "default_gradcam_block", "gradcam_from_tokens", "gradcam"]

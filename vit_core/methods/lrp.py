@@ -41,10 +41,10 @@ from timm.layers import Attention, AttentionPoolLatent, GluMlp, Mlp, SwiGLU
 from timm.layers import LayerNorm as TimmLayerNorm
 from torch import nn
 
-from ..capture import _fused_scale, attention_modules
+from ..attention.capture import _fused_scale, attention_modules
 from ..errors import NotAvailableError, SettingsError
-from ..geometry import geometry_of
-from ..predict import require_classifier
+from ..models.geometry import geometry_of
+from ..models.predict import require_classifier
 from .pos_embed import patch_position_embeddings
 from .relevance import resolve_targets
 

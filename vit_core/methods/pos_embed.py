@@ -14,7 +14,7 @@ from timm.layers import resample_abs_pos_embed
 from torch import nn
 
 from ..errors import NotAvailableError
-from ..geometry import as_pair
+from ..models.geometry import as_pair
 
 __all__ = ["patch_position_embeddings", "pos_embed_similarity"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..capture import capture
+from ..attention.capture import capture
 from .readout import DistilledReadout, output_row, split_tokens
 from .rollout import HeadFusion, fuse_heads
 

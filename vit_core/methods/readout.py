@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import NotAvailableError, SettingsError
-from ..types import CLASS_AND_MEAN_POOL, Geometry
+from ..models.types import CLASS_AND_MEAN_POOL, Geometry
 
 __all__ = [
     "DistilledReadout", "class_token_share", "head_input", "output_row", "readout_weights", "split_tokens", "readout",
@@ -73,7 +73,7 @@ def output_row(
         pool_attention: ``[batch, pool_head, latent, key]`` of a "map" head; required for "map" pooling.
         pool_include_prefix: whether average pooling includes the prefix tokens (timm's ``pool_include_prefix``).
         cls_share: ``[batch]`` weight of the class-token row for a head on the class and mean patch tokens
-            (:data:`~vit_core.types.CLASS_AND_MEAN_POOL`); None: 1/2 (the module docstring says why).
+            (:data:`~vit_core.models.types.CLASS_AND_MEAN_POOL`); None: 1/2 (the module docstring says why).
 
     Returns:
         ``[batch, key]`` float32.

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..capture import AttentionCapture, attention_modules, forward_checkpointed
-from ..capture import fused_scale as _scale
+from ..attention.capture import AttentionCapture, attention_modules, forward_checkpointed
+from ..attention.capture import fused_scale as _scale
 from ..errors import SettingsError
-from ..geometry import geometry_of
-from ..predict import require_classifier
-from ..types import CLASS_AND_MEAN_POOL, Geometry
+from ..models.geometry import geometry_of
+from ..models.predict import require_classifier
+from ..models.types import CLASS_AND_MEAN_POOL, Geometry
 from .readout import DistilledReadout, class_token_share, head_input, readout, readout_weights, split_tokens
 
 __all__ = ["Relevance", "relevance_from_gradients", "resolve_targets", "class_relevance", "streamed_relevance"]
@@ -192,7 +192,7 @@ def streamed_relevance(
     `checkpoint` each block is recomputed in the backward, so only one block's activations live at a time);
     one backward gives ``dy/do`` per layer; ``dy/dA = (dy/do) v^T`` and ``A = softmax(q k^T * scale)`` are
     rebuilt block by block of query rows, and the readout row is pushed through ``I + Abar_l`` from the last
-    layer down (:func:`vit_core.attention_store.push_relevance_row`). The map equals class_relevance's; R
+    layer down (:func:`vit_core.attention.store.push_relevance_row`). The map equals class_relevance's; R
     itself is never formed (``matrix`` is None).
 
     Args:
@@ -237,7 +237,7 @@ def streamed_relevance(
             pool_include_prefix=geometry.pool_include_prefix,
             cls_share=class_token_share(model.head, features[0], target) if two_halves else None,
         )  # [batch, token]
-        from ..attention_store import push_relevance_row  # here: attention_store imports methods (a cycle)
+        from ..attention.store import push_relevance_row  # here: attention_store imports methods (a cycle)
 
         row = push_relevance_row(
             weights, [q for q, _, _ in qkv], [k for _, k, _ in qkv], [v for _, _, v in qkv], per_head, scales

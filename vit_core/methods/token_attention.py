@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import NotAvailableError, SettingsError
-from ..types import Geometry
+from ..models.types import Geometry
 
 __all__ = ["QueryToken", "resolve_query", "grid_of_keys", "token_attention", "token_rollout", "class_token_attention"]
 

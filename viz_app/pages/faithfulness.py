@@ -12,9 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from vit_core.errors import VitCoreError
-from vit_core.evaluate import LOWER_IS_BETTER, summarise
-from vit_core.explain import FAITHFULNESS_DEFAULT, METHODS, REGISTRY
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, mask_iou, pointing_game
+from vit_core.methods.registry import FAITHFULNESS_DEFAULT, METHODS, REGISTRY
+from vit_core.runs.evaluate import LOWER_IS_BETTER, summarise
 from viz_app import figures, resources, state
 from viz_app.faithfulness_data import NOISE_FLOOR, all_alike, clearly_better, method_results
 from viz_app.ground_truth import objects_in_view

@@ -30,7 +30,7 @@ with right:
     if ctx.predictions:
         top = ctx.predictions[0]
         strange = outside_domain(ctx)
-        presence = ctx.loaded.class_output == "sigmoid"  # each class scored on its own (vit_core.predict)
+        presence = ctx.loaded.class_output == "sigmoid"  # each class scored on its own (vit_core.models.predict)
         if strange:
             domain_notice(ctx)
             pick = "overview.pick_presence" if presence else "overview.pick"

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention_logits import attention_logits
-from .methods.distance import attention_entropy
-from .methods.rollout import RolloutSettings, fuse_heads, rollout_factor_of_fused
+from ..methods.distance import attention_entropy
+from ..methods.rollout import RolloutSettings, fuse_heads, rollout_factor_of_fused
+from .logits import attention_logits
 
 __all__ = [
     "BLOCK_BYTES",

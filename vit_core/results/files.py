@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ResultFileError
+from ..errors import ResultFileError
 from .provenance import Provenance
 
 __all__ = [

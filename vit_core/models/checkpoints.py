@@ -1,5 +1,5 @@
 """Local checkpoint files: reading their tensors safely, and saying in one sentence how one does not match an
-architecture. No model is built here (:mod:`vit_core.loading` does)."""
+architecture. No model is built here (:mod:`vit_core.models.loading` does)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .demo.registry import NAME as DEMO_MODEL_NAME
-from .errors import CheckpointError, ModelLoadError
+from ..demo.registry import NAME as DEMO_MODEL_NAME
+from ..errors import CheckpointError, ModelLoadError
 from .hub import hub_repository
 
 __all__ = ["CHECKPOINT_SUFFIXES", "read_state_dict", "mismatch_message"]

@@ -25,10 +25,10 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .attention_logits import attention_logits
-from .errors import CaptureError, UnsupportedModelError
-from .geometry import geometry_of
-from .types import Capture
+from ..errors import CaptureError, UnsupportedModelError
+from ..models.geometry import geometry_of
+from ..models.types import Capture
+from .logits import attention_logits
 
 __all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention", "forward_checkpointed", "fused_scale"]
 
@@ -37,7 +37,7 @@ __all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", 
 # true is called as sink(layer, probs, logits) on the fused path, logits being the pre-softmax scores (float32,
 # masked entries at float32's lowest value): entropy from logits needs no per-element log. A sink with a
 # ``reduce_qk`` method is first offered each layer's q and k, as reduce_qk(layer, q, k, scale, mask) -> bool;
-# when it returns True it has reduced the layer itself (vit_core.fused_stats) and nothing is rebuilt. A sink
+# when it returns True it has reduced the layer itself (vit_core.attention.fused_stats) and nothing is rebuilt. A sink
 # whose ``computes_attention(q)`` is true is instead handed q, k and v as reduce_qkv(layer, q, k, v, scale, mask)
 # and returns the attention output [batch, head, token, head_dim] itself, which replaces the fused kernel's call
 # for this thread (attention computed once: on a CPU the fused kernel is no faster than the explicit softmax).

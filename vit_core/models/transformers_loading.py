@@ -1,6 +1,6 @@
 """Transformers-format ViTs as a model source: a hub repository or a local folder with a transformers config.json,
-its preprocessing, its weights file, and the refusals that need no weights (see :mod:`vit_core.hf_transformers` for
-the mapping onto timm's ViT; :mod:`vit_core.loading` builds and loads the model)."""
+its preprocessing, its weights file, and the refusals that need no weights (see :mod:`vit_core.models.hf_transformers` for
+the mapping onto timm's ViT; :mod:`vit_core.models.loading` builds and loads the model)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 from .hub import _hub_file, hub_repository
 from .memory import check_memory
 

@@ -3,7 +3,7 @@ class-specific relevance).
 
 The fused pass streams each layer's attention through a sink that reduces it, block by block of query rows,
 to the class-token grid, mean attention distance, entropy and the rollout factor as the layers run. Memory
-grows with the tokens: what is kept per layer is q and k (:mod:`vit_core.attention_store`), from which any
+grows with the tokens: what is kept per layer is q and k (:mod:`vit_core.attention.store`), from which any
 slice is rebuilt exactly, and the rollout's readout row is pushed through the layers as a vector. The full
 ``[batch, layer, head, query, key]`` attention is kept only where it is small (:func:`attention_kept`) or
 asked for.
@@ -21,23 +21,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import fused_stats
-from .allocator import release_large_frees
-from .attention_store import push_rollout_row, row_stats
-from .capture import capture
-from .errors import CaptureError, NotAvailableError, SettingsError
-from .geometry import geometry_of
-from .loading import LoadedModel
-from .methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
-from .methods.patch_embed import patch_embed_components
-from .methods.pos_embed import pos_embed_similarity
-from .methods.readout import DistilledReadout, readout_weights, split_tokens
-from .methods.relevance import streamed_relevance
-from .methods.rollout import RolloutSettings, RolloutSink
-from .methods.token_attention import grid_of_keys, token_attention
-from .provenance import provenance_of
-from .result import AnalysisResult
-from .types import Geometry
+from ..attention import fused_stats
+from ..attention.allocator import release_large_frees
+from ..attention.capture import capture
+from ..attention.store import push_rollout_row, row_stats
+from ..errors import CaptureError, NotAvailableError, SettingsError
+from ..methods.distance import attention_entropy, entropy_uses_logits, mean_attention_distance, patch_distances
+from ..methods.patch_embed import patch_embed_components
+from ..methods.pos_embed import pos_embed_similarity
+from ..methods.readout import DistilledReadout, readout_weights, split_tokens
+from ..methods.relevance import streamed_relevance
+from ..methods.rollout import RolloutSettings, RolloutSink
+from ..methods.token_attention import grid_of_keys, token_attention
+from ..models.geometry import geometry_of
+from ..models.loading import LoadedModel
+from ..models.types import Geometry
+from ..results.provenance import provenance_of
+from ..results.result import AnalysisResult
 
 __all__ = [
     "AnalysisResult", "RolloutSettings", "AnalysisSink", "AttentionKept", "ATTENTION_KEPT", "FULL_ATTENTION_BYTES",
@@ -82,12 +82,12 @@ class AnalysisSink:
         keep_attention: also copy each layer's ``[batch, head, query, key]`` to host memory.
         chunk_bytes: most bytes of probabilities (plus logits) held for one batched reduction; default
             64 MiB on a GPU and 0 (each layer on its own) on a CPU.
-        fused_kernel: reduce each layer from q and k with one Triton kernel (:mod:`vit_core.fused_stats`)
+        fused_kernel: reduce each layer from q and k with one Triton kernel (:mod:`vit_core.attention.fused_stats`)
             that never writes the probabilities; None (default): on a GPU where Triton is installed and the
             full attention is not kept. False: always rebuild, then reduce.
         keep_qk: keep each layer's q and k (:attr:`qk`), from which any attention slice is rebuilt.
         keep_factors: keep the rollout factors of every layer (``[batch, query, key]`` each); False: keep
-            none (read the rollout with :func:`vit_core.attention_store.push_rollout_row` from q and k).
+            none (read the rollout with :func:`vit_core.attention.store.push_rollout_row` from q and k).
     """
 
     takes_logits = True  # the capture passes the pre-softmax scores too: entropy without a per-element log
@@ -349,7 +349,7 @@ def analyze(
     """Every array of the analysis file for one batch, with its provenance.
 
     Args:
-        model: a :class:`~vit_core.loading.LoadedModel` (its weights file's hash goes into the provenance, and
+        model: a :class:`~vit_core.models.loading.LoadedModel` (its weights file's hash goes into the provenance, and
             `pixel_values` are moved to its device and dtype), or a timm VisionTransformer in eval mode.
         pixel_values: ``[batch, 3, h, w]`` model input (on the model's device and dtype for a bare module).
         rollout: rollout settings (head fusion, discard ratio, residual weight, start layer).
@@ -369,7 +369,7 @@ def analyze(
             None: where it can run (a GPU, Triton installed, attention not kept).
 
     Returns:
-        An :class:`~vit_core.result.AnalysisResult`: its fields (shapes documented there) are the .npz keys.
+        An :class:`~vit_core.results.result.AnalysisResult`: its fields (shapes documented there) are the .npz keys.
 
     Example:
         >>> result = analyze(loaded, pixel_values, rollout=RolloutSettings(discard_ratio=0.9))

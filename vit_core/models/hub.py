@@ -1,5 +1,5 @@
 """The Hugging Face hub: whether a model's files are in the local cache, fetching one file, and failing in seconds
-when the hub cannot be reached. :mod:`vit_core.loading` builds on it; nothing here builds a model."""
+when the hub cannot be reached. :mod:`vit_core.models.loading` builds on it; nothing here builds a model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import timm
 
-from .demo.registry import NAME as DEMO_MODEL_NAME
-from .errors import HubUnavailableError, ModelLoadError
+from ..demo.registry import NAME as DEMO_MODEL_NAME
+from ..errors import HubUnavailableError, ModelLoadError
 
 __all__ = ["hub_repository", "hub_weights_cached", "cached_hub_file"]
 

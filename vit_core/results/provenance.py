@@ -1,6 +1,6 @@
 """What produced a result: the model and its weights, the preprocessing, every method setting, the software.
 
-Every file the project writes carries one (:mod:`vit_core.result_files` stores it as a JSON string, so numpy or
+Every file the project writes carries one (:mod:`vit_core.results.files` stores it as a JSON string, so numpy or
 any JSON reader sees it without this package), and a rerun into an existing result compares its own with the
 file's (:meth:`Provenance.differences`) so that two models' or two settings' maps never mix in one file.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from torch import nn
 
-from .loading import LoadedModel
+from ..models.loading import LoadedModel
 
 __all__ = ["Provenance", "provenance_of", "file_sha256", "software_versions"]
 
@@ -136,7 +136,7 @@ def software_versions() -> dict[str, str]:
 def provenance_of(
     model, settings: Mapping[str, Any], target_class: int | list[int] | None = None, *, created: str | None = None
 ) -> Provenance:
-    """The provenance of results made by `model` (a :class:`~vit_core.loading.LoadedModel`, or a bare timm
+    """The provenance of results made by `model` (a :class:`~vit_core.models.loading.LoadedModel`, or a bare timm
     ``nn.Module``, whose weights file is then unknown) with method `settings`."""
     from timm.data import resolve_data_config
 

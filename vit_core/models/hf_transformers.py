@@ -5,7 +5,7 @@ transformers is not imported: a transformers checkpoint is a ``config.json``, a 
 ``VisionTransformerDistilled`` for DeiT's distillation token, :class:`ClassAndMeanViT` for DINOv2's image
 classifiers) through the key table below, so capture, the methods, the app and the batch command work on them
 unchanged. Pure functions of dicts and tensors: reading the
-files (hub or folder) is ``vit_core.loading``'s concern.
+files (hub or folder) is ``vit_core.models.loading``'s concern.
 
 Position embeddings: transformers resamples them on the fly to the input's grid (bicubic, align_corners=False;
 antialiased only for dinov2_with_registers). Here they are resampled once at build time with the same call, so
@@ -26,7 +26,7 @@ from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from .errors import CheckpointError, UnsupportedModelError
+from ..errors import CheckpointError, UnsupportedModelError
 from .types import CLASS_AND_MEAN_POOL
 
 __all__ = [
@@ -134,7 +134,7 @@ class TransformersViT:
         data_config: timm-style preprocessing (input_size, interpolation, mean, std, crop_pct, crop_mode).
         label_names: class names in output order (from id2label), when there is a classifier.
         class_output: "sigmoid" for a multi-label classifier (``problem_type: multi_label_classification``), else
-            "softmax" (``vit_core.predict``).
+            "softmax" (``vit_core.models.predict``).
     """
 
     model_type: str

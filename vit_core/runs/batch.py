@@ -1,10 +1,10 @@
 """Batch analysis of many images: reduced results only, streamed to disk, resumable, never mixing runs.
 
-Each finished batch becomes one Parquet shard of the ``--out`` dataset (:class:`vit_core.result_files.ResultStore`),
+Each finished batch becomes one Parquet shard of the ``--out`` dataset (:class:`vit_core.results.files.ResultStore`),
 so memory stays flat however many images there are; a run killed at any moment leaves only finished shards,
 and a rerun of the same command skips the images they hold. A rerun with another model, checkpoint or setting
 is refused (it would mix two runs' maps in one file). ``--out RESULT.npz`` is consolidated once at the end.
-Only reduced maps reach the host: never ``[N, N]`` per head. The Ray path (:mod:`vit_core.distributed`) uses
+Only reduced maps reach the host: never ``[N, N]`` per head. The Ray path (:mod:`vit_core.runs.distributed`) uses
 the same decoding (:class:`ImageFiles`), rows (:func:`analyze_reduced`) and files.
 """
 
@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import ImageError, SettingsError
+from ..models.images import load_image, preprocess
+from ..models.loading import LoadedModel
+from ..models.predict import class_probabilities, has_classifier
+from ..results.files import ResultStore
+from ..results.provenance import Provenance, provenance_of
 from .analysis import RolloutSettings, analysis_settings, analyze
-from .errors import ImageError, SettingsError
-from .images import load_image, preprocess
-from .loading import LoadedModel
-from .predict import class_probabilities, has_classifier
-from .provenance import Provenance, provenance_of
-from .result_files import ResultStore
 
 __all__ = [
     "IMAGE_SUFFIXES",

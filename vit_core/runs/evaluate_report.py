@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .explain import BASELINES
+from ..methods.registry import BASELINES
 
 __all__ = [
     "CURVE_MEASURES",

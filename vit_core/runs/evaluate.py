@@ -1,11 +1,11 @@
 """``python -m vit_core evaluate``: how faithful each explanation method is on a set of images.
 
-For every batch: the maps of all methods (:mod:`vit_core.explain`), then the perturbation curves with one
+For every batch: the maps of all methods (:mod:`vit_core.methods.registry`), then the perturbation curves with one
 forward pass per step for all images and methods (:mod:`vit_core.faithfulness`), and on images with masks
 the localisation measures. The report gives each method's mean and standard error per measure, says which
 methods beat the random and centre baselines, and carries the conventions, the model and every setting.
 
-The computation is here; the summary and tables are :mod:`vit_core.evaluate_report`'s, the options' parsing is
+The computation is here; the summary and tables are :mod:`vit_core.runs.evaluate_report`'s, the options' parsing is
 the command line's (:mod:`vit_core.cli`).
 
 Masks come from ``--masks DIR`` (``DIR/<image stem>.png``, any non-zero pixel is the object, put through the
@@ -26,7 +26,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .errors import ImageError, NotAvailableError, SettingsError
+from ..errors import ImageError, NotAvailableError, SettingsError
+from ..faithfulness import (
+    convention,
+    energy_pointing,
+    mask_iou,
+    pixel_curves,
+    pointing_game,
+    token_removal_curves,
+)
+from ..faithfulness.localisation import GROW, TOP_FRACTION
+from ..methods.registry import DEFAULT_METHODS, REGISTRY, ExplainSettings, explanation_maps, parse_methods
 from .evaluate_report import (
     CURVE_MEASURES,
     LOWER_IS_BETTER,
@@ -37,16 +47,6 @@ from .evaluate_report import (
     format_table,
     summarise,
 )
-from .explain import DEFAULT_METHODS, REGISTRY, ExplainSettings, explanation_maps, parse_methods
-from .faithfulness import (
-    convention,
-    energy_pointing,
-    mask_iou,
-    pixel_curves,
-    pointing_game,
-    token_removal_curves,
-)
-from .faithfulness.localisation import GROW, TOP_FRACTION
 
 __all__ = [
     "CURVE_MEASURES",
@@ -133,8 +133,8 @@ def evaluate_batch(
 
 def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np.ndarray | None:
     """The object mask of one image at the model's input size (bool [h, w]), or None when it has none."""
-    from .demo.scene_files import scene_mask
-    from .images import model_view
+    from ..demo.scene_files import scene_mask
+    from ..models.images import model_view
 
     picture = None
     if masks_dir is not None:
@@ -158,12 +158,12 @@ def find_mask(image_path: Path, masks_dir: Path | None, data_config: dict) -> np
 
 @dataclass(frozen=True)
 class EvaluateOptions:
-    """What ``evaluate`` measures and where it writes (the model is a :class:`vit_core.loading.ModelRequest`).
+    """What ``evaluate`` measures and where it writes (the model is a :class:`vit_core.models.loading.ModelRequest`).
 
     Attributes:
         source: a folder of images or a glob.
         out: REPORT.json.
-        methods: the methods to compare (names of :data:`vit_core.explain.REGISTRY`).
+        methods: the methods to compare (names of :data:`vit_core.methods.registry.REGISTRY`).
         target_class: the class every map explains and every curve follows; None: each image's top-1.
         masks: a folder of object masks named like the images (demo scenes need none).
         curves: also write the per-image curves to this .npz.
@@ -203,9 +203,9 @@ class EvaluateOptions:
 
 
 def _provenance(loaded, options: EvaluateOptions) -> dict:
-    """The project's provenance record (:func:`vit_core.provenance.provenance_of`) plus the command and the
+    """The project's provenance record (:func:`vit_core.results.provenance.provenance_of`) plus the command and the
     model's token geometry."""
-    from .provenance import provenance_of
+    from ..results.provenance import provenance_of
 
     record = asdict(provenance_of(loaded, options.explain.describe()))
     record["command"] = options.command
@@ -234,15 +234,15 @@ def run_evaluate(request, options: EvaluateOptions) -> dict:
     Markdown table if asked); return the report.
 
     Args:
-        request: the model, a :class:`vit_core.loading.ModelRequest` (the same request ``batch`` takes).
+        request: the model, a :class:`vit_core.models.loading.ModelRequest` (the same request ``batch`` takes).
         options: what to measure and where to write it.
     """
     from tqdm import tqdm
 
+    from ..faithfulness import FRACTIONS, PIXEL_FRACTIONS, cascading_randomisation
+    from ..models.images import load_image, preprocess_batch
+    from ..results.files import write_npz_atomically
     from .batch import find_images
-    from .faithfulness import FRACTIONS, PIXEL_FRACTIONS, cascading_randomisation
-    from .images import load_image, preprocess_batch
-    from .result_files import write_npz_atomically
 
     options.check()
     methods = parse_methods(options.methods)
@@ -345,7 +345,7 @@ def method_arrays(
 ) -> dict[str, np.ndarray]:
     """The arrays of ``analyze --methods`` beyond rollout and relevance, by their result field: ``raw_attention``,
     ``attention_flow``, ``gradcam``, ``lrp`` as [B, gh, gw] float32 (the target is the relevance's)."""
-    from .explain import ANALYZE_KEYS
+    from ..methods.registry import ANALYZE_KEYS
 
     extra = [m for m in parse_methods(methods) if not REGISTRY[m].in_analysis]
     baselines = [m for m in extra if m not in ANALYZE_KEYS]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from .errors import UnsupportedModelError
+from ..errors import UnsupportedModelError
 from .types import Geometry, PrefixKind
 
 __all__ = ["geometry_of", "prefix_kinds_of", "as_pair"]

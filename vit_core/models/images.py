@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from timm.data import create_transform
 
-from .errors import ImageError
+from ..errors import ImageError
 
 __all__ = [
     "MAX_IMAGE_BYTES",

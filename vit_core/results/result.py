@@ -1,4 +1,4 @@
-"""What :func:`vit_core.analysis.analyze` returns: every array of one analysed batch, typed, with its provenance.
+"""What :func:`vit_core.runs.analysis.analyze` returns: every array of one analysed batch, typed, with its provenance.
 
 The field names are the keys of the .npz that ``python -m vit_core analyze`` and the app's export write, so
 ``np.load(path)["rollout"]`` and ``AnalysisResult.from_npz(path).rollout`` read the same array.
@@ -13,9 +13,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import ResultFileError
+from ..errors import ResultFileError
+from .files import PROVENANCE_KEY, with_provenance, write_npz_atomically
 from .provenance import Provenance
-from .result_files import PROVENANCE_KEY, with_provenance, write_npz_atomically
 
 __all__ = ["AnalysisResult"]
 
@@ -48,7 +48,7 @@ class AnalysisResult:
         patch_embed_pcs: ``[k, 3, ph, pw]`` principal components of the patch-embedding filters, or None.
         patch_embed_pcs_variance: ``[k]`` their explained variance ratios, or None.
         raw_attention, attention_flow, gradcam, lrp: ``[B, gh, gw]`` the other explanation methods' maps
-            (``analyze --methods``, :mod:`vit_core.explain`), or None when not asked for.
+            (``analyze --methods``, :mod:`vit_core.methods.registry`), or None when not asked for.
         provenance: what produced these numbers (model, weights hash, settings, versions), or None for a file
             written before provenance was recorded.
     """
@@ -177,7 +177,7 @@ def _rebuild(q: np.ndarray, k: np.ndarray, scale: float, rows) -> np.ndarray:
     """softmax(q[rows] k^T * scale) for q, k ``[..., token, head_dim]`` -> ``[..., rows, key]`` float32."""
     import torch
 
-    from .attention_logits import attention_logits
+    from ..attention.logits import attention_logits
 
     q_rows = torch.from_numpy(np.ascontiguousarray(q[..., rows, :]))
     k_all = torch.from_numpy(np.ascontiguousarray(k))

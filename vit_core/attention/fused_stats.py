@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .methods.rollout import HEAD_FUSIONS
+from ..methods.rollout import HEAD_FUSIONS
 
 # Imported on first use (a tenth of a second): only CUDA builds of torch bring Triton, and only a GPU needs it.
 triton = tl = None

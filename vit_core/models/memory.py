@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 __all__ = ["parameter_bytes", "available_memory_bytes", "check_memory"]
 

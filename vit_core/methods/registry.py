@@ -20,17 +20,17 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .capture import capture
-from .errors import SettingsError
-from .geometry import geometry_of
-from .methods.attention_flow import DEFAULT_SCALE, attention_flow
-from .methods.baselines import centre_map, random_map
-from .methods.gradcam import gradcam
-from .methods.lrp import LrpRule, lrp
-from .methods.raw_attention import raw_attention
-from .methods.readout import DistilledReadout, read_out_product
-from .methods.relevance import class_relevance
-from .methods.rollout import RolloutSettings, RolloutSink
+from ..attention.capture import capture
+from ..errors import SettingsError
+from ..models.geometry import geometry_of
+from .attention_flow import DEFAULT_SCALE, attention_flow
+from .baselines import centre_map, random_map
+from .gradcam import gradcam
+from .lrp import LrpRule, lrp
+from .raw_attention import raw_attention
+from .readout import DistilledReadout, read_out_product
+from .relevance import class_relevance
+from .rollout import RolloutSettings, RolloutSink
 
 __all__ = [
     "Cost",
@@ -119,7 +119,7 @@ class MethodSpec:
         label_key: the catalogue key of its name on screen.
         baseline: a baseline the others are compared against (not an explanation).
         analyze_default: written by ``analyze`` when ``--methods`` is not given.
-        in_analysis: ``vit_core.analysis.analyze`` computes it in its own pass (not through ``compute``).
+        in_analysis: ``vit_core.runs.analysis.analyze`` computes it in its own pass (not through ``compute``).
     """
 
     compute: Callable[[MethodCall], torch.Tensor]

@@ -1,6 +1,6 @@
 """Batch analysis on Ray Data: one model-holding actor per GPU (or CPU worker), ``map_batches`` over image paths.
 
-The same rules and files as ``vit_core.batch``: the same provenance check before any work (a rerun with another
+The same rules and files as ``vit_core.runs.batch``: the same provenance check before any work (a rerun with another
 model or setting is refused), the same resume (images in finished shards are skipped), the same decoding and
 rows; each actor writes its finished batches as Parquet shards of the ``--out`` dataset (so every node needs
 write access to that folder), and the driver consolidates ``--out RESULT.npz`` once at the end. Started by
@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SettingsError, VitCoreError
+from ..models.loading import ModelRequest
+from ..results.files import write_shard
+from ..results.provenance import Provenance
 from .batch import (
     BatchOptions,
     BatchReport,
@@ -28,10 +32,6 @@ from .batch import (
     open_store,
     options_for,
 )
-from .errors import SettingsError, VitCoreError
-from .loading import ModelRequest
-from .provenance import Provenance
-from .result_files import write_shard
 
 __all__ = ["AnalysisActor", "run_batch_on_ray"]
 
@@ -62,7 +62,7 @@ def run_batch_on_ray(
     request: ModelRequest, paths: Sequence[Path], out: Path, options: BatchOptions = BatchOptions(), *, workers: int = 2  # noqa: B008
 ) -> BatchReport:
     """Analyse `paths` with Ray Data (`workers` actors) into `out`, resuming or refusing exactly as
-    :func:`vit_core.batch.run_batch`."""
+    :func:`vit_core.runs.batch.run_batch`."""
     try:
         import ray
     except ImportError as error:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .errors import NotAvailableError
+from ..errors import NotAvailableError
 from .types import Geometry
 
 __all__ = [

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .attention_store import attention_rows, query_blocks
-from .errors import SettingsError
-from .methods.rollout import HeadFusion, RolloutSettings, fuse_heads, rollout_factor_of_fused
+from ..attention.store import attention_rows, query_blocks
+from ..errors import SettingsError
+from ..methods.rollout import HeadFusion, RolloutSettings, fuse_heads, rollout_factor_of_fused
 from .result import AnalysisResult
 
 __all__ = ["FusedLayers", "fused_layers"]

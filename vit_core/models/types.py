@@ -11,13 +11,13 @@ from typing import Literal
 
 import torch
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 __all__ = ["CLASS_AND_MEAN_POOL", "PrefixKind", "Geometry", "Capture"]
 
 PrefixKind = Literal["cls", "dist", "reg"]
 # The pooling of a head that reads the class token and the mean patch token side by side, [x_cls ; mean_k x_k]
-# (transformers' DINOv2 image classifiers); timm has no such pooling, so vit_core.hf_transformers adds it.
+# (transformers' DINOv2 image classifiers); timm has no such pooling, so vit_core.models.hf_transformers adds it.
 CLASS_AND_MEAN_POOL = "token+avg"
 
 

@@ -1,8 +1,8 @@
 """One entry point for every model source: timm hub names, local checkpoints, the bundled demo model.
 
-This module builds and loads; its parts live beside it: :mod:`vit_core.hub` (the hub's cache and downloads),
-:mod:`vit_core.checkpoints` (reading a local file and its mismatch with an architecture),
-:mod:`vit_core.transformers_loading` (transformers-format sources) and :mod:`vit_core.memory` (whether it fits).
+This module builds and loads; its parts live beside it: :mod:`vit_core.models.hub` (the hub's cache and downloads),
+:mod:`vit_core.models.checkpoints` (reading a local file and its mismatch with an architecture),
+:mod:`vit_core.models.transformers_loading` (transformers-format sources) and :mod:`vit_core.models.memory` (whether it fits).
 Their public names are importable from here as before.
 
 Weights come through timm's own loaders: the hub path through ``timm.create_model(pretrained=True)``
@@ -24,7 +24,9 @@ from timm.data import resolve_data_config
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
-from . import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
+from .. import demo  # noqa: F401  registers the bundled model with timm, so its name works like any other
+from ..demo.registry import NAME as DEMO_MODEL_NAME
+from ..errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .checkpoints import (  # noqa: F401  re-exported: importable from here as before
     CHECKPOINT_SUFFIXES,
     _checkpoint_architecture,
@@ -32,8 +34,6 @@ from .checkpoints import (  # noqa: F401  re-exported: importable from here as b
     _mismatch_message,
     _read_state_dict,
 )
-from .demo.registry import NAME as DEMO_MODEL_NAME
-from .errors import CheckpointError, HubUnavailableError, ModelLoadError, UnsupportedModelError
 from .geometry import geometry_of
 from .hub import _check_hub_reachable, _hub_weights, _in_hub_cache, cached_hub_file, hub_repository, hub_weights_cached
 from .memory import _bytes_to_load, available_memory_bytes, check_memory, parameter_bytes
@@ -81,7 +81,7 @@ class LoadedModel:
         dtype: parameter dtype.
         data_config: timm's data config (input_size, mean, std, crop_pct, crop_mode, interpolation).
         label_names: class names in output order, when known.
-        class_output: how its logits become class probabilities, "softmax" or "sigmoid" (``vit_core.predict``).
+        class_output: how its logits become class probabilities, "softmax" or "sigmoid" (``vit_core.models.predict``).
         geometry: token geometry at the configured input size.
         seed: the seed of the random initialisation when `source` is "random", else None.
         weights_file: the file the weights were read from (a local checkpoint, the bundled model's file, or
@@ -347,7 +347,7 @@ def load_model(
         name: timm name (``vit_base_patch16_224.augreg_in21k_ft_in1k``), a hub repository with a timm or a
             transformers config (``hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``,
             ``hf-hub:google/vit-base-patch16-224``), a folder written by transformers' ``save_pretrained``, or the
-            demo model's name. transformers models: see :mod:`vit_core.hf_transformers`.
+            demo model's name. transformers models: see :mod:`vit_core.models.hf_transformers`.
         checkpoint: local weights for architecture `name`: .safetensors, .pth/.pt/.bin (loaded with
             weights_only=True) or an original JAX .npz.
         device: "auto" (cuda, mps, cpu) or a device name.
@@ -462,7 +462,7 @@ class ModelRequest:
         return load_model(self.name, **{**args, **overrides})
 
 
-# -- transformers-format ViTs (the source is vit_core.transformers_loading's, the mapping vit_core.hf_transformers') --
+# -- transformers-format ViTs (the source is vit_core.models.transformers_loading's, the mapping vit_core.models.hf_transformers') --
 
 
 def _from_transformers(
