@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,13 +36,14 @@ from urllib.parse import urlsplit
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
+from app_server import free_port, start_app, stop  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from viz_app.catalogue import CATALOGUE  # noqa: E402 - no streamlit import: only the sentences
 
-ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DONE = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
 # The start of viz_app.crowd's "your view is coming" notice, in each language (the text before its count).
@@ -310,36 +310,9 @@ def _get_cookies(link: str, timeout: float) -> tuple[str, str]:
 
 
 # -- the server -----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(port: int, extra: list[str] | None = None) -> subprocess.Popen:
-    """``streamlit run streamlit_app.py`` on 127.0.0.1:`port`, headless, offline; waits for its health check."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "type", *(extra or [])]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_health(f"http://127.0.0.1:{port}", 120, process)
-    return process
-
-
-def wait_health(base: str, limit: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{base} did not answer its health check in {limit:.0f} s")
+    """The app on 127.0.0.1:`port` (deploy/app_server.py), with exceptions shown by type only."""
+    return start_app(port, args=["--client.showErrorDetails", "type", *(extra or [])], limit=120)
 
 
 def rss_mb(pid: int | None) -> float | None:
@@ -518,12 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(asyncio.run(classroom(link, n, args.changes, actions, args.timeout, pid)))
             print(json.dumps(results[-1]), flush=True)
     finally:
-        if server is not None:
-            server.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.wait(15)
-            if server.poll() is None:
-                server.kill()
+        stop(server)
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -14,31 +14,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy"))
+from app_server import start_app, stop  # noqa: E402
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
 DEFAULT_METHODS = 7  # the page's default: raw, rollout, relevance, Grad-CAM, LRP, random, centre
 CURVES = 4
 TIMEOUT_MS = 600_000
-
-
-def _wait_for_server(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("the Streamlit server did not start within 120 s")
 
 
 def _time_page(page, url: str) -> float:
@@ -59,14 +49,8 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, help="also save the page in a 1500 x 3000 window as this PNG")
     args = parser.parse_args()
     url = f"http://127.0.0.1:{args.port}"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(args.port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
+    server = start_app(args.port, limit=120)
     try:
-        _wait_for_server(url, server)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
             page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -83,8 +67,7 @@ def main() -> None:
         print(f"Faithfulness page, {args.sample}, {DEFAULT_METHODS} methods: first view {first:.1f} s, "
               f"again (cached) {again:.1f} s; load average after: {os.getloadavg()[0]:.1f}")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 if __name__ == "__main__":

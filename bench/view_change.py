@@ -19,13 +19,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from faithfulness_page import FLAGS, _wait_for_server  # the same browser flags and server wait (bench/ on the path)
+from faithfulness_page import FLAGS, start_app, stop  # the same browser flags and server (bench/ on the path)
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +55,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     url = f"http://127.0.0.1:{args.port}"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(args.port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
+    server = start_app(args.port, limit=120)
     try:
-        _wait_for_server(url, server)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
@@ -102,8 +95,7 @@ def main() -> None:
               f"{', '.join(reached)} (0.9 when no key press was lost)")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 if __name__ == "__main__":

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # deploy/ itself, also when imported from the tests
+
+from app_server import ROOT, free_port, start_app, stop, wait_http  # noqa: E402
+
 __all__ = ["ROOT", "TEMPLATE", "Cluster", "nginx_binary", "free_port", "render", "start_replica", "warm", "start_nginx"]
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 MAX_FAILS, FAIL_TIMEOUT_S = 1, 10  # passive health: one failed connect takes a replica out for 10 s
 
@@ -38,12 +38,6 @@ def nginx_binary() -> str | None:
     if found:
         return found
     return "/usr/sbin/nginx" if Path("/usr/sbin/nginx").is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def render(prefix: Path, port: int, replica_ports: list[int]) -> Path:
@@ -58,35 +52,13 @@ def render(prefix: Path, port: int, replica_ports: list[int]) -> Path:
     return conf
 
 
-def wait_http(url: str, limit: float, process: subprocess.Popen | None = None) -> None:
-    """Until `url` answers 200 (or `limit` seconds pass, or `process` exits)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{' '.join(map(str, process.args[:4]))} exited with {process.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
-                if response.status == 200:
-                    return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer in {limit:.0f} s")
-
-
 def start_replica(port: int, cookie_secret: str, log: Path | None = None) -> subprocess.Popen:
     """One app replica on 127.0.0.1:`port`, waited for through ``/_stcore/health``.
 
     Every replica gets the same cookie secret: Streamlit signs its XSRF cookie with it, and a browser moved to
     another replica (its first one died) keeps the cookie it has, so its uploads must still pass the check there.
     """
-    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-           "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret}
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_http(f"http://127.0.0.1:{port}/_stcore/health", 180, process)
-    return process
+    return start_app(port, env={"STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret}, log=log)
 
 
 def warm(port: int, path: str = "/lesson", limit: float = 180.0) -> None:
@@ -119,17 +91,6 @@ def start_nginx(prefix: Path, port: int, replica_ports: list[int]) -> subprocess
                                stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/lb-health", 20, process)
     return process
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 @dataclass

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 
 import pytest
 from e2e_support import CHROMIUM, FLAGS, ROOT, SHOTS
+
+sys.path.insert(0, str(ROOT / "deploy"))
+from app_server import free_port, start_app, stop  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -20,44 +18,18 @@ class Server:
     pid: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_server():
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS / "streamlit-e2e.log", "w")  # noqa: SIM115 - closed in finally
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the Streamlit server did not start within 60 s (see out/streamlit-e2e.log)")
-            time.sleep(0.5)
-        yield Server(url, server.pid)
+        server = start_app(port, log=SHOTS / "streamlit-e2e.log", limit=120)
+    except RuntimeError as error:
+        pytest.fail(f"the Streamlit server did not start: {error} (see out/streamlit-e2e.log)")
+    try:
+        yield Server(f"http://127.0.0.1:{port}", server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop(server)
 
 
 @pytest.fixture(scope="module")
