@@ -40,6 +40,10 @@ def timed(at: AppTest) -> float:
     return elapsed
 
 
+def figures(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
 def memory_mb() -> tuple[float, float]:
     """(resident, peak resident) MB of this process, from /proc/self/status."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
@@ -97,16 +101,18 @@ def main() -> None:
         at.switch_page(f"viz_app/pages/{page}.py").run()
         widget = getattr(at, kind)(key=key)
         options = values or list(getattr(widget, "options", []))
-        times = []
+        times, redrawn = [], 0
         for i in range(args.repeats if len(options) > 1 else 1):
+            before = figures(at)
             widget = getattr(at, kind)(key=key)
             if kind == "selectbox" and not values:
                 widget.select_index((widget.index + 1) % len(options))
             else:
                 widget.set_value(options[i % len(options)])
             times.append(timed(at))
+            redrawn += figures(at) != before  # a change the app ignored would redraw nothing
         label = "query_layer -> rolled out" if values == [state.ROLLED_OUT] else key
-        table.append((page, label, times))
+        table.append((page, label, times, redrawn))
     extra_forwards = resources.forward_count() - forwards
     rss, peak = memory_mb()
 
@@ -118,9 +124,9 @@ def main() -> None:
         f"load average {os.getloadavg()}", "",
         f"App process memory: after the first analysis {first_rss:,.0f} MB resident (peak so far {first_peak:,.0f} "
         f"MB); after the view changes {rss:,.0f} MB (peak {peak:,.0f} MB).", "",
-        "| page | control | median ms | max ms | each change ms |", "|---|---|---|---|---|",
+        "| page | control | median ms | max ms | each change ms | figures redrawn |", "|---|---|---|---|---|---|",
         *[f"| {p} | {k} | {statistics.median(ts) * 1000:.0f} | {max(ts) * 1000:.0f} | "
-          f"{', '.join(f'{t * 1000:.0f}' for t in ts)} |" for p, k, ts in table],
+          f"{', '.join(f'{t * 1000:.0f}' for t in ts)} | {r} of {len(ts)} |" for p, k, ts, r in table],
     ]
     text = "\n".join(lines) + "\n"
     print(text)
