@@ -118,3 +118,13 @@ def test_the_apps_fused_layers_keep_recent_fusions_within_the_byte_guard(monkeyp
         assert len(built) == 1
     finally:
         resources._fused.clear()
+
+
+def test_room_is_made_before_a_value_is_computed():
+    cache = ByteLRU(10 * MB)
+    for key in ("a", "b"):
+        cache.get_or_compute(key, lambda: block(4))
+    cache.make_room(4 * MB)  # 8 + 4 > 10: the least recent goes before the new value exists
+    assert "a" not in cache and "b" in cache and cache.info().bytes == 4 * MB
+    cache.make_room(6 * MB)  # fits already
+    assert "b" in cache

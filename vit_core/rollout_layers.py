@@ -25,7 +25,7 @@ from .errors import SettingsError
 from .methods.rollout import HeadFusion, RolloutSettings, fuse_heads, rollout_factor_of_fused
 from .result import AnalysisResult
 
-__all__ = ["FUSED_BYTES", "FusedLayers", "fused_layers"]
+__all__ = ["FUSED_BYTES", "FusedLayers", "fused_layers", "kept_bytes"]
 
 FUSED_BYTES = 256 << 20  # most bytes of [layer, query, key] float32 head-fused layers kept (read at each build)
 
@@ -129,6 +129,13 @@ def _fused_blocks(result: AnalysisResult, layer: int, head_fusion: HeadFusion, i
         del probs
 
 
+def kept_bytes(result: AnalysisResult, keep_bytes: int | None = None) -> int:
+    """Bytes :func:`fused_layers` keeps for `result`: its ``[layer, query, key]`` float32, or 0 over the guard."""
+    _, depth, _, tokens, _ = result.attention_shape
+    size = depth * tokens * tokens * 4
+    return size if size <= (FUSED_BYTES if keep_bytes is None else keep_bytes) else 0
+
+
 def fused_layers(result: AnalysisResult, head_fusion: HeadFusion, *, image: int = 0,
                  budget: int | None = None, keep_bytes: int | None = None) -> FusedLayers:
     """Each layer's head-fused attention of `image` from either store of `result`: kept when its
@@ -139,7 +146,7 @@ def fused_layers(result: AnalysisResult, head_fusion: HeadFusion, *, image: int 
     _, depth, _, tokens, _ = result.attention_shape
     own = FusedLayers(head_fusion, int(result.num_prefix_tokens), depth, tokens, result=result, image=image,
                       budget=budget)
-    if depth * tokens * tokens * 4 > (FUSED_BYTES if keep_bytes is None else keep_bytes):
+    if not kept_bytes(result, keep_bytes):
         return own  # rebuilt at each push: memory of one block, not of every layer
     fused = torch.empty(depth, tokens, tokens)
     for layer in range(depth):

@@ -322,8 +322,10 @@ def _fused() -> ByteLRU:
 def fused_layers(context_key: str, head_fusion: str, _analysis: AnalysisResult) -> FusedLayers:
     """Every layer's head-fused attention ``[layer, query, key]`` of the analysed image (90 MB for ViT-B/14 at
     518 px), rebuilt from q and k when the analysis keeps those: what any rollout row is pushed through."""
-    return _fused().get_or_compute((context_key, head_fusion),
-                                   lambda: vit_core.rollout_layers.fused_layers(_analysis, head_fusion))
+    cache, key = _fused(), (context_key, head_fusion)
+    if key not in cache:  # room first: at the peak the old fusions and the new one were all held (+90 MB)
+        cache.make_room(vit_core.rollout_layers.kept_bytes(_analysis))
+    return cache.get_or_compute(key, lambda: vit_core.rollout_layers.fused_layers(_analysis, head_fusion))
 
 
 def rollout_rows(ctx: Context, settings: RolloutSettings, tokens: list[int]) -> np.ndarray:
