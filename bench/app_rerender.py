@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -118,7 +119,7 @@ def main() -> None:
 
     name = args.curated or args.model
     lines = [
-        f"Command: `python {' '.join(sys.argv)}`", "",
+        f"Command: `python {shlex.join(sys.argv)}`", "",
         f"Model {name} (random weights), {g.num_tokens} tokens ({gh} x {gw} patches), analysis keeps {store}; "
         f"first load and analysis {first:.1f} s; forward passes run by the view changes below: {extra_forwards}; "
         f"load average {os.getloadavg()}", "",
