@@ -490,9 +490,35 @@ def test_an_unreachable_hub_is_explained_in_the_apps_words(name, offline, tmp_pa
     app = _other_timm_app(name)
     assert len(app.error) == 1, [e.value for e in app.error]
     message = app.error[0].value
-    assert "--" not in message and state.CHECKPOINT in message, message
-    assert (state.DEMO_LABEL in message) == resources.demo_available(), message
+    assert "--" not in message and "HF_HUB" not in message and state.CHECKPOINT in message, message
+    assert name.removeprefix("hf-hub:") in message and message.count(". ") == 0, message  # one sentence
+    # random weights build the architecture from timm's own config; a hub repository's needs its config file
+    assert ("“Random weights (untrained control)” under the Model menu" in message) == (not name.startswith("hf-hub:"))
     assert not app.get("progress")
+
+
+def test_offline_a_dinov2_model_says_to_switch_on_random_weights_and_doing_so_analyses_it(monkeypatch):
+    """The curated DINOv2 models' weights are not bundled: offline the one sentence names the sidebar's toggle, and
+    switching it on (what the sentence says) loads the model at its 518 px (37 x 37 patches) with no error."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT * 3)
+    app.run()
+    label = "DINOv2 ViT-S/14 with registers (518 px)"
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(label))
+    if not app.error:
+        pytest.skip("these weights are in the local hub cache: nothing is missing")
+    assert len(app.error) == 1, [e.value for e in app.error]
+    message = app.error[0].value
+    assert message == (f"The weights of {state.CURATED_MODELS[label]} are not on this computer and the model hub "
+                       "cannot be reached: switch on “Random weights (untrained control)” under the Model menu to "
+                       "explore it untrained, or choose “Local checkpoint (path or upload)...” in the Model menu.")
+    toggle = app.toggle(key=state.RANDOM_WEIGHTS)
+    assert toggle.label in message  # the toggle the sentence names is the one in the sidebar
+    interact(app, lambda: toggle.set_value(True))
+    assert not app.error, [e.value for e in app.error]
+    assert any("37×37 patches" in c.value for c in app.sidebar.caption), [c.value for c in app.sidebar.caption]
 
 
 

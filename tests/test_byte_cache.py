@@ -93,3 +93,38 @@ def test_an_analysis_weighs_the_sum_of_its_arrays():
     expected = sum(a.nbytes for a in result.arrays().values()) + view.nbytes
     assert result.attention is not None and nbytes_of((result, view, mapping)) == expected
     assert expected > result.attention.nbytes > 0
+
+
+def test_the_apps_fused_layers_keep_recent_fusions_within_the_byte_guard(monkeypatch):
+    """The head-fused layers the rollout views push rows through are kept per (analysis, fusion) while all of them
+    together fit FUSED_BYTES: here two of three, the least recently used going first; a kept one is not rebuilt."""
+    from vit_core.models.loading import load_model
+    from vit_core.results import rollout_layers
+
+    loaded = load_model("test_vit", pretrained=False)
+    data = resources.sample_images()[next(iter(resources.sample_images()))]
+    result, _, _ = resources._analyze(loaded, data, resources.AnalysisSettings())
+    one = rollout_layers.fused_layers(result, "mean").nbytes
+    monkeypatch.setattr(rollout_layers, "FUSED_BYTES", 2 * one + one // 2)
+    resources._fused.clear()
+    try:
+        layers = {f: resources.fused_layers("key", f, result) for f in ("mean", "max", "min")}
+        info = resources._fused().info()
+        assert info.entries == 2 and info.bytes == 2 * one <= rollout_layers.FUSED_BYTES
+        built = []
+        monkeypatch.setattr(rollout_layers, "fused_layers", lambda *a, **k: built.append(a) or layers["mean"])
+        assert resources.fused_layers("key", "min", result) is layers["min"] and not built  # kept
+        resources.fused_layers("key", "mean", result)  # evicted: built again
+        assert len(built) == 1
+    finally:
+        resources._fused.clear()
+
+
+def test_room_is_made_before_a_value_is_computed():
+    cache = ByteLRU(10 * MB)
+    for key in ("a", "b"):
+        cache.get_or_compute(key, lambda: block(4))
+    cache.make_room(4 * MB)  # 8 + 4 > 10: the least recent goes before the new value exists
+    assert "a" not in cache and "b" in cache and cache.info().bytes == 4 * MB
+    cache.make_room(6 * MB)  # fits already
+    assert "b" in cache

@@ -112,6 +112,17 @@ def test_head_grid_animation_has_one_frame_per_layer_and_a_slider():
     assert np.isnan(z[0, 14]) and np.isclose(np.nanmax(z[:, :14]), 1.0)
 
 
+
+def test_head_grid_controls_take_no_width_from_the_maps():
+    """Play buttons and the layer slider sit under the maps, side by side, and the colour bar's title stands upright:
+    a button box anchored left of the plot and a wide title took a third of a half-width column (12 heads at 37 x 37
+    patches were drawn 25 px each)."""
+    fig = figures.head_grid_figure(RNG.random((2, 12, 37, 37)), mode="animate")
+    buttons, slider = fig.layout.updatemenus[0], fig.layout.sliders[0]
+    assert buttons.xanchor == "left" and buttons.x >= 0  # inside the plot's span, not in a left margin
+    assert slider.x >= 0.25 and slider.x + slider.len <= 1.0  # right of the buttons, within the plot's span
+    assert fig.layout.coloraxis.colorbar.title.side == "right"
+
 def test_head_grid_shows_every_layer_and_head():
     maps = RNG.random((12, 12, 14, 14))
     fig = figures.head_grid_figure(maps, mode="grid", normalise=False)

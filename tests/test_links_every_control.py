@@ -64,3 +64,25 @@ def test_the_lesson_link_opens_its_step():
     assert at.session_state[state.LESSON_STEP] == 6
     assert _written(at.query_params["step"]) == "7"
     assert at.subheader[0].value == "Class-specific relevance", [s.value for s in at.subheader]
+
+
+def test_a_link_opens_the_model_at_its_image_size():
+    """size= is the sidebar's image size: a fresh session opened on it runs the model at that size (the grid, the
+    control and the map all change), and the URL it keeps says the size again."""
+    native = run_app(page="rollout", sample="pair_ring_star.png")
+    assert "size" not in native.query_params  # the model's own size is not written
+    sized = run_app(page="rollout", sample="pair_ring_star.png", size="160")
+    assert not sized.error, [e.value for e in sized.error]
+    assert sized.number_input(key=state.IMAGE_SIZE).value == 160
+    assert sized.session_state[state.CONTEXT].geometry.grid_size == (10, 10)
+    assert any("10×10 patches" in c.value for c in sized.sidebar.caption), [c.value for c in sized.sidebar.caption]
+    assert sized.get("plotly_chart")[0].proto.spec != native.get("plotly_chart")[0].proto.spec
+    assert _written(sized.query_params["size"]) == "160"
+
+
+@pytest.mark.parametrize("size", ["170", "8", "huge"])
+def test_a_link_size_that_does_not_fit_the_model_keeps_its_own_size_with_a_notice(size):
+    at = run_app(page="rollout", sample="pair_ring_star.png", size=size)
+    assert at.number_input(key=state.IMAGE_SIZE).value == 224
+    assert any("size=" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.error, [e.value for e in at.error]

@@ -102,3 +102,34 @@ def test_token_rows_are_the_query_rows_of_the_captured_attention(layout):
     result = analyze(model, pixels, relevance=False, attention="qk", model_views=False)
     for token in (0, full.shape[-1] - 1):
         np.testing.assert_allclose(result.token_rows(token), full[:, :, token], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["class_token", "registers_gap", "non_square_input"])
+@pytest.mark.parametrize("store", ["full", "qk"])
+def test_layers_over_the_byte_guard_are_rebuilt_at_each_push_with_the_same_rows(layout, store, monkeypatch):
+    """Over FUSED_BYTES nothing is kept and every push rebuilds the fused rows block by block: the same readout,
+    query rows and running rows as the kept layers, within 1e-5."""
+    from vit_core.results import rollout_layers
+
+    model = make_model(layout)
+    pixels = input_for(model, batch=1)
+    monkeypatch.setattr(attention_store, "BLOCK_BYTES", 4096)  # several blocks of query rows per layer
+    result = analyze(model, pixels, relevance=False, attention=store, model_views=False)
+    g = capture(model, pixels).geometry
+    weights = readout_weights(g, 1, "cpu", pool_include_prefix=g.pool_include_prefix)
+    tokens = [0, g.num_tokens // 2, g.num_tokens - 1]
+    for settings in SETTINGS:
+        if settings.start_layer >= g.depth:
+            continue
+        kept = fused_layers(result, settings.head_fusion)
+        monkeypatch.setattr(rollout_layers, "FUSED_BYTES", kept.nbytes - 1)  # the guard: one byte too few
+        rebuilt = fused_layers(result, settings.head_fusion)
+        monkeypatch.undo()
+        monkeypatch.setattr(attention_store, "BLOCK_BYTES", 4096)
+        assert kept.fused is not None and kept.nbytes == g.depth * g.num_tokens**2 * 4
+        assert rebuilt.fused is None and rebuilt.nbytes == 0
+        np.testing.assert_allclose(rebuilt.push(weights, settings).numpy(), kept.push(weights, settings).numpy(),
+                                   atol=1e-5)
+        np.testing.assert_allclose(rebuilt.token_rows(tokens, settings), kept.token_rows(tokens, settings), atol=1e-5)
+        np.testing.assert_allclose(rebuilt.running_rows(tokens[1], settings), kept.running_rows(tokens[1], settings),
+                                   atol=1e-5)

@@ -41,12 +41,15 @@ class HubUnavailableError(ModelLoadError):
     """Hub files a model needs are neither cached nor downloadable.
 
     ``reason`` says what failed, without what to do: each interface adds its own words for the way out
-    (the message here uses the command line's, ``--checkpoint``; the app names its "Local checkpoint" choice).
+    (the message here uses the command line's, ``--checkpoint``; the app names its "Random weights" toggle and
+    "Local checkpoint" choice). ``name`` is the model and ``what`` the files missing ("weights" or "config").
     """
 
-    def __init__(self, reason: str, fallback_model: str) -> None:
+    def __init__(self, reason: str, fallback_model: str, *, name: str = "", what: str = "weights") -> None:
         self.reason = reason
         self.fallback_model = fallback_model
+        self.name = name
+        self.what = what
         super().__init__(f"{reason}; with no network, pass a local checkpoint (--checkpoint) or use the bundled "
                          f"model {fallback_model!r}.")
 

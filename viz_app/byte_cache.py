@@ -92,6 +92,14 @@ class ByteLRU(Generic[V]):
                 _, (_, freed) = self._entries.popitem(last=False)
                 self._bytes -= freed
 
+    def make_room(self, nbytes: int) -> None:
+        """Evict the least recently used entries until `nbytes` more fit the bound: called before computing a
+        value of that size, so the evicted and the new are not held at once."""
+        with self._lock:
+            while self._entries and self._bytes + nbytes > self.limit:
+                _, (_, freed) = self._entries.popitem(last=False)
+                self._bytes -= freed
+
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._entries

@@ -435,6 +435,8 @@ def _animated_heatmap(
                 "active": 0,
                 "currentvalue": {"prefix": prefix},
                 "pad": {"t": 30},
+                "x": 0.3,  # right of the buttons, both under the plot: no margin taken from the maps' width
+                "len": 0.7,
                 "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names],
             }
         ],
@@ -444,7 +446,7 @@ def _animated_heatmap(
                 "direction": "left",
                 "x": 0.0,
                 "y": 0.0,
-                "xanchor": "right",
+                "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"t": 40, "r": 10},
                 "showactive": False,
@@ -524,7 +526,8 @@ def head_grid_figure(
         title=title,
         height=int(height),
         margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
-        coloraxis_colorbar={"title": t("render.bar_minmax") if normalise else t("fig.attention_weight"),
+        coloraxis_colorbar={"title": {"text": t("render.bar_minmax") if normalise else t("fig.attention_weight"),
+                                      "side": "right"},  # upright beside the bar: a wide title narrowed the maps
                             "thickness": 12},
         plot_bgcolor="rgba(0,0,0,0)",
     )

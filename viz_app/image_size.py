@@ -13,7 +13,7 @@ import streamlit as st
 
 from vit_core.models.loading import check_patch_multiple
 
-from . import resources, state
+from . import links, resources, state
 from .catalogue import t
 from .state import ModelSpec
 
@@ -39,11 +39,15 @@ def sized_spec(spec: ModelSpec) -> ModelSpec:
     # control (an upload in progress, no image yet) drops widget state, and the control then came back at its
     # minimum (16 px: one patch) instead of the size the student had.
     chosen = st.session_state.get(state.IMAGE_SIZE_FOR)
-    if not chosen or chosen[0] != native.key:  # another model: its own size
+    high = int(max(h, MAX_PATCHES * ph))
+    if (linked := links.linked_image_size(int(ph), high)) is not None:  # a link's size= (read once per session)
+        chosen = (native.key, linked)
+        st.session_state.pop(state.IMAGE_SIZE, None)
+    elif not chosen or chosen[0] != native.key:  # another model: its own size
         chosen = (native.key, int(h))
         st.session_state.pop(state.IMAGE_SIZE, None)
     with st.sidebar:
-        size = st.number_input(t("sidebar.image_size"), min_value=int(ph), max_value=int(max(h, MAX_PATCHES * ph)),
+        size = st.number_input(t("sidebar.image_size"), min_value=int(ph), max_value=high,
                                value=int(chosen[1]), step=int(ph), key=state.IMAGE_SIZE,
                                help=t("sidebar.image_size_help", size=h, patch=ph))
     st.session_state[state.IMAGE_SIZE_FOR] = (native.key, int(size))

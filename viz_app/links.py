@@ -1,7 +1,7 @@
 """Links to any view: the page, model, sample, layer, head, patch and rollout settings in the URL's query.
 
-Names are fixed so links in slides keep working: ``page`` (the page's url path), ``model``, ``sample``,
-``layer``, ``head``, ``row``, ``col``, ``fusion``, ``discard``, ``residual``, ``start`` and ``lang``; every other
+Names are fixed so links in slides keep working: ``page`` (the page's url path), ``model``, ``sample``, ``size``
+(the sidebar's image size in pixels, written only when it is not the model's own), ``layer``, ``head``, ``row``, ``col``, ``fusion``, ``discard``, ``residual``, ``start`` and ``lang``; every other
 control of a page is in ``VIEW_PARAMS`` (``render``, ``colormap``, ``opacity``, ``mass``, ``blur``, ``class``,
 ``truth``, ``step`` of the lesson counted from 1, ...), so a link reopens the whole view. A link is
 read once, on the first run of a browser session: values go into the widgets' session state before they are
@@ -29,15 +29,16 @@ from .page_registry import ALIASES  # fragment pages call share_view themselves
 from .rendering import RENDERING_IDS
 from .state import LANG
 
-__all__ = ["PARAMS", "VIEW_PARAMS", "Param", "DEMO", "read_language", "read_link", "apply_view", "show_notices", "view_params", "share_view"]
+__all__ = ["PARAMS", "VIEW_PARAMS", "Param", "DEMO", "read_language", "read_link", "linked_image_size", "apply_view", "show_notices", "view_params", "share_view"]
 
-PARAMS = ("page", "model", "sample", "layer", "head", "row", "col", "fusion", "discard", "residual", "start",
+PARAMS = ("page", "model", "sample", "size", "layer", "head", "row", "col", "fusion", "discard", "residual", "start",
           "render", "colormap", "opacity", "mass", "blur", "class", "truth", "step", "mode", "normalise", "range",
           "centre", "across", "methods", "lang")
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
 FUSIONS = HEAD_FUSIONS  # `fusion=` values: the rollout's own head fusions
+_SESSION_PARAMS = ("page", "model", "sample", "size", "lang")  # read by read_link, not waiting for the geometry
 
 
 
@@ -90,6 +91,7 @@ VIEW_PARAMS: dict[str, tuple[Param, ...]] = {
 _READ = "_link_read"  # session flag: this session's link was read
 _PENDING = "_link_pending"  # view values waiting for the model's geometry
 _NOTICES = "_link_notices"
+_SIZE = "_link_size"  # the link's image size, waiting for the model's patch (linked_image_size)
 
 
 def _models() -> dict[str, tuple[str, str | None]]:
@@ -153,7 +155,9 @@ def read_link(pages: Mapping[str, object], current: str) -> None:
             st.session_state[state.SAMPLE] = sample
         else:
             _notice("link.bad_value", name="sample", value=sample)
-    st.session_state[_PENDING] = {k: v for k, v in query.items() if k in PARAMS[3:-1]}
+    if query.get("size") is not None:
+        st.session_state[_SIZE] = query["size"]
+    st.session_state[_PENDING] = {k: v for k, v in query.items() if k in PARAMS and k not in _SESSION_PARAMS}
     target = query.get("page")
     if target is None:
         return
@@ -183,6 +187,18 @@ def _int(name: str, value: str, low: int, high: int) -> int | None:
 def _float(name: str, value: str, low: float, high: float, step: float) -> float | None:
     number = _number(name, value, low, high, float)
     return None if number is None else round(round(number / step) * step, 2)  # the slider's own steps
+
+
+def linked_image_size(patch: int, high: int) -> int | None:
+    """The link's image size once, for the first model whose size control is drawn: a whole number of `patch`
+    pixels from `patch` to `high`, else None (and a notice when the link held one that does not fit)."""
+    raw = st.session_state.pop(_SIZE, None)
+    if raw is None or (size := _int("size", raw, patch, high)) is None:
+        return None
+    if size % patch:
+        _notice("link.bad_value", name="size", value=raw)
+        return None
+    return size
 
 
 def apply_view(page: str, geometry) -> None:
@@ -318,6 +334,9 @@ def view_params(page: str) -> dict[str, str]:
             break
     if ss.get(state.IMAGE_SOURCE, "Sample") == "Sample" and ss.get(state.SAMPLE):
         params["sample"] = ss[state.SAMPLE]
+    ctx = ss.get(state.CONTEXT)
+    if ctx is not None and ctx.spec.image_size is not None:  # the model at another size than its own
+        params["size"] = str(ctx.spec.image_size)
     per_page: dict[str, tuple[tuple[str, str], ...]] = {
         "class_token": (("layer", state.CLS_LAYER), ("head", state.CLS_HEAD)),
         "query": (("layer", state.QUERY_LAYER), ("head", state.QUERY_HEAD), ("row", state.QUERY_ROW),

@@ -311,11 +311,21 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
     )
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def _fused() -> ByteLRU:
+    """The head-fused layers of recent (analysis, fusion) pairs, all of them within
+    :data:`vit_core.results.rollout_layers.FUSED_BYTES` together (ViT-B/14 at 518 px: two fusions of 90 MB each; layers
+    over the guard hold nothing and cost nothing here); shared by every session, least recently used out first."""
+    return ByteLRU(vit_core.results.rollout_layers.FUSED_BYTES, size=lambda layers: layers.nbytes)
+
+
 def fused_layers(context_key: str, head_fusion: str, _analysis: AnalysisResult) -> FusedLayers:
     """Every layer's head-fused attention ``[layer, query, key]`` of the analysed image (90 MB for ViT-B/14 at
     518 px), rebuilt from q and k when the analysis keeps those: what any rollout row is pushed through."""
-    return vit_core.results.rollout_layers.fused_layers(_analysis, head_fusion)
+    cache, key = _fused(), (context_key, head_fusion)
+    if key not in cache:  # room first: at the peak the old fusions and the new one were all held (+90 MB)
+        cache.make_room(vit_core.results.rollout_layers.kept_bytes(_analysis))
+    return cache.get_or_compute(key, lambda: vit_core.results.rollout_layers.fused_layers(_analysis, head_fusion))
 
 
 def rollout_rows(ctx: Context, settings: RolloutSettings, tokens: list[int]) -> np.ndarray:

@@ -40,10 +40,10 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 def show_error(error: Exception) -> None:
     """One readable sentence, never a traceback."""
     if isinstance(error, HubUnavailableError):  # its way out in the app's words, not the command line's
-        choices = {"checkpoint": model_label(state.CHECKPOINT), "demo": model_label(state.DEMO_LABEL),
-                   "random": t("sidebar.random")}
-        key = "error.offline_or_demo" if resources.demo_available() else "error.offline"
-        message = t(key, reason=error.reason, **choices)
+        # what the GUI user does next, with the sidebar's own labels (no environment variable, no --flag)
+        key = "error.offline_config" if error.what == "config" else "error.offline"
+        message = t(key, name=error.name or t("this_model"), random=t("sidebar.random"),
+                    checkpoint=model_label(state.CHECKPOINT))
     elif isinstance(error, VitCoreError):
         message = error_sentence(error)  # the library's sentence, in Korean where the catalogue has it
     else:

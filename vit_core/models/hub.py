@@ -64,13 +64,15 @@ def _check_hub_reachable(name: str, cached: bool | None, what: str = "weights", 
     if cached is not False:
         return
     if constants.HF_HUB_OFFLINE:
-        raise HubUnavailableError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set", DEMO_MODEL_NAME)
+        raise HubUnavailableError(f"the {what} of {name} are not cached and HF_HUB_OFFLINE is set", DEMO_MODEL_NAME,
+                                  name=name, what=what)
     endpoint = urlparse(constants.ENDPOINT)
     try:
         socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
     except OSError as error:
         raise HubUnavailableError(
-            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__})", DEMO_MODEL_NAME
+            f"cannot reach {endpoint.hostname} to download {name} ({error.__class__.__name__})", DEMO_MODEL_NAME,
+            name=name, what=what,
         ) from error
 
 

@@ -263,7 +263,7 @@ def _build(
         raise ModelLoadError(f"could not create {name}: {error}; check the name and try again.") from error
     except (OSError, ValueError) as error:  # huggingface_hub: offline, not found, timeouts
         raise HubUnavailableError(
-            f"could not download the weights of {name} ({type(error).__name__})", DEMO_MODEL_NAME
+            f"could not download the weights of {name} ({type(error).__name__})", DEMO_MODEL_NAME, name=name
         ) from error
 
 

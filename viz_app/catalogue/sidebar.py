@@ -2,10 +2,12 @@
 
 EN: dict[str, str] = {
     "none": "none",
+    "this_model": "this model",
     # -- errors in the app's words (the library's own sentences stay English)
-    "error.offline": "{reason}; with no network, turn on “{random}” or choose “{checkpoint}” in the Model menu.",
-    "error.offline_or_demo": "{reason}; with no network, turn on “{random}” or choose “{checkpoint}” in the Model "
-    "menu or the “{demo}”.",
+    "error.offline": "The weights of {name} are not on this computer and the model hub cannot be reached: switch on "
+    "“{random}” under the Model menu to explore it untrained, or choose “{checkpoint}” in the Model menu.",
+    "error.offline_config": "The configuration of {name} is not on this computer and the model hub cannot be "
+    "reached: choose “{checkpoint}” or another model in the Model menu.",
     "error.unexpected": "Something went wrong ({kind}); try another model or image.",
     # -- model menu
     "sidebar.model": "Model",
@@ -113,9 +115,11 @@ EN: dict[str, str] = {
 
 KO: dict[str, str] = {
     "none": "없음",
-    "error.offline": "{reason}. 네트워크가 없으면 “{random}”을 켜거나 모델 메뉴에서 “{checkpoint}”를 고르세요.",
-    "error.offline_or_demo": "{reason}. 네트워크가 없으면 “{random}”을 켜거나 모델 메뉴에서 “{checkpoint}” 또는 "
-    "“{demo}”를 고르세요.",
+    "this_model": "이 모델",
+    "error.offline": "{name}의 가중치가 이 컴퓨터에 없고 모델 허브에도 연결할 수 없으니, 모델 메뉴 아래의 “{random}”을 "
+    "켜서 학습되지 않은 모델로 살펴보거나 모델 메뉴에서 “{checkpoint}”를 고르세요.",
+    "error.offline_config": "{name}의 설정 파일이 이 컴퓨터에 없고 모델 허브에도 연결할 수 없으니, 모델 메뉴에서 "
+    "“{checkpoint}”나 다른 모델을 고르세요.",
     "error.unexpected": "문제가 생겼습니다({kind}). 다른 모델이나 이미지를 골라 보세요.",
     "sidebar.model": "모델",
     "sidebar.begin": "시작하려면 사이드바에서 모델과 이미지를 고르세요.",
