@@ -176,3 +176,41 @@ def test_the_file_holds_every_key_and_says_what_produced_it(tmp_path):
     assert back.prefix_kinds.tolist() == ["cls", "dist"]
     with pytest.raises(SettingsError):
         inspect(model, input_for(model, batch=1), attention="none")
+
+
+def test_the_command_line_writes_the_documented_keys(tmp_path, capsys):
+    from PIL import Image
+
+    from vit_core.cli import main
+
+    paths = []
+    for index in range(2):
+        path = tmp_path / f"image{index}.png"
+        Image.fromarray(np.random.default_rng(index).integers(0, 255, (120, 90, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    out = tmp_path / "inside.npz"
+    code = main(["inspect", *paths, "--model", "test_vit", "--random-weights", "--device", "cpu", "--out", str(out),
+                 "--attention", "qk", "--mad-k", "4"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "median + 4 MAD" in printed and printed.count("outliers") == 2
+    data = np.load(out)
+    batch, layers, heads, tokens = 2, 6, 2, 101
+    shapes = {"pixel_values": (batch, 3, 160, 160), "token_norms": (batch, layers, tokens),
+              "sink_mass": (batch, layers, heads, tokens), "feature_norms": (batch, tokens),
+              "outlier_mask": (batch, layers, tokens), "outlier_cut": (batch, layers), "prefix_share": (batch, layers, heads)}
+    for key, shape in shapes.items():
+        assert data[key].shape == shape, key
+    np.testing.assert_allclose(data["sink_mass"].sum(-1), 1.0, atol=1e-5)
+    provenance = InspectionResult.from_npz(out).provenance
+    assert provenance.model == "test_vit" and provenance.settings["k"] == 4 and provenance.settings["attention"] == "qk"
+    assert main(["inspect", *paths, "--model", "test_vit", "--random-weights", "--out", str(tmp_path / "x.npz"),
+                 "--cut", "10", "--mad-k", "3"]) == 2
+    assert "pass one of them" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
+
+
+def test_the_front_door_exports_inspect():
+    import vit_core
+
+    assert vit_core.inspect is inspect and vit_core.InspectionResult is InspectionResult
+    assert vit_core.OutlierRule is OutlierRule

@@ -39,6 +39,10 @@ _EXPORTS: dict[str, str] = {
     "Provenance": "provenance",
     "read_provenance": "result_files",
     "top_k": "predict",
+    # inside the model: token norms, outliers, attention sinks
+    "inspect": "inside.inspection",
+    "InspectionResult": "inside.inspection",
+    "OutlierRule": "inside.norms",
     # methods
     "RolloutSettings": "methods.rollout",
     "attention_rollout": "methods.rollout",
@@ -67,9 +71,11 @@ __all__ = [
     "EvaluateOptions",
     "ExplainSettings",
     "Geometry",
+    "InspectionResult",
     "LoadedModel",
     "METHODS",
     "ModelRequest",
+    "OutlierRule",
     "Provenance",
     "REGISTRY",
     "RolloutSettings",
@@ -82,6 +88,7 @@ __all__ = [
     "explanation_maps",
     "geometry_of",
     "gradcam",
+    "inspect",
     "load_image",
     "load_model",
     "lrp",
@@ -136,6 +143,8 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .explain import METHODS, REGISTRY, ExplainSettings, explanation_maps
     from .geometry import geometry_of
     from .images import load_image, model_view, preprocess, preprocess_batch
+    from .inside.inspection import InspectionResult, inspect
+    from .inside.norms import OutlierRule
     from .loading import DEMO_MODEL_NAME, LoadedModel, ModelRequest, load_model
     from .methods.attention_flow import attention_flow
     from .methods.gradcam import gradcam
