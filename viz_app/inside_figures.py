@@ -63,16 +63,17 @@ def norm_histogram_figure(
     title: str | None = None,
     height: int | None = None,
 ) -> go.Figure:
-    """The histogram of one layer's patch norms, the outlier cut as a vertical line, prefix tokens as marks."""
+    """The histogram of one layer's patch norms, the outlier cut as a vertical line, prefix tokens as triangles on the
+    axis (named on hover)."""
     norms = np.asarray(patch_norms, dtype=np.float32).ravel()
     fig = go.Figure(go.Histogram(x=norms, nbinsx=40, name="patches", marker={"color": "#4c78a8"},
                                  hovertemplate=t("inside.hover_bin", norm="%{x}", count="%{y}") + "<extra></extra>"))
-    fig.add_vline(x=float(cut), line={"color": _OUTLIER, "width": 2, "dash": "dash"},
+    fig.add_vline(x=float(cut), line={"color": _OUTLIER, "width": 2, "dash": "dash"}, annotation_position="top left",
                   annotation={"text": t("inside.cut_label", cut=f"{cut:.3g}"), "font": {"color": _OUTLIER}})
     if prefix_norms:
         fig.add_trace(go.Scatter(
-            x=list(prefix_norms.values()), y=[0] * len(prefix_norms), mode="markers+text", name="prefix",
-            text=list(prefix_norms), textposition="top center", marker={"symbol": "triangle-up", "size": 11, "color": "#f58518"},
+            x=list(prefix_norms.values()), y=[0] * len(prefix_norms), mode="markers", name="prefix",
+            text=list(prefix_norms), marker={"symbol": "triangle-up", "size": 12, "color": "#f58518"}, cliponaxis=False,
             hovertemplate="%{text}: %{x:.3g}<extra></extra>",
         ))
     top = max(float(norms.max(initial=0.0)), float(cut), *(prefix_norms or {0: 0.0}).values())

@@ -10,7 +10,7 @@ from vit_core.errors import VitCoreError
 from viz_app import figures, inside_figures, links, resources, state
 from viz_app.i18n import t
 from viz_app.state import MEAN_OF_HEADS, ModelSpec
-from viz_app.ui import head_label, layer_label, model_label, percent, plotly, require_context, show_error
+from viz_app.ui import head_label, layer_label, model_label, percent, plotly, require_context, show_error, weights_label
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -139,14 +139,14 @@ def side_by_side() -> None:
         show_error(error)
         return
     columns = st.columns(2)
-    for column, title, result, image, patch, side, name in (
-        (columns[0], t("compare.current"), found, ctx.view, geometry.patch_size, "left", ctx.loaded.name),
-        (columns[1], t("compare.compared"), second, view, loaded.geometry.patch_size, "right", loaded.name),
+    for column, title, result, image, patch, side, model in (
+        (columns[0], t("compare.current"), found, ctx.view, geometry.patch_size, "left", ctx.loaded),
+        (columns[1], t("compare.compared"), second, view, loaded.geometry.patch_size, "right", loaded),
     ):
         with column:
             last = result.token_norms.shape[1] - 1
             kinds = [str(k) for k in result.prefix_kinds]
-            st.markdown(f"**{title}** · {name}")
+            st.markdown(f"**{title}** · {model.name} · {weights_label(model)}")
             st.caption(t("inside.layout", registers=kinds.count("reg"), n=len(result.outlier_token)))
             norm_views(result, image, patch, last, f"inside_{side}", height=320, stacked=True)
             plotly(inside_figures.depth_share_figure(shares_by_depth(result), y_title=t("inside.share_axis"),
