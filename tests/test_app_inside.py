@@ -74,3 +74,12 @@ def test_the_page_speaks_korean():
     at = run_app(page="inside", lang="ko")
     assert not at.error, [e.value for e in at.error]
     assert "토큰 노름" in [s.value for s in at.subheader]
+
+
+def test_a_link_opens_the_layer_and_head_and_the_url_follows():
+    at = run_app(page="inside", layer="1", head="0")
+    assert not at.error, [e.value for e in at.error]
+    assert at.slider(key=state.INSIDE_LAYER).value == 1 and at.selectbox(key=state.INSIDE_HEAD).value == 0
+    assert at.query_params["layer"] in ("1", ["1"]) and at.query_params["head"] in ("0", ["0"])
+    assert any(c.get("layout", {}).get("title", {}).get("text") == "Token norm, layer 1"
+               for c in (json.loads(chart.proto.spec) for chart in at.get("plotly_chart")))
