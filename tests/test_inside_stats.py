@@ -15,7 +15,7 @@ from vit_core import attention_store
 from vit_core.errors import SettingsError
 from vit_core.geometry import geometry_of
 from vit_core.inside.inspection import InspectionResult, inspect
-from vit_core.inside.norms import OutlierRule, default_rule, find_outliers
+from vit_core.inside.norms import OutlierRule, default_rule, find_outliers, outlier_cuts
 
 
 def _norms_by_hand(model, x):
@@ -122,7 +122,7 @@ def test_a_planted_high_norm_token_is_found_where_and_when_it_was_planted(layout
             assert np.isnan(found.outlier_cls_share[i])
 
 
-def test_the_absolute_cut_reads_the_norms_themselves():
+def test_the_absolute_and_the_robust_cut():
     model = make_model("class_token")
     x = input_for(model, batch=1)
     norms = inspect(model, x).token_norms
@@ -132,6 +132,13 @@ def test_the_absolute_cut_reads_the_norms_themselves():
     found = find_outliers(norms, geometry, OutlierRule(kind="absolute", cut=cut))
     assert sorted(found.token.tolist()) == sorted(np.argsort(last)[-2:].tolist())
     np.testing.assert_array_equal(found.mask, norms > cut)
+    # the robust cut against scipy's MAD, over the patch tokens of each image and layer (prefix tokens left out)
+    from scipy.stats import median_abs_deviation
+
+    two = inspect(model, input_for(model, batch=2)).token_norms
+    patches = two[..., geometry.num_prefix_tokens :]
+    expected = np.median(patches, axis=-1) + 3.0 * median_abs_deviation(patches, axis=-1)
+    np.testing.assert_allclose(outlier_cuts(two, geometry.num_prefix_tokens, OutlierRule(k=3.0)), expected, rtol=1e-5)
     assert default_rule("vit_giant_patch14_reg4_dinov2.lvd142m").kind == "absolute"
     assert default_rule("vit_small_patch14_dinov2").kind == "mad"
 
