@@ -26,7 +26,7 @@ def test_vit_core_never_imports_the_front_end(path):
     assert not imported_roots(path) & {"streamlit", "plotly", "viz_app"}
 
 
-@pytest.mark.parametrize("name", ["figures.py", "export.py"])
+@pytest.mark.parametrize("name", ["figures.py", "export.py", "inside_figures.py"])
 def test_figure_builders_take_arrays_not_models(name):
     assert not imported_roots(ROOT / "viz_app" / name) & {"streamlit", "torch", "vit_core"}
 

@@ -110,7 +110,8 @@ def test_lesson_next_back_and_reveal():
     assert at.warning and right in at.warning[0].value
 
 
-STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
+STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness",
+         "registers")
 EN = CATALOGUE["en"]
 
 
@@ -140,7 +141,7 @@ def _answers(at: AppTest, step: str, ids: list[str]) -> dict[str, bool]:
     return right
 
 
-def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
+def test_lesson_walks_every_step_and_answers_relevance_and_faithfulness():
     """Next through every step to the last (then disabled, Back one step); on the two-object scene the relevance
     question names the scene's objects, its right answer is the object under the peak, and the two maps explain the
     two objects' classes; the faithfulness answer is the race's, computed once, its reading and both AUCs shown."""
@@ -151,6 +152,12 @@ def test_lesson_walks_all_eight_steps_and_answers_relevance_and_faithfulness():
         titles.append(at.subheader[0].value)
     assert titles == [EN[f"lesson.{step}.title"] for step in STEPS]
     assert at.session_state[state.LESSON_STEP] == len(STEPS) - 1 and at.button(key="lesson_next").disabled
+    right = _answers(at, "registers", ["yes", "no"])  # the last step: a high-norm outlier, or plainly none
+    found = resources.inspection(at.session_state[state.CONTEXT])
+    assert right == {"yes": len(found.outlier_token) > 0, "no": len(found.outlier_token) == 0}
+    reading = [m.value for m in at.markdown if m.value.startswith(("No token stands out", "patch", "cls", "reg"))]
+    assert len(reading) == 1 and (("No token" in reading[0]) == (len(found.outlier_token) == 0)), reading
+    interact(at, lambda: at.button(key="lesson_back").click())
     interact(at, lambda: at.button(key="lesson_back").click())
     assert at.subheader[0].value == EN["lesson.relevance.title"]
 

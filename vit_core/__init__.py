@@ -37,6 +37,10 @@ _EXPORTS: dict[str, str] = {
     "Provenance": "results.provenance",
     "read_provenance": "results.files",
     "top_k": "models.predict",
+    # inside the model: token norms, outliers, attention sinks
+    "inspect": "inside.inspection",
+    "InspectionResult": "inside.inspection",
+    "OutlierRule": "inside.norms",
     # methods
     "RolloutSettings": "methods.rollout",
     "attention_rollout": "methods.rollout",
@@ -65,9 +69,11 @@ __all__ = [
     "EvaluateOptions",
     "ExplainSettings",
     "Geometry",
+    "InspectionResult",
     "LoadedModel",
     "METHODS",
     "ModelRequest",
+    "OutlierRule",
     "Provenance",
     "REGISTRY",
     "RolloutSettings",
@@ -80,6 +86,7 @@ __all__ = [
     "explanation_maps",
     "geometry_of",
     "gradcam",
+    "inspect",
     "load_image",
     "load_model",
     "lrp",
@@ -111,6 +118,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from .attention.capture import AttentionCapture, capture
     from .errors import VitCoreError
+    from .inside.inspection import InspectionResult, inspect
+    from .inside.norms import OutlierRule
     from .methods.attention_flow import attention_flow
     from .methods.gradcam import gradcam
     from .methods.lrp import lrp

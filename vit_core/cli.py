@@ -1,4 +1,5 @@
-"""Command line: ``python -m vit_core analyze IMAGE [IMAGE ...] --model NAME --out RESULT.npz``.
+"""Command line: ``python -m vit_core analyze IMAGE [IMAGE ...] --model NAME --out RESULT.npz`` (and ``batch``,
+``evaluate``, ``inspect``).
 
 Errors print one line and exit non-zero without leaving a partial output file.
 """
@@ -109,7 +110,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rollout_options(batch)
     _add_target_option(batch)
     _add_evaluate_command(commands)
+    _add_inspect_command(commands)
     return parser
+
+
+def _add_inspect_command(commands) -> None:
+    from .inside.norms import MAD_K
+
+    inspect = commands.add_parser(
+        "inspect", help="token norms, high-norm outliers and attention sinks per layer and head, to one .npz")
+    inspect.add_argument("images", nargs="+", type=Path)
+    inspect.add_argument("--out", type=Path, required=True, help="FILE.npz")
+    inspect.add_argument(
+        "--cut", type=float, metavar="NORM",
+        help="call a token an outlier above this norm (Darcet et al.'s rule; default: 150 for DINOv2 ViT-g, "
+        f"median + {MAD_K:g} MAD of each layer's patch norms for other models)",
+    )
+    inspect.add_argument("--mad-k", type=float, metavar="K", help=f"the MAD multiple of the robust cut (default {MAD_K:g})")
+    inspect.add_argument("--outlier-layer", type=int, default=-1,
+                         help="the block whose output the listed outliers are above the cut in (default: the last)")
+    inspect.add_argument("--attention", choices=["auto", "full", "qk"], default="auto",
+                         help="the store the sink mass is read from (default auto: full up to 256 MB per image, else qk)")
+    _add_model_options(inspect)
 
 
 def _add_evaluate_command(commands) -> None:
@@ -289,9 +311,45 @@ def run_evaluate_command(args) -> int:
     return 0
 
 
+def _outlier_rule(args):
+    from .inside.norms import OutlierRule
+
+    if args.cut is not None and args.mad_k is not None:
+        raise SettingsError("--cut and --mad-k are two rules; pass one of them.")
+    if args.cut is not None:
+        return OutlierRule(kind="absolute", cut=args.cut)
+    return None if args.mad_k is None else OutlierRule(kind="mad", k=args.mad_k)
+
+
+def run_inspect(args) -> int:
+    from .inside.inspection import inspect
+    from .models.images import load_image, preprocess_batch
+
+    rule = _outlier_rule(args)
+    images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
+    loaded = _model_request(args).load()
+    pixel_values, _ = preprocess_batch(images, loaded.data_config)
+    found = inspect(loaded, pixel_values, rule=rule, outlier_layer=args.outlier_layer, attention=args.attention)
+    found.to_npz(args.out)
+    print(f"outlier rule: {found.outlier_rule} (at block {int(found.outlier_layer)})")
+    for index, path in enumerate(args.images):
+        here = np.flatnonzero(found.outlier_image == index)
+        listed = ", ".join(
+            f"{found.token_label(int(found.outlier_token[i]))} norm {found.outlier_norm[i]:.1f} from block "
+            f"{int(found.outlier_first_layer[i])}" for i in here[:5]
+        )
+        more = f" and {len(here) - 5} more" if len(here) > 5 else ""
+        prefix = found.prefix_share[index, -1].mean()
+        print(f"{path.name}: {len(here)} outliers{': ' + listed + more if len(here) else ''}; "
+              f"last layer's attention to prefix tokens {prefix:.1%}")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze, "batch": run_batch_command, "evaluate": run_evaluate_command}
+    handlers = {"analyze": run_analyze, "batch": run_batch_command, "evaluate": run_evaluate_command,
+                "inspect": run_inspect}
     try:
         return handlers[args.command](args)
     except VitCoreError as error:

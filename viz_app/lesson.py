@@ -37,9 +37,11 @@ __all__ = [
     "QUARTERS",
     "BACKGROUND",
     "RACE_METHODS",
+    "has_outlier",
 ]
 
-STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness")
+STEPS = ("patches", "embedding", "position", "attention", "distance", "rollout", "relevance", "faithfulness",
+         "registers")
 
 QUARTERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 BACKGROUND = "background"  # the answer "on no object" of the relevance step's question on a scene
@@ -165,3 +167,9 @@ def removal_race(results: Mapping[str, dict]) -> RemovalRace:
         rollout_auc=float(rollout["measures"]["positive_auc"]),
         random_auc=float(random["measures"]["positive_auc"]),
     )
+
+
+def has_outlier(outlier_image: np.ndarray, image: int = 0) -> bool:
+    """The registers step's answer: whether image `image` has a high-norm outlier (an
+    :class:`vit_core.inside.inspection.InspectionResult`'s ``outlier_image``)."""
+    return bool(np.any(np.asarray(outlier_image) == image))

@@ -209,7 +209,8 @@ def apply_view(page: str, geometry) -> None:
         return
     gh, gw = geometry.grid_size
     depth, heads = geometry.depth, geometry.num_heads
-    keys = {"class_token": (state.CLS_LAYER, state.CLS_HEAD), "query": (state.QUERY_LAYER, state.QUERY_HEAD)}
+    keys = {"class_token": (state.CLS_LAYER, state.CLS_HEAD), "query": (state.QUERY_LAYER, state.QUERY_HEAD),
+            "inside": (state.INSIDE_LAYER, state.INSIDE_HEAD)}
     values: dict[str, object] = {}
     layer_key, head_key = keys.get(page, (None, None))
     if "layer" in pending and layer_key is not None:
@@ -339,6 +340,7 @@ def view_params(page: str) -> dict[str, str]:
         params["size"] = str(ctx.spec.image_size)
     per_page: dict[str, tuple[tuple[str, str], ...]] = {
         "class_token": (("layer", state.CLS_LAYER), ("head", state.CLS_HEAD)),
+        "inside": (("layer", state.INSIDE_LAYER), ("head", state.INSIDE_HEAD)),
         "query": (("layer", state.QUERY_LAYER), ("head", state.QUERY_HEAD), ("row", state.QUERY_ROW),
                   ("col", state.QUERY_COL)),
         "rollout": (("fusion", state.FUSION), ("discard", state.DISCARD), ("residual", state.RESIDUAL),

@@ -61,6 +61,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("query", "explore", (state.QUERY_ROW, state.QUERY_COL, state.QUERY_LAYER, state.QUERY_HEAD,
                                   *state.QUERY_RENDER.all()), fragment=True),
     PageSpec("faithfulness", "explore", (state.FAITH_METHODS, state.FAITH_TARGET, *state.FAITH_RENDER.all())),
+    PageSpec("inside", "explore", (state.INSIDE_LAYER, state.INSIDE_HEAD, state.INSIDE_COMPARE, state.INSIDE_OTHER,
+                                   state.INSIDE_OTHER_RANDOM), fragment=True),
     PageSpec("compare", "explore", (state.COMPARE_CHOICE, state.COMPARE_NAME)),
     PageSpec("export", "explore", (state.EXPORT_FIGURE, state.EXPORT_WIDTH)),
     PageSpec("position", "figure7", (state.POS_ROW, state.POS_COL, state.POS_RANGE, state.POS_CENTRE)),

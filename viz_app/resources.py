@@ -31,6 +31,7 @@ import torch
 import vit_core
 import vit_core.results.rollout_layers
 from vit_core.errors import ImageError, ModelLoadError
+from vit_core.inside.inspection import InspectionResult, inspect
 from vit_core.methods import RolloutSettings, class_relevance
 from vit_core.methods.readout import readout_weights, split_tokens
 from vit_core.models.images import PixelMapping, load_image, model_view, preprocess
@@ -68,6 +69,8 @@ __all__ = [
     "relevance_map",
     "sample_head_metrics",
     "npz_bytes",
+    "inspection",
+    "model_inspection",
     "shared_tensor",
     "with_checkpoint_hash",
 ]
@@ -401,6 +404,25 @@ def sample_head_metrics(model_key: str, _loaded: LoadedModel) -> dict[str, np.nd
         "entropy_std": e.std(0),
         "count": np.asarray(len(distances)),
     }
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _inspection(context_key: str, _loaded: LoadedModel, _data: bytes) -> InspectionResult:
+    pixel_values, _, _ = model_input(_loaded, _data)
+    FORWARD_CALLS["inspect"] += 1
+    return inspect(_loaded, pixel_values, keep_pixels=False)
+
+
+def inspection(ctx: Context) -> InspectionResult:
+    """Token norms, outliers and sinks of the current model and image (one forward pass, cached per both)."""
+    return _inspection(ctx.key, ctx.loaded, ctx.image.data)
+
+
+def model_inspection(spec: ModelSpec, image: ImageSpec) -> tuple[LoadedModel, np.ndarray, InspectionResult]:
+    """(the model, its view of the image ``[h, w, 3]`` uint8, its inspection) for another model on the same image."""
+    loaded = get_model(spec)
+    _, view, _ = model_input(loaded, image.data)
+    return loaded, view, _inspection(f"{spec.key}|{image.sha256}", loaded, image.data)
 
 
 @st.cache_data(max_entries=2, show_spinner=False)

@@ -121,6 +121,13 @@ POS_CENTRE = "pos_subtract_mean"
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
 
+# -- token norms & sinks --------------------------------------------------------------------------
+INSIDE_LAYER = "inside_layer"
+INSIDE_HEAD = "inside_head"
+INSIDE_COMPARE = "inside_compare"  # toggle: a second model side by side
+INSIDE_OTHER = "inside_other"  # which one (DEMO_LABEL or a CURATED_MODELS label)
+INSIDE_OTHER_RANDOM = "inside_other_random"  # with random weights (offline)
+
 # -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
@@ -151,6 +158,7 @@ FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_
 # language switch re-asserts them so a switch keeps every choice (see viz_app.i18n).
 TRANSLATED_CHOICES: tuple[str, ...] = (
     IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, COMPARE_CHOICE,
+    INSIDE_HEAD, INSIDE_OTHER,
     EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS,
     *(keys.style for keys in (ROLLOUT_RENDER, CLS_RENDER, QUERY_RENDER, FAITH_RENDER)),
 )

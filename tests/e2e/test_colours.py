@@ -23,6 +23,7 @@ MAP_PAGES = {
     "Query a patch": {"turbo"},
     "Position embeddings": {"viridis"},
     "Compare models": {"turbo"},
+    "Token norms & sinks": {"viridis"},
 }
 NAMED = ["Inferno", "Viridis", "Turbo", "Jet", "Hot", "Greys", "Greys_r", "Blues", "RdBu_r", "Cividis"]
 

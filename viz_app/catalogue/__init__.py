@@ -1,6 +1,6 @@
 """Every sentence the app shows, in English and Korean, and the one lookup function ``t``.
 
-One module per area (``classroom``, ``sidebar``, ``pages``, ``figures``), each with an ``EN`` and a ``KO`` dict
+One module per area (``classroom``, ``sidebar``, ``pages``, ``figures``, ``inside``), each with an ``EN`` and a ``KO`` dict
 under the same keys and ``{fields}`` (tests/test_i18n.py fails otherwise; tests/test_catalogue_scan.py fails
 when a sentence is written as a literal in the app instead). No streamlit here, so the figure builders and
 ``findings`` can ask for text too: the current language comes from the source ``viz_app.i18n`` registers
@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import classroom, errors, figures, pages, sidebar
+from . import classroom, errors, figures, inside, pages, sidebar
 
 __all__ = ["LANGUAGES", "NAMES", "CATALOGUE", "t", "error_sentence", "language", "read_language_from"]
 
 LANGUAGES = ("en", "ko")
 NAMES = {"en": "English", "ko": "한국어"}
-AREAS = (classroom, sidebar, pages, figures)
+AREAS = (classroom, sidebar, pages, figures, inside)
 
 
 def _merge(language: str) -> dict[str, str]:

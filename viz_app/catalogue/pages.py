@@ -15,6 +15,7 @@ EN: dict[str, str] = {
     "nav.export": "Export",
     "nav.position": "Position embeddings",
     "nav.heads": "Heads at a glance",
+    "nav.inside": "Token norms & sinks",
     "nav.filters": "Patch-embedding filters",
     # -- shared control labels
     "label.layer": "Layer",
@@ -227,6 +228,7 @@ KO: dict[str, str] = {
     "nav.export": "내보내기",
     "nav.position": "위치 임베딩",
     "nav.heads": "헤드 한눈에 보기",
+    "nav.inside": "토큰 노름과 싱크",
     "nav.filters": "패치 임베딩 필터",
     "label.layer": "레이어",
     "label.head": "헤드",

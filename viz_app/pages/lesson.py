@@ -1,6 +1,7 @@
 """The lesson: the ViT paper's pipeline step by step with Next/Back, each step a short text, one
 predict-then-reveal question and the live figure for the current model and image (shown once answered);
-rollout is stepped through layer by layer, then class-specific relevance and the faithfulness of rollout."""
+rollout is stepped through layer by layer, then class-specific relevance, the faithfulness of rollout, and a
+high-norm outlier token and what a register does."""
 
 from functools import cache
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.methods import RolloutSettings
-from viz_app import figures, lesson, links, projector, resources, state
+from viz_app import figures, inside_figures, lesson, links, projector, resources, state
 from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import CLEAR_MARGIN, describe_peak, objects_in_view, own_objects_clear, read_peak
 from viz_app.i18n import t
@@ -93,6 +94,9 @@ def _question(step: str) -> tuple[str, dict[str, str], str] | None:
             options[lesson.BACKGROUND] = t("truth.on_background")
             return t("lesson.relevance.q_scene", name=name), options, lesson.relevance_peak(heat, g.patch_size, objects)
         return t("lesson.relevance.q", name=name), _quarters(), lesson.strongest_quarter(heat)
+    if step == "registers":
+        options = {"yes": t("lesson.registers.a_yes"), "no": t("lesson.registers.a_no")}
+        return t("lesson.registers.q"), options, "yes" if lesson.has_outlier(resources.inspection(ctx).outlier_image) else "no"
     race = _race()
     if race is None:
         return None
@@ -123,8 +127,44 @@ def _figure(step: str) -> None:
         _rollout_step_through()
     elif step == "relevance":
         _relevance_pair()
+    elif step == "registers":
+        _outlier_and_registers()
     else:
         _removal_race()
+
+
+def _outlier_and_registers() -> None:
+    """The last layer's token norms on the grid and as a histogram with the cut, and what they show: the first
+    outlier and the class token's attention to it, or plainly that this model has none; then the registers' share."""
+    found = resources.inspection(ctx)
+    norms, cut = found.token_norms[0, -1], float(found.outlier_cut[0, -1])
+    first = np.flatnonzero(found.outlier_image == 0)
+    if len(first):
+        i = int(first[0])
+        share = found.outlier_cls_share[i]
+        st.markdown(t("lesson.registers.found", token=found.token_label(int(found.outlier_token[i])),
+                      norm=f"{found.outlier_norm[i]:.1f}", cut=f"{cut:.1f}", first=int(found.outlier_first_layer[i]),
+                      cls=t("none") if np.isnan(share) else f"{100 * float(share):.1f}%"))
+    else:
+        st.markdown(t("lesson.registers.none", top=f"{float(norms[P:].max()):.1f}", cut=f"{cut:.1f}", depth=g.depth,
+                      dim=g.embed_dim, page=t("nav.inside")))
+    prefix_share = f"{100 * float(found.prefix_share[0, -1].mean()):.1f}%"
+    if g.num_registers:
+        st.caption(t("lesson.registers.share", n=g.num_registers, share=prefix_share))
+    else:
+        st.caption(t("lesson.registers.no_registers", prefix=", ".join(ctx.prefix_labels) or "—", share=prefix_share))
+    marked = [divmod(int(k) - P, gw) for k in found.outlier_token[first] if k >= P]
+    left, right = st.columns(2)
+    with left:
+        plotly(inside_figures.grid_value_figure(ctx.view, norms[P:].reshape(gh, gw), g.patch_size, marked=marked,
+                                                height=FIGURE_PX, colorbar_title=t("inside.norm_axis"),
+                                                title=t("inside.norm_map", layer=t("layer.n", layer=g.depth - 1))),
+               key="lesson_figure")
+    with right:
+        plotly(inside_figures.norm_histogram_figure(norms[P:], cut, height=FIGURE_PX,
+                                                    prefix_norms={found.token_label(k): float(norms[k]) for k in range(P)},
+                                                    title=t("inside.histogram", layer=t("layer.n", layer=g.depth - 1))),
+               key="lesson_figure_second")
 
 
 def _relevance_pair() -> None:
