@@ -109,7 +109,89 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rollout_options(batch)
     _add_target_option(batch)
     _add_evaluate_command(commands)
+    _add_inspect_command(commands)
     return parser
+
+
+def _add_inspect_command(commands) -> None:
+    """``inspect``: a minimal command here; the lead merges :func:`add_ablation_options` into the full one."""
+    inspect = commands.add_parser("inspect", help="look inside the model: which heads and tokens the prediction needs")
+    inspect.add_argument("images", nargs="+", type=Path)
+    inspect.add_argument("--out", type=Path, required=True, help="FILE.npz")
+    _add_model_options(inspect)
+    _add_target_option(inspect)
+    add_ablation_options(inspect)
+
+
+def add_ablation_options(parser: argparse.ArgumentParser) -> None:
+    """The ablation flags of ``inspect``: heads switched off (zero or mean), tokens masked, the reference set."""
+    parser.add_argument("--ablate", default="", metavar="L:H,...",
+                        help="heads to zero before the attention's output projection for the ablation run, e.g. 3:5,11:0")
+    parser.add_argument("--mean-ablate", default="", metavar="L:H,...",
+                        help="heads to replace by their mean output over the reference images for the ablation run")
+    parser.add_argument("--mask-tokens", default="", metavar="T,...",
+                        help="tokens no query may attend to in the ablation run (prefix tokens first, then patches)")
+    parser.add_argument("--reference", metavar="FOLDER",
+                        help="images whose mean head outputs mean ablation uses (default: the bundled samples)")
+    parser.add_argument("--no-head-importance", action="store_true",
+                        help="skip the head-importance tables (head_importance, head_importance_mean)")
+
+
+def _token_list(text: str, num_tokens: int) -> tuple[int, ...]:
+    from .inside.ablation import check_tokens
+
+    entries = [part.strip() for part in text.split(",") if part.strip()]
+    bad = next((e for e in entries if not e.isdigit()), None)
+    if bad is not None:
+        raise SettingsError(f"'{bad}' is not a token index; write tokens as e.g. 0,5,17.")
+    return check_tokens([int(e) for e in entries], num_tokens)
+
+
+def ablation_options(args, loaded, size: tuple[int, int]) -> dict:
+    """``--ablate``, ``--mean-ablate``, ``--mask-tokens``, ``--reference`` as keyword arguments of
+    :func:`vit_core.inside.ablation_arrays.ablation_arrays` (reference images preprocessed at `size`)."""
+    from .geometry import geometry_of
+    from .inside.ablation import parse_heads, sample_reference
+
+    geometry = geometry_of(loaded.model, size)
+    zero = parse_heads(args.ablate, geometry.depth, geometry.num_heads)
+    mean = parse_heads(args.mean_ablate, geometry.depth, geometry.num_heads)
+    tokens = _token_list(args.mask_tokens, geometry.num_tokens)
+    importance = not args.no_head_importance
+    reference = None
+    if importance or mean:
+        folder = None if args.reference is None else Path(args.reference)
+        if folder is not None and not folder.is_dir():
+            raise SettingsError(f"--reference {folder} is not a folder; give a folder of images.")
+        reference = sample_reference(loaded.data_config, size, folder).to(loaded.device, loaded.dtype)
+    return {"reference": reference, "importance": importance, "zero_heads": zero, "mean_heads": mean,
+            "masked_tokens": tokens, "target": args.target_class}
+
+
+def run_inspect(args) -> int:
+    from .images import load_image, preprocess_batch
+    from .inside.ablation_arrays import ablation_arrays
+    from .provenance import provenance_of
+    from .result_files import with_provenance, write_npz_atomically
+
+    images = [load_image(path) for path in args.images]
+    loaded = _model_request(args).load()
+    pixel_values, _ = preprocess_batch(images, loaded.data_config)
+    options = ablation_options(args, loaded, tuple(pixel_values.shape[-2:]))
+    arrays = ablation_arrays(loaded.model, pixel_values.to(loaded.device, loaded.dtype), **options)
+    settings = {"ablate": args.ablate, "mean_ablate": args.mean_ablate, "mask_tokens": args.mask_tokens,
+                "reference": args.reference or "bundled samples", "head_importance": not args.no_head_importance}
+    arrays["pixel_values"] = pixel_values.numpy()
+    provenance = provenance_of(loaded, settings, args.target_class)
+    write_npz_atomically(args.out, with_provenance(arrays, provenance))
+    if "head_importance_mean" in arrays:
+        table = arrays["head_importance_mean"]
+        for name, per_image in zip([p.name for p in args.images], table, strict=True):
+            layer, head = np.unravel_index(per_image.argmax(), per_image.shape)
+            print(f"{name}: the head the target logit needs most (mean ablation) is {layer}:{head}, "
+                  f"{per_image.max():+.3f} logit")
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _add_evaluate_command(commands) -> None:
@@ -291,7 +373,8 @@ def run_evaluate_command(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze, "batch": run_batch_command, "evaluate": run_evaluate_command}
+    handlers = {"analyze": run_analyze, "batch": run_batch_command, "evaluate": run_evaluate_command,
+                "inspect": run_inspect}
     try:
         return handlers[args.command](args)
     except VitCoreError as error:
