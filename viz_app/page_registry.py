@@ -61,6 +61,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("query", "explore", (state.QUERY_ROW, state.QUERY_COL, state.QUERY_LAYER, state.QUERY_HEAD,
                                   *state.QUERY_RENDER.all()), fragment=True),
     PageSpec("faithfulness", "explore", (state.FAITH_METHODS, state.FAITH_TARGET, *state.FAITH_RENDER.all())),
+    PageSpec("ablate", "explore", (state.ABLATE_HEADS, state.ABLATE_TOKENS, state.ABLATE_MODE, state.ABLATE_IMPORTANCE),
+             fragment=True),
     PageSpec("compare", "explore", (state.COMPARE_CHOICE, state.COMPARE_NAME)),
     PageSpec("export", "explore", (state.EXPORT_FIGURE, state.EXPORT_WIDTH)),
     PageSpec("position", "figure7", (state.POS_ROW, state.POS_COL, state.POS_RANGE, state.POS_CENTRE)),

@@ -121,6 +121,12 @@ POS_CENTRE = "pos_subtract_mean"
 # -- heads at a glance ----------------------------------------------------------------------------
 HEADS_ALL_SAMPLES = "heads_all_samples"
 
+# -- switch off heads & tokens -------------------------------------------------------------------
+ABLATE_HEADS = "ablate_heads"
+ABLATE_TOKENS = "ablate_tokens"
+ABLATE_MODE = "ablate_mode"
+ABLATE_IMPORTANCE = "ablate_importance"
+
 # -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
@@ -151,7 +157,7 @@ FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_
 # language switch re-asserts them so a switch keeps every choice (see viz_app.i18n).
 TRANSLATED_CHOICES: tuple[str, ...] = (
     IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, COMPARE_CHOICE,
-    EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS,
+    EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS, ABLATE_MODE,
     *(keys.style for keys in (ROLLOUT_RENDER, CLS_RENDER, QUERY_RENDER, FAITH_RENDER)),
 )
 TRANSLATED_CHOICE_PREFIXES: tuple[str, ...] = (LESSON_ANSWER,)

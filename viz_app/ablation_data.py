@@ -1,0 +1,65 @@
+"""The "Switch off heads & tokens" page's computations, cached per model, image and choice.
+
+Mean ablation's reference is every bundled sample image in the model's own preprocessing (the images the
+sidebar offers; their per-position mean head outputs, ``vit_core.inside.ablation.head_means``), computed once
+per model. The ablated run is :func:`vit_core.analysis.analyze` under :class:`~vit_core.inside.ablation.Ablating`,
+so its rollout and class-token attention are the project's own maps of the ablated model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vit_core.analysis import analyze
+from vit_core.inside.ablation import Ablating, head_importance, head_means
+from vit_core.loading import LoadedModel
+
+from .resources import FORWARD_CALLS, model_input, sample_images
+
+__all__ = ["reference_means", "ablated_view", "importance_grid", "sample_images"]
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _means(model_key: str, _loaded: LoadedModel) -> torch.Tensor:
+    pixels = torch.cat([model_input(_loaded, data)[0] for data in sample_images().values()])
+    FORWARD_CALLS["samples"] += 1
+    return head_means(_loaded.model, pixels)
+
+
+def reference_means(ctx) -> tuple[torch.Tensor, int]:
+    """(the heads' mean outputs ``[layer, token, head * head_dim]`` over the sample images, how many images)."""
+    return _means(ctx.spec.key, ctx.loaded), len(sample_images())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _ablated(context_key: str, heads: tuple, tokens: tuple, mode: str, _ctx) -> dict[str, np.ndarray | None]:
+    pixel_values, _, _ = model_input(_ctx.loaded, _ctx.image.data)
+    means = reference_means(_ctx)[0] if mode == "mean" else None
+    FORWARD_CALLS["ablation"] += 1
+    with Ablating(_ctx.loaded.model, heads, mode, means, masked_tokens=tokens):
+        result = analyze(_ctx.loaded.model, pixel_values, relevance=False, attention="none", model_views=False,
+                         keep_pixels=False)
+    cls = None if result.cls_attention is None else result.cls_attention[0, -1].mean(0)
+    return {"logits": result.logits[0], "rollout": result.rollout[0], "cls": cls}
+
+
+def ablated_view(ctx, heads: tuple[tuple[int, int], ...], tokens: tuple[int, ...], mode: str) -> dict:
+    """The logits ``[classes]``, rollout ``[gh, gw]`` and last-layer class-token attention (mean of heads,
+    ``[gh, gw]`` or None) with `heads` switched off (`mode`) and `tokens` masked."""
+    return _ablated(ctx.key, tuple(heads), tuple(tokens), mode, ctx)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _importance(context_key: str, mode: str, target: int, _ctx) -> np.ndarray:
+    pixel_values, _, _ = model_input(_ctx.loaded, _ctx.image.data)
+    means = reference_means(_ctx)[0] if mode == "mean" else None
+    FORWARD_CALLS["importance"] += 1
+    table = head_importance(_ctx.loaded.model, pixel_values, target, mode=mode, reference=means)
+    return table[0].cpu().numpy()
+
+
+def importance_grid(ctx, mode: str, target: int) -> np.ndarray:
+    """``[layer, head]``: the drop of the `target` logit with each head switched off alone (`mode`)."""
+    return _importance(ctx.key, mode, int(target), ctx)
