@@ -545,8 +545,9 @@ def head_importance_figure(values: np.ndarray, *, title: str | None = None, bar_
         colorscale=rendering.colour_stops("RdBu_r"), colorbar={"title": bar_title, "thickness": 12},
         hovertemplate=t("fig.layer_head_value") + "<extra></extra>",
     ))
-    fig.update_xaxes(title=t("label.head"), dtick=1, side="top")
-    fig.update_yaxes(title=t("label.layer"), dtick=1, autorange="reversed")
+    fig.update_xaxes(tickvals=list(range(heads)), ticktext=[t("head.n", head=h) for h in range(heads)], side="top")
+    fig.update_yaxes(tickvals=list(range(layers)), ticktext=[t("layer.n", layer=i) for i in range(layers)],
+                     autorange="reversed")
     fig.update_layout(title=title, height=int(140 + 28 * layers), margin={"l": 10, "r": 10, "t": 90 if title else 50, "b": 10})
     return fig
 
