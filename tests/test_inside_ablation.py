@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
 
-from tests.layouts import input_for, make_model
+from tests.layouts import LAYOUTS as KNOWN_LAYOUTS
+from tests.layouts import input_for
 from vit_core.capture import eager_attention
 from vit_core.errors import SettingsError
 from vit_core.inside.ablation import (
     Ablating,
+    _copy_bytes,
     ablated_forward,
     head_importance,
     head_means,
@@ -24,8 +27,10 @@ LAYOUTS = ["class_token", "distilled", "registers_gap", "attention_pool", "no_em
 
 def _model(layout):
     """The layout's tiny model with every layer scale at 1 (timm's 1e-5 init would hide what the heads do, and a
-    check at 1e-4 would pass whatever they did)."""
-    model = make_model(layout)
+    check at 1e-4 would pass whatever they did), at 64 px (16 patches: the per-head reference loops stay cheap)."""
+    name, kwargs = KNOWN_LAYOUTS[layout]
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False, **{**kwargs, "img_size": 64}).eval()
     with torch.no_grad():
         for block in model.blocks:
             for scale in (block.ls1, block.ls2):
@@ -110,10 +115,20 @@ def test_head_importance_equals_one_forward_per_head(layout, mode):
             want[:, layer, head] = clean.gather(1, top[:, None])[:, 0] - logits.gather(1, top[:, None])[:, 0]
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
     assert want.abs().max() > 0.01 * clean.abs().max()
-    # the default budget (all copies in one chunk) and one image at a time give the same
-    torch.testing.assert_close(head_importance(model, x, mode=mode, reference=means), got, atol=1e-4, rtol=1e-4)
-    single = torch.cat([head_importance(model, x[i:i + 1], mode=mode, reference=means) for i in range(2)])
-    torch.testing.assert_close(single, got, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("layout", ["class_token", "registers_gap"])
+def test_head_importance_of_a_batch_equals_one_image_at_a_time(layout):
+    model = _model(layout)
+    x = input_for(model, batch=3)
+    means = head_means(model, input_for(model, batch=2) + 0.3)
+    whole = head_importance(model, x, mode="mean", reference=means)  # every copy of a layer in one chunk
+    tokens = model.num_prefix_tokens + model.patch_embed.num_patches
+    two_copies = 2 * _copy_bytes(model, tokens)  # a layer's 3 x heads copies in chunks of 2
+    torch.testing.assert_close(head_importance(model, x, mode="mean", reference=means, budget_bytes=two_copies),
+                               whole, atol=1e-4, rtol=1e-4)
+    single = torch.cat([head_importance(model, x[i:i + 1], mode="mean", reference=means) for i in range(3)])
+    torch.testing.assert_close(single, whole, atol=1e-4, rtol=1e-4)
 
 
 def test_head_importance_reads_the_given_target():
@@ -143,6 +158,21 @@ def test_masked_token_is_never_attended_and_analyze_sees_it():
         clean = model(x)
     masked = ablated_forward(model, x, masked_tokens=[blocked])
     assert (masked - clean).abs().max() > 1e-5
+    torch.testing.assert_close(torch.as_tensor(result.logits), masked, atol=1e-4, rtol=1e-4)  # analyze's own pass
+    # and the same as a hand-written forward where no query may read the blocked key
+    with torch.no_grad():
+        seq = model.norm_pre(model._pos_embed(model.patch_embed(x)))
+        for block in model.blocks:
+            h, attn = block.norm1(seq), block.attn
+            b, n, _ = h.shape
+            q, k, v = attn.qkv(h).reshape(b, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+            logits = (q * attn.head_dim**-0.5) @ k.transpose(-2, -1)
+            logits[..., blocked] = float("-inf")
+            out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(b, n, -1)
+            seq = seq + block.ls1(attn.proj(out))
+            seq = seq + block.ls2(block.mlp(block.norm2(seq)))
+        by_hand = model.forward_head(model.norm(seq))
+    torch.testing.assert_close(masked, by_hand, atol=1e-4, rtol=1e-4)
     grid_col = (blocked - 1) % model.patch_embed.grid_size[1]
     grid_row = (blocked - 1) // model.patch_embed.grid_size[1]
     assert result.cls_attention[0, ..., grid_row, grid_col].max() == 0
