@@ -60,6 +60,18 @@ def test_switching_heads_and_tokens_off_changes_the_view_and_the_numbers_are_the
     assert torch.isfinite(grid).all()
 
 
+def test_the_test_time_register_says_plainly_when_there_is_no_outlier_and_shows_what_it_moves():
+    at = run_app(page="ablate", sample=SAMPLE)
+    interact(at, lambda: at.toggle(key=state.REGISTER_SHOW).set_value(True))
+    # the small bundled model: at the default cut (median + 10 MAD) no sample patch is an outlier, and the page says so
+    assert any("no high-norm outlier" in i.value for i in at.info)
+    interact(at, lambda: at.slider(key=state.REGISTER_LAYER).set_value(1))
+    interact(at, lambda: at.slider(key=state.REGISTER_MADS).set_value(3.0))  # a cut low enough to find some
+    assert "Register neurons (layer:neuron)" in _captions(at)
+    interact(at, lambda: at.slider(key=state.REGISTER_K).set_value(1))
+    assert "Register neurons (layer:neuron)" in _captions(at)
+
+
 def test_the_page_in_korean():
     at = run_app(page="ablate", sample=SAMPLE, lang="ko")
     assert at.title[0].value == "헤드와 토큰 끄기"

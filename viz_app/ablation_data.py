@@ -18,14 +18,13 @@ from vit_core.loading import LoadedModel
 
 from .resources import FORWARD_CALLS, model_input, sample_images
 
-__all__ = ["reference_means", "ablated_view", "importance_grid", "sample_images"]
+__all__ = ["reference_means", "ablated_view", "importance_grid", "test_time_register", "sample_images"]
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _means(model_key: str, _loaded: LoadedModel) -> torch.Tensor:
-    pixels = torch.cat([model_input(_loaded, data)[0] for data in sample_images().values()])
     FORWARD_CALLS["samples"] += 1
-    return head_means(_loaded.model, pixels)
+    return head_means(_loaded.model, _sample_pixels(_loaded))
 
 
 def reference_means(ctx) -> tuple[torch.Tensor, int]:
@@ -63,3 +62,45 @@ def _importance(context_key: str, mode: str, target: int, _ctx) -> np.ndarray:
 def importance_grid(ctx, mode: str, target: int) -> np.ndarray:
     """``[layer, head]``: the drop of the `target` logit with each head switched off alone (`mode`)."""
     return _importance(ctx.key, mode, int(target), ctx)
+
+
+def _sample_pixels(loaded: LoadedModel) -> torch.Tensor:
+    return torch.cat([model_input(loaded, data)[0] for data in sample_images().values()])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _register(context_key: str, layer: int, mads: float, k: int, _ctx) -> dict:
+    from vit_core.errors import SettingsError
+    from vit_core.inside.test_time_registers import compare_with_register, find_register_neurons
+
+    model = _ctx.loaded.model
+    samples = _sample_pixels(_ctx.loaded)
+    seen: dict[str, torch.Tensor] = {}
+    handle = model.blocks[layer].register_forward_hook(lambda m, a, o: seen.__setitem__("x", o.detach().float()))
+    try:
+        with torch.no_grad():
+            model(samples)
+    finally:
+        handle.remove()
+    norms = seen["x"][:, model.num_prefix_tokens:].norm(dim=-1).flatten()
+    median = float(norms.median())
+    cut = median + mads * float((norms - median).abs().median())
+    FORWARD_CALLS["registers"] += 1
+    found = {"cut": cut, "median": median, "max": float(norms.max()), "images": samples.shape[0]}
+    try:
+        neurons = find_register_neurons(model, samples, detect_layer=layer, norm_threshold=cut, k=k)
+    except SettingsError:
+        return {**found, "neurons": None}
+    pixel_values, _, _ = model_input(_ctx.loaded, _ctx.image.data)
+    comparison = compare_with_register(model, pixel_values, neurons.neurons, detect_layer=layer)
+    arrays = {name: getattr(comparison, name)[0].cpu().numpy() for name in
+              ("norms_before", "norms_after", "cls_attention_before", "cls_attention_after")}
+    return {**found, **arrays, "neurons": neurons.neurons, "with_outliers": neurons.images_with_outliers,
+            "register_norm": float(comparison.register_norm[0]), "register_attention": float(comparison.register_attention[0])}
+
+
+def test_time_register(ctx, layer: int, mads: float, k: int) -> dict:
+    """Test-time registers (Jiang et al. 2025) on this image, register neurons searched over the sample images with
+    the norm cut ``median + mads * MAD`` of their patch norms at `layer`: the cut, and, when some patch exceeds it,
+    the neurons and the norms and class-token attention ``[gh, gw]`` before and after (``neurons`` None otherwise)."""
+    return _register(ctx.key, int(layer), float(mads), int(k), ctx)

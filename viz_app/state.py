@@ -126,6 +126,10 @@ ABLATE_HEADS = "ablate_heads"
 ABLATE_TOKENS = "ablate_tokens"
 ABLATE_MODE = "ablate_mode"
 ABLATE_IMPORTANCE = "ablate_importance"
+REGISTER_SHOW = "register_show"
+REGISTER_LAYER = "register_layer"
+REGISTER_MADS = "register_mads"
+REGISTER_K = "register_k"
 
 # -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"

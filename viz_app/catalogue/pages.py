@@ -230,6 +230,20 @@ EN: dict[str, str] = {
     "ablate.importance_caption": "The head the {label} logit needs most: layer {layer}, head {head} (a drop of "
     "{drop}); {positive} of {total} heads lower the logit when switched off.",
     "ablate.importance_axis": "logit drop",
+    "ablate.register": "Test-time register (Jiang et al. 2025)",
+    "ablate.register_help": "Finds the MLP neurons that fire at high-norm patches over the sample images and moves "
+    "their activation into one extra token, so the outlier leaves the image.",
+    "ablate.register_layer": "Detection layer",
+    "ablate.register_mads": "Norm cut: median + k × MAD",
+    "ablate.register_k": "Register neurons kept",
+    "ablate.register_none": "No patch of the {images} sample images exceeds the cut at layer {layer} (norm {cut}; "
+    "median {median}, highest {highest}): this model shows no high-norm outlier there, so there is nothing for a "
+    "register to take.",
+    "ablate.register_found": "Register neurons (layer:neuron): {neurons}, from {count} of {images} sample images with "
+    "a patch above the cut {cut}. On this image the highest patch norm at layer {layer} goes from {before} to "
+    "{after}; the extra token's norm is {register} and it receives {share} of the class token's last-layer attention.",
+    "ablate.register_norms": "Patch norms at layer {layer}",
+    "ablate.register_cls": "Class-token attention, last layer",
     # -- Export
     "export.png": "Rollout map (PNG)",
     "export.png_caption": "The attention rollout as the “{page}” page draws it now ({rendering}; {settings}), with "
@@ -466,6 +480,19 @@ KO: dict[str, str] = {
     "ablate.importance_caption": "{label} 로짓이 가장 많이 기대는 헤드: 레이어 {layer}, 헤드 {head} (감소 {drop}). "
     "헤드 {total}개 중 {positive}개는 끄면 로짓이 낮아집니다.",
     "ablate.importance_axis": "로짓 감소",
+    "ablate.register": "테스트 시점 레지스터 (Jiang et al. 2025)",
+    "ablate.register_help": "샘플 이미지에서 노름이 큰 패치에서 켜지는 MLP 뉴런을 찾아, 그 활성을 추가 토큰 하나로 옮깁니다. "
+    "그러면 이상치가 이미지 밖으로 나갑니다.",
+    "ablate.register_layer": "검출 레이어",
+    "ablate.register_mads": "노름 기준: 중앙값 + k × MAD",
+    "ablate.register_k": "남길 레지스터 뉴런 수",
+    "ablate.register_none": "샘플 이미지 {images}장의 어떤 패치도 레이어 {layer}에서 기준(노름 {cut}; 중앙값 {median}, "
+    "최댓값 {highest})을 넘지 않습니다. 이 모델에는 그곳에 노름이 큰 이상치가 없어 레지스터가 가져갈 것이 없습니다.",
+    "ablate.register_found": "레지스터 뉴런 (레이어:뉴런): {neurons}. 샘플 이미지 {images}장 중 {count}장에 기준 {cut}을 넘는 "
+    "패치가 있었습니다. 이 이미지에서 레이어 {layer}의 가장 큰 패치 노름은 {before}에서 {after}로 바뀌고, 추가 토큰의 노름은 "
+    "{register}이며 클래스 토큰의 마지막 레이어 어텐션 중 {share}를 받습니다.",
+    "ablate.register_norms": "레이어 {layer}의 패치 노름",
+    "ablate.register_cls": "클래스 토큰 어텐션, 마지막 레이어",
     "export.figure": "그림",
     "export.fig.rollout": "어텐션 롤아웃 오버레이",
     "export.fig.cls": "클래스 토큰 어텐션 (애니메이션)",

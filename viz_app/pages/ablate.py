@@ -84,7 +84,33 @@ def ablate_view() -> None:
         layer, head = np.unravel_index(int(np.argmax(grid)), grid.shape)
         st.caption(t("ablate.importance_caption", label=label, layer=int(layer), head=int(head),
                      drop=f"{float(grid.max()):+.3f}", positive=int((grid > 0).sum()), total=grid.size))
+    register_view()
     links.share_view("ablate")
+
+
+def register_view() -> None:
+    if not st.toggle(t("ablate.register"), key=state.REGISTER_SHOW, help=t("ablate.register_help")):
+        return
+    pick = st.columns(3)
+    layer = pick[0].slider(t("ablate.register_layer"), 0, geometry.depth - 1, geometry.depth // 2, key=state.REGISTER_LAYER)
+    mads = pick[1].slider(t("ablate.register_mads"), 2.0, 30.0, 10.0, 1.0, key=state.REGISTER_MADS)
+    k = pick[2].slider(t("ablate.register_k"), 1, 20, 5, key=state.REGISTER_K)
+    found = ablation_data.test_time_register(ctx, layer, mads, k)
+    if found["neurons"] is None:
+        st.info(t("ablate.register_none", images=found["images"], layer=layer, cut=f"{found['cut']:.2f}",
+                  median=f"{found['median']:.2f}", highest=f"{found['max']:.2f}"))
+        return
+    st.caption(t("ablate.register_found", neurons=", ".join(f"{a}:{b}" for a, b in found["neurons"]),
+                 count=found["with_outliers"], images=found["images"], cut=f"{found['cut']:.2f}", layer=layer,
+                 before=f"{found['norms_before'].max():.2f}", after=f"{found['norms_after'].max():.2f}",
+                 register=f"{found['register_norm']:.2f}", share=f"{found['register_attention']:.1%}"))
+    for name, title in (("norms", t("ablate.register_norms", layer=layer)), ("cls_attention", t("ablate.register_cls"))):
+        st.subheader(title)
+        left, right = st.columns(2)
+        for column, side, label in ((left, "before", "ablate.before"), (right, "after", "ablate.after")):
+            with column:
+                plotly(figures.overlay_figure(ctx.view, found[f"{name}_{side}"], geometry.patch_size, height=340,
+                                              clickable=False, title=t(label)))
 
 
 ablate_view()
