@@ -75,8 +75,9 @@ def ablate_view() -> None:
             with column:
                 plotly(figures.overlay_figure(ctx.view, maps[name], geometry.patch_size, height=380,
                                               clickable=False, title=t(side)))
-        change = float(np.abs(np.asarray(after[name]) - np.asarray(clean[name])).max())
-        st.caption(t("ablate.map_change", change=f"{change:.4f}"))
+        if heads or tokens:
+            change = float(np.abs(np.asarray(after[name]) - np.asarray(clean[name])).max())
+            st.caption(t("ablate.map_change", change=f"{change:.4f}"))
     if ctx.predictions and st.toggle(t("ablate.importance"), key=state.ABLATE_IMPORTANCE, help=t("ablate.importance_help")):
         grid = ablation_data.importance_grid(ctx, mode, target)
         plotly(figures.head_importance_figure(grid, title=t("ablate.importance_title", label=label, mode=mode_name),
