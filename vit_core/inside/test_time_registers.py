@@ -247,7 +247,7 @@ class TestTimeRegister:
         self._handles.clear()
 
 
-def _maps(model: VisionTransformer, pixel_values: torch.Tensor, detect_layer: int, extra: int):
+def _maps(model: VisionTransformer, pixel_values: torch.Tensor, detect_layer: int):
     """(block detect_layer's token norms [batch, token], the last layer's first-token attention [batch, key], logits)."""
     seen: dict[str, torch.Tensor] = {}
     handle = model.blocks[detect_layer].register_forward_hook(lambda m, a, o: seen.__setitem__("x", o.detach().float()))
@@ -270,9 +270,9 @@ def compare_with_register(
     detect_layer = _check_layer("detection layer", int(detect_layer), geometry.depth)
     prefix, grid = geometry.num_prefix_tokens, geometry.grid_size
     batch = pixel_values.shape[0]
-    norms0, attn0, logits0 = _maps(model, pixel_values, detect_layer, 0)
+    norms0, attn0, logits0 = _maps(model, pixel_values, detect_layer)
     with TestTimeRegister(model, neurons, init):
-        norms1, attn1, logits1 = _maps(model, pixel_values, detect_layer, 1)
+        norms1, attn1, logits1 = _maps(model, pixel_values, detect_layer)
     return RegisterComparison(
         norms_before=norms0[:, prefix:].reshape(batch, *grid),
         norms_after=norms1[:, prefix:-1].reshape(batch, *grid),
