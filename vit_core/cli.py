@@ -132,6 +132,53 @@ def _add_inspect_command(commands) -> None:
     inspect.add_argument("--attention", choices=["auto", "full", "qk"], default="auto",
                          help="the store the sink mass is read from (default auto: full up to 256 MB per image, else qk)")
     _add_model_options(inspect)
+    _add_target_option(inspect)
+    add_ablation_options(inspect)
+
+
+def add_ablation_options(parser: argparse.ArgumentParser) -> None:
+    """The ablation flags of ``inspect``: heads switched off (zero or mean), tokens masked, the reference set."""
+    parser.add_argument("--ablate", default="", metavar="L:H,...",
+                        help="heads to zero before the attention's output projection for the ablation run, e.g. 3:5,11:0")
+    parser.add_argument("--mean-ablate", default="", metavar="L:H,...",
+                        help="heads to replace by their mean output over the reference images for the ablation run")
+    parser.add_argument("--mask-tokens", default="", metavar="T,...",
+                        help="tokens no query may attend to in the ablation run (prefix tokens first, then patches)")
+    parser.add_argument("--reference", metavar="FOLDER",
+                        help="images whose mean head outputs mean ablation uses (default: the bundled samples)")
+    parser.add_argument("--no-head-importance", action="store_true",
+                        help="skip the head-importance tables (head_importance, head_importance_mean)")
+
+
+def _token_list(text: str, num_tokens: int) -> tuple[int, ...]:
+    from .inside.ablation import check_tokens
+
+    entries = [part.strip() for part in text.split(",") if part.strip()]
+    bad = next((e for e in entries if not e.isdigit()), None)
+    if bad is not None:
+        raise SettingsError(f"'{bad}' is not a token index; write tokens as e.g. 0,5,17.")
+    return check_tokens([int(e) for e in entries], num_tokens)
+
+
+def ablation_options(args, loaded, size: tuple[int, int]) -> dict:
+    """``--ablate``, ``--mean-ablate``, ``--mask-tokens``, ``--reference`` as keyword arguments of
+    :func:`vit_core.inside.ablation_arrays.ablation_arrays` (reference images preprocessed at `size`)."""
+    from .inside.ablation import parse_heads, sample_reference
+    from .models.geometry import geometry_of
+
+    geometry = geometry_of(loaded.model, size)
+    zero = parse_heads(args.ablate, geometry.depth, geometry.num_heads)
+    mean = parse_heads(args.mean_ablate, geometry.depth, geometry.num_heads)
+    tokens = _token_list(args.mask_tokens, geometry.num_tokens)
+    importance = not args.no_head_importance
+    reference = None
+    if importance or mean:
+        folder = None if args.reference is None else Path(args.reference)
+        if folder is not None and not folder.is_dir():
+            raise SettingsError(f"--reference {folder} is not a folder; give a folder of images.")
+        reference = sample_reference(loaded.data_config, size, folder).to(loaded.device, loaded.dtype)
+    return {"reference": reference, "importance": importance, "zero_heads": zero, "mean_heads": mean,
+            "masked_tokens": tokens, "target": args.target_class}
 
 
 def _add_evaluate_command(commands) -> None:
@@ -322,15 +369,25 @@ def _outlier_rule(args):
 
 
 def run_inspect(args) -> int:
+    from dataclasses import replace
+
+    from .inside.ablation_arrays import ablation_arrays
     from .inside.inspection import inspect
     from .models.images import load_image, preprocess_batch
+    from .results.files import with_provenance, write_npz_atomically
 
     rule = _outlier_rule(args)
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
     loaded = _model_request(args).load()
     pixel_values, _ = preprocess_batch(images, loaded.data_config)
+    options = ablation_options(args, loaded, tuple(pixel_values.shape[-2:]))  # refuse bad head lists before work
     found = inspect(loaded, pixel_values, rule=rule, outlier_layer=args.outlier_layer, attention=args.attention)
-    found.to_npz(args.out)
+    ablation = ablation_arrays(loaded.model, pixel_values.to(loaded.device, loaded.dtype), **options)
+    settings = {**found.provenance.settings, "ablate": args.ablate, "mean_ablate": args.mean_ablate,
+                "mask_tokens": args.mask_tokens, "reference": args.reference or "bundled samples",
+                "head_importance": not args.no_head_importance}
+    arrays = {**found.arrays(), **{k: v for k, v in ablation.items() if k != "pixel_values"}}
+    write_npz_atomically(args.out, with_provenance(arrays, replace(found.provenance, settings=settings, target_class=args.target_class)))
     print(f"outlier rule: {found.outlier_rule} (at block {int(found.outlier_layer)})")
     for index, path in enumerate(args.images):
         here = np.flatnonzero(found.outlier_image == index)
@@ -342,6 +399,11 @@ def run_inspect(args) -> int:
         prefix = found.prefix_share[index, -1].mean()
         print(f"{path.name}: {len(here)} outliers{': ' + listed + more if len(here) else ''}; "
               f"last layer's attention to prefix tokens {prefix:.1%}")
+        if "head_importance_mean" in ablation:
+            table = ablation["head_importance_mean"][index]
+            layer, head = np.unravel_index(table.argmax(), table.shape)
+            print(f"{path.name}: the head the target logit needs most (mean ablation) is {layer}:{head}, "
+                  f"{table.max():+.3f} logit")
     print(f"wrote {args.out}")
     return 0
 

@@ -24,6 +24,7 @@ from .catalogue import t
 from .rendering import RenderSettings
 
 __all__ = [
+    "head_importance_figure",
     "COLORSCALES",
     "picture_trace",
     "picture_pixels",
@@ -531,6 +532,26 @@ def head_grid_figure(
                             "thickness": 12},
         plot_bgcolor="rgba(0,0,0,0)",
     )
+    return fig
+
+
+def head_importance_figure(values: np.ndarray, *, title: str | None = None, bar_title: str | None = None) -> go.Figure:
+    """Layer x head grid ``[layer, head]`` of a signed quantity (a logit drop), layer 0 on top, on a diverging scale
+    centred on 0 (red: the logit falls without the head; blue: it rises)."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"values must be [layer, head], got {values.shape}")
+    layers, heads = values.shape
+    bound = max(float(np.abs(values).max()), 1e-6)
+    fig = go.Figure(go.Heatmap(
+        z=values, x=list(range(heads)), y=list(range(layers)), zmin=-bound, zmax=bound, zmid=0.0,
+        colorscale=rendering.colour_stops("RdBu_r"), colorbar={"title": bar_title, "thickness": 12},
+        hovertemplate=t("fig.layer_head_value") + "<extra></extra>",
+    ))
+    fig.update_xaxes(tickvals=list(range(heads)), ticktext=[t("head.n", head=h) for h in range(heads)], side="top")
+    fig.update_yaxes(tickvals=list(range(layers)), ticktext=[t("layer.n", layer=i) for i in range(layers)],
+                     autorange="reversed")
+    fig.update_layout(title=title, height=int(140 + 28 * layers), margin={"l": 10, "r": 10, "t": 90 if title else 50, "b": 10})
     return fig
 
 

@@ -128,6 +128,16 @@ INSIDE_COMPARE = "inside_compare"  # toggle: a second model side by side
 INSIDE_OTHER = "inside_other"  # which one (DEMO_LABEL or a CURATED_MODELS label)
 INSIDE_OTHER_RANDOM = "inside_other_random"  # with random weights (offline)
 
+# -- switch off heads & tokens -------------------------------------------------------------------
+ABLATE_HEADS = "ablate_heads"
+ABLATE_TOKENS = "ablate_tokens"
+ABLATE_MODE = "ablate_mode"
+ABLATE_IMPORTANCE = "ablate_importance"
+REGISTER_SHOW = "register_show"
+REGISTER_LAYER = "register_layer"
+REGISTER_MADS = "register_mads"
+REGISTER_K = "register_k"
+
 # -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"
 COMPARE_NAME = "compare_name"
@@ -159,7 +169,7 @@ FAITH_RENDER = RenderKeys(FAITH_RENDERING, FAITH_COLORMAP, FAITH_OPACITY, FAITH_
 TRANSLATED_CHOICES: tuple[str, ...] = (
     IMAGE_SOURCE, MODEL_CHOICE, FUSION, CLS_MODE, CLS_HEAD, QUERY_LAYER, QUERY_HEAD, POS_RANGE, COMPARE_CHOICE,
     INSIDE_HEAD, INSIDE_OTHER,
-    EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS,
+    EXPORT_FIGURE, TARGET_CLASS, FAITH_METHODS, ABLATE_MODE,
     *(keys.style for keys in (ROLLOUT_RENDER, CLS_RENDER, QUERY_RENDER, FAITH_RENDER)),
 )
 TRANSLATED_CHOICE_PREFIXES: tuple[str, ...] = (LESSON_ANSWER,)

@@ -17,6 +17,7 @@ EN: dict[str, str] = {
     "nav.heads": "Heads at a glance",
     "nav.inside": "Token norms & sinks",
     "nav.filters": "Patch-embedding filters",
+    "nav.ablate": "Switch off heads & tokens",
     # -- shared control labels
     "label.layer": "Layer",
     "label.head": "Head",
@@ -198,6 +199,52 @@ EN: dict[str, str] = {
     "compare.no_head": "No classification head.",
     "compare.current": "Current model",
     "compare.compared": "Compared with",
+    # -- Switch off heads & tokens
+    "ablate.intro": "Switch attention heads off (their output replaced before the attention's output projection) or "
+    "mask tokens (no token may attend to them), and see what the prediction and the maps lose. **Mean** replaces a "
+    "head by its mean output over the {n} sample images, token position by token position; **zero** removes it "
+    "outright, which also removes its average contribution and so overstates how much the model needs the head.",
+    "ablate.heads": "Heads to switch off (layer:head)",
+    "ablate.tokens": "Tokens to mask",
+    "ablate.mode": "Replace a head's output by",
+    "ablate.mode.mean": "its mean (default)",
+    "ablate.mode.zero": "zero (contrast)",
+    "ablate.patch": "patch row {row}, col {col}",
+    "ablate.state": "Switched off: {heads} heads ({mode}), {tokens} tokens masked.",
+    "ablate.state_none": "Nothing is switched off yet ({mode}): pick heads or tokens above to see what changes.",
+    "ablate.mean_name": "mean over {n} sample images",
+    "ablate.zero_name": "zero",
+    "ablate.before": "Before",
+    "ablate.after": "After",
+    "ablate.target": "Logit of {label}",
+    "ablate.target_help": "The clean top-1 class; the change is the logit after minus before.",
+    "ablate.no_head": "This model has no classification head, so there is no logit to follow; the maps still show "
+    "what the switched-off heads and tokens change.",
+    "ablate.rollout": "Attention rollout",
+    "ablate.cls": "Class-token attention, last layer, mean of heads",
+    "ablate.no_cls": "This model has no class token: its class-token attention is not defined.",
+    "ablate.map_change": "Each map is scaled on its own; the largest change of any patch's value: {change}.",
+    "ablate.importance": "Head importance: each head switched off alone",
+    "ablate.importance_help": "One run per layer on copies of the image, each with one head switched off: seconds on "
+    "a CPU for ViT-B's 144 heads.",
+    "ablate.importance_title": "Drop of the {label} logit with the head switched off alone ({mode})",
+    "ablate.importance_caption": "The head the {label} logit needs most: layer {layer}, head {head} (a drop of "
+    "{drop}); {positive} of {total} heads lower the logit when switched off.",
+    "ablate.importance_axis": "logit drop",
+    "ablate.register": "Test-time register (Jiang et al. 2025)",
+    "ablate.register_help": "Finds the MLP neurons that fire at high-norm patches over the sample images and moves "
+    "their activation into one extra token, so the outlier leaves the image.",
+    "ablate.register_layer": "Detection layer",
+    "ablate.register_mads": "Norm cut: median + k × MAD",
+    "ablate.register_k": "Register neurons kept",
+    "ablate.register_none": "No patch of the {images} sample images exceeds the cut at layer {layer} (norm {cut}; "
+    "median {median}, highest {highest}): this model shows no high-norm outlier there, so there is nothing for a "
+    "register to take.",
+    "ablate.register_found": "Register neurons (layer:neuron): {neurons}, from {count} of {images} sample images with "
+    "a patch above the cut {cut}. On this image the highest patch norm at layer {layer} goes from {before} to "
+    "{after}; the extra token's norm is {register} and it receives {share} of the class token's last-layer attention.",
+    "ablate.register_norms": "Patch norms at layer {layer}",
+    "ablate.register_cls": "Class-token attention, last layer",
     # -- Export
     "export.png": "Rollout map (PNG)",
     "export.png_caption": "The attention rollout as the “{page}” page draws it now ({rendering}; {settings}), with "
@@ -230,6 +277,7 @@ KO: dict[str, str] = {
     "nav.heads": "헤드 한눈에 보기",
     "nav.inside": "토큰 노름과 싱크",
     "nav.filters": "패치 임베딩 필터",
+    "nav.ablate": "헤드와 토큰 끄기",
     "label.layer": "레이어",
     "label.head": "헤드",
     "label.row": "행",
@@ -404,6 +452,49 @@ KO: dict[str, str] = {
     "가중치 SHA-256, 전처리, 설정, 버전, 날짜).",
     "export.npz_button": ".npz 내려받기",
     "export.html": "그림 하나를 독립 HTML로",
+    # -- Switch off heads & tokens
+    "ablate.intro": "어텐션 헤드를 끄거나(어텐션 출력 투영 전에 헤드의 출력을 바꿈) 토큰을 가리고(어떤 토큰도 그 토큰에 "
+    "어텐션할 수 없음), 예측과 맵이 무엇을 잃는지 봅니다. **평균**은 헤드의 출력을 샘플 이미지 {n}장에 대한 평균 출력으로 "
+    "토큰 위치마다 바꾸고, **0**은 헤드를 통째로 없애 평균적인 기여까지 지우므로 모델이 그 헤드에 기대는 정도를 부풀립니다.",
+    "ablate.heads": "끌 헤드 (레이어:헤드)",
+    "ablate.tokens": "가릴 토큰",
+    "ablate.mode": "헤드의 출력을 바꿀 값",
+    "ablate.mode.mean": "평균 (기본)",
+    "ablate.mode.zero": "0 (대조)",
+    "ablate.patch": "패치 {row}행 {col}열",
+    "ablate.state": "끈 것: 헤드 {heads}개 ({mode}), 가린 토큰 {tokens}개.",
+    "ablate.state_none": "아직 아무것도 끄지 않았습니다 ({mode}). 위에서 헤드나 토큰을 고르면 무엇이 바뀌는지 보입니다.",
+    "ablate.mean_name": "샘플 이미지 {n}장의 평균",
+    "ablate.zero_name": "0으로",
+    "ablate.before": "끄기 전",
+    "ablate.after": "끈 후",
+    "ablate.target": "{label}의 로짓",
+    "ablate.target_help": "원래 모델의 1위 클래스입니다. 변화는 끈 후의 로짓에서 끄기 전의 로짓을 뺀 값입니다.",
+    "ablate.no_head": "이 모델에는 분류 헤드가 없어 따라갈 로짓이 없습니다. 맵은 끈 헤드와 토큰이 무엇을 바꾸는지 여전히 보여 줍니다.",
+    "ablate.rollout": "어텐션 롤아웃",
+    "ablate.cls": "클래스 토큰 어텐션, 마지막 레이어, 헤드 평균",
+    "ablate.no_cls": "이 모델에는 클래스 토큰이 없어 클래스 토큰 어텐션이 정의되지 않습니다.",
+    "ablate.map_change": "맵마다 따로 척도를 맞췄습니다. 패치 값의 가장 큰 변화: {change}.",
+    "ablate.importance": "헤드 중요도: 헤드를 하나씩 껐을 때",
+    "ablate.importance_help": "레이어마다 이미지의 사본들에 대해 한 번씩 실행하며, 사본마다 헤드 하나를 끕니다. "
+    "ViT-B의 헤드 144개도 CPU에서 몇 초입니다.",
+    "ablate.importance_title": "헤드 하나만 껐을 때 {label} 로짓의 감소 ({mode})",
+    "ablate.importance_caption": "{label} 로짓이 가장 많이 기대는 헤드: 레이어 {layer}, 헤드 {head} (감소 {drop}). "
+    "헤드 {total}개 중 {positive}개는 끄면 로짓이 낮아집니다.",
+    "ablate.importance_axis": "로짓 감소",
+    "ablate.register": "테스트 시점 레지스터 (Jiang et al. 2025)",
+    "ablate.register_help": "샘플 이미지에서 노름이 큰 패치에서 켜지는 MLP 뉴런을 찾아, 그 활성을 추가 토큰 하나로 옮깁니다. "
+    "그러면 이상치가 이미지 밖으로 나갑니다.",
+    "ablate.register_layer": "검출 레이어",
+    "ablate.register_mads": "노름 기준: 중앙값 + k × MAD",
+    "ablate.register_k": "남길 레지스터 뉴런 수",
+    "ablate.register_none": "샘플 이미지 {images}장의 어떤 패치도 레이어 {layer}에서 기준(노름 {cut}; 중앙값 {median}, "
+    "최댓값 {highest})을 넘지 않습니다. 이 모델에는 그곳에 노름이 큰 이상치가 없어 레지스터가 가져갈 것이 없습니다.",
+    "ablate.register_found": "레지스터 뉴런 (레이어:뉴런): {neurons}. 샘플 이미지 {images}장 중 {count}장에 기준 {cut}을 넘는 "
+    "패치가 있었습니다. 이 이미지에서 레이어 {layer}의 가장 큰 패치 노름은 {before}에서 {after}로 바뀌고, 추가 토큰의 노름은 "
+    "{register}이며 클래스 토큰의 마지막 레이어 어텐션 중 {share}를 받습니다.",
+    "ablate.register_norms": "레이어 {layer}의 패치 노름",
+    "ablate.register_cls": "클래스 토큰 어텐션, 마지막 레이어",
     "export.figure": "그림",
     "export.fig.rollout": "어텐션 롤아웃 오버레이",
     "export.fig.cls": "클래스 토큰 어텐션 (애니메이션)",
