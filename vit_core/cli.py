@@ -60,9 +60,12 @@ def _target_class(text: str) -> int | None:
 
 def _add_target_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
     """``--target-class``, the same option in every command: the class the class-specific maps explain."""
+    from .explain import REGISTRY
+
+    specific = ", ".join(name for name, spec in REGISTRY.items() if spec.class_specific)
     parser.add_argument(
         "--target-class", *aliases, dest="target_class", type=_target_class, metavar="K",
-        help="class the class-specific maps (relevance, gradcam, lrp) explain: an index or 'predicted' "
+        help=f"class the class-specific maps ({specific}) explain: an index or 'predicted' "
         "(default: each image's top-1)",
     )
 
@@ -115,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_evaluate_command(commands) -> None:
     from .explain import DEFAULT_METHODS, METHODS
     from .faithfulness.localisation import TOP_FRACTION
+    from .methods.legrad import DEFAULT_START_LAYER
 
     evaluate = commands.add_parser("evaluate", help="measure how faithful each explanation method is on a set of images")
     evaluate.add_argument("source", help="a folder of images or a glob such as 'scenes/*.png'")
@@ -129,6 +133,9 @@ def _add_evaluate_command(commands) -> None:
     evaluate.add_argument("--top-fraction", type=float, default=TOP_FRACTION, help="share of patches for mask IoU")
     evaluate.add_argument("--lrp-rule", default="cp", choices=["cp", "attnlrp"])
     evaluate.add_argument("--gradcam-block", type=int, help="Grad-CAM block (default: the last that reaches the readout)")
+    evaluate.add_argument("--legrad-start", type=int, default=DEFAULT_START_LAYER,
+                          help=f"LeGrad's first block, negative from the end (default {DEFAULT_START_LAYER}: the last "
+                          f"{-DEFAULT_START_LAYER}, as its published code)")
     evaluate.add_argument("--sanity", type=int, default=0, metavar="N", help="cascading randomisation on the first N images")
     evaluate.add_argument("--flow-workers", type=int, default=min(os.cpu_count() or 1, 4),
                           help="processes for attention flow's max-flow problems (default: the CPU count, at most 4)")
@@ -266,7 +273,8 @@ def evaluate_options(args):
     from .explain import ExplainSettings, parse_methods
 
     explain = ExplainSettings(rollout=_rollout_settings(args), gradcam_block=args.gradcam_block,
-                              lrp_rule=args.lrp_rule, flow_workers=max(1, args.flow_workers))
+                              lrp_rule=args.lrp_rule, flow_workers=max(1, args.flow_workers),
+                              legrad_start=args.legrad_start)
     return EvaluateOptions(
         source=args.source, out=args.out, methods=parse_methods(args.methods), target_class=args.target_class,
         masks=args.masks, curves=args.curves, markdown=args.markdown, batch_size=args.batch_size, explain=explain,
