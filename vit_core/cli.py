@@ -204,9 +204,10 @@ def run_analyze(args) -> int:
         relevance="relevance" in methods,
     )
     on_device = pixel_values.to(loaded.device, loaded.dtype)
-    extra = method_arrays(loaded.model, on_device, methods, target, ExplainSettings(rollout=settings))
+    explain = ExplainSettings(rollout=settings)
+    extra = method_arrays(loaded.model, on_device, methods, target, explain)
     if extra:  # the provenance names the methods too, so a file says which maps it holds and how they were made
-        settings_used = {**result.provenance.settings, "methods": list(methods)}
+        settings_used = {**result.provenance.settings, "methods": list(methods), "explain": explain.describe()}
         result = dataclasses.replace(
             result, **extra, provenance=dataclasses.replace(result.provenance, settings=settings_used)
         )
