@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "attention_flow": "methods.attention_flow",
     "gradcam": "methods.gradcam",
     "lrp": "methods.lrp",
+    "legrad": "methods.legrad",
     "pos_embed_similarity": "methods.pos_embed",
     "REGISTRY": "explain",
     "METHODS": "explain",
@@ -85,6 +86,7 @@ __all__ = [
     "load_image",
     "load_model",
     "lrp",
+    "legrad",
     "model_view",
     "pos_embed_similarity",
     "preprocess",
@@ -139,6 +141,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .loading import DEMO_MODEL_NAME, LoadedModel, ModelRequest, load_model
     from .methods.attention_flow import attention_flow
     from .methods.gradcam import gradcam
+    from .methods.legrad import legrad
     from .methods.lrp import lrp
     from .methods.pos_embed import pos_embed_similarity
     from .methods.raw_attention import raw_attention
