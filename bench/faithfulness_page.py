@@ -26,7 +26,10 @@ from app_server import start_app, stop  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
-DEFAULT_METHODS = 7  # the page's default: raw, rollout, relevance, Grad-CAM, LRP, random, centre
+sys.path.insert(0, str(ROOT))
+from vit_core.methods.registry import FAITHFULNESS_DEFAULT  # noqa: E402
+
+DEFAULT_METHODS = len(FAITHFULNESS_DEFAULT)  # the page's default: every method but the slow ones
 CURVES = 4
 TIMEOUT_MS = 600_000
 

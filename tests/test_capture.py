@@ -221,3 +221,22 @@ def test_concurrent_threads_share_one_model_and_each_get_their_own_result():
         thread.join()
     assert failures == []
     assert hook_count(model) == 0
+
+
+def test_kept_for_gradients_without_a_sink_holds_q_k_v_and_no_probabilities():
+    """What streamed relevance and LeGrad open: memory that grows with the tokens, so no layer's [head, query,
+    key] is rebuilt or kept (it was, for every layer); the rows rebuilt from the kept q and k are timm's own."""
+    from vit_core.attention.capture import fused_scale
+    from vit_core.attention.store import attention_rows
+
+    model = make_model("registers_gap")
+    x = input_for(model)
+    _, expected = reference_attention(model, x)
+    with torch.enable_grad(), AttentionCapture(model, keep_for_gradients=True) as cap:
+        model(x.detach().requires_grad_(True))
+    with pytest.raises(CaptureError, match="not the probabilities"):
+        _ = cap.attention
+    assert not any(t.dim() == 4 and t.shape[-1] == t.shape[-2] == expected.shape[-1] for t in cap._stored.values())
+    for layer, (module, (q, k, _)) in enumerate(zip(attention_modules(model), cap.qkv, strict=True)):
+        _, rows = attention_rows(q, k, fused_scale(module, q), slice(3, 9))
+        torch.testing.assert_close(rows, expected[:, layer, :, 3:9], atol=1e-6, rtol=1e-5)

@@ -112,11 +112,13 @@ def test_analyze_writes_the_new_methods(tmp_path):
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (160, 160, 3), dtype=np.uint8)).save(image)
     out = tmp_path / "r.npz"
     code = main(["analyze", str(image), "--model", "test_vit", "--random-weights", "--device", "cpu", "--out", str(out),
-                 "--no-attention", "--methods", "rollout,raw,gradcam,lrp"])
+                 "--no-attention", "--methods", "rollout,raw,gradcam,lrp,legrad"])
     assert code == 0
     arrays = np.load(out)
-    for key in ("rollout", "raw_attention", "gradcam", "lrp"):
+    for key in ("rollout", "raw_attention", "gradcam", "lrp", "legrad"):
         assert arrays[key].shape == (1, 10, 10) and arrays[key].dtype == np.float32
+    settings = json.loads(str(arrays["provenance"]))["settings"]  # the file says how its maps were made
+    assert settings["methods"][-1] == "legrad" and settings["explain"]["legrad_start_layer"] == -2
     assert "relevance" not in arrays and "attention_flow" not in arrays
 
 

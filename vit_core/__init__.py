@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "attention_flow": "methods.attention_flow",
     "gradcam": "methods.gradcam",
     "lrp": "methods.lrp",
+    "legrad": "methods.legrad",
     "pos_embed_similarity": "methods.pos_embed",
     "REGISTRY": "methods.registry",
     "METHODS": "methods.registry",
@@ -90,6 +91,7 @@ __all__ = [
     "load_image",
     "load_model",
     "lrp",
+    "legrad",
     "model_view",
     "pos_embed_similarity",
     "preprocess",
@@ -122,6 +124,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .inside.norms import OutlierRule
     from .methods.attention_flow import attention_flow
     from .methods.gradcam import gradcam
+    from .methods.legrad import legrad
     from .methods.lrp import lrp
     from .methods.pos_embed import pos_embed_similarity
     from .methods.raw_attention import raw_attention

@@ -61,9 +61,12 @@ def _target_class(text: str) -> int | None:
 
 def _add_target_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
     """``--target-class``, the same option in every command: the class the class-specific maps explain."""
+    from .methods.registry import REGISTRY
+
+    specific = ", ".join(name for name, spec in REGISTRY.items() if spec.class_specific)
     parser.add_argument(
         "--target-class", *aliases, dest="target_class", type=_target_class, metavar="K",
-        help="class the class-specific maps (relevance, gradcam, lrp) explain: an index or 'predicted' "
+        help=f"class the class-specific maps ({specific}) explain: an index or 'predicted' "
         "(default: each image's top-1)",
     )
 
@@ -183,6 +186,7 @@ def ablation_options(args, loaded, size: tuple[int, int]) -> dict:
 
 def _add_evaluate_command(commands) -> None:
     from .faithfulness.localisation import TOP_FRACTION
+    from .methods.legrad import DEFAULT_START_LAYER
     from .methods.registry import DEFAULT_METHODS, METHODS
 
     evaluate = commands.add_parser("evaluate", help="measure how faithful each explanation method is on a set of images")
@@ -198,6 +202,9 @@ def _add_evaluate_command(commands) -> None:
     evaluate.add_argument("--top-fraction", type=float, default=TOP_FRACTION, help="share of patches for mask IoU")
     evaluate.add_argument("--lrp-rule", default="cp", choices=["cp", "attnlrp"])
     evaluate.add_argument("--gradcam-block", type=int, help="Grad-CAM block (default: the last that reaches the readout)")
+    evaluate.add_argument("--legrad-start", type=int, default=DEFAULT_START_LAYER,
+                          help=f"LeGrad's first block, negative from the end (default {DEFAULT_START_LAYER}: the last "
+                          f"{-DEFAULT_START_LAYER}, as its published code)")
     evaluate.add_argument("--sanity", type=int, default=0, metavar="N", help="cascading randomisation on the first N images")
     evaluate.add_argument("--flow-workers", type=int, default=min(os.cpu_count() or 1, 4),
                           help="processes for attention flow's max-flow problems (default: the CPU count, at most 4)")
@@ -266,9 +273,10 @@ def run_analyze(args) -> int:
         relevance="relevance" in methods,
     )
     on_device = pixel_values.to(loaded.device, loaded.dtype)
-    extra = method_arrays(loaded.model, on_device, methods, target, ExplainSettings(rollout=settings))
+    explain = ExplainSettings(rollout=settings)
+    extra = method_arrays(loaded.model, on_device, methods, target, explain)
     if extra:  # the provenance names the methods too, so a file says which maps it holds and how they were made
-        settings_used = {**result.provenance.settings, "methods": list(methods)}
+        settings_used = {**result.provenance.settings, "methods": list(methods), "explain": explain.describe()}
         result = dataclasses.replace(
             result, **extra, provenance=dataclasses.replace(result.provenance, settings=settings_used)
         )
@@ -335,7 +343,8 @@ def evaluate_options(args):
     from .runs.evaluate import EvaluateOptions
 
     explain = ExplainSettings(rollout=_rollout_settings(args), gradcam_block=args.gradcam_block,
-                              lrp_rule=args.lrp_rule, flow_workers=max(1, args.flow_workers))
+                              lrp_rule=args.lrp_rule, flow_workers=max(1, args.flow_workers),
+                              legrad_start=args.legrad_start)
     return EvaluateOptions(
         source=args.source, out=args.out, methods=parse_methods(args.methods), target_class=args.target_class,
         masks=args.masks, curves=args.curves, markdown=args.markdown, batch_size=args.batch_size, explain=explain,

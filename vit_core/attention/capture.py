@@ -30,7 +30,7 @@ from ..models.geometry import geometry_of
 from ..models.types import Capture
 from .logits import attention_logits
 
-__all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention", "forward_checkpointed", "fused_scale"]
+__all__ = ["AttentionCapture", "AttentionSink", "attention_modules", "capture", "eager_attention", "embed_tokens", "forward_checkpointed", "fused_scale"]
 
 
 # sink(layer_index, probabilities [batch, head, query, key]) -> None. A sink whose ``takes_logits`` attribute is
@@ -133,7 +133,8 @@ class AttentionCapture:
         keep_for_gradients: keep, per layer, what rebuilds the gradient of the attention exactly while the
             fused kernel runs: q, k, v (:attr:`qkv`, detached) and the attention output (:attr:`attention_outputs`,
             in the graph: differentiate the score with respect to it). Memory grows with the tokens, not their
-            square. Not with ``with_grad``.
+            square. Not with ``with_grad``. Without a sink the layers' probabilities are then not rebuilt at all
+            (:attr:`attention` refuses): the caller rebuilds the blocks it needs from q and k.
 
     Example:
         >>> with AttentionCapture(model) as cap:
@@ -220,6 +221,9 @@ class AttentionCapture:
                 # compact copies: views would keep each layer's whole [batch, token, 3 * dim] qkv output alive
                 q, output = q.detach().contiguous(), output.detach().contiguous()
                 self._qkv[layer] = (q, output, self._pending_v.pop(layer))
+                if self._sink is None:  # nothing asks for the probabilities: the caller rebuilds blocks from q, k
+                    self._seen.add(layer)
+                    return
             if layer >= 0 and self._once_mode is not None and self._sink.computes_attention(q):
                 self._once_pending = (layer, q, output, scale, mask)  # answered at the layer's attention call
                 return
@@ -343,6 +347,9 @@ class AttentionCapture:
         self.check_complete()
         if self._sink is not None:
             raise CaptureError("attention was streamed to a sink and not stored; read it from the sink.")
+        if self.keep_for_gradients:
+            raise CaptureError("keep_for_gradients keeps q, k and v, not the probabilities; rebuild rows with "
+                               "vit_core.attention_store.attention_rows.")
         return torch.stack([self._stored[i] for i in self.layers], dim=1)
 
     @property
@@ -395,16 +402,22 @@ class AttentionCapture:
         return torch.einsum("bqhd,bkhd->bhqk", grad.float(), values.float())
 
 
+def embed_tokens(model: VisionTransformer, pixel_values: torch.Tensor) -> torch.Tensor:
+    """The first block's input ``[batch, token, dim]``: timm's ``forward_features`` before its blocks (patch
+    embedding, prefix tokens and position embedding, patch dropout, pre-norm)."""
+    x = model.patch_embed(pixel_values)
+    x = model._pos_embed(x)
+    x = model.patch_drop(x)
+    return model.norm_pre(x)
+
+
 def forward_checkpointed(model: VisionTransformer, pixel_values: torch.Tensor) -> torch.Tensor:
     """timm's ``VisionTransformer.forward`` with each block checkpointed: the forward keeps only the blocks'
     inputs for the backward, and the backward recomputes one block at a time, so a gradient pass holds one
     block's activations instead of every block's (what bounds the memory of gradients at 1,000+ tokens)."""
     from torch.utils.checkpoint import checkpoint
 
-    x = model.patch_embed(pixel_values)
-    x = model._pos_embed(x)
-    x = model.patch_drop(x)
-    x = model.norm_pre(x)
+    x = embed_tokens(model, pixel_values)
     for block in model.blocks:
         x = checkpoint(block, x, use_reentrant=False) if torch.is_grad_enabled() else block(x)
     x = model.norm(x)

@@ -8,7 +8,8 @@ analysis keeps them instead and works in blocks of query rows:
 - :func:`query_blocks` cuts the queries into blocks whose ``[batch, head, rows, key]`` probabilities fit a
   byte budget (one block for small models: nothing changes for them);
 - :func:`attention_rows` rebuilds the probabilities of one block of one layer (the same arithmetic as the
-  capture, :func:`attention_logits`, so a rebuilt slice equals the captured one);
+  capture, :func:`attention_logits`, so a rebuilt slice equals the captured one), and
+  :func:`attention_gradient_rows` the gradient of a score with respect to them (``(d score / d o) v^T``);
 - :func:`row_stats` reduces a block to what the analysis keeps (entropy, distance, class-token rows, the
   rollout factor's rows);
 - :func:`push_rollout_row` and :func:`push_relevance_row` carry a readout row vector through the layers, last
@@ -30,6 +31,7 @@ __all__ = [
     "BLOCK_BYTES",
     "RowStats",
     "attention_logits",
+    "attention_gradient_rows",
     "attention_rows",
     "query_blocks",
     "row_stats",
@@ -64,6 +66,15 @@ def attention_rows(
     rows = rows if rows is not None else slice(0, q.shape[-2])
     logits = attention_logits(q[..., rows, :], k, scale, _mask_rows(mask, rows, q.shape[-2]))
     return logits, logits.softmax(dim=-1)
+
+
+def attention_gradient_rows(output_gradient: torch.Tensor, v: torch.Tensor, rows: slice) -> torch.Tensor:
+    """d score / dA ``[batch, head, rows, key]`` float32 of the query rows `rows`, exactly, from the gradient of the
+    layer's attention output: a head's output is ``o = A v``, so ``dA = (d score / d o) v^T``.
+
+    output_gradient, v: ``[batch, head, token, head_dim]`` of one layer.
+    """
+    return output_gradient[..., rows, :].float() @ v.float().transpose(-2, -1)
 
 
 @dataclass(frozen=True)
@@ -218,11 +229,10 @@ def push_relevance_row(
             continue
         q, k, v = qs[layer], ks[layer], vs[layer]
         batch, heads, tokens, _ = q.shape
-        values = v.float().transpose(-2, -1)  # [batch, head, head_dim, key]
         pushed = row.clone()
         for rows in query_blocks(batch, heads, tokens, (budget or BLOCK_BYTES) // 2):  # probabilities and gradients: two blocks
             _, probs = attention_rows(q, k, scales[layer], rows)
-            weighted = (grad[..., rows, :].float() @ values).mul_(probs).clamp_(min=0).mean(dim=1)  # [b, rows, key]
+            weighted = attention_gradient_rows(grad, v, rows).mul_(probs).clamp_(min=0).mean(dim=1)  # [b, rows, key]
             del probs
             pushed += torch.einsum("bq,bqk->bk", row[:, rows], weighted)
         row = pushed

@@ -7,6 +7,7 @@ from .attention_flow import AttentionFlow, attention_flow
 from .baselines import centre_map, random_map
 from .distance import attention_entropy, mean_attention_distance, patch_centres, patch_distances
 from .gradcam import GradCam, default_gradcam_block, gradcam
+from .legrad import LeGrad, legrad
 from .lrp import Lrp, LrpRule, lrp
 from .patch_embed import patch_embed_components
 from .pos_embed import patch_position_embeddings, pos_embed_similarity
@@ -64,6 +65,8 @@ __all__ = [
     "Lrp",
     "LrpRule",
     "lrp",
+    "LeGrad",
+    "legrad",
     "random_map",
     "centre_map",
 ]

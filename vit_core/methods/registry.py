@@ -8,7 +8,7 @@ keys and the Faithfulness page's choices and defaults are all read from it (reci
 "Add a method").
 
 Names: raw (last-layer attention), rollout, flow (attention flow), relevance (Chefer et al.), gradcam, lrp,
-and the baselines random and centre.
+legrad (Bousselham et al. 2024), and the baselines random and centre.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..models.geometry import geometry_of
 from .attention_flow import DEFAULT_SCALE, attention_flow
 from .baselines import centre_map, random_map
 from .gradcam import gradcam
+from .legrad import DEFAULT_START_LAYER, legrad
 from .lrp import LrpRule, lrp
 from .raw_attention import raw_attention
 from .readout import DistilledReadout, read_out_product
@@ -63,6 +64,8 @@ class ExplainSettings:
         gradcam_block: Grad-CAM's block (None: :func:`vit_core.methods.gradcam.default_gradcam_block`).
         lrp_rule: "cp" or "attnlrp".
         flow_scale: attention flow's integer capacity scale.
+        legrad_start: LeGrad's first entering block (negative counts from the end; default the last two, as the
+            published code).
         seed: the random baseline's seed.
         flow_workers: processes solving attention flow's max-flow problems (not recorded: the flows are the same
             integers on any number).
@@ -73,6 +76,7 @@ class ExplainSettings:
     gradcam_block: int | None = None
     lrp_rule: LrpRule = "cp"
     flow_scale: int = DEFAULT_SCALE
+    legrad_start: int = DEFAULT_START_LAYER
     seed: int = 0
     flow_workers: int = 1
 
@@ -91,6 +95,7 @@ class ExplainSettings:
             else self.gradcam_block,
             "lrp_rule": self.lrp_rule,
             "flow_capacity_scale": self.flow_scale,
+            "legrad_start_layer": self.legrad_start,
             "random_seed": self.seed,
         }
 
@@ -181,6 +186,9 @@ REGISTRY: dict[str, MethodSpec] = {
     "lrp": MethodSpec(
         lambda c: lrp(c.model, c.pixel_values, target_class=c.target, rule=c.settings.lrp_rule).heatmap,
         field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp"),
+    "legrad": MethodSpec(
+        lambda c: legrad(c.model, c.pixel_values, target_class=c.target, start_layer=c.settings.legrad_start).heatmap,
+        field="legrad", class_specific=True, cost="backward", label_key="faith.method.legrad"),
     "random": MethodSpec(
         lambda c: random_map(c.pixel_values.shape[0], _grid(c), seed=c.settings.seed, device=c.pixel_values.device),
         field=None, class_specific=False, cost="free", label_key="faith.method.random", baseline=True),

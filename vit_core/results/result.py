@@ -47,7 +47,7 @@ class AnalysisResult:
         pos_embed_similarity: ``[gh, gw, gh, gw]`` cosine similarity of learned position embeddings, or None.
         patch_embed_pcs: ``[k, 3, ph, pw]`` principal components of the patch-embedding filters, or None.
         patch_embed_pcs_variance: ``[k]`` their explained variance ratios, or None.
-        raw_attention, attention_flow, gradcam, lrp: ``[B, gh, gw]`` the other explanation methods' maps
+        raw_attention, attention_flow, gradcam, lrp, legrad: ``[B, gh, gw]`` the other explanation methods' maps
             (``analyze --methods``, :mod:`vit_core.methods.registry`), or None when not asked for.
         provenance: what produced these numbers (model, weights hash, settings, versions), or None for a file
             written before provenance was recorded.
@@ -77,6 +77,7 @@ class AnalysisResult:
     attention_flow: np.ndarray | None = None
     gradcam: np.ndarray | None = None
     lrp: np.ndarray | None = None
+    legrad: np.ndarray | None = None
     provenance: Provenance | None = None
 
     @property
