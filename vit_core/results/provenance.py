@@ -27,7 +27,7 @@ from ..models.loading import LoadedModel
 
 __all__ = ["Provenance", "provenance_of", "file_sha256", "software_versions"]
 
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the repository: vit_core/results/provenance.py
 
 
 @dataclass(frozen=True)
