@@ -7,8 +7,9 @@ key of its name. The command line's ``--methods`` choices and help, ``evaluate``
 keys and the Faithfulness page's choices and defaults are all read from it (recipe: docs/ARCHITECTURE.md,
 "Add a method").
 
-Names: raw (last-layer attention), rollout, flow (attention flow), relevance (Chefer et al.), gradcam, lrp,
-and the baselines random and centre.
+Names: raw (last-layer attention), rollout, flow (attention flow), relevance (GAE: Chefer et al. ICCV 2021),
+gradcam, lrp, transformer_attribution (Chefer et al. CVPR 2021) and the baselines random and centre; each
+spec's ``paper`` names its source in the command line's help.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .methods.raw_attention import raw_attention
 from .methods.readout import DistilledReadout, read_out_product
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
+from .methods.transformer_attribution import transformer_attribution
 
 __all__ = [
     "Cost",
@@ -45,6 +47,7 @@ __all__ = [
     "ANALYZE_DEFAULT",
     "FAITHFULNESS_DEFAULT",
     "ExplainSettings",
+    "sources",
     "parse_methods",
     "rollout_map",
     "explanation_maps",
@@ -120,6 +123,7 @@ class MethodSpec:
         baseline: a baseline the others are compared against (not an explanation).
         analyze_default: written by ``analyze`` when ``--methods`` is not given.
         in_analysis: ``vit_core.analysis.analyze`` computes it in its own pass (not through ``compute``).
+        paper: its source in a few words (the command line's help), so same-author methods are told apart.
     """
 
     compute: Callable[[MethodCall], torch.Tensor]
@@ -130,6 +134,7 @@ class MethodSpec:
     baseline: bool = False
     analyze_default: bool = False
     in_analysis: bool = False
+    paper: str = ""
 
 
 def _grid(call: MethodCall) -> tuple[int, int]:
@@ -169,18 +174,26 @@ REGISTRY: dict[str, MethodSpec] = {
     "rollout": MethodSpec(
         lambda c: rollout_map(c.model, c.pixel_values, c.settings.rollout, c.settings.distilled),
         field="rollout", class_specific=False, cost="forward", label_key="faith.method.rollout",
-        analyze_default=True, in_analysis=True),
-    "flow": MethodSpec(_flow, field="attention_flow", class_specific=False, cost="slow", label_key="faith.method.flow"),
+        analyze_default=True, in_analysis=True, paper="Abnar & Zuidema 2020"),
+    "flow": MethodSpec(_flow, field="attention_flow", class_specific=False, cost="slow", label_key="faith.method.flow",
+                       paper="Abnar & Zuidema 2020"),
     "relevance": MethodSpec(
         lambda c: class_relevance(c.model, c.pixel_values, target_class=c.target, distilled=c.settings.distilled).heatmap,
         field="relevance", class_specific=True, cost="backward", label_key="faith.method.relevance",
-        analyze_default=True, in_analysis=True),
+        analyze_default=True, in_analysis=True, paper="GAE, Chefer et al. ICCV 2021"),
     "gradcam": MethodSpec(
         lambda c: gradcam(c.model, c.pixel_values, target_class=c.target, block=c.settings.gradcam_block).heatmap,
-        field="gradcam", class_specific=True, cost="backward", label_key="faith.method.gradcam"),
+        field="gradcam", class_specific=True, cost="backward", label_key="faith.method.gradcam",
+        paper="Selvaraju et al. 2017"),
     "lrp": MethodSpec(
         lambda c: lrp(c.model, c.pixel_values, target_class=c.target, rule=c.settings.lrp_rule).heatmap,
-        field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp"),
+        field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp",
+        paper="CP-LRP, Ali et al. ICML 2022"),
+    "transformer_attribution": MethodSpec(
+        lambda c: transformer_attribution(c.model, c.pixel_values, target_class=c.target,
+                                          distilled=c.settings.distilled).heatmap,
+        field="transformer_attribution", class_specific=True, cost="backward",
+        label_key="faith.method.transformer_attribution", paper="Chefer et al. CVPR 2021"),
     "random": MethodSpec(
         lambda c: random_map(c.pixel_values.shape[0], _grid(c), seed=c.settings.seed, device=c.pixel_values.device),
         field=None, class_specific=False, cost="free", label_key="faith.method.random", baseline=True),
@@ -198,6 +211,11 @@ ANALYZE_METHODS: tuple[str, ...] = tuple(ANALYZE_KEYS)
 ANALYZE_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.analyze_default)
 # the Faithfulness page's first choice: every method but the slow ones
 FAITHFULNESS_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.cost != "slow")
+
+
+def sources(names: Sequence[str]) -> str:
+    """"name: paper; ..." for those of `names` whose spec names its paper (the command line's help)."""
+    return "; ".join(f"{n}: {REGISTRY[n].paper}" for n in names if REGISTRY[n].paper)
 
 
 def explanation_maps(
