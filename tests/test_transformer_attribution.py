@@ -4,6 +4,7 @@ a batch equals its images one by one, and what the rules do not cover is refused
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -12,11 +13,15 @@ import pytest
 import timm
 import torch
 from layouts import input_for, make_model
+from PIL import Image
 
+from vit_core.cli import main
+from vit_core.demo.scene_files import write_scenes
 from vit_core.errors import NotAvailableError, SettingsError
 from vit_core.explain import ExplainSettings, explanation_maps
 from vit_core.methods import relprop
 from vit_core.methods.transformer_attribution import transformer_attribution
+from vit_core.result import AnalysisResult
 
 DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
 COVERED = ["class_token", "distilled", "no_embed_class_registers", "qk_norm", "non_square_input", "patch14"]
@@ -280,3 +285,26 @@ def test_layerscale_a_backbone_and_training_mode_are_refused():
     gelu_free = timm.create_model("test_vit", pretrained=False, act_layer="relu").eval()
     with pytest.raises(NotAvailableError, match=r"no rule for a Mlp MLP with ReLU"):
         transformer_attribution(gelu_free, input_for(gelu_free, batch=1))
+
+
+# -- where it appears: analyze --methods, evaluate ------------------------------------------------------------------------
+
+def test_analyze_writes_it_and_evaluate_measures_it(tmp_path, capsys):
+    image = tmp_path / "x.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (160, 160, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "r.npz"
+    assert main(["analyze", str(image), "--model", "test_vit", "--random-weights", "--device", "cpu", "--out", str(out),
+                 "--no-attention", "--methods", "relevance,transformer_attribution"]) == 0
+    result = AnalysisResult.from_npz(out)
+    assert result.transformer_attribution.shape == (1, 10, 10) and result.transformer_attribution.dtype == np.float32
+    assert not np.allclose(result.transformer_attribution, result.relevance)  # a method of its own, not GAE again
+    assert "transformer_attribution" in result.provenance.settings["methods"]
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    write_scenes(scenes, 2, seed=7)
+    report_file = tmp_path / "report.json"
+    assert main(["evaluate", str(scenes), "--methods", "transformer_attribution,random", "--out", str(report_file),
+                 "--device", "cpu", "--no-progress"]) == 0  # the bundled demo model: a plain class-token ViT
+    report = json.loads(report_file.read_text())
+    assert report["methods"]["transformer_attribution"]["positive_auc"]["images"] == 2
+    assert "transformer_attribution" in capsys.readouterr().out
