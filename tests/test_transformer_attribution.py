@@ -308,3 +308,20 @@ def test_analyze_writes_it_and_evaluate_measures_it(tmp_path, capsys):
     report = json.loads(report_file.read_text())
     assert report["methods"]["transformer_attribution"]["positive_auc"]["images"] == 2
     assert "transformer_attribution" in capsys.readouterr().out
+
+
+def test_the_faithfulness_page_offers_it_by_default_and_names_both_chefer_methods_by_paper():
+    from app_support import run_app
+
+    from vit_core.explain import FAITHFULNESS_DEFAULT
+    from viz_app import state
+
+    assert "transformer_attribution" in FAITHFULNESS_DEFAULT
+    at = run_app(page="faithfulness", methods="relevance,transformer_attribution,random")
+    assert not at.error, [e.value for e in at.error]
+    assert at.multiselect(key=state.FAITH_METHODS).value == ["relevance", "transformer_attribution", "random"]
+    table = at.table[0].value
+    assert list(table.columns) == ["Class-specific relevance (GAE, Chefer et al. ICCV 2021)",
+                                   "Transformer Attribution (Chefer et al. CVPR 2021)", "Random (baseline)"]
+    assert table.notna().all().all()  # every measure computed for it
+    assert "Chefer et al. CVPR 2021" in at.multiselect(key=state.FAITH_METHODS).help
