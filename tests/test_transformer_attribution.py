@@ -302,12 +302,15 @@ def test_analyze_writes_it_and_evaluate_measures_it(tmp_path, capsys):
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     write_scenes(scenes, 2, seed=7)
-    report_file = tmp_path / "report.json"
+    report_file, curves, table = tmp_path / "report.json", tmp_path / "curves.npz", tmp_path / "table.md"
     assert main(["evaluate", str(scenes), "--methods", "transformer_attribution,random", "--out", str(report_file),
-                 "--device", "cpu", "--no-progress"]) == 0  # the bundled demo model: a plain class-token ViT
+                 "--curves", str(curves), "--markdown", str(table), "--device", "cpu", "--no-progress"]) == 0
+    # (the bundled demo model: a plain class-token ViT)
     report = json.loads(report_file.read_text())
     assert report["methods"]["transformer_attribution"]["positive_auc"]["images"] == 2
     assert "transformer_attribution" in capsys.readouterr().out
+    assert np.load(curves)["transformer_attribution_positive"].shape == (2, 10)
+    assert "| transformer_attribution |" in table.read_text()
 
 
 def test_the_faithfulness_page_offers_it_by_default_and_names_both_chefer_methods_by_paper():
