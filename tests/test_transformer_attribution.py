@@ -329,3 +329,46 @@ def test_the_faithfulness_page_offers_it_by_default_and_names_both_chefer_method
     assert table.notna().all().all()  # every measure computed for it
     picker_help = at.multiselect(key=state.FAITH_METHODS).help
     assert "Chefer, Gur & Wolf" in picker_help and "GAE (ICCV 2021" in picker_help and "(CVPR 2021" in picker_help
+
+
+def test_evaluate_and_the_faithfulness_page_leave_it_out_where_it_refuses_and_say_so(tmp_path, capsys):
+    """A model their rules do not cover (average pooling and LayerScale): the default lists hold every method, so
+    evaluate and the page leave Transformer Attribution out with its sentence instead of failing every method."""
+    from app_support import APP, TIMEOUT, interact
+    from layouts import registered_name
+    from streamlit.testing.v1 import AppTest
+
+    from vit_core.explain import refusals
+    from viz_app import state
+
+    name = registered_name("registers_gap")
+    refused = refusals(make_model("registers_gap"), ["raw", "relevance", "transformer_attribution", "random"])
+    assert list(refused) == ["transformer_attribution"] and "LayerScale" in str(refused["transformer_attribution"])
+    assert refusals(make_model("class_token"), ["transformer_attribution"]) == {}
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    write_scenes(scenes, 1, seed=7)
+    common = ["--model", name, "--random-weights", "--device", "cpu", "--no-progress"]
+    report_file = tmp_path / "report.json"
+    assert main(["evaluate", str(scenes), "--methods", "raw,transformer_attribution,random", "--out", str(report_file),
+                 *common]) == 0
+    assert "transformer_attribution left out: Transformer Attribution" in capsys.readouterr().err
+    report = json.loads(report_file.read_text())
+    assert set(report["methods"]) == {"raw", "random"}
+    assert "LayerScale" in report["not_computed"]["transformer_attribution"]
+    assert main(["evaluate", str(scenes), "--methods", "transformer_attribution,random", "--out",
+                 str(tmp_path / "none.json"), *common]) != 0  # nothing but a baseline left: refused
+    assert "has no rule for" in capsys.readouterr().err and not (tmp_path / "none.json").exists()
+
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    interact(app, lambda: app.selectbox(key=state.MODEL_CHOICE).set_value(state.OTHER_TIMM))
+    interact(app, lambda: app.text_input(key=state.MODEL_NAME).input(name))
+    interact(app, lambda: app.toggle(key=state.RANDOM_WEIGHTS).set_value(True))
+    app.switch_page("viz_app/pages/faithfulness.py").run()
+    interact(app, lambda: app.multiselect(key=state.FAITH_METHODS).set_value(["raw", "transformer_attribution"]))
+    assert not app.exception and not app.error, [e.value for e in [*app.exception, *app.error]]
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("Transformer Attribution (CVPR 2021) is not computed for this model: Transformer "
+                            "Attribution (Chefer et al. CVPR 2021) has no rule for") for c in captions), captions
+    assert list(app.table[0].value.columns) == ["Raw attention (last layer)"]

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .capture import capture
-from .errors import SettingsError
+from .errors import NotAvailableError, SettingsError
 from .geometry import geometry_of
 from .methods.attention_flow import DEFAULT_SCALE, attention_flow
 from .methods.baselines import centre_map, random_map
@@ -32,7 +32,7 @@ from .methods.raw_attention import raw_attention
 from .methods.readout import DistilledReadout, read_out_product
 from .methods.relevance import class_relevance
 from .methods.rollout import RolloutSettings, RolloutSink
-from .methods.transformer_attribution import transformer_attribution
+from .methods.transformer_attribution import check_transformer_attribution_support, transformer_attribution
 
 __all__ = [
     "Cost",
@@ -48,6 +48,7 @@ __all__ = [
     "FAITHFULNESS_DEFAULT",
     "ExplainSettings",
     "sources",
+    "refusals",
     "parse_methods",
     "rollout_map",
     "explanation_maps",
@@ -124,6 +125,8 @@ class MethodSpec:
         analyze_default: written by ``analyze`` when ``--methods`` is not given.
         in_analysis: ``vit_core.analysis.analyze`` computes it in its own pass (not through ``compute``).
         paper: its source in a few words (the command line's help), so same-author methods are told apart.
+        check: raises ``NotAvailableError`` (one sentence) for a model the method does not cover, before any work;
+            None: every model the lab takes (:func:`refusals` asks it, so defaults can leave such a method out).
     """
 
     compute: Callable[[MethodCall], torch.Tensor]
@@ -135,6 +138,7 @@ class MethodSpec:
     analyze_default: bool = False
     in_analysis: bool = False
     paper: str = ""
+    check: Callable[[nn.Module], None] | None = None
 
 
 def _grid(call: MethodCall) -> tuple[int, int]:
@@ -193,7 +197,8 @@ REGISTRY: dict[str, MethodSpec] = {
         lambda c: transformer_attribution(c.model, c.pixel_values, target_class=c.target,
                                           distilled=c.settings.distilled).heatmap,
         field="transformer_attribution", class_specific=True, cost="backward",
-        label_key="faith.method.transformer_attribution", paper="Chefer et al. CVPR 2021"),
+        label_key="faith.method.transformer_attribution", paper="Chefer et al. CVPR 2021",
+        check=check_transformer_attribution_support),
     "random": MethodSpec(
         lambda c: random_map(c.pixel_values.shape[0], _grid(c), seed=c.settings.seed, device=c.pixel_values.device),
         field=None, class_specific=False, cost="free", label_key="faith.method.random", baseline=True),
@@ -211,6 +216,19 @@ ANALYZE_METHODS: tuple[str, ...] = tuple(ANALYZE_KEYS)
 ANALYZE_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.analyze_default)
 # the Faithfulness page's first choice: every method but the slow ones
 FAITHFULNESS_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.cost != "slow")
+
+
+def refusals(model: nn.Module, names: Sequence[str]) -> dict[str, NotAvailableError]:
+    """name -> the refusal of each of `names` whose ``check`` does not cover `model` (empty: all run)."""
+    refused = {}
+    for name in parse_methods(names):
+        check = REGISTRY[name].check
+        try:
+            if check is not None:
+                check(model)
+        except NotAvailableError as error:
+            refused[name] = error
+    return refused
 
 
 def sources(names: Sequence[str]) -> str:

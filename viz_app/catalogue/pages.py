@@ -129,6 +129,7 @@ EN: dict[str, str] = {
     "GAE (ICCV 2021, \"Generic Attention-model Explainability\"): gradient × attention, rolled out; Transformer "
     "Attribution (CVPR 2021, \"Transformer Interpretability Beyond Attention Visualization\") rolls out gradient × the "
     "LRP relevance of each attention map instead. Attention flow solves one max-flow problem per patch: seconds per image.",
+    "faith.not_offered": "{method} is not computed for this model: {reason}",
     "faith.explain": "Explain class",
     "faith.auc": "AUC: trapezoid rule over the fraction (token removal 0 to 90%, pixels 0 to 100%, 0% step "
     "included). Lower is better for removal most-relevant-first and deletion; higher for least-relevant-first and "
@@ -336,6 +337,7 @@ KO: dict[str, str] = {
     "Explainability\")로, 기울기 × 어텐션을 롤아웃합니다. 트랜스포머 어트리뷰션(CVPR 2021, \"Transformer "
     "Interpretability Beyond Attention Visualization\")은 어텐션 대신 각 어텐션 맵의 LRP 관련도에 기울기를 곱해 롤아웃합니다. "
     "어텐션 플로는 패치마다 최대 유량 문제를 하나씩 풀기 때문에 이미지당 몇 초가 걸립니다.",
+    "faith.not_offered": "이 모델에서는 {method}을(를) 계산하지 않습니다: {reason}",
     "faith.explain": "설명할 클래스",
     "faith.auc": "AUC: 비율에 대한 사다리꼴 적분(토큰 제거 0–90%, 픽셀 0–100%, 0% 단계 포함). 관련도 높은 것부터 "
     "제거와 삭제는 낮을수록, 관련도 낮은 것부터 제거와 삽입은 높을수록 좋습니다.",
