@@ -372,3 +372,17 @@ def test_evaluate_and_the_faithfulness_page_leave_it_out_where_it_refuses_and_sa
     assert any(c.startswith("Transformer Attribution (CVPR 2021) is not computed for this model: Transformer "
                             "Attribution (Chefer et al. CVPR 2021) has no rule for") for c in captions), captions
     assert list(app.table[0].value.columns) == ["Raw attention (last layer)"]
+
+
+def test_an_input_whose_attention_copies_do_not_fit_is_refused_before_any_work(monkeypatch):
+    import vit_core.methods.transformer_attribution as module
+
+    model = make_model("class_token")
+    pixels = input_for(model, batch=2)
+    needed = 3 * 2 * 6 * 2 * 101**2 * 4  # three copies of [batch 2, layer 6, head 2, 101, 101] float32
+    monkeypatch.setattr(module, "available_memory_bytes", lambda device: needed - 1)
+    with pytest.raises(NotAvailableError, match=r"holds 3 copies of every layer's full attention, 0.0 GB for this "
+                                                r"input, and the cpu has 0.0 GB free; choose a smaller image size"):
+        transformer_attribution(model, pixels)
+    monkeypatch.setattr(module, "available_memory_bytes", lambda device: needed)
+    assert transformer_attribution(model, pixels).heatmap.shape == (2, 10, 10)

@@ -36,6 +36,7 @@ from ..attention_logits import attention_logits
 from ..capture import fused_scale
 from ..errors import NotAvailableError, SettingsError
 from ..geometry import geometry_of
+from ..memory import available_memory_bytes
 from ..predict import require_classifier
 from ..types import Geometry
 from .lrp import NORM_TYPES
@@ -46,6 +47,7 @@ from .relprop import add_rule, linear_rule, matmul_rule
 __all__ = ["TransformerAttribution", "transformer_attribution", "check_transformer_attribution_support"]
 
 NAME = "Transformer Attribution (Chefer et al. CVPR 2021)"
+ATTENTION_COPIES = 3  # every layer's A, dy/dA and LRP map are held at once (their rollout needs all of them)
 GELU_TYPES: tuple[type, ...] = (nn.GELU, GELU, GELUTanh, QuickGELU)  # their GELU rule: relevance unchanged
 _PASS_THROUGH = (nn.Identity, nn.Dropout, DropPath, *NORM_TYPES)  # modules their rules pass relevance through unchanged
 
@@ -115,6 +117,18 @@ def check_transformer_attribution_support(model: nn.Module) -> None:
         raise NotAvailableError(
             f"{NAME} has no rule for {', '.join(uncovered)} in this model (its rules cover plain pre-norm blocks "
             "with a GELU MLP and LayerNorm, read at the class token); choose class-specific relevance, Grad-CAM or LRP."
+        )
+
+
+def _check_memory(geometry: Geometry, pixel_values: torch.Tensor) -> None:
+    """Refuse, before any work, an input whose full attention copies would not fit the device's free memory."""
+    needed = ATTENTION_COPIES * geometry.attention_bytes(pixel_values.shape[0]) * pixel_values.element_size() // 4
+    free = available_memory_bytes(pixel_values.device)
+    if free is not None and needed > free:
+        raise NotAvailableError(
+            f"{NAME} holds {ATTENTION_COPIES} copies of every layer's full attention, {needed / 2**30:.1f} GB for "
+            f"this input, and the {pixel_values.device.type} has {free / 2**30:.1f} GB free; choose a smaller image "
+            "size, fewer images at once, or class-specific relevance (which streams its attention)."
         )
 
 
@@ -214,6 +228,7 @@ def transformer_attribution(
         raise SettingsError("the model is in training mode (dropout is random); call model.eval() first.")
     check_transformer_attribution_support(model)
     geometry = geometry_of(model, tuple(pixel_values.shape[-2:]))
+    _check_memory(geometry, pixel_values)
     dtype = torch.float64 if pixel_values.dtype == torch.float64 else torch.float32
     with torch.enable_grad():
         x = model.norm_pre(model.patch_drop(model._pos_embed(model.patch_embed(pixel_values.detach()))))
@@ -233,6 +248,7 @@ def transformer_attribution(
             relevance, cam = _block_relevance(block, record, relevance, dtype)
             sums.append(relevance.sum(dim=(1, 2)))
             cams.append(cam)
+            record.probs = None  # A is used: free it before the next layer's temporaries
         matrix = relevance_from_gradients(cams[::-1], list(gradients))  # R <- R + mean_h (cam dy/dA)^+ R
         heatmap, prefix = readout(matrix, geometry, distilled=distilled)
     return TransformerAttribution(
