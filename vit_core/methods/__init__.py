@@ -26,6 +26,7 @@ from .rollout import (
     rollout_layer_matrix,
 )
 from .token_attention import QueryToken, class_token_attention, resolve_query, token_attention, token_rollout
+from .transformer_attribution import TransformerAttribution, transformer_attribution
 
 __all__ = [
     "HEAD_FUSIONS",
@@ -66,6 +67,8 @@ __all__ = [
     "Lrp",
     "LrpRule",
     "lrp",
+    "TransformerAttribution",
+    "transformer_attribution",
     "random_map",
     "centre_map",
 ]
