@@ -267,7 +267,7 @@ def test_the_registry_computes_it_and_the_distilled_readout_is_followed():
 def test_what_their_rules_do_not_cover_is_refused_in_one_sentence(layout, what):
     model = make_model(layout, DEVICE)
     with pytest.raises(NotAvailableError, match=rf"^Transformer Attribution \(Chefer et al. CVPR 2021\) has no rule "
-                       rf"for {what}.*; choose class-specific relevance, Grad-CAM or LRP\.$"):
+                       rf"for {what}.*; choose relevance \(GAE\), Grad-CAM or LRP\.$"):
         transformer_attribution(model, input_for(model, batch=1, device=DEVICE))
 
 
@@ -282,6 +282,8 @@ def test_layerscale_a_backbone_and_training_mode_are_refused():
     plain = make_model("class_token")
     with pytest.raises(SettingsError, match="training mode"):
         transformer_attribution(plain.train(), input_for(plain, batch=1))
+    with pytest.raises(NotAvailableError, match=r"needs a timm VisionTransformer, not Linear; choose relevance"):
+        transformer_attribution(torch.nn.Linear(3, 2).eval(), torch.zeros(1, 3, 16, 16))
     gelu_free = timm.create_model("test_vit", pretrained=False, act_layer="relu").eval()
     with pytest.raises(NotAvailableError, match=r"no rule for a Mlp MLP with ReLU"):
         transformer_attribution(gelu_free, input_for(gelu_free, batch=1))
@@ -375,7 +377,9 @@ def test_evaluate_and_the_faithfulness_page_leave_it_out_where_it_refuses_and_sa
 
 
 def test_an_input_whose_attention_copies_do_not_fit_is_refused_before_any_work(monkeypatch):
-    import vit_core.methods.transformer_attribution as module
+    import importlib
+
+    module = importlib.import_module("vit_core.methods.transformer_attribution")  # the package's name is the function
 
     model = make_model("class_token")
     pixels = input_for(model, batch=2)

@@ -110,13 +110,13 @@ def check_transformer_attribution_support(model: nn.Module) -> None:
     """Refuse, in one sentence and before any work, a model their rules do not cover."""
     if not isinstance(model, VisionTransformer):
         raise NotAvailableError(f"{NAME} needs a timm VisionTransformer, not {type(model).__name__}; "
-                                "choose class-specific relevance, Grad-CAM or LRP.")
+                                "choose relevance (GAE), Grad-CAM or LRP.")
     require_classifier(model, NAME)
     uncovered = _uncovered(model)
     if uncovered:
         raise NotAvailableError(
             f"{NAME} has no rule for {', '.join(uncovered)} in this model (its rules cover plain pre-norm blocks "
-            "with a GELU MLP and LayerNorm, read at the class token); choose class-specific relevance, Grad-CAM or LRP."
+            "with a GELU MLP and LayerNorm, read at the class token); choose relevance (GAE), Grad-CAM or LRP."
         )
 
 
