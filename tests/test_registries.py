@@ -34,11 +34,16 @@ def test_the_command_line_reads_its_methods_from_the_registry():
     # no argparse default: a model without a classifier writes rollout alone; otherwise the registry's defaults
     assert analyze.default is None and explain.ANALYZE_DEFAULT == tuple(n for n in written if REGISTRY[n].analyze_default)
     assert f"{','.join(explain.ANALYZE_DEFAULT)} (default" in analyze.help
-    assert set(re.findall(r"[a-z]+", analyze.help)) >= set(written)
-    assert not set(re.findall(r"[a-z]+", analyze.help)) & set(explain.BASELINES)  # analyze writes no baseline
+    assert set(re.findall(r"[a-z_]+", analyze.help)) >= set(written)  # names such as transformer_attribution
+    assert not set(re.findall(r"[a-z_]+", analyze.help)) & set(explain.BASELINES)  # analyze writes no baseline
     evaluate = _option(_subcommand("evaluate"), "--methods")
     assert evaluate.default.split(",") == list(REGISTRY)
     assert f"{','.join(REGISTRY)} (default: all)" in evaluate.help
+    # each method's paper, so the two Chefer et al. methods (GAE ICCV 2021, Transformer Attribution CVPR 2021) differ
+    assert REGISTRY["relevance"].paper != REGISTRY["transformer_attribution"].paper
+    for name, spec in REGISTRY.items():
+        assert not spec.paper or (f"{name}: {spec.paper}" in evaluate.help
+                                  and (spec.field is None or f"{name}: {spec.paper}" in analyze.help)), name
 
 
 def test_analysis_keys_baselines_and_defaults_derive_from_the_registry():

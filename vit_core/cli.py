@@ -85,13 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--no-attention", action="store_const", const="none", dest="attention",
                          help="the same as --attention none")
-    from .methods.registry import ANALYZE_DEFAULT, ANALYZE_METHODS
+    from .methods.registry import ANALYZE_DEFAULT, ANALYZE_METHODS, sources
 
     others = [m for m in ANALYZE_METHODS if m not in ANALYZE_DEFAULT]
     analyze.add_argument(
         "--methods",
         help=f"maps to write: {','.join(ANALYZE_DEFAULT)} (default; rollout alone for a model without a classifier) "
-        f"and any of {','.join(others)}",
+        f"and any of {','.join(others)} (papers: {sources(ANALYZE_METHODS)})",
     )
     _add_model_options(analyze)
     _add_rollout_options(analyze)
@@ -187,13 +187,13 @@ def ablation_options(args, loaded, size: tuple[int, int]) -> dict:
 def _add_evaluate_command(commands) -> None:
     from .faithfulness.localisation import TOP_FRACTION
     from .methods.legrad import DEFAULT_START_LAYER
-    from .methods.registry import DEFAULT_METHODS, METHODS
+    from .methods.registry import DEFAULT_METHODS, METHODS, sources
 
     evaluate = commands.add_parser("evaluate", help="measure how faithful each explanation method is on a set of images")
     evaluate.add_argument("source", help="a folder of images or a glob such as 'scenes/*.png'")
     evaluate.add_argument("--out", type=Path, required=True, help="REPORT.json")
     evaluate.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                          help=f"comma-separated: {','.join(METHODS)} (default: all)")
+                          help=f"comma-separated: {','.join(METHODS)} (default: all); papers: {sources(METHODS)}")
     evaluate.add_argument("--masks", type=Path, help="folder of object masks named like the images (demo scenes need none)")
     evaluate.add_argument("--curves", type=Path, help="also write the per-image curves to CURVES.npz")
     evaluate.add_argument("--markdown", type=Path, help="also write the table as Markdown (README, model card) to TABLE.md")

@@ -25,6 +25,7 @@ from .rollout import (
     rollout_layer_matrix,
 )
 from .token_attention import QueryToken, class_token_attention, resolve_query, token_attention, token_rollout
+from .transformer_attribution import TransformerAttribution, transformer_attribution
 
 __all__ = [
     "HEAD_FUSIONS",
@@ -67,6 +68,8 @@ __all__ = [
     "lrp",
     "LeGrad",
     "legrad",
+    "TransformerAttribution",
+    "transformer_attribution",
     "random_map",
     "centre_map",
 ]

@@ -7,8 +7,9 @@ key of its name. The command line's ``--methods`` choices and help, ``evaluate``
 keys and the Faithfulness page's choices and defaults are all read from it (recipe: docs/ARCHITECTURE.md,
 "Add a method").
 
-Names: raw (last-layer attention), rollout, flow (attention flow), relevance (Chefer et al.), gradcam, lrp,
-legrad (Bousselham et al. 2024), and the baselines random and centre.
+Names: raw (last-layer attention), rollout, flow (attention flow), relevance (GAE: Chefer et al. ICCV 2021),
+gradcam, lrp, legrad (Bousselham et al. 2024), transformer_attribution (Chefer et al. CVPR 2021) and the
+baselines random and centre; each spec's ``paper`` names its source in the command line's help.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from ..attention.capture import capture
-from ..errors import SettingsError
+from ..errors import NotAvailableError, SettingsError
 from ..models.geometry import geometry_of
 from .attention_flow import DEFAULT_SCALE, attention_flow
 from .baselines import centre_map, random_map
@@ -32,6 +33,7 @@ from .raw_attention import raw_attention
 from .readout import DistilledReadout, read_out_product
 from .relevance import class_relevance
 from .rollout import RolloutSettings, RolloutSink
+from .transformer_attribution import check_transformer_attribution_support, transformer_attribution
 
 __all__ = [
     "Cost",
@@ -46,6 +48,8 @@ __all__ = [
     "ANALYZE_DEFAULT",
     "FAITHFULNESS_DEFAULT",
     "ExplainSettings",
+    "sources",
+    "refusals",
     "parse_methods",
     "rollout_map",
     "explanation_maps",
@@ -125,6 +129,9 @@ class MethodSpec:
         baseline: a baseline the others are compared against (not an explanation).
         analyze_default: written by ``analyze`` when ``--methods`` is not given.
         in_analysis: ``vit_core.runs.analysis.analyze`` computes it in its own pass (not through ``compute``).
+        paper: its source in a few words (the command line's help), so same-author methods are told apart.
+        check: raises ``NotAvailableError`` (one sentence) for a model the method does not cover, before any work;
+            None: every model the lab takes (:func:`refusals` asks it, so defaults can leave such a method out).
     """
 
     compute: Callable[[MethodCall], torch.Tensor]
@@ -135,6 +142,8 @@ class MethodSpec:
     baseline: bool = False
     analyze_default: bool = False
     in_analysis: bool = False
+    paper: str = ""
+    check: Callable[[nn.Module], None] | None = None
 
 
 def _grid(call: MethodCall) -> tuple[int, int]:
@@ -174,21 +183,31 @@ REGISTRY: dict[str, MethodSpec] = {
     "rollout": MethodSpec(
         lambda c: rollout_map(c.model, c.pixel_values, c.settings.rollout, c.settings.distilled),
         field="rollout", class_specific=False, cost="forward", label_key="faith.method.rollout",
-        analyze_default=True, in_analysis=True),
-    "flow": MethodSpec(_flow, field="attention_flow", class_specific=False, cost="slow", label_key="faith.method.flow"),
+        analyze_default=True, in_analysis=True, paper="Abnar & Zuidema 2020"),
+    "flow": MethodSpec(_flow, field="attention_flow", class_specific=False, cost="slow", label_key="faith.method.flow",
+                       paper="Abnar & Zuidema 2020"),
     "relevance": MethodSpec(
         lambda c: class_relevance(c.model, c.pixel_values, target_class=c.target, distilled=c.settings.distilled).heatmap,
         field="relevance", class_specific=True, cost="backward", label_key="faith.method.relevance",
-        analyze_default=True, in_analysis=True),
+        analyze_default=True, in_analysis=True, paper="GAE, Chefer et al. ICCV 2021"),
     "gradcam": MethodSpec(
         lambda c: gradcam(c.model, c.pixel_values, target_class=c.target, block=c.settings.gradcam_block).heatmap,
-        field="gradcam", class_specific=True, cost="backward", label_key="faith.method.gradcam"),
+        field="gradcam", class_specific=True, cost="backward", label_key="faith.method.gradcam",
+        paper="Selvaraju et al. 2017"),
     "lrp": MethodSpec(
         lambda c: lrp(c.model, c.pixel_values, target_class=c.target, rule=c.settings.lrp_rule).heatmap,
-        field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp"),
+        field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp",
+        paper="CP-LRP, Ali et al. ICML 2022"),
     "legrad": MethodSpec(
         lambda c: legrad(c.model, c.pixel_values, target_class=c.target, start_layer=c.settings.legrad_start).heatmap,
-        field="legrad", class_specific=True, cost="backward", label_key="faith.method.legrad"),
+        field="legrad", class_specific=True, cost="backward", label_key="faith.method.legrad",
+        paper="LeGrad, Bousselham et al. 2024"),
+    "transformer_attribution": MethodSpec(
+        lambda c: transformer_attribution(c.model, c.pixel_values, target_class=c.target,
+                                          distilled=c.settings.distilled).heatmap,
+        field="transformer_attribution", class_specific=True, cost="backward",
+        label_key="faith.method.transformer_attribution", paper="Chefer et al. CVPR 2021",
+        check=check_transformer_attribution_support),
     "random": MethodSpec(
         lambda c: random_map(c.pixel_values.shape[0], _grid(c), seed=c.settings.seed, device=c.pixel_values.device),
         field=None, class_specific=False, cost="free", label_key="faith.method.random", baseline=True),
@@ -206,6 +225,24 @@ ANALYZE_METHODS: tuple[str, ...] = tuple(ANALYZE_KEYS)
 ANALYZE_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.analyze_default)
 # the Faithfulness page's first choice: every method but the slow ones
 FAITHFULNESS_DEFAULT: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.cost != "slow")
+
+
+def refusals(model: nn.Module, names: Sequence[str]) -> dict[str, NotAvailableError]:
+    """name -> the refusal of each of `names` whose ``check`` does not cover `model` (empty: all run)."""
+    refused = {}
+    for name in parse_methods(names):
+        check = REGISTRY[name].check
+        try:
+            if check is not None:
+                check(model)
+        except NotAvailableError as error:
+            refused[name] = error
+    return refused
+
+
+def sources(names: Sequence[str]) -> str:
+    """"name: paper; ..." for those of `names` whose spec names its paper (the command line's help)."""
+    return "; ".join(f"{n}: {REGISTRY[n].paper}" for n in names if REGISTRY[n].paper)
 
 
 def explanation_maps(

@@ -1,5 +1,7 @@
 """Class-specific relevance (Chefer, Gur, Wolf, ICCV 2021, "Generic Attention-model Explainability for
-Interpreting Bi-Modal and Encoder-Decoder Transformers", arXiv 2103.15679), for self-attention encoders.
+Interpreting Bi-Modal and Encoder-Decoder Transformers", GAE, arXiv 2103.15679), for self-attention encoders. Not
+the same authors' CVPR 2021 Transformer Attribution (:mod:`vit_core.methods.transformer_attribution`: the LRP
+relevance of each attention map in place of the attention itself).
 
 Per layer l: ``Abar_l = mean_h clamp(dy_c/dA[l,h] * A[l,h], min=0)`` and ``R <- R + Abar_l R`` from ``R = I``,
 with y_c the pre-softmax logit of the target class. The gradients of every layer come from ONE backward
@@ -56,10 +58,11 @@ class Relevance:
 def relevance_from_gradients(
     attention: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor | None]
 ) -> torch.Tensor:
-    """Chefer et al.'s rule over layers in forward order.
+    """Chefer et al.'s rule over layers in forward order (GAE; Transformer Attribution passes its LRP maps as A).
 
     Args:
-        attention: per layer, ``[batch, head, query, key]`` probabilities A_l, first layer first.
+        attention: per layer, ``[batch, head, query, key]`` probabilities A_l, first layer first (Transformer
+            Attribution: the LRP relevance of each A_l instead).
         gradients: per layer, ``[batch, head, query, key]`` dy_c/dA_l (None: the layer has no influence).
 
     Returns:

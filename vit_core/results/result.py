@@ -42,13 +42,14 @@ class AnalysisResult:
         pool_attention: ``[B, pool_head, latent, key]`` the attention pool's weights (attention-pool "map" heads),
             kept with ``attention``: reading another rollout out of it needs them; else None.
         cls_attention: ``[B, L, H, gh, gw]`` class-token attention to the patches, or None without a class token.
-        relevance: ``[B, gh, gw]`` class-specific relevance (Chefer et al.), or None when not asked for.
+        relevance: ``[B, gh, gw]`` class-specific relevance (GAE: Chefer et al. ICCV 2021), or None when not asked for.
         relevance_target: ``[B]`` int64 class each relevance map explains, or None.
         pos_embed_similarity: ``[gh, gw, gh, gw]`` cosine similarity of learned position embeddings, or None.
         patch_embed_pcs: ``[k, 3, ph, pw]`` principal components of the patch-embedding filters, or None.
         patch_embed_pcs_variance: ``[k]`` their explained variance ratios, or None.
-        raw_attention, attention_flow, gradcam, lrp, legrad: ``[B, gh, gw]`` the other explanation methods' maps
-            (``analyze --methods``, :mod:`vit_core.methods.registry`), or None when not asked for.
+        raw_attention, attention_flow, gradcam, lrp, legrad, transformer_attribution (Chefer et al. CVPR 2021):
+            ``[B, gh, gw]`` the other explanation methods' maps (``analyze --methods``,
+            :mod:`vit_core.methods.registry`), or None when not asked for.
         provenance: what produced these numbers (model, weights hash, settings, versions), or None for a file
             written before provenance was recorded.
     """
@@ -78,6 +79,7 @@ class AnalysisResult:
     gradcam: np.ndarray | None = None
     lrp: np.ndarray | None = None
     legrad: np.ndarray | None = None
+    transformer_attribution: np.ndarray | None = None
     provenance: Provenance | None = None
 
     @property

@@ -36,7 +36,7 @@ from ..faithfulness import (
     token_removal_curves,
 )
 from ..faithfulness.localisation import GROW, TOP_FRACTION
-from ..methods.registry import DEFAULT_METHODS, REGISTRY, ExplainSettings, explanation_maps, parse_methods
+from ..methods.registry import DEFAULT_METHODS, REGISTRY, ExplainSettings, explanation_maps, parse_methods, refusals
 from .evaluate_report import (
     CURVE_MEASURES,
     LOWER_IS_BETTER,
@@ -255,6 +255,12 @@ def run_evaluate(request, options: EvaluateOptions) -> dict:
             "evaluate measures how a class's probability falls as patches go, and this model has no classifier; "
             "choose a model with one."
         )
+    refused = refusals(model, methods)  # methods that do not cover this model: left out, said and recorded
+    methods = tuple(name for name in methods if name not in refused)
+    if refused and all(REGISTRY[name].baseline for name in methods):
+        raise next(iter(refused.values()))
+    for name, error in refused.items():
+        print(f"{name} left out: {error}", file=sys.stderr)
     measures: dict[str, dict[str, list]] = {name: {} for name in methods}
     curves: dict[str, dict[str, list]] = {name: {} for name in methods}
     targets, names, sanity_pixels, sanity_targets = [], [], [], []
@@ -308,6 +314,8 @@ def run_evaluate(request, options: EvaluateOptions) -> dict:
         "images_with_masks": int(np.isfinite(joined[methods[0]].get("mask_iou", np.zeros(0))).sum()),
         "methods": summary,
     }
+    if refused:
+        report["not_computed"] = {name: str(error) for name, error in refused.items()}
     if options.sanity > 0:
         pixels = torch.cat(sanity_pixels)[: options.sanity].to(loaded.device, loaded.dtype)
         target = torch.cat(sanity_targets)[: options.sanity].to(loaded.device)

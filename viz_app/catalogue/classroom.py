@@ -96,7 +96,7 @@ EN: dict[str, str] = {
     "the map shows the rest, over the patches.",
     "lesson.relevance.title": "Class-specific relevance",
     "lesson.relevance.text": "Rollout is class-agnostic: it follows how attention mixes the tokens, whatever the "
-    "model answers. Class-specific relevance (Chefer et al. 2021) asks which patches support *one* class: each "
+    "model answers. Class-specific relevance (GAE, Chefer et al. ICCV 2021) asks which patches support *one* class: each "
     "layer's attention is weighted by its gradient for that class, only the positive part is kept, and the "
     "layers are rolled out with the residual. So it explains one class at a time: in an image with two objects, "
     "the relevance for each class lights up a different object.",
@@ -110,7 +110,7 @@ EN: dict[str, str] = {
     "lesson.relevance.quarter": "Relevance for “{name}” is strongest in the {where} quarter.",
     "lesson.faithfulness.title": "Is a map faithful?",
     "lesson.faithfulness.text": "A map can look convincing and still not show what the model used. A test (Chefer "
-    "et al. 2021): remove the patch tokens the map ranks highest first, 10% at a time, and follow the class's "
+    "et al. CVPR 2021): remove the patch tokens the map ranks highest first, 10% at a time, and follow the class's "
     "probability. If the map found the patches the model relies on, it falls fast; a random order is the baseline. "
     "The area under the curve (AUC) sums it up: lower is a faster fall.",
     "lesson.faithfulness.q": "Remove the patches rollout ranks highest, 10% at a time: will the probability of "
@@ -218,7 +218,7 @@ KO: dict[str, str] = {
     "패치 위에 보여 줍니다.",
     "lesson.relevance.title": "클래스별 관련도",
     "lesson.relevance.text": "어텐션 롤아웃은 클래스를 가리지 않습니다: 모델이 무엇이라 답하든 어텐션이 토큰을 어떻게 "
-    "섞는지만 따라갑니다. 클래스별 관련도(Chefer 외 2021)는 *한* 클래스를 뒷받침하는 패치가 어디인지 묻습니다: 각 "
+    "섞는지만 따라갑니다. 클래스별 관련도(GAE, Chefer 외 ICCV 2021)는 *한* 클래스를 뒷받침하는 패치가 어디인지 묻습니다: 각 "
     "레이어의 어텐션에 그 클래스에 대한 기울기를 곱해 양수 부분만 남기고, 잔차와 함께 레이어를 따라 롤아웃합니다. 그래서 "
     "한 번에 한 클래스만 설명합니다: 물체가 둘인 이미지에서는 클래스마다 다른 물체가 밝게 나타납니다.",
     "lesson.relevance.q_scene": "모델의 최선의 추측은 “{name}”입니다. “{name}”에 대한 관련도는 어디에서 가장 "
@@ -231,7 +231,7 @@ KO: dict[str, str] = {
     "lesson.relevance.quarter": "“{name}”에 대한 관련도는 {where} 사분면에서 가장 강합니다.",
     "lesson.faithfulness.title": "이 맵은 충실할까?",
     "lesson.faithfulness.text": "그럴듯해 보이는 맵도 모델이 실제로 쓴 곳을 보여 주지 않을 수 있습니다. 한 가지 검사"
-    "(Chefer 외 2021): 맵이 가장 높게 꼽은 패치 토큰부터 10%씩 지우면서 그 클래스의 확률을 따라갑니다. 맵이 모델이 "
+    "(Chefer 외 CVPR 2021): 맵이 가장 높게 꼽은 패치 토큰부터 10%씩 지우면서 그 클래스의 확률을 따라갑니다. 맵이 모델이 "
     "기대는 패치를 찾았다면 확률이 빨리 떨어집니다. 무작위 순서가 비교 기준입니다. 곡선 아래 면적(AUC)이 이를 요약합니다: "
     "낮을수록 빨리 떨어진 것입니다.",
     "lesson.faithfulness.q": "어텐션 롤아웃이 가장 높게 꼽은 패치부터 10%씩 지우면, “{name}”의 확률은 무작위로 패치를 "

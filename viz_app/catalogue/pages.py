@@ -71,9 +71,9 @@ EN: dict[str, str] = {
     "rollout.caption": "Class-agnostic. Rolled-out weight on prefix tokens: {mass}. {rendering}.",
     "rollout.relevance": "Class-specific relevance",
     "rollout.no_head": "Relevance needs a classification head; this model has none.",
-    "rollout.relevance_caption": "Gradient × attention for “{name}” (Chefer et al. 2021). {rendering}.",
+    "rollout.relevance_caption": "Gradient × attention for “{name}” (GAE, Chefer et al. ICCV 2021). {rendering}.",
     "rollout.relevance_for": "Relevance for {name}",
-    "rollout.relevance_method": "gradient x attention (Chefer et al. 2021)",
+    "rollout.relevance_method": "gradient x attention (GAE, Chefer et al. ICCV 2021)",
     "truth.toggle": "Ground truth",
     "truth.help": "Outline the objects of this generated scene.",
     "truth.on_object": "on the {label}",
@@ -112,10 +112,11 @@ EN: dict[str, str] = {
     "faith.method.raw": "Raw attention (last layer)",
     "faith.method.rollout": "Attention rollout",
     "faith.method.flow": "Attention flow",
-    "faith.method.relevance": "Class-specific relevance",
+    "faith.method.relevance": "Relevance (GAE, ICCV 2021)",
     "faith.method.gradcam": "Grad-CAM",
     "faith.method.lrp": "Conservative LRP",
     "faith.method.legrad": "LeGrad",
+    "faith.method.transformer_attribution": "Transformer Attribution (CVPR 2021)",
     "faith.method.random": "Random (baseline)",
     "faith.method.centre": "Centre prior (baseline)",
     "faith.measure.positive_auc": "token removal, most relevant first",
@@ -127,7 +128,11 @@ EN: dict[str, str] = {
     "faith.measure.mask_iou": "box IoU (top 10%)",
     "faith.no_head": "The faithfulness measures follow a class's probability; this model has no classification head.",
     "faith.methods": "Methods",
-    "faith.methods_help": "Attention flow solves one max-flow problem per patch: seconds per image.",
+    "faith.methods_help": "Two methods by Chefer, Gur & Wolf: Relevance (the rollout page's class-specific relevance) is "
+    "GAE (ICCV 2021, \"Generic Attention-model Explainability\"): gradient × attention, rolled out; Transformer "
+    "Attribution (CVPR 2021, \"Transformer Interpretability Beyond Attention Visualization\") rolls out gradient × the "
+    "LRP relevance of each attention map instead. Attention flow solves one max-flow problem per patch: seconds per image.",
+    "faith.not_offered": "{method} is not computed for this model: {reason}",
     "faith.explain": "Explain class",
     "faith.auc": "AUC: trapezoid rule over the fraction (token removal 0 to 90%, pixels 0 to 100%, 0% step "
     "included). Lower is better for removal most-relevant-first and deletion; higher for least-relevant-first and "
@@ -327,9 +332,9 @@ KO: dict[str, str] = {
     "rollout.caption": "클래스와 무관한 맵입니다. 접두 토큰에 간 롤아웃 가중치: {mass}. {rendering}.",
     "rollout.relevance": "클래스별 관련도",
     "rollout.no_head": "관련도를 계산하려면 분류 헤드가 필요한데, 이 모델에는 없습니다.",
-    "rollout.relevance_caption": "“{name}”에 대한 기울기 × 어텐션(Chefer 외 2021). {rendering}.",
+    "rollout.relevance_caption": "“{name}”에 대한 기울기 × 어텐션(GAE, Chefer 외 ICCV 2021). {rendering}.",
     "rollout.relevance_for": "{name}에 대한 관련도",
-    "rollout.relevance_method": "기울기 × 어텐션 (Chefer 외 2021)",
+    "rollout.relevance_method": "기울기 × 어텐션 (GAE, Chefer 외 ICCV 2021)",
     "truth.toggle": "정답 표시",
     "truth.help": "이 생성 장면에 있는 물체의 윤곽을 그립니다.",
     "truth.on_object": "{label} 위",
@@ -364,10 +369,11 @@ KO: dict[str, str] = {
     "faith.method.raw": "원시 어텐션 (마지막 레이어)",
     "faith.method.rollout": "어텐션 롤아웃",
     "faith.method.flow": "어텐션 플로",
-    "faith.method.relevance": "클래스별 관련도",
+    "faith.method.relevance": "클래스별 관련도 (GAE, ICCV 2021)",
     "faith.method.gradcam": "Grad-CAM (그래디언트 가중 클래스 활성화 맵)",
     "faith.method.lrp": "보존형 LRP (Conservative LRP)",
     "faith.method.legrad": "LeGrad (레이어별 그래디언트 민감도)",
+    "faith.method.transformer_attribution": "트랜스포머 어트리뷰션 (CVPR 2021)",
     "faith.method.random": "무작위 (기준선)",
     "faith.method.centre": "중앙 사전 분포 (기준선)",
     "faith.measure.positive_auc": "토큰 제거, 관련도 높은 것부터",
@@ -379,7 +385,11 @@ KO: dict[str, str] = {
     "faith.measure.mask_iou": "상자 IoU (상위 10%)",
     "faith.no_head": "충실도 측정은 클래스 확률의 변화를 따라가는데, 이 모델에는 분류 헤드가 없습니다.",
     "faith.methods": "방법",
-    "faith.methods_help": "어텐션 플로는 패치마다 최대 유량 문제를 하나씩 풀기 때문에 이미지당 몇 초가 걸립니다.",
+    "faith.methods_help": "Chefer, Gur, Wolf의 두 방법입니다. 클래스별 관련도는 GAE(ICCV 2021, \"Generic Attention-model "
+    "Explainability\")로, 기울기 × 어텐션을 롤아웃합니다. 트랜스포머 어트리뷰션(CVPR 2021, \"Transformer "
+    "Interpretability Beyond Attention Visualization\")은 어텐션 대신 각 어텐션 맵의 LRP 관련도에 기울기를 곱해 롤아웃합니다. "
+    "어텐션 플로는 패치마다 최대 유량 문제를 하나씩 풀기 때문에 이미지당 몇 초가 걸립니다.",
+    "faith.not_offered": "이 모델에서는 {method}을(를) 계산하지 않습니다: {reason}",
     "faith.explain": "설명할 클래스",
     "faith.auc": "AUC: 비율에 대한 사다리꼴 적분(토큰 제거 0–90%, 픽셀 0–100%, 0% 단계 포함). 관련도 높은 것부터 "
     "제거와 삭제는 낮을수록, 관련도 낮은 것부터 제거와 삽입은 높을수록 좋습니다.",

@@ -13,9 +13,10 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from vit_core.faithfulness import FRACTIONS, PIXEL_FRACTIONS, energy_pointing, mask_iou, pointing_game
-from vit_core.methods.registry import FAITHFULNESS_DEFAULT, METHODS, REGISTRY
+from vit_core.methods.registry import FAITHFULNESS_DEFAULT, METHODS, REGISTRY, refusals
 from vit_core.runs.evaluate import LOWER_IS_BETTER, summarise
 from viz_app import figures, resources, state
+from viz_app.catalogue import error_sentence
 from viz_app.faithfulness_data import NOISE_FLOOR, all_alike, clearly_better, method_results
 from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import t
@@ -53,6 +54,9 @@ chosen = top[0].multiselect(t("faith.methods"), METHODS, default=list(FAITHFULNE
                             key=state.FAITH_METHODS, help=t("faith.methods_help"))
 with top[1]:
     target = class_select(ctx, key=state.FAITH_TARGET, label=t("faith.explain"))
+for method, refusal in refusals(ctx.loaded.model, chosen).items():  # e.g. Transformer Attribution on LayerScale
+    st.caption(t("faith.not_offered", method=NAMES[method], reason=error_sentence(refusal)))
+    chosen = [m for m in chosen if m != method]
 label = class_name(ctx, target)
 st.caption(t("faith.auc"))
 

@@ -1,4 +1,4 @@
-"""Attention rollout (Abnar & Zuidema 2020) beside class-specific relevance (Chefer et al. 2021).
+"""Attention rollout (Abnar & Zuidema 2020) beside class-specific relevance (GAE: Chefer et al. ICCV 2021).
 
 Every control here is a view control: rollout is recomputed from the stored attention, never by a new
 forward pass; relevance for a class other than the top-1 costs one cached gradient pass. On a generated
