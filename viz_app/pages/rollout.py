@@ -104,7 +104,7 @@ def rollout_view() -> None:
             st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
             if not is_constant(heat):
                 png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang),
-                             lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
+                             lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout", boxes=boxes)
             if truth and not is_constant(heat):
                 st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
         with right:
@@ -118,7 +118,8 @@ def rollout_view() -> None:
                 st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
                 png_download(ctx, relevance, render, t("rollout.relevance_for", lang=lang, name=name),
                              t("rollout.relevance_method", lang=lang), lang,
-                             key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
+                             key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}",
+                             boxes=boxes)
                 if truth:
                     st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
     links.share_view("rollout")
