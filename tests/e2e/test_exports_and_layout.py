@@ -5,6 +5,7 @@
 - The exported HTML states the model and provenance under its figure, and its colour bar sits by the picture.
 - Query a patch: each per-head map is at least 100 px wide (about 35 px before).
 - Every page starts near the top (the image picker in view) and text breaks between words (Korean).
+- The rollout's sliders apply on Apply: 18 arrow-key steps redraw nothing until then, and all 18 count.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ def _idle(page) -> None:
         page.wait_for_timeout(400)
 
 
-def _open(browser, url: str, ready: str = ".js-plotly-plot"):
+def _open(browser, url: str, ready: str = ".js-plotly-plot", on_websocket=None):
     page = browser.new_page(viewport={"width": 1280, "height": 720}, accept_downloads=True)
     page.set_default_timeout(LOAD_TIMEOUT_MS)
+    if on_websocket is not None:
+        page.on("websocket", on_websocket)
     page.goto(url)
     page.locator(f"[data-testid=stMain] {ready}").first.wait_for()
     _idle(page)
@@ -105,3 +108,38 @@ def test_every_page_starts_near_the_top_and_breaks_text_between_words(app_url, b
     assert title_top <= 70, title_top  # 6rem of padding put it about 100 px down
     assert picker["y"] + picker["height"] <= 720, picker  # the image picker in view
     assert breaks == "keep-all"
+
+
+def test_rollout_sliders_step_without_a_rerun_and_apply_together(app_url, browser):
+    """Issue 33: every arrow-key step of the discard slider reran the view (8 runs for 18 steps tapped, a step
+    pressed during a run could be lost)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    runs = []  # the rerun requests the browser sends
+
+    def sent(payload) -> None:
+        if isinstance(payload, bytes):
+            message = BackMsg()
+            message.ParseFromString(payload)
+            if message.WhichOneof("type") == "rerun_script":
+                runs.append(message)
+
+    page = _open(browser, f"{app_url}/rollout", on_websocket=lambda ws: ws.on("framesent", sent))
+    runs.clear()  # the page's first runs
+    thumb = page.locator("[data-testid=stMain] [data-testid=stSlider]", has_text="Discard").first.get_by_role("slider")
+    thumb.focus()
+    for _ in range(18):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(1500)
+    held = len(runs), parse_qs(urlsplit(page.url).query).get("discard")
+    shown = page.locator("[data-testid=stMain] [data-testid=stSlider]", has_text="Discard").first.locator(
+        "[data-testid=stSliderThumbValue]").inner_text()
+    page.locator("[data-testid=stMain] .st-key-rollout_apply button").first.click()
+    page.wait_for_function("window.location.search.includes('discard=0.9')")  # all 18 steps, in one run
+    _idle(page)
+    page.close()
+    assert held[0] == 0 and held[1] in (None, ["0.0"]), held  # nothing sent while stepping
+    assert shown == "0.90" and len(runs) == 1, (shown, len(runs))
