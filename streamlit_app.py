@@ -39,10 +39,11 @@ with crowd.running():  # counts this run; draws 'your view is coming' first whil
     links.read_link({p.url_path: p for section in PAGES.values() for p in section}, page.url_path)
     keep_view_controls(page.url_path)
     with st.sidebar:
-        language_switch()
+        image_box = st.container()  # right under the navigation: the image picker in view at 1280 x 720 (below the
+        language_switch()  # language and projector switches its sample menu was under the fold)
         projector.toggle()
     projector.apply_css()
-    ctx = render_sidebar()
+    ctx = render_sidebar(image_box)
     if ctx is not None:
         links.apply_view(page.url_path, ctx.geometry)
     links.show_notices()

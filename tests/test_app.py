@@ -565,3 +565,22 @@ def test_the_class_picker_keeps_its_class_under_random_weights_and_shows_their_p
     choose(app, lambda: app.selectbox(key=state.SAMPLE), "scene_cross.png")  # a new image: its own top-1 class again
     _ok(app)
     assert app.selectbox(key=state.TARGET_CLASS).value == int(app.session_state[state.CONTEXT].predictions[0].index)
+
+
+def test_query_pages_per_head_maps_are_two_to_a_row_with_the_play_buttons_off_their_width(at):
+    """Issue 33.8: six to a row in a half-page column, with the play buttons widening the left margin, drew each
+    per-layer map about 35 px wide; two to a row (up to four heads), buttons above the layer slider."""
+    import json
+
+    at.switch_page(_page("query")).run()
+    _ok(at)
+    ctx = at.session_state[state.CONTEXT]
+    heads, (gh, gw) = ctx.geometry.num_heads, ctx.geometry.grid_size
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    grid = next(s for s in specs if s.get("frames"))
+    columns = min(heads, 2 if heads <= 4 else 3)
+    gap = max(1, gh // 7)
+    z = grid["data"][0]["z"]  # plotly sends arrays as typed data with their shape
+    width = int(str(z["shape"]).split(",")[1]) if isinstance(z, dict) else len(z[0])
+    assert width == columns * (gw + gap) - gap, (width, columns)
+    assert grid["layout"]["updatemenus"][0]["xanchor"] == "left"  # over the slider, not left of the maps

@@ -222,3 +222,24 @@ def test_without_a_hangul_font_captions_fall_back_to_english(monkeypatch):
     assert export.caption_language("ko") == "en" and export.caption_language("en") == "en"
     with pytest.raises(ValueError, match="caption_language"):
         _caption_strip("어텐션 롤아웃", "ko")
+
+
+def test_png_export_draws_the_true_boxes_the_screen_shows():
+    """Issue 33.8: the exported PNG dropped the dashed true boxes the page outlines. A box given in the 224 px view's
+    pixels is drawn at 4x on the 896 px picture, in the screen's colour, and only there."""
+    heat = RNG.random((14, 14)).astype(np.float32)
+    settings = RenderSettings(style=HEAT, colorscale="Greys")  # no green in the picture itself
+    box = (40.0, 60.0, 150.0, 170.0)
+    png = export.overlay_png(IMAGE, heat, settings, width=896, caption=["a", "b"], boxes=[("ring", box)])
+    plain = export.overlay_png(IMAGE, heat, settings, width=896, caption=["a", "b"])
+    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[:896, :896].astype(int)
+    before = np.asarray(Image.open(io.BytesIO(plain)).convert("RGB"))[:896, :896].astype(int)
+    green = (np.abs(shown - hex_to_rgb(export.BOX_COLOUR)).sum(-1) <= 6) & (np.abs(before - shown).sum(-1) > 0)
+    x0, y0, x1, y1 = (round(4 * v) for v in box)
+    ys, xs = np.nonzero(green)
+    assert ys.size > 0.3 * 2 * ((x1 - x0) + (y1 - y0))  # dashed: about half of the outline, several px thick
+    assert ys.min() >= y0 - 40 and ys.max() <= y1 + 4 and xs.min() >= x0 - 4 and xs.max() <= x1 + 4  # label above
+    on_edges = (np.abs(ys - y0) <= 3) | (np.abs(ys - y1) <= 3) | (np.abs(xs - x0) <= 3) | (np.abs(xs - x1) <= 3)
+    assert on_edges.mean() > 0.6  # the outline, plus the label's letters above its top-left corner
+    description = Image.open(io.BytesIO(png)).text["Description"]
+    assert description == "a\nb"  # the caption also as text, for a program

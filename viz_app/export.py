@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from . import rendering
 from .rendering import RenderSettings
 
-__all__ = ["overlay_png", "compose_png", "figure_html", "caption_language", "wide_font", "WIDE_FONTS", "DEFAULT_WIDTH"]
+__all__ = ["overlay_png", "compose_png", "draw_boxes", "BOX_COLOUR", "Box", "figure_html", "caption_language", "wide_font", "WIDE_FONTS", "DEFAULT_WIDTH"]
 
 DEFAULT_WIDTH = 896  # px: four times the 224 px view, sharp on a projector
 
@@ -76,11 +76,44 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     return [*lines, line] if line else lines
 
 
+BOX_COLOUR = "#7CFC00"  # the true boxes' colour on screen (figures._object_boxes)
+
+Box = tuple[str, tuple[float, float, float, float]]  # (label, (x0, y0, x1, y1)) in the picture's pixels
+
+
+def _dashed_rectangle(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], width: int) -> None:
+    x0, y0, x1, y1 = box
+    dash = 4 * width
+    for a, b, fixed, horizontal in ((x0, x1, y0, True), (x0, x1, y1, True), (y0, y1, x0, False), (y0, y1, x1, False)):
+        for start in np.arange(a, b, 2 * dash):
+            end = min(start + dash, b)
+            line = (start, fixed, end, fixed) if horizontal else (fixed, start, fixed, end)
+            draw.line(line, fill=BOX_COLOUR, width=width)
+
+
+def draw_boxes(picture: np.ndarray, boxes: Sequence[Box], lang: str = "en") -> np.ndarray:
+    """`picture` ``[H, W, 3]`` uint8 with each true box drawn as on screen: dashed, in ``BOX_COLOUR``, its label
+    on a dark band at its top-left corner."""
+    if not boxes:
+        return picture
+    canvas = Image.fromarray(np.asarray(picture, dtype=np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    unit = max(12, canvas.width // 56)
+    font = _font(int(unit * 1.2), lang)  # about the screen's share of the picture
+    for label, box in boxes:
+        _dashed_rectangle(draw, box, max(2, canvas.width // 224))
+        text = _plain(label)
+        left, top, right, bottom = draw.textbbox((box[0], box[1]), text, font=font, anchor="lb")
+        draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=(0, 0, 0))
+        draw.text((box[0], box[1]), text, fill=BOX_COLOUR, font=font, anchor="lb")
+    return np.asarray(canvas)
+
+
 def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence[str] = (),
                 vmin: float = 0.0, vmax: float = 1.0, lang: str = "en") -> bytes:
     """PNG bytes of `picture` ``[H, W, 3]`` uint8 with the rendering's colour bar on the right (when it has one)
-    and `caption` lines (title, settings, provenance) wrapped underneath; `caption` and the colour bar's title are in
-    `lang`, which must be ``caption_language(lang)``."""
+    and `caption` lines (title, settings, provenance) wrapped underneath and stored as the PNG's "Description" text;
+    `caption` and the colour bar's title are in `lang`, which must be ``caption_language(lang)``."""
     if caption_language(lang) != lang:
         raise ValueError(f"no font for {lang!r} captions on this machine; write them in caption_language({lang!r}).")
     h, w = picture.shape[:2]
@@ -113,13 +146,16 @@ def compose_png(picture: np.ndarray, settings: RenderSettings, caption: Sequence
     for line in lines:
         draw.text((unit, y), line, fill="black", font=small)
         y += int(unit * 1.35)
+    info = PngImagePlugin.PngInfo()  # the caption as text too, for a program (PNG's "Description" keyword)
+    info.add_itxt("Description", "\n".join(caption))
     buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
+    canvas.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 
 def overlay_png(image: np.ndarray, heat: np.ndarray, settings: RenderSettings | None = None, *,
-                width: int = DEFAULT_WIDTH, caption: Sequence[str] = (), lang: str = "en") -> bytes:
+                width: int = DEFAULT_WIDTH, caption: Sequence[str] = (), lang: str = "en",
+                boxes: Sequence[Box] = ()) -> bytes:
     """PNG bytes of a per-patch map ``[gh, gw]`` over ``image`` ``[h, w, 3]`` uint8, rendered as on screen.
 
     Args:
@@ -128,6 +164,7 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, settings: RenderSettings | 
             upsampled straight to it, not the 224 px picture enlarged.
         caption: lines written under the picture (what it shows, the settings, the model), in `lang`
             (``caption_language`` says which languages this machine can write).
+        boxes: the true boxes the screen outlines, in `image`'s pixels (scaled here to `width`).
     """
     settings = settings or RenderSettings()
     image = np.asarray(image, dtype=np.uint8)
@@ -135,13 +172,23 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, settings: RenderSettings | 
         raise ValueError(f"width must be at least 16 px, got {width}")
     height = max(1, round(width * image.shape[0] / image.shape[1]))
     picture = rendering.render(image, heat, settings, size=(height, int(width)))
-    return compose_png(picture, settings, caption, lang=lang)
+    sy, sx = height / image.shape[0], int(width) / image.shape[1]
+    scaled = [(label, (x0 * sx, y0 * sy, x1 * sx, y1 * sy)) for label, (x0, y0, x1, y1) in boxes]
+    return compose_png(draw_boxes(picture, scaled, lang), settings, caption, lang=lang)
 
 
-def figure_html(fig: go.Figure, title: str) -> str:
-    """A standalone HTML page for one figure, with plotly.js inlined so it opens offline.
+def figure_html(fig: go.Figure, title: str, caption: Sequence[str] = (), width: int | None = None) -> str:
+    """A standalone HTML page for one figure, with plotly.js inlined so it opens offline, and `caption` lines (what
+    it shows, the settings, the model and provenance) under it.
 
-    `title` (it holds the image's file name) is escaped: it is shown as text, never read as markup.
+    `width`: the figure's width in px (default: the window's). An image keeps its aspect ratio, so at the window's
+    width its colour bar sat about 280 px from the picture; a picture's page passes the width that fits it.
+    `title` and `caption` (they hold the image's file name) are escaped: shown as text, never read as markup.
     """
-    return fig.to_html(include_plotlyjs=True, full_html=True, div_id="figure", default_width="100%",
-                       config={"displaylogo": False}).replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+    page = fig.to_html(include_plotlyjs=True, full_html=True, div_id="figure",
+                       default_width=f"{width}px" if width else "100%", config={"displaylogo": False})
+    lines = "".join(f'<p class="caption">{html.escape(line)}</p>' for line in caption)
+    style = ("<style>body { font-family: sans-serif; margin: 1rem; } "
+             ".caption { margin: 0.2rem 0; font-size: 0.9rem; max-width: 60rem; }</style>")
+    page = page.replace("<head>", f"<head><title>{html.escape(title)}</title>{style}", 1)
+    return page.replace("</body>", f"<div id=\"caption\">{lines}</div></body>", 1) if lines else page

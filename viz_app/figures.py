@@ -36,6 +36,7 @@ __all__ = [
     "token_sequence_figure",
     "topk_figure",
     "head_grid_figure",
+    "side_grid_options",
     "prefix_weights_figure",
     "pos_embed_tiles_figure",
     "pos_embed_tile_figure",
@@ -420,9 +421,11 @@ def _tile_ticks(count: int, size: int, gap: int, labels: Sequence[str]) -> dict:
 
 
 def _animated_heatmap(
-    frames: Sequence[np.ndarray], names: Sequence[str], prefix: str, colorscale: str, zmax: float
+    frames: Sequence[np.ndarray], names: Sequence[str], prefix: str, colorscale: str, zmax: float,
+    buttons_above_slider: bool = False,
 ) -> go.Figure:
-    """One heatmap trace, one ``go.Frame`` per 2-D array, a slider and play/pause buttons."""
+    """One heatmap trace, one ``go.Frame`` per 2-D array, a slider and play/pause buttons (left of the slider, or
+    above it: left of it they widen the left margin by about 90 px, taken from the maps in a narrow column)."""
     heat = {"coloraxis": "coloraxis", "hovertemplate": "%{z:.3f}<extra></extra>"}
     fig = go.Figure(
         data=[go.Heatmap(z=frames[0], **heat)],
@@ -435,9 +438,7 @@ def _animated_heatmap(
             {
                 "active": 0,
                 "currentvalue": {"prefix": prefix},
-                "pad": {"t": 30},
-                "x": 0.3,  # right of the buttons, both under the plot: no margin taken from the maps' width
-                "len": 0.7,
+                "pad": {"t": 75 if buttons_above_slider else 30},
                 "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names],
             }
         ],
@@ -447,9 +448,9 @@ def _animated_heatmap(
                 "direction": "left",
                 "x": 0.0,
                 "y": 0.0,
-                "xanchor": "left",
+                "xanchor": "left" if buttons_above_slider else "right",
                 "yanchor": "top",
-                "pad": {"t": 40, "r": 10},
+                "pad": {"t": 10 if buttons_above_slider else 40, "r": 10},
                 "showactive": False,
                 "buttons": [
                     {
@@ -466,6 +467,17 @@ def _animated_heatmap(
     return fig
 
 
+SIDE_GRID_PX = 290  # the maps' share of a half-page column at 1280 px (the colour bar takes the rest)
+
+
+def side_grid_options(num_heads: int, width_px: int = SIDE_GRID_PX) -> dict:
+    """``head_grid_figure`` keywords for per-head maps in a half-page column: at most 2 to a row up to 4 heads, 3
+    beyond, and a height that leaves the width to decide each map's size (about 145 px each for 4 heads at 1280 px;
+    6 to a row gave about 35 px each)."""
+    columns = min(num_heads, 2 if num_heads <= 4 else 3)
+    return {"columns": columns, "tile_px": int(width_px / columns / 1.55), "buttons_above_slider": True}
+
+
 def head_grid_figure(
     maps: np.ndarray,
     *,
@@ -476,6 +488,7 @@ def head_grid_figure(
     title: str | None = None,
     tile_px: int = 64,
     columns: int | None = None,
+    buttons_above_slider: bool = False,
 ) -> go.Figure:
     """Layer x head grid of per-patch maps ``[layer, head, gh, gw]``.
 
@@ -489,6 +502,7 @@ def head_grid_figure(
         layers: layer numbers for the labels (default 0..L-1).
         normalise: scale each map to [0, 1] on its own, so weak heads stay visible.
         columns: heads per row in "animate" mode (default: up to 6); fewer make each map larger.
+        buttons_above_slider: "animate" mode's play buttons above the layer slider, not left of the maps.
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 4:
@@ -502,7 +516,8 @@ def head_grid_figure(
     if mode == "animate":
         columns = min(num_heads, columns or 6)
         frames = [mosaic(shown[i], columns, gap) for i in range(num_layers)]
-        fig = _animated_heatmap(frames, [str(layer) for layer in layers], t("fig.layer_prefix"), colorscale, zmax)
+        fig = _animated_heatmap(frames, [str(layer) for layer in layers], t("fig.layer_prefix"), colorscale, zmax,
+                                buttons_above_slider)
         rows = -(-num_heads // columns)
         fig.update_xaxes(**_tile_ticks(columns, gw, gap, [t("head.n", head=h) for h in range(columns)]))
         if rows > 1:  # every map its own label (a column's "head 0, 2..." did not say which map is which head)
@@ -513,7 +528,7 @@ def head_grid_figure(
                                    text=t("head.n", head=head), showarrow=False, yanchor="top",
                                    font={"color": "white"}, bgcolor="rgba(0, 0, 0, 0.55)", name="head label")
         fig.update_yaxes(visible=False)
-        height = 180 + rows * tile_px * 1.6
+        height = 180 + rows * tile_px * 1.6 + (45 if buttons_above_slider else 0)
     elif mode == "grid":
         flat = shown.reshape(num_layers * num_heads, gh, gw)
         fig = px.imshow(mosaic(flat, num_heads, gap), labels={"color": t("fig.attention")}, **common)

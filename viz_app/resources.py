@@ -439,11 +439,13 @@ def file_sha256(path: str | Path) -> str | None:
         return None
 
 
-def provenance(ctx: Context) -> str:
+def provenance(ctx: Context, made: str | None = None) -> str:
     """One line saying what produced a result: the analysis's own provenance (model, weights hash, versions) and
-    the image."""
+    the image; `made` (UTC, ISO 8601) is when this result was made, e.g. an export's time (default: the analysis')."""
     image = f"Image {Path(ctx.image.label).name} sha256 {ctx.image.sha256[:12]}."
     recorded = ctx.analysis.provenance
+    if recorded is not None and made is not None:
+        recorded = dataclasses.replace(recorded, created=made)
     return f"{recorded.describe()} {image}" if recorded is not None else image
 
 

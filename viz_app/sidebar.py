@@ -94,7 +94,8 @@ def _image_spec(model: ModelSpec | None = None) -> ImageSpec | None:
         names = list(samples)
         demo = model is not None and model.name.split(".")[0] == DEMO_MODEL_NAME
         first = FIRST_SCENE if demo else FIRST_PHOTO
-        name = st.selectbox(t("sidebar.sample"), names, index=names.index(first) if first in names else 0, key=state.SAMPLE)
+        name = st.selectbox(t("sidebar.sample"), names, index=names.index(first) if first in names else 0, key=state.SAMPLE,
+                            label_visibility="collapsed")  # the source above says "Sample": the menu in view
         return resources.image_from_bytes(samples[name], name)
     upload = st.file_uploader(t("sidebar.upload"), type=list(resources.IMAGE_TYPES), key=state.UPLOAD)
     if upload is None:
@@ -155,12 +156,15 @@ def _loading_message(spec: ModelSpec) -> str:
     return t("load.first_download", name=spec.name, about=about)
 
 
-def render_sidebar() -> Context | None:
-    """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages."""
+def render_sidebar(image_box=None) -> Context | None:
+    """Model and image pickers; loads, analyses (both cached) and stores the Context for the pages.
+
+    `image_box`: the sidebar container the image picker goes in (default: a new one, first after the navigation).
+    """
     st.session_state[state.CONTEXT] = None
     st.session_state[FAILED] = False
     with st.sidebar:
-        image_box = st.container()  # the image picker first: visible without scrolling (it needs the model spec)
+        image_box = image_box or st.container()  # the image picker first: in view (it needs the model spec)
         st.subheader(t("sidebar.model"))
         spec = _model_spec()
     with image_box:

@@ -73,6 +73,7 @@ BLUR = "overlay_blur"
 TARGET_CLASS = "relevance_class"
 ROLLOUT_CHART = "rollout_chart"
 SHOW_TRUTH = "show_ground_truth"
+ROLLOUT_APPLY = "rollout_apply"  # the button that applies the rollout's sliders together
 CLASS_FROM_LINK = "from a link"  # f"{class picker key}.question" when a link chose the class (kept for this image)
 
 # Word values of the layer and head menus (links write them as `layer=rolled`, `head=mean`)

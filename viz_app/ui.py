@@ -5,7 +5,9 @@ The sidebar (model and image) is :mod:`viz_app.sidebar`; everything here is a vi
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -150,15 +152,23 @@ def png_language() -> str:
     return export.caption_language(language())
 
 
-def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, lang: str, *,
-                 key: str, file_stem: str, width: int = export.DEFAULT_WIDTH) -> None:
-    """A download button for `heat` rendered exactly as on screen, `width` px wide, with colour bar and caption.
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 to the second (as the provenance's times)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
-    `what` and `settings_text` go into the PNG's caption, written in `lang` (the caller's ``png_language()``).
+
+def png_download(ctx: Context, heat: np.ndarray, render: RenderSettings, what: str, settings_text: str, lang: str, *,
+                 key: str, file_stem: str, width: int = export.DEFAULT_WIDTH, boxes: Sequence[export.Box] = ()) -> None:
+    """A download button for `heat` rendered exactly as on screen, `width` px wide, with the true `boxes` the screen
+    shows, colour bar and caption.
+
+    `what` and `settings_text` go into the PNG's caption, written in `lang` (the caller's ``png_language()``); its
+    provenance line says when the picture was made: at the click (the bytes are made then), not the analysis' time.
     """
-    caption = [f"{what} - {image_label(ctx)}", f"{render.describe(lang)}; {settings_text}.", resources.provenance(ctx)]
+    head = [f"{what} - {image_label(ctx)}", f"{render.describe(lang)}; {settings_text}."]
     st.download_button(t("export.png_button", width=width),
-                       lambda: export.overlay_png(ctx.view, heat, render, width=width, caption=caption, lang=lang),
+                       lambda: export.overlay_png(ctx.view, heat, render, width=width, lang=lang, boxes=boxes,
+                                                  caption=[*head, resources.provenance(ctx, made=utc_now())]),
                        file_name=f"{file_stem}.png", mime="image/png", key=key)
 
 

@@ -30,12 +30,17 @@ def _select(page, label: str, option: str) -> None:
 
 
 def _slide(page, label: str, steps: int) -> None:
-    """Move a slider `steps` keyboard steps from where it is (one step at a time, each run waited for)."""
+    """Move a slider `steps` keyboard steps from where it is, then press Apply where the page has one (the rollout's
+    sliders apply together)."""
     thumb = page.locator("[data-testid=stMain] [data-testid=stSlider]", has_text=label).first.get_by_role("slider")
+    thumb.focus()
     for _ in range(abs(steps)):
-        thumb.focus()
         page.keyboard.press("ArrowRight" if steps > 0 else "ArrowLeft")
-        _idle(page)
+        page.wait_for_timeout(50)
+    apply = page.locator("[data-testid=stMain] .st-key-rollout_apply button")
+    if apply.count():
+        apply.first.click()
+    _idle(page)
 
 
 def _shown(page, label: str) -> str:

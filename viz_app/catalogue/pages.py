@@ -61,6 +61,9 @@ EN: dict[str, str] = {
     "rollout.residual": "Residual weight",
     "rollout.residual_help": "a in (1 − a)·A + a·I; 0.5 in the paper.",
     "rollout.start": "Start layer",
+    "rollout.apply": "Apply",
+    "rollout.apply_help": "The map is redrawn when you press Apply, once for however many steps the sliders moved "
+                          "(each arrow-key step used to redraw it).",
     "rollout.gradient_pass": "One gradient pass for this class…",
     "rollout.constant": "The rollout map is the same for every patch: {why}. Lower the residual weight or the "
     "discard ratio.",
@@ -323,6 +326,9 @@ KO: dict[str, str] = {
     "rollout.residual": "잔차 가중치",
     "rollout.residual_help": "(1 − a)·A + a·I의 a. 논문에서는 0.5입니다.",
     "rollout.start": "시작 레이어",
+    "rollout.apply": "적용",
+    "rollout.apply_help": "적용을 누르면 지도를 다시 그립니다. 슬라이더를 몇 칸 옮겼든 한 번만 다시 그립니다 "
+                          "(전에는 화살표 키 한 칸마다 다시 그렸습니다).",
     "rollout.gradient_pass": "이 클래스에 대해 기울기 계산을 한 번 수행하는 중…",
     "rollout.constant": "롤아웃 맵이 모든 패치에서 같습니다: {why}. 잔차 가중치나 버림 비율을 낮추세요.",
     "rollout.constant_residual": "잔차 가중치가 1이면 모든 레이어의 어텐션이 단위 행렬로 바뀌어 아무것도 롤아웃되지 "

@@ -8,6 +8,7 @@ import streamlit as st
 
 from vit_core.errors import VitCoreError
 from viz_app import export, figures, resources, state
+from viz_app.ground_truth import objects_in_view
 from viz_app.i18n import t
 from viz_app.ui import (
     describe_rollout,
@@ -17,7 +18,10 @@ from viz_app.ui import (
     require_context,
     rollout_settings,
     show_error,
+    utc_now,
 )
+
+OVERLAY_PX = 480  # the exported overlay's height, as on the rollout page
 
 ctx = require_context()
 g = ctx.geometry
@@ -36,9 +40,11 @@ st.caption(t("export.png_caption", page=t("nav.rollout"), rendering=render.descr
              settings=describe_rollout(settings)))
 width = st.select_slider(t("export.width"), [448, 672, 896, 1344, 1792], value=export.DEFAULT_WIDTH, key=state.EXPORT_WIDTH)
 lang = png_language()
+scene = resources.scene_ground_truth().get(ctx.image.sha256)  # the true boxes, as the rollout page shows them
+boxes = ([(o.label, o.box) for o in objects_in_view(scene, ctx.mapping)]
+         if scene and st.session_state.get(state.SHOW_TRUTH, True) else [])
 png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang), lang, key="export_png",
-             width=width,
-             file_stem=f"{stem}_rollout")
+             width=width, file_stem=f"{stem}_rollout", boxes=boxes)
 
 st.subheader(t("export.npz"))
 shapes = ", ".join(f"`{k}` {list(v.shape)}" for k, v in a.arrays().items())
@@ -50,8 +56,8 @@ st.subheader(t("export.html"))
 # figure value (English: it names the file) -> its catalogue key and builder
 builders = {
     "Attention rollout overlay": ("export.fig.rollout", lambda: figures.overlay_figure(
-        ctx.view, heat, g.patch_size, settings=render, clickable=False,
-        title=f"{t('nav.rollout')} ({describe_rollout(settings)})")),
+        ctx.view, heat, g.patch_size, settings=render, clickable=False, boxes=boxes, height=OVERLAY_PX,
+        title=t("nav.rollout"))),  # the settings are in the caption under it (a title with them was cut at the width)
     "Mean attention distance": ("heads.distance", lambda: figures.head_metric_figure(
         a.mean_attention_distance[0], y_title=t("fig.distance_px"))),
     "Patch-embedding filters": ("nav.filters", lambda: figures.filters_figure(a.patch_embed_pcs,
@@ -65,5 +71,11 @@ if a.pos_embed_similarity is not None:
                                                  lambda: figures.pos_embed_tiles_figure(a.pos_embed_similarity))
 name = st.selectbox(t("export.figure"), list(builders), key=state.EXPORT_FIGURE, format_func=lambda n: t(builders[n][0]))
 title = f"{t(builders[name][0])} — {ctx.image.label}"
-st.download_button(t("export.html_button"), lambda: export.figure_html(builders[name][1](), title),
+overlay = name == "Attention rollout overlay"
+# the picture's width at OVERLAY_PX high (margins 50 px) plus the colour bar's 130 px: the bar sits by the picture
+html_width = round((OVERLAY_PX - 50) * ctx.view.shape[1] / ctx.view.shape[0]) + 130 if overlay else None
+settings_line = [f"{render.describe()}; {describe_rollout(settings)}."] if overlay else []
+st.download_button(t("export.html_button"),
+                   lambda: export.figure_html(builders[name][1](), title, width=html_width,
+                                              caption=[title, *settings_line, resources.provenance(ctx, made=utc_now())]),
                    file_name=f"{stem}_{name.split()[0].lower()}.html", mime="text/html", key="export_html")

@@ -23,7 +23,6 @@ ctx = require_context()
 geometry = ctx.geometry
 gh, gw = geometry.grid_size
 P = geometry.num_prefix_tokens
-HALF_COLUMN_HEADS = 4  # heads to a row in the half-width column: 12 heads in 6 columns left 45 px a map
 
 st.session_state.setdefault(state.QUERY_ROW, gh // 2)
 st.session_state.setdefault(state.QUERY_COL, gw // 2)
@@ -87,8 +86,8 @@ def query_view() -> None:
         st.subheader(t("query.every_head"))
         plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=render.colorscale,
                                         title=t("query.as_query", row=row, col=col),
-                                        **(projector.head_grid_options(geometry.num_heads)
-                                           or {"columns": HALF_COLUMN_HEADS})))
+                                        **(projector.head_grid_options(geometry.num_heads) if big
+                                           else figures.side_grid_options(geometry.num_heads))))
     links.share_view("query")
 
 

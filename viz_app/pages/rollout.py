@@ -59,16 +59,21 @@ def rollout_view() -> None:
         st.caption(t("rollout.outside", overview=t("nav.overview")))
     controls_box, figures_box = projector.controls_and_figures()
     with controls_box:
-        controls = st.columns(4)
+        controls = st.columns([3, 3, 3, 3, 2], vertical_alignment="bottom")
         paper = RolloutSettings()  # the defaults' one home
         fusion = controls[0].selectbox(t("rollout.fusion"), HEAD_FUSIONS, index=HEAD_FUSIONS.index(paper.head_fusion),
                                        key=state.FUSION, format_func=lambda f: t(f"fusion.{f}"))
+        # The sliders apply on Apply (or with the menu): Streamlit's slider sends every arrow-key step, one rerun
+        # each (8 runs for 18 steps tapped, and a step pressed during a run could be lost); the browser holds an
+        # ignored slider's value and sends it with the next run.
+        held = {"on_change": "ignore"}
         discard = controls[1].slider(t("rollout.discard"), 0.0, 0.95, paper.discard_ratio, 0.05, key=state.DISCARD,
-                                     help=t("rollout.discard_help"))
+                                     help=t("rollout.discard_help"), **held)
         residual = controls[2].slider(t("rollout.residual"), 0.0, 1.0, paper.residual_weight, 0.05,
-                                      key=state.RESIDUAL, help=t("rollout.residual_help"))
+                                      key=state.RESIDUAL, help=t("rollout.residual_help"), **held)
         start = controls[3].slider(t("rollout.start"), 0, max(geometry.depth - 1, 1), paper.start_layer,
-                                   key=state.START_LAYER, disabled=geometry.depth < 2)
+                                   key=state.START_LAYER, disabled=geometry.depth < 2, **held)
+        controls[4].button(t("rollout.apply"), key=state.ROLLOUT_APPLY, help=t("rollout.apply_help"), type="primary")
         render = render_controls(state.ROLLOUT_RENDER)
         look = st.columns([1, 2])
         truth = bool(objects) and look[0].toggle(
@@ -104,7 +109,7 @@ def rollout_view() -> None:
             st.caption(t("rollout.caption", mass=prefix_mass(prefix, ctx.prefix_labels), rendering=render.describe()))
             if not is_constant(heat):
                 png_download(ctx, heat, render, t("nav.rollout", lang=lang), describe_rollout(settings, lang),
-                             lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout")
+                             lang, key="rollout_png", file_stem=f"{Path(ctx.image.label).stem}_rollout", boxes=boxes)
             if truth and not is_constant(heat):
                 st.caption(t("truth.rollout", verdict=peak_verdict(heat, None), grow=GROW))
         with right:
@@ -118,7 +123,8 @@ def rollout_view() -> None:
                 st.caption(t("rollout.relevance_caption", name=name, rendering=render.describe()))
                 png_download(ctx, relevance, render, t("rollout.relevance_for", lang=lang, name=name),
                              t("rollout.relevance_method", lang=lang), lang,
-                             key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}")
+                             key="relevance_png", file_stem=f"{Path(ctx.image.label).stem}_relevance_{name}",
+                             boxes=boxes)
                 if truth:
                     st.caption(t("truth.relevance", name=name, verdict=peak_verdict(relevance, name)))
     links.share_view("rollout")
