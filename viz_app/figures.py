@@ -424,8 +424,8 @@ def _animated_heatmap(
     frames: Sequence[np.ndarray], names: Sequence[str], prefix: str, colorscale: str, zmax: float,
     buttons_above_slider: bool = False,
 ) -> go.Figure:
-    """One heatmap trace, one ``go.Frame`` per 2-D array, a slider and play/pause buttons (left of the slider, or
-    above it: left of it they widen the left margin by about 90 px, taken from the maps in a narrow column)."""
+    """One heatmap trace, one ``go.Frame`` per 2-D array, a slider and play/pause buttons, both under the plot: side
+    by side, or the buttons above the slider (a narrow column, where side by side leaves the slider too short)."""
     heat = {"coloraxis": "coloraxis", "hovertemplate": "%{z:.3f}<extra></extra>"}
     fig = go.Figure(
         data=[go.Heatmap(z=frames[0], **heat)],
@@ -439,6 +439,9 @@ def _animated_heatmap(
                 "active": 0,
                 "currentvalue": {"prefix": prefix},
                 "pad": {"t": 75 if buttons_above_slider else 30},
+                # beside the buttons, both under the plot (no margin taken from the maps' width), or under them
+                "x": 0.0 if buttons_above_slider else 0.3,
+                "len": 1.0 if buttons_above_slider else 0.7,
                 "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names],
             }
         ],
@@ -448,7 +451,7 @@ def _animated_heatmap(
                 "direction": "left",
                 "x": 0.0,
                 "y": 0.0,
-                "xanchor": "left" if buttons_above_slider else "right",
+                "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"t": 10 if buttons_above_slider else 40, "r": 10},
                 "showactive": False,
