@@ -32,6 +32,7 @@ from timm.models.vision_transformer import VisionTransformer, global_pool_nlc
 from torch import nn
 
 from ..attention.capture import attention_modules
+from ..attention.hooks import HookOwner
 from ..errors import SettingsError
 from ..models.geometry import geometry_of
 
@@ -149,7 +150,7 @@ def sample_reference(data_config: dict, size: tuple[int, int] | None = None, fol
     return pixels
 
 
-class Ablating:
+class Ablating(HookOwner):
     """Context manager: the chosen heads switched off (mean or zero) and the chosen tokens masked as keys.
 
     Args:
@@ -256,14 +257,6 @@ class Ablating:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        """Remove every hook (idempotent)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
 
 def _pool_kept(model: VisionTransformer, x: torch.Tensor, prefix: int) -> torch.Tensor:

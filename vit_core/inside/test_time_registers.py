@@ -28,6 +28,7 @@ from timm.layers import Mlp
 from timm.models.vision_transformer import VisionTransformer
 
 from ..attention.capture import AttentionCapture, attention_modules
+from ..attention.hooks import HookOwner
 from ..errors import SettingsError, UnsupportedModelError
 from ..models.geometry import geometry_of
 
@@ -163,7 +164,7 @@ def find_register_neurons(
                            norm_threshold=float(norm_threshold), top_layer=top_layer)
 
 
-class TestTimeRegister:
+class TestTimeRegister(HookOwner):
     """Context manager: one extra token appended and the register neurons' activations moved into it.
 
     While open, ``model(pixel_values)`` runs with a sequence one token longer (the extra token last); the head
@@ -238,13 +239,6 @@ class TestTimeRegister:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
 
 
 def _maps(model: VisionTransformer, pixel_values: torch.Tensor, detect_layer: int):
