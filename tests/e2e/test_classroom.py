@@ -11,6 +11,10 @@ import re
 import pytest
 from e2e_support import LOAD_TIMEOUT_MS, SHOTS
 
+from viz_app.lesson import STEPS
+
+LAST = len(STEPS)  # the lesson's step count, read from the lesson (a ninth step came with registers)
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # per-head map width in px and colour-bar label size of the "Every head" figure on the query page
@@ -48,14 +52,14 @@ def test_deep_link_opens_page_layer_head_and_patch(app_url, browser):
 
 def test_lesson_next_back_answer_and_korean(app_url, browser):
     page = _open(browser, f"{app_url}/lesson")
-    page.get_by_text("Step 1 of 8").wait_for()
+    page.get_by_text(f"Step 1 of {LAST}").wait_for()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "lesson-first-step.png"))
     for _ in range(2):
         page.get_by_role("button", name="Next").click()
-    page.get_by_text("Step 3 of 8").wait_for()
+    page.get_by_text(f"Step 3 of {LAST}").wait_for()
     page.get_by_role("button", name="Back").click()
-    page.get_by_text("Step 2 of 8: Linear embedding").wait_for()
+    page.get_by_text(f"Step 2 of {LAST}: Linear embedding").wait_for()
     assert page.locator(".st-key-lesson_figure").count() == 0  # hidden until answered
     # the step's own question: while a run ends, the page may still show the previous step's radio beside it
     question = page.get_by_role("radiogroup", name=re.compile("How many numbers does one patch hold"))
@@ -63,11 +67,11 @@ def test_lesson_next_back_answer_and_korean(app_url, browser):
     page.get_by_text("Right: the figure below shows why.").wait_for()
     page.locator(".st-key-lesson_figure .js-plotly-plot").wait_for()
     page.locator("[data-testid=stSidebar] button", has_text="한국어").click()
-    page.get_by_text("8단계 중 2단계").wait_for()
+    page.get_by_text(f"{LAST}단계 중 2단계").wait_for()
     page.screenshot(path=str(SHOTS / "lesson-korean.png"))
     page.wait_for_url(lambda url: "lang=ko" in url)  # the URL follows once the run ends
     page.locator("[data-testid=stSidebar] button", has_text="English").click()
-    page.get_by_text("Step 2 of 8").wait_for()
+    page.get_by_text(f"Step 2 of {LAST}").wait_for()
     page.wait_for_timeout(1500)
     checked = page.locator(".st-key-image_source input[type=radio]").evaluate_all("es => es.map(e => e.checked)")
     assert checked == [True, False, False, False], "the image source still shows Sample after the switches"
