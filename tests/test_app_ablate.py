@@ -60,6 +60,16 @@ def test_switching_heads_and_tokens_off_changes_the_view_and_the_numbers_are_the
     assert torch.isfinite(grid).all()
 
 
+def test_masking_every_token_is_refused_in_one_sentence_and_the_choice_is_kept():
+    at = run_app(page="ablate", sample=SAMPLE)
+    every = list(range(at.session_state[state.CONTEXT].geometry.num_tokens))
+    interact(at, lambda: at.multiselect(key=state.ABLATE_TOKENS).set_value(every))
+    assert not at.exception
+    assert any("every token would be switched off; keep at least one token" in e.value.lower() for e in at.error)
+    assert at.multiselect(key=state.ABLATE_TOKENS).value == every  # nothing lost: unmask one and go on
+    assert _metric(at).delta == "+0.000"  # the view shows the unablated model, not a wrong one
+
+
 def test_the_test_time_register_says_plainly_when_there_is_no_outlier_and_shows_what_it_moves():
     at = run_app(page="ablate", sample=SAMPLE)
     interact(at, lambda: at.toggle(key=state.REGISTER_SHOW).set_value(True))

@@ -100,6 +100,23 @@ def test_vit_core_has_no_import_cycle():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_rooms_depend_downwards_as_the_architecture_says():
+    """docs/ARCHITECTURE.md: no room imports the command line, and only `inside` (which builds on the analysis)
+    imports `runs`."""
+    graph = vit_core_import_graph(ROOT / "vit_core")
+    into = {target: {_room(m) for m, edges in graph.items() for e in edges if _room(e) == target and _room(m) != target}
+            for target in ("runs", "cli")}
+    top = {"", "cli", "__main__"}  # the front door (vit_core/__init__.py) and the command line
+    assert into["cli"] <= top, into["cli"]
+    assert into["runs"] <= top | {"inside"}, into["runs"]
+    assert "inside" in into["runs"]  # the walk sees the edge the document names
+
+
 def test_the_cycle_finder_finds_a_cycle(tmp_path):
     package = tmp_path / "vit_core"
     package.mkdir()
@@ -144,7 +161,7 @@ def test_the_layout_shows_the_architecture():
     top = {p.name for p in (ROOT / "vit_core").glob("*.py")}
     assert top == {"__init__.py", "__main__.py", "cli.py", "errors.py"}, top
     folders = [p for p in (ROOT / "vit_core").iterdir() if (p / "__init__.py").is_file()]
-    assert {p.name for p in folders} >= {"models", "attention", "methods", "faithfulness", "results", "runs", "demo"}
+    assert {p.name for p in folders} >= {"models", "attention", "methods", "faithfulness", "results", "runs", "inside", "demo"}
     for folder in folders:
         doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text()), clean=False)
         assert doc and len(doc.strip().splitlines()) <= 2, f"{folder.name}/__init__.py: say in two lines what it holds"

@@ -105,8 +105,11 @@ def _keyed_errors(tmp_path) -> list:
 
     import torch
     from PIL import Image as _Image
+    from timm.models.vision_transformer import Attention
+    from torch import nn
 
     from vit_core.errors import VitCoreError
+    from vit_core.inside.ablation import _check_separable, check_tokens
     from vit_core.models import images as vimages
     from vit_core.models.loading import _read_state_dict
 
@@ -135,6 +138,8 @@ def _keyed_errors(tmp_path) -> list:
         lambda: _read_state_dict(tmp_path / "garbage.safetensors"),
         lambda: _read_state_dict(tmp_path / "mixed.pth"),
         lambda: _read_state_dict(tmp_path / "opaque.pth"),
+        lambda: check_tokens(range(5), 5),  # every token masked on the "Switch off heads & tokens" page
+        lambda: _check_separable([Attention(8, num_heads=2, scale_norm=True, norm_layer=nn.LayerNorm)]),  # a scale-norm model's heads
     ]
     raised = []
     for case in cases:

@@ -70,6 +70,7 @@ def test_inspect_writes_head_importance_and_the_ablation_run(images, tmp_path, c
     (["--ablate", "0-1"], "is not LAYER:HEAD"),
     (["--mask-tokens", "101"], "this input has tokens 0 to 100"),
     (["--ablate", "1:1", "--mean-ablate", "1:1"], "name it in one list only"),
+    (["--target-class", "1"], "--no-head-importance leaves no head-importance table"),  # else silently ignored
 ])
 def test_inspect_refuses_bad_heads_in_one_sentence_and_writes_nothing(images, tmp_path, capsys, flags, sentence):
     out = tmp_path / "never.npz"

@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "gradcam": "methods.gradcam",
     "lrp": "methods.lrp",
     "legrad": "methods.legrad",
+    "transformer_attribution": "methods.transformer_attribution",
     "pos_embed_similarity": "methods.pos_embed",
     "REGISTRY": "methods.registry",
     "METHODS": "methods.registry",
@@ -100,6 +101,7 @@ __all__ = [
     "read_provenance",
     "run_evaluate",
     "top_k",
+    "transformer_attribution",
 ]
 
 
@@ -131,6 +133,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .methods.registry import METHODS, REGISTRY, ExplainSettings, explanation_maps
     from .methods.relevance import class_relevance
     from .methods.rollout import RolloutSettings, attention_rollout
+    from .methods.transformer_attribution import transformer_attribution
     from .models.geometry import geometry_of
     from .models.images import load_image, model_view, preprocess, preprocess_batch
     from .models.loading import DEMO_MODEL_NAME, LoadedModel, ModelRequest, load_model

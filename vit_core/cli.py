@@ -135,7 +135,9 @@ def _add_inspect_command(commands) -> None:
     inspect.add_argument("--attention", choices=["auto", "full", "qk"], default="auto",
                          help="the store the sink mass is read from (default auto: full up to 256 MB per image, else qk)")
     _add_model_options(inspect)
-    _add_target_option(inspect)
+    inspect.add_argument("--target-class", dest="target_class", type=_target_class, metavar="K",
+                         help="the class whose logit the head-importance tables measure: an index or 'predicted' "
+                         "(default: each image's top-1)")
     add_ablation_options(inspect)
 
 
@@ -386,6 +388,7 @@ def run_inspect(args) -> int:
     from .results.files import with_provenance, write_npz_atomically
 
     rule = _outlier_rule(args)
+    _refuse_target_class(args, not args.no_head_importance, "--no-head-importance leaves no head-importance table")
     images = [load_image(path) for path in args.images]  # fail on a bad image before any model work
     loaded = _model_request(args).load()
     pixel_values, _ = preprocess_batch(images, loaded.data_config)

@@ -349,7 +349,7 @@ class AttentionCapture:
             raise CaptureError("attention was streamed to a sink and not stored; read it from the sink.")
         if self.keep_for_gradients:
             raise CaptureError("keep_for_gradients keeps q, k and v, not the probabilities; rebuild rows with "
-                               "vit_core.attention_store.attention_rows.")
+                               "vit_core.attention.store.attention_rows.")
         return torch.stack([self._stored[i] for i in self.layers], dim=1)
 
     @property

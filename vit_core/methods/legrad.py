@@ -78,7 +78,7 @@ def _layer_sensitivity(
     model: nn.Module, layer: int, tokens: torch.Tensor, target: torch.Tensor, budget: int | None
 ) -> torch.Tensor:
     """``[batch, token]``: ``mean_{h, q} clamp(d s^l / d A^l, min=0)`` of one layer, from its input tokens."""
-    from ..attention.store import attention_gradient_rows, query_blocks  # here: attention_store imports methods
+    from ..attention.store import attention_gradient_rows, query_blocks  # here: attention.store imports methods
 
     with torch.enable_grad():
         with AttentionCapture(model, layers=[layer], keep_for_gradients=True, pool=False) as cap:

@@ -28,7 +28,7 @@ from .attention_flow import DEFAULT_SCALE, attention_flow
 from .baselines import centre_map, random_map
 from .gradcam import gradcam
 from .legrad import DEFAULT_START_LAYER, legrad
-from .lrp import LrpRule, lrp
+from .lrp import LrpRule, check_lrp_support, lrp
 from .raw_attention import raw_attention
 from .readout import DistilledReadout, read_out_product
 from .relevance import class_relevance
@@ -179,7 +179,8 @@ REGISTRY: dict[str, MethodSpec] = {
     "raw": MethodSpec(
         lambda c: raw_attention(c.model, c.pixel_values, head_fusion=c.settings.rollout.head_fusion,
                                 distilled=c.settings.distilled).heatmap,
-        field="raw_attention", class_specific=False, cost="forward", label_key="faith.method.raw"),
+        field="raw_attention", class_specific=False, cost="forward", label_key="faith.method.raw",
+        paper="the last layer's readout attention, every paper's baseline"),
     "rollout": MethodSpec(
         lambda c: rollout_map(c.model, c.pixel_values, c.settings.rollout, c.settings.distilled),
         field="rollout", class_specific=False, cost="forward", label_key="faith.method.rollout",
@@ -197,7 +198,7 @@ REGISTRY: dict[str, MethodSpec] = {
     "lrp": MethodSpec(
         lambda c: lrp(c.model, c.pixel_values, target_class=c.target, rule=c.settings.lrp_rule).heatmap,
         field="lrp", class_specific=True, cost="backward", label_key="faith.method.lrp",
-        paper="CP-LRP, Ali et al. ICML 2022"),
+        paper="CP-LRP, Ali et al. ICML 2022", check=check_lrp_support),
     "legrad": MethodSpec(
         lambda c: legrad(c.model, c.pixel_values, target_class=c.target, start_layer=c.settings.legrad_start).heatmap,
         field="legrad", class_specific=True, cost="backward", label_key="faith.method.legrad",

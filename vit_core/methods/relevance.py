@@ -240,7 +240,7 @@ def streamed_relevance(
             pool_include_prefix=geometry.pool_include_prefix,
             cls_share=class_token_share(model.head, features[0], target) if two_halves else None,
         )  # [batch, token]
-        from ..attention.store import push_relevance_row  # here: attention_store imports methods (a cycle)
+        from ..attention.store import push_relevance_row  # here: attention.store imports methods (a cycle)
 
         row = push_relevance_row(
             weights, [q for q, _, _ in qkv], [k for _, k, _ in qkv], [v for _, _, v in qkv], per_head, scales

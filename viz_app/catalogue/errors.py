@@ -2,7 +2,8 @@
 
 The English is the error's own message, written once in vit_core; here are only the translations, with the same
 ``{fields}`` as the error's ``values``. An error without a key, or with a key not listed here, is shown in English.
-The ones listed are those a person using the app can cause: an image or a checkpoint file they chose.
+The ones listed are those a person using the app can cause: an image or a checkpoint file they chose, or a choice
+on the "Switch off heads & tokens" page.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ KO: dict[str, str] = {
     "가중치를 safetensors나 torch.save(model.state_dict())로 저장하세요.",
     "checkpoint.unreadable": "{name}을(를) 읽을 수 없습니다({detail}). 파일이 온전한지 확인하세요.",
     "checkpoint.not_state_dict": "{name}에 텐서로 된 state dict가 없습니다. model.state_dict()를 저장하세요.",
+    "ablation.all_tokens": "모든 토큰이 꺼지게 됩니다. 토큰을 하나 이상 남겨 두세요.",
+    "ablation.not_separable": "블록 {block}은(는) 프로젝션 전에 헤드 출력을 함께 정규화하거나 게이트하므로 헤드 하나만 끌 수 "
+    "없습니다. scale-norm이나 게이트 어텐션이 없는 모델을 고르세요.",
 }
 
 ERRORS: dict[str, dict[str, str]] = {"ko": KO}

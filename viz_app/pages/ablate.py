@@ -4,9 +4,12 @@ the rollout and the class-token attention before and after; the head-importance 
 import numpy as np
 import streamlit as st
 
+from vit_core.errors import VitCoreError
+from vit_core.inside.ablation import parse_heads
+from vit_core.inside.norms import MAD_K
 from viz_app import ablation_data, figures, links, state
 from viz_app.i18n import t
-from viz_app.ui import class_name, plotly, require_context
+from viz_app.ui import class_name, plotly, require_context, show_error
 
 ctx = require_context()
 geometry = ctx.geometry
@@ -42,13 +45,17 @@ def ablate_view() -> None:
     tokens = top[1].multiselect(t("ablate.tokens"), list(range(geometry.num_tokens)), key=state.ABLATE_TOKENS,
                                 format_func=token_label)
     mode = top[2].radio(t("ablate.mode"), list(MODES), key=state.ABLATE_MODE, format_func=lambda m: t(MODES[m]))
-    heads = tuple(tuple(int(v) for v in entry.split(":")) for entry in chosen)
+    heads = parse_heads(",".join(chosen), geometry.depth, geometry.num_heads)
     mode_name = t("ablate.mean_name", n=count) if mode == "mean" else t("ablate.zero_name")
     clean = {"logits": ctx.analysis.logits[0], "rollout": ctx.analysis.rollout[0],
              "cls": None if ctx.analysis.cls_attention is None else ctx.analysis.cls_attention[0, -1].mean(0)}
     if heads or tokens:
         st.caption(t("ablate.state", heads=len(heads), mode=mode_name, tokens=len(tokens)))
-        after = ablation_data.ablated_view(ctx, heads, tuple(tokens), mode)
+        try:
+            after = ablation_data.ablated_view(ctx, heads, tuple(tokens), mode)
+        except VitCoreError as error:  # e.g. every token masked: the sentence says what to keep, the choice stays
+            show_error(error)
+            after = clean
     else:
         st.caption(t("ablate.state_none", mode=mode_name))
         after = clean
@@ -79,14 +86,22 @@ def ablate_view() -> None:
             change = float(np.abs(np.asarray(after[name]) - np.asarray(clean[name])).max())
             st.caption(t("ablate.map_change", change=f"{change:.4f}"))
     if ctx.predictions and st.toggle(t("ablate.importance"), key=state.ABLATE_IMPORTANCE, help=t("ablate.importance_help")):
-        grid = ablation_data.importance_grid(ctx, mode, target)
-        plotly(figures.head_importance_figure(grid, title=t("ablate.importance_title", label=label, mode=mode_name),
-                                              bar_title=t("ablate.importance_axis")))
-        layer, head = np.unravel_index(int(np.argmax(grid)), grid.shape)
-        st.caption(t("ablate.importance_caption", label=label, layer=int(layer), head=int(head),
-                     drop=f"{float(grid.max()):+.3f}", positive=int((grid > 0).sum()), total=grid.size))
+        importance_view(mode, mode_name, target, label)
     register_view()
     links.share_view("ablate")
+
+
+def importance_view(mode: str, mode_name: str, target: int, label: str) -> None:
+    try:
+        grid = ablation_data.importance_grid(ctx, mode, target)
+    except VitCoreError as error:
+        show_error(error)
+        return
+    plotly(figures.head_importance_figure(grid, title=t("ablate.importance_title", label=label, mode=mode_name),
+                                          bar_title=t("ablate.importance_axis")))
+    layer, head = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    st.caption(t("ablate.importance_caption", label=label, layer=int(layer), head=int(head),
+                 drop=f"{float(grid.max()):+.3f}", positive=int((grid > 0).sum()), total=grid.size))
 
 
 def register_view() -> None:
@@ -94,9 +109,13 @@ def register_view() -> None:
         return
     pick = st.columns(3)
     layer = pick[0].slider(t("ablate.register_layer"), 0, geometry.depth - 1, geometry.depth // 2, key=state.REGISTER_LAYER)
-    mads = pick[1].slider(t("ablate.register_mads"), 2.0, 30.0, 10.0, 1.0, key=state.REGISTER_MADS)
+    mads = pick[1].slider(t("ablate.register_mads"), 2.0, 30.0, MAD_K, 1.0, key=state.REGISTER_MADS)
     k = pick[2].slider(t("ablate.register_k"), 1, 20, 5, key=state.REGISTER_K)
-    found = ablation_data.test_time_register(ctx, layer, mads, k)
+    try:
+        found = ablation_data.test_time_register(ctx, layer, mads, k)
+    except VitCoreError as error:
+        show_error(error)
+        return
     if found["neurons"] is None:
         st.info(t("ablate.register_none", images=found["images"], layer=layer, cut=f"{found['cut']:.2f}",
                   median=f"{found['median']:.2f}", highest=f"{found['max']:.2f}"))
