@@ -3,6 +3,7 @@ fresh session, sets every control to it, and the URL the app then keeps states t
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from app_support import run_app
 
@@ -78,6 +79,22 @@ def test_a_link_opens_the_model_at_its_image_size():
     assert any("10×10 patches" in c.value for c in sized.sidebar.caption), [c.value for c in sized.sidebar.caption]
     assert sized.get("plotly_chart")[0].proto.spec != native.get("plotly_chart")[0].proto.spec
     assert _written(sized.query_params["size"]) == "160"
+
+
+def test_a_link_opens_the_model_with_random_weights_and_keeps_saying_so():
+    """weights=random turns the sidebar's random-weights switch on: the loaded model's weights are the seeded random
+    ones (another prediction than the trained model's), and the URL it keeps says so again."""
+    trained = run_app(page="overview", sample="pair_ring_star.png")
+    assert "weights" not in trained.query_params
+    random = run_app(page="overview", sample="pair_ring_star.png", weights="random")
+    assert random.toggle(key=state.RANDOM_WEIGHTS).value is True
+    assert random.session_state[state.CONTEXT].spec.pretrained is False
+    before, after = (at.session_state[state.CONTEXT].analysis.logits for at in (trained, random))
+    assert not np.allclose(before, after)
+    assert _written(random.query_params["weights"]) == "random"
+    wrong = run_app(page="overview", weights="pretty")
+    assert wrong.toggle(key=state.RANDOM_WEIGHTS).value is False
+    assert any("weights=" in i.value for i in wrong.info), [i.value for i in wrong.info]
 
 
 @pytest.mark.parametrize("size", ["170", "8", "huge"])

@@ -31,14 +31,15 @@ from .state import LANG
 
 __all__ = ["PARAMS", "VIEW_PARAMS", "Param", "DEMO", "read_language", "read_link", "linked_image_size", "apply_view", "show_notices", "view_params", "share_view"]
 
-PARAMS = ("page", "model", "sample", "size", "layer", "head", "row", "col", "fusion", "discard", "residual", "start",
+PARAMS = ("page", "model", "weights", "sample", "size", "layer", "head", "row", "col", "fusion", "discard", "residual", "start",
           "render", "colormap", "opacity", "mass", "blur", "class", "truth", "step", "mode", "normalise", "range",
           "centre", "across", "methods", "lang")
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
 FUSIONS = HEAD_FUSIONS  # `fusion=` values: the rollout's own head fusions
-_SESSION_PARAMS = ("page", "model", "sample", "size", "lang")  # read by read_link, not waiting for the geometry
+_SESSION_PARAMS = ("page", "model", "weights", "sample", "size", "lang")
+RANDOM = "random"  # `weights=random`: the sidebar's random-weights switch on (the randomised-weights control)  # read by read_link, not waiting for the geometry
 
 
 
@@ -148,6 +149,12 @@ def read_link(pages: Mapping[str, object], current: str) -> None:
                 st.session_state[state.HF_PRESET] = preset
         else:
             _notice("link.bad_value", name="model", value=model)
+    weights = query.get("weights")
+    if weights is not None:
+        if weights == RANDOM:
+            st.session_state[state.RANDOM_WEIGHTS] = True
+        else:
+            _notice("link.bad_value", name="weights", value=weights)
     sample = query.get("sample")
     if sample is not None:
         if sample in resources.sample_images():
@@ -333,6 +340,8 @@ def view_params(page: str) -> dict[str, str]:
         if choice == label and (preset is None or ss.get(state.HF_PRESET, next(iter(state.TRANSFORMERS_MODELS))) == preset):
             params["model"] = name
             break
+    if ss.get(state.RANDOM_WEIGHTS):
+        params["weights"] = RANDOM
     if ss.get(state.IMAGE_SOURCE, "Sample") == "Sample" and ss.get(state.SAMPLE):
         params["sample"] = ss[state.SAMPLE]
     ctx = ss.get(state.CONTEXT)
