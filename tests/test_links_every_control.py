@@ -20,6 +20,9 @@ LINKS = {  # page -> a link's view parameters, each away from the control's defa
     "query": {"layer": "2", "head": "1", "row": "3", "col": "4", "render": "paper", "blur": "1"},
     "position": {"row": "2", "col": "5", "range": "paper", "centre": "1"},
     "heads": {"across": "1"},
+    "inside": {"layer": "3", "head": "1", "compare": "1", "other": "demo", "other_random": "1"},
+    "ablate": {"heads": "0:1,5:0", "tokens": "0,7", "mode": "zero", "importance": "1", "register": "1",
+               "register_layer": "2", "mads": "3.0", "k": "4"},
     "faithfulness": {"methods": "rollout,random", "class": "star", "render": "patches", "colormap": "Inferno",
                      "opacity": "0.6"},
 }
@@ -95,6 +98,13 @@ def test_a_link_opens_the_model_with_random_weights_and_keeps_saying_so():
     wrong = run_app(page="overview", weights="pretty")
     assert wrong.toggle(key=state.RANDOM_WEIGHTS).value is False
     assert any("weights=" in i.value for i in wrong.info), [i.value for i in wrong.info]
+
+
+@pytest.mark.parametrize(("name", "raw"), [("heads", "9:0"), ("heads", "1-2"), ("tokens", "0,999"), ("tokens", "x")])
+def test_a_link_with_heads_or_tokens_the_model_lacks_opens_with_none_and_says_which(name, raw):
+    at = run_app(page="ablate", sample="pair_ring_star.png", **{name: raw})
+    assert any(f"{name}={raw}" in i.value for i in at.info), [i.value for i in at.info]
+    assert at.multiselect(key=state.ABLATE_HEADS if name == "heads" else state.ABLATE_TOKENS).value == []
 
 
 @pytest.mark.parametrize("size", ["170", "8", "huge"])

@@ -2,7 +2,7 @@
 
 Mean ablation's reference is every bundled sample image in the model's own preprocessing (the images the
 sidebar offers; their per-position mean head outputs, ``vit_core.inside.ablation.head_means``), computed once
-per model. The ablated run is :func:`vit_core.runs.analysis.analyze` under :class:`~vit_core.inside.ablation.Ablating`,
+per model. The ablated run is :func:`vit_core.inside.ablation_arrays.ablated_analysis` (the analysis under ``Ablating``),
 so its rollout and class-token attention are the project's own maps of the ablated model.
 """
 
@@ -12,9 +12,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vit_core.inside.ablation import Ablating, head_importance, head_means
+from vit_core.inside.ablation import head_importance, head_means
+from vit_core.inside.ablation_arrays import ablated_analysis
 from vit_core.models.loading import LoadedModel
-from vit_core.runs.analysis import analyze
 
 from .resources import FORWARD_CALLS, model_input, sample_images
 
@@ -37,9 +37,8 @@ def _ablated(context_key: str, heads: tuple, tokens: tuple, mode: str, _ctx) -> 
     pixel_values, _, _ = model_input(_ctx.loaded, _ctx.image.data)
     means = reference_means(_ctx)[0] if mode == "mean" else None
     FORWARD_CALLS["ablation"] += 1
-    with Ablating(_ctx.loaded.model, heads, mode, means, masked_tokens=tokens):
-        result = analyze(_ctx.loaded.model, pixel_values, relevance=False, attention="none", model_views=False,
-                         keep_pixels=False)
+    zero, mean = (heads, ()) if mode == "zero" else ((), heads)
+    result = ablated_analysis(_ctx.loaded.model, pixel_values, zero, mean, means, tokens)
     cls = None if result.cls_attention is None else result.cls_attention[0, -1].mean(0)
     return {"logits": result.logits[0], "rollout": result.rollout[0], "cls": cls}
 
@@ -71,21 +70,16 @@ def _sample_pixels(loaded: LoadedModel) -> torch.Tensor:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _register(context_key: str, layer: int, mads: float, k: int, _ctx) -> dict:
     from vit_core.errors import SettingsError
-    from vit_core.inside.norms import OutlierRule, outlier_cuts
+    from vit_core.inside.norms import NormRecorder, OutlierRule, outlier_cuts
     from vit_core.inside.test_time_registers import compare_with_register, find_register_neurons
 
     model = _ctx.loaded.model
     samples = _sample_pixels(_ctx.loaded)
-    seen: dict[str, torch.Tensor] = {}
-    handle = model.blocks[layer].register_forward_hook(lambda m, a, o: seen.__setitem__("x", o.detach().float()))
-    try:
-        with torch.no_grad():
-            model(samples)
-    finally:
-        handle.remove()
-    norms = seen["x"][:, model.num_prefix_tokens:].norm(dim=-1).flatten()  # every patch of every sample: one cut
-    median = float(norms.median())
-    cut = float(outlier_cuts(norms.reshape(1, 1, -1).numpy(), 0, OutlierRule("mad", k=mads))[0, 0])
+    with NormRecorder(model) as recorder, torch.no_grad():
+        model(samples)
+    norms = recorder.token_norms[:, layer, model.num_prefix_tokens:].reshape(1, 1, -1)  # every sample's patches: one cut
+    median = float(np.median(norms))  # the median the cut is built on (np's: the mean of the two middle values)
+    cut = float(outlier_cuts(norms, 0, OutlierRule("mad", k=mads))[0, 0])
     FORWARD_CALLS["registers"] += 1
     found = {"cut": cut, "median": median, "max": float(norms.max()), "images": samples.shape[0]}
     try:

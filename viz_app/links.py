@@ -17,6 +17,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
+from vit_core.errors import SettingsError
+from vit_core.inside.ablation import check_tokens, parse_heads
 from vit_core.methods.registry import METHODS
 from vit_core.methods.rollout import HEAD_FUSIONS
 from vit_core.models.loading import DEMO_MODEL_NAME
@@ -33,7 +35,8 @@ __all__ = ["PARAMS", "VIEW_PARAMS", "Param", "DEMO", "read_language", "read_link
 
 PARAMS = ("page", "model", "weights", "sample", "size", "layer", "head", "row", "col", "fusion", "discard", "residual", "start",
           "render", "colormap", "opacity", "mass", "blur", "class", "truth", "step", "mode", "normalise", "range",
-          "centre", "across", "methods", "lang")
+          "centre", "across", "methods", "compare", "other", "other_random", "heads", "tokens", "importance",
+          "register", "register_layer", "mads", "k", "lang")
 DEMO = "demo"  # `model=demo`: the app's default model (the bundled demo model)
 MEAN_HEAD = "mean"  # `head=mean`: the mean of heads
 ROLLED = "rolled"  # `layer=rolled` on the query page: rolled out over all layers
@@ -49,7 +52,8 @@ class Param:
 
     kind: "choice" (one of `choices`, each written as its slug), "choices" (several, comma-separated), "bool" (1 / 0), "float" (`low`..`high` in
     steps of `step`), "int" (`low`..`high`, or up to the model's depth - 1 / grid size - 1 with `high` "depth",
-    "rows", "cols"), "class" (a class by name), "step" (a lesson step, counted from 1 in the link).
+    "rows", "cols"), "class" (a class by name), "step" (a lesson step, counted from 1 in the link), "heads"
+    (``L:H,L:H``, checked against the model's layers and heads), "tokens" (token indices ``0,5,17``).
     """
 
     name: str
@@ -87,6 +91,16 @@ VIEW_PARAMS: dict[str, tuple[Param, ...]] = {
                                                             "−1 to 1 (the paper)": "paper"}),
                  Param("centre", state.POS_CENTRE, "bool")),
     "heads": (Param("across", state.HEADS_ALL_SAMPLES, "bool"),),
+    "inside": (Param("compare", state.INSIDE_COMPARE, "bool"),
+               Param("other", state.INSIDE_OTHER, "choice", {state.DEMO_LABEL: DEMO, **{
+                   label: name for label, name in state.CURATED_MODELS.items()}}),
+               Param("other_random", state.INSIDE_OTHER_RANDOM, "bool")),
+    "ablate": (Param("heads", state.ABLATE_HEADS, "heads"), Param("tokens", state.ABLATE_TOKENS, "tokens"),
+               Param("mode", state.ABLATE_MODE, "choice", {"mean": "mean", "zero": "zero"}),
+               Param("importance", state.ABLATE_IMPORTANCE, "bool"), Param("register", state.REGISTER_SHOW, "bool"),
+               Param("register_layer", state.REGISTER_LAYER, "int", high="depth"),
+               Param("mads", state.REGISTER_MADS, "float", low=2.0, high=30.0, step=1.0),
+               Param("k", state.REGISTER_K, "int", low=1, high=20)),
 }
 
 _READ = "_link_read"  # session flag: this session's link was read
@@ -291,6 +305,17 @@ def _table_values(page: str, geometry, pending: Mapping[str, str]) -> dict[str, 
         elif param.kind == "step":
             if (number := _int(param.name, raw, 1, int(param.high))) is not None:
                 values[param.key] = number - 1
+        elif param.kind in ("heads", "tokens"):
+            try:
+                if param.kind == "heads":
+                    values[param.key] = [f"{a}:{b}" for a, b in parse_heads(raw, geometry.depth, geometry.num_heads)]
+                else:
+                    if not all(w.strip().isdigit() for w in raw.split(",") if w.strip()):
+                        raise SettingsError(raw)
+                    values[param.key] = list(check_tokens([int(w) for w in raw.split(",") if w.strip()],
+                                                          geometry.num_tokens))
+            except SettingsError:
+                _notice("link.bad_value", name=param.name, value=raw)
         elif param.kind == "class":
             names = _class_names()
             if raw in names:
@@ -319,8 +344,8 @@ def _table_text(param: Param, value) -> str | None:
     """How `value` of a table control is written in the link (None: not writable, e.g. an unnamed class)."""
     if param.kind == "choice":
         return (param.choices or {}).get(value)
-    if param.kind == "choices":
-        return ",".join(value)
+    if param.kind in ("choices", "heads", "tokens"):
+        return ",".join(map(str, value)) or None  # nothing chosen: left out of the link
     if param.kind == "bool":
         return "1" if value else "0"
     if param.kind == "step":

@@ -66,7 +66,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("ablate", "explore", (state.ABLATE_HEADS, state.ABLATE_TOKENS, state.ABLATE_MODE, state.ABLATE_IMPORTANCE,
                                    state.REGISTER_SHOW, state.REGISTER_LAYER, state.REGISTER_MADS, state.REGISTER_K),
              fragment=True),
-    PageSpec("compare", "explore", (state.COMPARE_CHOICE, state.COMPARE_NAME)),
+    PageSpec("compare", "explore", (state.COMPARE_CHOICE,)),
     PageSpec("export", "explore", (state.EXPORT_FIGURE, state.EXPORT_WIDTH)),
     PageSpec("position", "figure7", (state.POS_ROW, state.POS_COL, state.POS_RANGE, state.POS_CENTRE)),
     PageSpec("heads", "figure7", (state.HEADS_ALL_SAMPLES,)),

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import state
+from .figures import side_grid_options
 from .i18n import t
 
 __all__ = ["toggle", "is_on", "apply_css", "controls_and_figures", "enlarge", "head_grid_options", "FONT_PX", "HEAD_MIN_PX"]
@@ -76,9 +77,13 @@ def controls_and_figures() -> tuple:
     return (second, first) if is_on() else (first, second)
 
 
-def head_grid_options(num_heads: int) -> dict:
-    """Keyword arguments for ``figures.head_grid_figure``: larger maps, fewer to a row, when the mode is on."""
-    return {"columns": min(num_heads, HEAD_COLUMNS), "tile_px": HEAD_TILE_PX} if is_on() else {}
+def head_grid_options(num_heads: int, *, beside: bool = False) -> dict:
+    """Keyword arguments for ``figures.head_grid_figure``, the one home of the per-head grid's layout: larger maps,
+    fewer to a row, when the mode is on; else, for a grid `beside` another figure in a half-page column,
+    ``figures.side_grid_options``; else the figure's own defaults."""
+    if is_on():
+        return {"columns": min(num_heads, HEAD_COLUMNS), "tile_px": HEAD_TILE_PX}
+    return side_grid_options(num_heads) if beside else {}
 
 
 def enlarge(fig: go.Figure) -> go.Figure:

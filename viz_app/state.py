@@ -141,7 +141,6 @@ REGISTER_K = "register_k"
 
 # -- compare, export -----------------------------------------------------------------------------
 COMPARE_CHOICE = "compare_choice"
-COMPARE_NAME = "compare_name"
 EXPORT_FIGURE = "export_figure"
 EXPORT_WIDTH = "export_width"
 

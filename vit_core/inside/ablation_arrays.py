@@ -24,7 +24,7 @@ from timm.models.vision_transformer import VisionTransformer
 from ..errors import SettingsError
 from .ablation import Ablating, head_importance, head_means
 
-__all__ = ["ablation_arrays"]
+__all__ = ["ablation_arrays", "ablated_analysis"]
 
 
 def _pairs(heads: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -68,14 +68,7 @@ def ablation_arrays(
         arrays["head_importance_target"] = chosen.cpu().numpy().astype(np.int64)
         arrays["head_importance_reference"] = np.asarray(reference.shape[0], dtype=np.int64)
     if zero_heads or mean_heads or masked_tokens:
-        from ..runs.analysis import analyze
-
-        with ExitStack() as stack:
-            if zero_heads or masked_tokens:
-                stack.enter_context(Ablating(model, zero_heads, "zero", masked_tokens=masked_tokens))
-            if mean_heads:
-                stack.enter_context(Ablating(model, mean_heads, "mean", means))
-            result = analyze(model, pixel_values, relevance=False, attention="none", model_views=False, keep_pixels=False)
+        result = ablated_analysis(model, pixel_values, zero_heads, mean_heads, means, masked_tokens)
         arrays["ablated_logits"] = result.logits
         arrays["ablated_rollout"] = result.rollout
         if result.cls_attention is not None:
@@ -84,3 +77,24 @@ def ablation_arrays(
         arrays["ablated_mean_heads"] = _pairs(mean_heads)
         arrays["ablated_masked_tokens"] = np.asarray(list(masked_tokens), dtype=np.int64)
     return arrays
+
+
+def ablated_analysis(
+    model: VisionTransformer,
+    pixel_values: torch.Tensor,
+    zero_heads: Sequence[tuple[int, int]] = (),
+    mean_heads: Sequence[tuple[int, int]] = (),
+    means: torch.Tensor | None = None,
+    masked_tokens: Sequence[int] = (),
+):
+    """The analysis (logits, rollout, class-token attention; no relevance, no attention kept) of the model with
+    `zero_heads` zeroed, `mean_heads` replaced by `means` (:func:`~vit_core.inside.ablation.head_means`) and
+    `masked_tokens` masked: the project's own maps of the ablated model, for ``inspect`` and the app alike."""
+    from ..runs.analysis import analyze
+
+    with ExitStack() as stack:
+        if zero_heads or masked_tokens:
+            stack.enter_context(Ablating(model, zero_heads, "zero", masked_tokens=masked_tokens))
+        if mean_heads:
+            stack.enter_context(Ablating(model, mean_heads, "mean", means))
+        return analyze(model, pixel_values, relevance=False, attention="none", model_views=False, keep_pixels=False)

@@ -8,19 +8,16 @@ keep each token's norm (:class:`~vit_core.inside.norms.NormRecorder`), and the a
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import BinaryIO
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ResultFileError, SettingsError
+from ..errors import SettingsError
 from ..models.geometry import geometry_of
 from ..models.loading import LoadedModel
-from ..results.files import PROVENANCE_KEY, with_provenance, write_npz_atomically
+from ..results.files import NpzResult
 from ..results.provenance import Provenance, provenance_of
 from ..runs.analysis import AttentionKept, analyze, attention_kept
 from .norms import NormRecorder, OutlierRule, default_rule, find_outliers
@@ -32,7 +29,7 @@ TOP_SINKS = 5  # sink tokens listed per layer and head
 
 
 @dataclass(frozen=True)
-class InspectionResult:
+class InspectionResult(NpzResult):
     """Norms, outliers and sinks of one batch (B images, L layers, H heads, N tokens, K outliers in all).
 
     The field names are the .npz keys (``np.load(path)["sink_mass"]`` and ``InspectionResult.from_npz(path)
@@ -92,6 +89,8 @@ class InspectionResult:
     pixel_values: np.ndarray | None = None
     provenance: Provenance | None = None
 
+    NOT_THIS_KIND = "{file} is not an inspection file (no {missing}); write one with python -m vit_core inspect."
+
     @property
     def batch_size(self) -> int:
         return int(self.logits.shape[0])
@@ -104,44 +103,6 @@ class InspectionResult:
             return f"reg{kinds[:token].count('reg')}" if kinds[token] == "reg" else kinds[token]
         r, c = divmod(int(token) - p, int(self.grid_size[1]))
         return f"patch ({r}, {c})"
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays present, by their .npz key (provenance not included)."""
-        return {f.name: v for f in fields(self) if f.name != PROVENANCE_KEY and (v := getattr(self, f.name)) is not None}
-
-    def to_npz(self, file: str | Path | BinaryIO, *, compressed: bool = False) -> None:
-        """Write every array and the provenance (JSON under ``provenance``); a path is replaced atomically."""
-        arrays = with_provenance(self.arrays(), self.provenance)
-        if isinstance(file, str | Path):
-            write_npz_atomically(Path(file), arrays, compressed=compressed)
-        else:
-            (np.savez_compressed if compressed else np.savez)(file, **arrays)
-
-    def npz_bytes(self) -> bytes:
-        """The compressed .npz as bytes (what a download button serves)."""
-        buffer = io.BytesIO()
-        self.to_npz(buffer, compressed=True)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_npz(cls, file: str | Path | BinaryIO) -> InspectionResult:
-        """Read an .npz that :meth:`to_npz` (or ``python -m vit_core inspect``) wrote.
-
-        Raises:
-            ResultFileError: unreadable, or not an inspection file.
-        """
-        try:
-            with np.load(file, allow_pickle=False) as data:
-                stored = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as error:
-            raise ResultFileError(f"{file} is not a readable .npz ({type(error).__name__}); check the path.") from error
-        names = {f.name for f in fields(cls)} - {PROVENANCE_KEY}
-        missing = sorted({f.name for f in fields(cls) if f.default is not None and f.name != PROVENANCE_KEY} - set(stored))
-        if missing:
-            raise ResultFileError(f"{file} is not an inspection file (no {', '.join(missing[:3])}); "
-                                  "write one with python -m vit_core inspect.")
-        provenance = Provenance.from_json(str(stored[PROVENANCE_KEY])) if PROVENANCE_KEY in stored else None
-        return cls(**{k: v for k, v in stored.items() if k in names}, provenance=provenance)
 
 
 def _model_name(model: nn.Module | LoadedModel) -> str:

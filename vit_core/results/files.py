@@ -20,6 +20,7 @@ One module owns these formats, so the plain batch, the Ray path and ``analyze`` 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -27,7 +28,9 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -35,6 +38,7 @@ from ..errors import ResultFileError
 from .provenance import Provenance
 
 __all__ = [
+    "NpzResult",
     "PROVENANCE_KEY",
     "ResultStore",
     "dataset_dir",
@@ -80,6 +84,58 @@ def write_npz_atomically(path: Path, arrays: Mapping[str, np.ndarray], *, compre
     """Write an .npz so that readers see either the old file or the complete new one, never a part."""
     with _atomic(Path(path)) as handle:
         (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+
+
+class NpzResult:
+    """The .npz side of a frozen result dataclass whose fields are its .npz keys (plus ``provenance``): the one home
+    of writing and reading them, for :class:`~vit_core.results.result.AnalysisResult` and
+    :class:`~vit_core.inside.inspection.InspectionResult`.
+
+    A subclass names in :attr:`NOT_THIS_KIND` the sentence for a readable .npz that lacks its required fields (those
+    without a None default), with ``{file}`` and ``{missing}`` to fill.
+    """
+
+    NOT_THIS_KIND = "{file} is not a result file (no {missing})."
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays present, by their .npz key (provenance not included)."""
+        return {f.name: value for f in fields(self)
+                if f.name != PROVENANCE_KEY and (value := getattr(self, f.name)) is not None}
+
+    def to_npz(self, file: str | Path | BinaryIO, *, compressed: bool = False) -> None:
+        """Write every array and the provenance (a JSON string under ``provenance``) to an .npz; a path is
+        replaced atomically, a file object (e.g. ``io.BytesIO``) written in place."""
+        arrays = with_provenance(self.arrays(), self.provenance)
+        if isinstance(file, str | Path):
+            write_npz_atomically(Path(file), arrays, compressed=compressed)
+        else:
+            (np.savez_compressed if compressed else np.savez)(file, **arrays)
+
+    def npz_bytes(self, *, compressed: bool = True) -> bytes:
+        """The .npz as bytes (what a download button serves)."""
+        buffer = io.BytesIO()
+        self.to_npz(buffer, compressed=compressed)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz(cls, file: str | Path | BinaryIO):
+        """Read an .npz that :meth:`to_npz` (or the command that writes this kind) wrote.
+
+        Raises:
+            ResultFileError: unreadable, or not a file of this kind.
+        """
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                stored = {key: data[key] for key in data.files}
+        except (OSError, ValueError) as error:
+            raise ResultFileError(f"{file} is not a readable .npz ({type(error).__name__}); check the path.") from error
+        names = {f.name for f in fields(cls)} - {PROVENANCE_KEY}
+        required = {f.name for f in fields(cls) if f.default is not None and f.name != PROVENANCE_KEY}
+        missing = sorted(required - set(stored))
+        if missing:
+            raise ResultFileError(cls.NOT_THIS_KIND.format(file=file, missing=", ".join(missing[:3])))
+        provenance = Provenance.from_json(str(stored[PROVENANCE_KEY])) if PROVENANCE_KEY in stored else None
+        return cls(**{k: v for k, v in stored.items() if k in names}, provenance=provenance)
 
 
 def read_provenance(path: str | Path) -> Provenance | None:

@@ -6,22 +6,19 @@ The field names are the keys of the .npz that ``python -m vit_core analyze`` and
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import BinaryIO
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ResultFileError
-from .files import PROVENANCE_KEY, with_provenance, write_npz_atomically
+from .files import NpzResult
 from .provenance import Provenance
 
 __all__ = ["AnalysisResult"]
 
 
 @dataclass(frozen=True)
-class AnalysisResult:
+class AnalysisResult(NpzResult):
     """Every array of one analysed batch (float32 unless noted; B images, L layers, H heads, grid gh x gw).
 
     Attributes:
@@ -82,6 +79,8 @@ class AnalysisResult:
     transformer_attribution: np.ndarray | None = None
     provenance: Provenance | None = None
 
+    NOT_THIS_KIND = "{file} is not an analysis file (no {missing}); read a batch result with numpy."
+
     @property
     def batch_size(self) -> int:
         return int(self.logits.shape[0])
@@ -129,51 +128,6 @@ class AnalysisResult:
         (one row per layer and head rebuilt: never a layer's ``[head, query, key]``)."""
         layers = self.attention_shape[1]
         return np.stack([self.attention_slice(layer, rows=int(token), image=image) for layer in range(layers)])
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays present, by their .npz key (provenance not included)."""
-        return {
-            f.name: value
-            for f in fields(self)
-            if f.name != PROVENANCE_KEY and (value := getattr(self, f.name)) is not None
-        }
-
-    def to_npz(self, file: str | Path | BinaryIO, *, compressed: bool = False) -> None:
-        """Write every array and the provenance (a JSON string under ``provenance``) to an .npz; a path is
-        replaced atomically, a file object (e.g. ``io.BytesIO``) written in place."""
-        arrays = with_provenance(self.arrays(), self.provenance)
-        if isinstance(file, str | Path):
-            write_npz_atomically(Path(file), arrays, compressed=compressed)
-        else:
-            (np.savez_compressed if compressed else np.savez)(file, **arrays)
-
-    def npz_bytes(self, *, compressed: bool = True) -> bytes:
-        """The .npz as bytes (what a download button serves)."""
-        buffer = io.BytesIO()
-        self.to_npz(buffer, compressed=compressed)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_npz(cls, file: str | Path | BinaryIO) -> AnalysisResult:
-        """Read an .npz that ``to_npz`` (or ``python -m vit_core analyze``) wrote.
-
-        Raises:
-            ResultFileError: unreadable, or not an analysis file (e.g. a batch result, read with numpy).
-        """
-        try:
-            with np.load(file, allow_pickle=False) as data:
-                stored = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as error:
-            raise ResultFileError(f"{file} is not a readable .npz ({type(error).__name__}); check the path.") from error
-        names = {f.name for f in fields(cls)} - {PROVENANCE_KEY}
-        required = {f.name for f in fields(cls) if f.default is not None and f.name != PROVENANCE_KEY}
-        missing = sorted(required - set(stored))
-        if missing:
-            raise ResultFileError(
-                f"{file} is not an analysis file (no {', '.join(missing[:3])}); read a batch result with numpy."
-            )
-        provenance = Provenance.from_json(str(stored[PROVENANCE_KEY])) if PROVENANCE_KEY in stored else None
-        return cls(**{k: v for k, v in stored.items() if k in names}, provenance=provenance)
 
 
 def _rebuild(q: np.ndarray, k: np.ndarray, scale: float, rows) -> np.ndarray:

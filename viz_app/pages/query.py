@@ -86,8 +86,7 @@ def query_view() -> None:
         st.subheader(t("query.every_head"))
         plotly(figures.head_grid_figure(per_head, mode="animate", colorscale=render.colorscale,
                                         title=t("query.as_query", row=row, col=col),
-                                        **(projector.head_grid_options(geometry.num_heads) if big
-                                           else figures.side_grid_options(geometry.num_heads))))
+                                        **projector.head_grid_options(geometry.num_heads, beside=True)))
     links.share_view("query")
 
 
