@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
+from torchvision.transforms.v2.functional import gaussian_blur
 
 from ..errors import SettingsError
 from ..models.geometry import geometry_of
@@ -228,22 +229,9 @@ def token_removal_curves(
     return _run_steps(fractions, (methods, batch), targets, logits_at, progress)
 
 
-def gaussian_blur(images: torch.Tensor, kernel_size: int = BLUR_KERNEL, sigma: float = BLUR_SIGMA) -> torch.Tensor:
-    """``[batch, channel, h, w]`` blurred by a normalised Gaussian ``exp(-x^2 / (2 sigma^2))``, x = -(k-1)/2 .. (k-1)/2
-    pixels, each channel alone, the borders mirrored (reflect padding): torchvision's ``gaussian_blur`` for float
-    images, without importing torchvision (whose import alone pulled in torch._dynamo and triton: +190 MB resident)."""
-    radius = kernel_size // 2
-    x = torch.arange(kernel_size, dtype=images.dtype, device=images.device) - radius
-    line = torch.softmax(-(x / sigma) ** 2 / 2, dim=0)  # normalised weights [k]
-    channels = images.shape[1]
-    kernel = (line[:, None] * line[None, :]).expand(channels, 1, kernel_size, kernel_size)
-    padded = torch.nn.functional.pad(images, [radius] * 4, mode="reflect")
-    return torch.nn.functional.conv2d(padded, kernel, groups=channels)
-
-
 def _fill(pixel_values: torch.Tensor, fill: Fill) -> torch.Tensor:
     if fill == "blur":
-        return gaussian_blur(pixel_values)
+        return gaussian_blur(pixel_values, kernel_size=[BLUR_KERNEL, BLUR_KERNEL], sigma=[BLUR_SIGMA, BLUR_SIGMA])
     if fill == "mean":
         return pixel_values.mean(dim=(-2, -1), keepdim=True).expand_as(pixel_values)
     raise SettingsError(f"fill {fill!r} is unknown; choose 'blur' or 'mean'.")
