@@ -48,8 +48,12 @@ PLAIN = """
 import sys, time, torch, timm
 torch.set_num_threads({threads})
 sys.path.insert(0, {tree!r})
-from vit_core.models.images import load_image, preprocess_batch
-from vit_core.models.loading import load_model
+try:
+    from vit_core.models.images import load_image, preprocess_batch
+    from vit_core.models.loading import load_model
+except ModuleNotFoundError:  # an old tree, before vit_core was laid out in rooms
+    from vit_core.images import load_image, preprocess_batch
+    from vit_core.loading import load_model
 kwargs = {{"img_size": {side}}} if {side} != {native} else {{}}
 loaded = load_model({model!r}, pretrained=False, device="cpu", **kwargs)
 x, _ = preprocess_batch([load_image({image!r})], loaded.data_config)
