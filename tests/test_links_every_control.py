@@ -56,7 +56,8 @@ def test_every_view_control_of_a_linked_page_has_a_link_name():
     """No control of a page that has a link is left out of it (PAGE_CONTROLS is every page's controls)."""
     older = {"rollout": {state.FUSION, state.DISCARD, state.RESIDUAL, state.START_LAYER},
              "class_token": {state.CLS_LAYER, state.CLS_HEAD},
-             "query": {state.QUERY_LAYER, state.QUERY_HEAD, state.QUERY_ROW, state.QUERY_COL}}
+             "query": {state.QUERY_LAYER, state.QUERY_HEAD, state.QUERY_ROW, state.QUERY_COL},
+             "inside": {state.INSIDE_LAYER, state.INSIDE_HEAD}}
     for page, params in links.VIEW_PARAMS.items():
         covered = {p.key for p in params} | older.get(page, set())
         missing = set(PAGE_CONTROLS[page]) - covered
