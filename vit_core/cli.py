@@ -155,26 +155,16 @@ def add_ablation_options(parser: argparse.ArgumentParser) -> None:
                         help="skip the head-importance tables (head_importance, head_importance_mean)")
 
 
-def _token_list(text: str, num_tokens: int) -> tuple[int, ...]:
-    from .inside.ablation import check_tokens
-
-    entries = [part.strip() for part in text.split(",") if part.strip()]
-    bad = next((e for e in entries if not e.isdigit()), None)
-    if bad is not None:
-        raise SettingsError(f"'{bad}' is not a token index; write tokens as e.g. 0,5,17.")
-    return check_tokens([int(e) for e in entries], num_tokens)
-
-
 def ablation_options(args, loaded, size: tuple[int, int]) -> dict:
     """``--ablate``, ``--mean-ablate``, ``--mask-tokens``, ``--reference`` as keyword arguments of
     :func:`vit_core.inside.ablation_arrays.ablation_arrays` (reference images preprocessed at `size`)."""
-    from .inside.ablation import parse_heads, sample_reference
+    from .inside.ablation import parse_heads, parse_tokens, sample_reference
     from .models.geometry import geometry_of
 
     geometry = geometry_of(loaded.model, size)
     zero = parse_heads(args.ablate, geometry.depth, geometry.num_heads)
     mean = parse_heads(args.mean_ablate, geometry.depth, geometry.num_heads)
-    tokens = _token_list(args.mask_tokens, geometry.num_tokens)
+    tokens = parse_tokens(args.mask_tokens, geometry.num_tokens)
     importance = not args.no_head_importance
     reference = None
     if importance or mean:

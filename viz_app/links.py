@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from vit_core.errors import SettingsError
-from vit_core.inside.ablation import check_tokens, parse_heads
+from vit_core.inside.ablation import parse_heads, parse_tokens
 from vit_core.methods.registry import METHODS
 from vit_core.methods.rollout import HEAD_FUSIONS
 from vit_core.models.loading import DEMO_MODEL_NAME
@@ -310,10 +310,7 @@ def _table_values(page: str, geometry, pending: Mapping[str, str]) -> dict[str, 
                 if param.kind == "heads":
                     values[param.key] = [f"{a}:{b}" for a, b in parse_heads(raw, geometry.depth, geometry.num_heads)]
                 else:
-                    if not all(w.strip().isdigit() for w in raw.split(",") if w.strip()):
-                        raise SettingsError(raw)
-                    values[param.key] = list(check_tokens([int(w) for w in raw.split(",") if w.strip()],
-                                                          geometry.num_tokens))
+                    values[param.key] = list(parse_tokens(raw, geometry.num_tokens))
             except SettingsError:
                 _notice("link.bad_value", name=param.name, value=raw)
         elif param.kind == "class":

@@ -37,7 +37,7 @@ from ..errors import SettingsError
 from ..models.geometry import geometry_of
 
 __all__ = [
-    "AblationMode", "ABLATION_MODES", "Head", "Ablating", "parse_heads", "check_heads", "check_tokens",
+    "AblationMode", "ABLATION_MODES", "Head", "Ablating", "parse_heads", "check_heads", "parse_tokens", "check_tokens",
     "head_means", "sample_reference", "ablated_forward", "head_importance",
 ]
 
@@ -77,6 +77,19 @@ def check_heads(heads: Iterable[Sequence[int]], depth: int, num_heads: int) -> t
                                 key="ablation.bad_head", head=int(head), last=num_heads - 1)
         checked.add((int(layer), int(head)))
     return tuple(sorted(checked))
+
+
+def parse_tokens(text: str, num_tokens: int) -> tuple[int, ...]:
+    """``"0,5,17"`` -> (0, 5, 17), sorted and unique; an empty string gives ().
+
+    Raises:
+        SettingsError: one sentence saying which entry is not a token index, or which token does not exist.
+    """
+    entries = [part.strip() for part in text.split(",") if part.strip()]
+    bad = next((e for e in entries if not e.isdigit()), None)
+    if bad is not None:
+        raise SettingsError(f"'{bad}' is not a token index; write tokens as e.g. 0,5,17.")
+    return check_tokens([int(e) for e in entries], num_tokens)
 
 
 def check_tokens(tokens: Iterable[int], num_tokens: int) -> tuple[int, ...]:
