@@ -28,12 +28,14 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_flow
 from torch import nn
+
+if TYPE_CHECKING:  # SciPy is imported where a flow is solved: `analyze` and the app never pay for it
+    from scipy.sparse import csr_matrix
 
 from ..attention.capture import capture
 from ..errors import NotAvailableError, SettingsError
@@ -110,6 +112,8 @@ def flow_graph(factors: np.ndarray, readout_weights: np.ndarray, scale: int = DE
         cols = np.concatenate([cols, np.full(len(keep), sink)])
         data = np.concatenate([data, weights[keep]])
         nodes += 1
+    from scipy.sparse import csr_matrix
+
     graph = csr_matrix((data.astype(np.int32), (rows, cols)), shape=(nodes, nodes))
     return graph, sink
 
@@ -122,6 +126,8 @@ def flow_map(
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Maximum flow from each input token in `sources` to the readout of one image: ``[len(sources)]`` float64."""
+    from scipy.sparse.csgraph import maximum_flow
+
     graph, sink = flow_graph(factors, readout_weights, scale)
     flows = np.empty(len(sources))
     for n, source in enumerate(sources):
