@@ -25,7 +25,7 @@ MapFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]  # (mode
 
 def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Mean over images of Spearman's rho between the flattened maps (0 where a map is constant)."""
-    from scipy.stats import spearmanr  # imported here: scipy.stats alone adds ~0.7 s and ~40 MB to every command
+    from scipy.stats import spearmanr  # imported here: scipy.stats alone took 1.6 s and 61 MB to import (beside torch)
 
     rhos = []
     for x, y in zip(a.reshape(len(a), -1), b.reshape(len(b), -1), strict=True):
