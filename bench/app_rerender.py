@@ -45,10 +45,19 @@ def figures(at: AppTest) -> list[str]:
     return [chart.proto.spec for chart in at.get("plotly_chart")]
 
 
-def memory_mb() -> tuple[float, float]:
-    """(resident, peak resident) MB of this process, from /proc/self/status."""
+def memory_mb() -> tuple[float, float, float]:
+    """(resident, peak resident, resident file pages) MB of this process, from /proc/self/status: the file pages
+    are mapped libraries (torch's CUDA build maps ~0.5 GB of them here), shared by every process that maps them."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    return tuple(int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM", "RssFile"))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (bench figures move with the machine: print it beside them)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def open_model(at: AppTest, args: argparse.Namespace) -> None:
@@ -74,7 +83,7 @@ def main() -> None:
     at.run()
     open_model(at, args)
     first = timed(at)
-    first_rss, first_peak = memory_mb()
+    first_rss, first_peak, first_file = memory_mb()
     forwards = resources.forward_count()
     ctx = at.session_state[state.CONTEXT]
     g = ctx.geometry
@@ -115,16 +124,17 @@ def main() -> None:
         label = "query_layer -> rolled out" if values == [state.ROLLED_OUT] else key
         table.append((page, label, times, redrawn))
     extra_forwards = resources.forward_count() - forwards
-    rss, peak = memory_mb()
+    rss, peak, file_pages = memory_mb()
 
     name = args.curated or args.model
     lines = [
         f"Command: `python {shlex.join(sys.argv)}`", "",
         f"Model {name} (random weights), {g.num_tokens} tokens ({gh} x {gw} patches), analysis keeps {store}; "
         f"first load and analysis {first:.1f} s; forward passes run by the view changes below: {extra_forwards}; "
-        f"load average {os.getloadavg()}", "",
+        f"load average {os.getloadavg()}; {cpu_model()}, {os.cpu_count()} cores", "",
         f"App process memory: after the first analysis {first_rss:,.0f} MB resident (peak so far {first_peak:,.0f} "
-        f"MB); after the view changes {rss:,.0f} MB (peak {peak:,.0f} MB).", "",
+        f"MB; {first_file:,.0f} MB of it mapped library files); after the view changes {rss:,.0f} MB (peak "
+        f"{peak:,.0f} MB; {file_pages:,.0f} MB library files).", "",
         "| page | control | median ms | max ms | each change ms | figures redrawn |", "|---|---|---|---|---|---|",
         *[f"| {p} | {k} | {statistics.median(ts) * 1000:.0f} | {max(ts) * 1000:.0f} | "
           f"{', '.join(f'{t * 1000:.0f}' for t in ts)} | {r} of {len(ts)} |" for p, k, ts, r in table],

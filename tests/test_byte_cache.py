@@ -84,40 +84,56 @@ def test_the_bound_comes_from_the_setting(monkeypatch):
     assert resources.analysis_cache_limit_bytes() == 2048 * MB
 
 
-def test_an_analysis_weighs_the_sum_of_its_arrays():
+def _test_vit_context():
+    """A Context as the app's router makes it, for random-weight test_vit and the first sample image."""
+    from viz_app.state import ModelSpec
+
+    label, data = next(iter(resources.sample_images().items()))
+    return resources.prepare_context(ModelSpec("test_vit", pretrained=False), resources.image_from_bytes(data, label))
+
+
+def test_an_analysis_weighs_the_sum_of_its_arrays_and_layers():
     from vit_core.models.loading import load_model
 
     loaded = load_model("test_vit", pretrained=False)
     data = resources.sample_images()[next(iter(resources.sample_images()))]
-    result, view, mapping = resources._analyze(loaded, data, resources.AnalysisSettings())
-    expected = sum(a.nbytes for a in result.arrays().values()) + view.nbytes
-    assert result.attention is not None and nbytes_of((result, view, mapping)) == expected
+    result, view, mapping, layers = resources._analyze(loaded, data, resources.AnalysisSettings())
+    assert layers is not None and layers.head_fusion == "mean" and layers.nbytes > 0
+    expected = sum(a.nbytes for a in result.arrays().values()) + view.nbytes + layers.nbytes
+    assert result.attention is not None and nbytes_of((result, view, mapping, layers)) == expected
     assert expected > result.attention.nbytes > 0
 
 
-def test_the_apps_fused_layers_keep_recent_fusions_within_the_byte_guard(monkeypatch):
-    """The head-fused layers the rollout views push rows through are kept per (analysis, fusion) while all of them
-    together fit FUSED_BYTES: here two of three, the least recently used going first; a kept one is not rebuilt."""
-    from vit_core.models.loading import load_model
+def test_the_apps_analysis_keeps_its_mean_layers_and_other_fusions_within_their_bound(monkeypatch):
+    """The analysis' own mean-fused layers travel with it (the first discard or clicked patch builds nothing; they
+    equal the layers rebuilt from the attention); other fusions are built once and kept while they fit their bound,
+    here one of two, the least recently used going first."""
     from vit_core.results import rollout_layers
 
-    loaded = load_model("test_vit", pretrained=False)
-    data = resources.sample_images()[next(iter(resources.sample_images()))]
-    result, _, _ = resources._analyze(loaded, data, resources.AnalysisSettings())
-    one = rollout_layers.fused_layers(result, "mean").nbytes
-    monkeypatch.setattr(rollout_layers, "FUSED_BYTES", 2 * one + one // 2)
     resources._fused.clear()
+    resources._analyses.clear()
     try:
-        layers = {f: resources.fused_layers("key", f, result) for f in ("mean", "max", "min")}
-        info = resources._fused().info()
-        assert info.entries == 2 and info.bytes == 2 * one <= rollout_layers.FUSED_BYTES
+        ctx = _test_vit_context()
+        rebuilt = rollout_layers.fused_layers(ctx.analysis, "mean")
+        one = rebuilt.nbytes
+        assert ctx.layers is not None and ctx.layers.nbytes == one
+        np.testing.assert_allclose(ctx.layers.fused.numpy(), rebuilt.fused.numpy(), rtol=1e-5, atol=1e-6)
+        monkeypatch.setattr(rollout_layers, "FUSED_BYTES", 3 * one)  # other fusions: 1.5 layers' worth
         built = []
-        monkeypatch.setattr(rollout_layers, "fused_layers", lambda *a, **k: built.append(a) or layers["mean"])
-        assert resources.fused_layers("key", "min", result) is layers["min"] and not built  # kept
-        resources.fused_layers("key", "mean", result)  # evicted: built again
-        assert len(built) == 1
+        real = rollout_layers.fused_layers
+        monkeypatch.setattr(rollout_layers, "fused_layers", lambda *a, **k: built.append(a[1]) or real(*a, **k))
+        assert resources.fused_layers(ctx, "mean") is ctx.layers and not built  # the analysis' own
+        maximum = resources.fused_layers(ctx, "max")
+        assert built == ["max"] and resources.fused_layers(ctx, "max") is maximum  # kept
+        resources.fused_layers(ctx, "min")
+        info = resources._fused().info()
+        assert built == ["max", "min"] and info.entries == 1 and info.bytes == one
+        resources.fused_layers(ctx, "max")  # evicted by min: built again
+        assert built == ["max", "min", "max"]
+        assert resources.fused_layers(ctx, "mean") is ctx.layers and len(built) == 3
     finally:
         resources._fused.clear()
+        resources._analyses.clear()
 
 
 def test_room_is_made_before_a_value_is_computed():

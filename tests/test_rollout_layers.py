@@ -13,6 +13,7 @@ from vit_core.attention.capture import capture
 from vit_core.errors import SettingsError
 from vit_core.methods import attention_rollout, discard_lowest
 from vit_core.methods.readout import readout_weights, split_tokens
+from vit_core.models.geometry import geometry_of
 from vit_core.results.rollout_layers import fused_layers
 from vit_core.runs.analysis import RolloutSettings, analyze
 
@@ -133,3 +134,31 @@ def test_layers_over_the_byte_guard_are_rebuilt_at_each_push_with_the_same_rows(
         np.testing.assert_allclose(rebuilt.token_rows(tokens, settings), kept.token_rows(tokens, settings), atol=1e-5)
         np.testing.assert_allclose(rebuilt.running_rows(tokens[1], settings), kept.running_rows(tokens[1], settings),
                                    atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("relevance", [False, True])
+def test_layers_kept_by_the_analysis_are_the_layers_rebuilt_from_its_store(layout, relevance, monkeypatch):
+    """``analyze(fused_out=...)`` (the app's analysis) keeps each image's head-fused layers as the forward pass
+    makes them: the same layers fused_layers rebuilds from q and k, the same rollout as an analysis that keeps
+    none, and a relevance the keeping does not touch."""
+    model = make_model(layout)
+    pixels = input_for(model, batch=2)
+    monkeypatch.setattr(attention_store, "BLOCK_BYTES", 4096)  # several blocks of query rows per layer
+    for settings in SETTINGS[:2]:
+        if settings.start_layer >= geometry_of(model, tuple(pixels.shape[-2:])).depth:
+            continue
+        kept: list = []
+        result = analyze(model, pixels, rollout=settings, relevance=relevance, attention="qk", model_views=False,
+                         fused_out=kept)
+        plain = analyze(model, pixels, rollout=settings, relevance=relevance, attention="qk", model_views=False)
+        assert len(kept) == 2 and all(layers.head_fusion == settings.head_fusion for layers in kept)
+        for image, layers in enumerate(kept):
+            rebuilt = fused_layers(plain, settings.head_fusion, image=image)
+            assert layers.fused is not None and layers.fused.shape == rebuilt.fused.shape
+            np.testing.assert_allclose(layers.fused.numpy(), rebuilt.fused.numpy(), rtol=1e-5, atol=1e-6)
+        tol = dict(rtol=1e-5, atol=1e-6) if settings.discard_ratio == 0 else dict(rtol=0, atol=2e-4)
+        np.testing.assert_allclose(result.rollout, plain.rollout, **tol)
+        np.testing.assert_allclose(result.prefix_weights, plain.prefix_weights, **tol)
+        if relevance:
+            np.testing.assert_allclose(result.relevance, plain.relevance, rtol=1e-5, atol=1e-6)

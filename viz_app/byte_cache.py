@@ -22,8 +22,8 @@ V = TypeVar("V")
 
 
 def nbytes_of(value: object) -> int:
-    """Bytes held by the numpy arrays in `value`: an array, a tuple or list of them, or an object with
-    ``arrays()`` (an ``AnalysisResult``); other parts count nothing."""
+    """Bytes held by the numpy arrays in `value`: an array, a tuple or list of them, an object with ``arrays()``
+    (an ``AnalysisResult``) or one with an integer ``nbytes`` (a ``FusedLayers``); other parts count nothing."""
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
     if isinstance(value, (tuple, list)):
@@ -31,7 +31,8 @@ def nbytes_of(value: object) -> int:
     arrays = getattr(value, "arrays", None)
     if callable(arrays):
         return sum(int(a.nbytes) for a in arrays().values())
-    return 0
+    nbytes = getattr(value, "nbytes", None)  # an object that counts its own (FusedLayers' tensors)
+    return nbytes if isinstance(nbytes, int) else 0
 
 
 @dataclass(frozen=True)

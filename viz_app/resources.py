@@ -257,8 +257,10 @@ def analysis_cache_info() -> CacheInfo:
 
 def analyze_image(
     model_key: str, image_sha256: str, settings: AnalysisSettings, loaded: LoadedModel, data: bytes
-) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
-    """One forward (and one gradient) pass: ``vit_core.runs.analysis.analyze``'s result, the model's view, its mapping.
+) -> tuple[AnalysisResult, np.ndarray, PixelMapping, FusedLayers | None]:
+    """One forward (and one gradient) pass: ``vit_core.runs.analysis.analyze``'s result, the model's view, its mapping,
+    and the mean-fused layers ``[layer, query, key]`` the same pass made (None where they would be over
+    :data:`vit_core.results.rollout_layers.FUSED_BYTES`), which the rollout views push rows through.
 
     Cached by (model key, image hash, settings) in the process-wide, byte-bounded analysis cache; `loaded` and
     `data` are determined by the keys. Sessions asking for the same key at once wait for one computation. The same
@@ -269,19 +271,23 @@ def analyze_image(
 
 
 def _analyze(loaded: LoadedModel, data: bytes, settings: AnalysisSettings
-             ) -> tuple[AnalysisResult, np.ndarray, PixelMapping]:
+             ) -> tuple[AnalysisResult, np.ndarray, PixelMapping, FusedLayers | None]:
     pixel_values, view, mapping = model_input(loaded, data)
     FORWARD_CALLS["analyze"] += 1
+    g = loaded.geometry
+    keeps_layers = vit_core.results.rollout_layers.layers_bytes(g.depth, g.num_tokens) > 0
+    kept: list[FusedLayers] | None = [] if keeps_layers else None
     result = analyze(
         loaded,  # the LoadedModel: its weights file's hash goes into the export's provenance
         pixel_values,
         relevance=settings.relevance and _has_classifier(loaded),
         attention="auto",
         pcs_k=settings.pcs_k,
+        fused_out=kept,  # kept where fused_layers would keep them (the rollout views push through them)
     )
     for array in (*result.arrays().values(), view):
         array.flags.writeable = False
-    return result, view, mapping
+    return result, view, mapping, kept[0] if kept else None
 
 
 def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSettings | None = None) -> Context:
@@ -294,7 +300,7 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
     spec = with_checkpoint_hash(spec)
     loaded = get_model(spec)
     try:
-        result, view, mapping = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
+        result, view, mapping, layers = analyze_image(spec.key, image.sha256, settings, loaded, image.data)
     except (OSError, ValueError) as error:  # decoder errors that slipped past load_image
         raise ImageError(t("error.image", kind=type(error).__name__)) from error
     predictions = []
@@ -311,39 +317,49 @@ def prepare_context(spec: ModelSpec, image: ImageSpec, settings: AnalysisSetting
         analysis=result,
         predictions=predictions,
         prefix_labels=labels,
+        layers=layers,
     )
+
+
+def other_fusions_bytes() -> int:
+    """The bound of the fusions other than the analysis' own (which travel with it in the analysis cache): half of
+    :data:`vit_core.results.rollout_layers.FUSED_BYTES`, one other fusion at a time for ViT-B/14 at 518 px."""
+    return vit_core.results.rollout_layers.FUSED_BYTES // 2
 
 
 @st.cache_resource(show_spinner=False)
 def _fused() -> ByteLRU:
-    """The head-fused layers of recent (analysis, fusion) pairs, all of them within
-    :data:`vit_core.results.rollout_layers.FUSED_BYTES` together (ViT-B/14 at 518 px: two fusions of 90 MB each; layers
-    over the guard hold nothing and cost nothing here); shared by every session, least recently used out first."""
-    return ByteLRU(vit_core.results.rollout_layers.FUSED_BYTES, size=lambda layers: layers.nbytes)
+    """The head-fused layers of recent (analysis, fusion) pairs for fusions the analysis did not make (max, min),
+    within :func:`other_fusions_bytes` together (layers over the guard hold nothing and cost nothing here);
+    shared by every session, least recently used out first."""
+    return ByteLRU(other_fusions_bytes(), size=lambda layers: layers.nbytes)
 
 
-def fused_layers(context_key: str, head_fusion: str, _analysis: AnalysisResult) -> FusedLayers:
+def fused_layers(ctx: Context, head_fusion: str) -> FusedLayers:
     """Every layer's head-fused attention ``[layer, query, key]`` of the analysed image (90 MB for ViT-B/14 at
-    518 px), rebuilt from q and k when the analysis keeps those: what any rollout row is pushed through."""
-    cache, key = _fused(), (context_key, head_fusion)
-    if key not in cache:  # room first: at the peak the old fusions and the new one were all held (+90 MB)
-        cache.make_room(vit_core.results.rollout_layers.kept_bytes(_analysis))
-    return cache.get_or_compute(key, lambda: vit_core.results.rollout_layers.fused_layers(_analysis, head_fusion))
+    518 px): the analysis' own for its fusion, else rebuilt from the attention it keeps (q and k at 518 px); what
+    any rollout row is pushed through."""
+    if ctx.layers is not None and ctx.layers.head_fusion == head_fusion:
+        return ctx.layers
+    cache, key = _fused(), (ctx.key, head_fusion)
+    if key not in cache:  # room first: at the peak the old fusion and the new one were both held (+90 MB)
+        cache.make_room(vit_core.results.rollout_layers.kept_bytes(ctx.analysis))
+    return cache.get_or_compute(key, lambda: vit_core.results.rollout_layers.fused_layers(ctx.analysis, head_fusion))
 
 
 def rollout_rows(ctx: Context, settings: RolloutSettings, tokens: list[int]) -> np.ndarray:
     """Rows of R = B_L ... B_s for the query `tokens` ``[n, key]`` (no forward, R never formed)."""
-    return fused_layers(ctx.key, settings.head_fusion, ctx.analysis).token_rows(tokens, settings)
+    return fused_layers(ctx, settings.head_fusion).token_rows(tokens, settings)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _running_rows(context_key: str, token: int, _analysis: AnalysisResult) -> np.ndarray:
-    return fused_layers(context_key, "mean", _analysis).running_rows(token, RolloutSettings())
+def _running_rows(context_key: str, token: int, _ctx: Context) -> np.ndarray:
+    return fused_layers(_ctx, "mean").running_rows(token, RolloutSettings())
 
 
 def running_rollout_rows(ctx: Context, token: int) -> np.ndarray:
     """Row `token` of each running product ``R_l = B_l ... B_0`` (the paper's settings) ``[layer, key]``."""
-    return _running_rows(ctx.key, int(token), ctx.analysis)
+    return _running_rows(ctx.key, int(token), ctx)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -352,7 +368,7 @@ def _rollout_readout(context_key: str, settings: RolloutSettings, _ctx: Context)
     pool = _ctx.analysis.pool_attention  # [1, pool_head, latent, key], attention-pool ("map") heads only
     weights = readout_weights(g, 1, "cpu", pool_attention=None if pool is None else shared_tensor(pool),
                               pool_include_prefix=g.pool_include_prefix)  # [1, token]
-    row = fused_layers(context_key, settings.head_fusion, _ctx.analysis).push(weights, settings)
+    row = fused_layers(_ctx, settings.head_fusion).push(weights, settings)
     heat, prefix = split_tokens(row, g)
     return heat[0].numpy(), prefix[0].numpy()
 

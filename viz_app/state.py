@@ -272,6 +272,8 @@ class Context:
         analysis: ``vit_core.runs.analysis.analyze``'s result for this model and image (batch of one).
         predictions: top-5 ``vit_core.models.predict.Prediction`` list, empty when the model has no classifier.
         prefix_labels: readable name of every prefix token, in sequence order ("cls", "dist", "reg0", ...).
+        layers: ``vit_core.results.rollout_layers.FusedLayers``, the head-fused layers the analysis made (mean
+            fusion; shared, never mutate them), or None where they are rebuilt at each push.
     """
 
     spec: ModelSpec
@@ -282,6 +284,7 @@ class Context:
     analysis: AnalysisResult
     predictions: list
     prefix_labels: tuple[str, ...]
+    layers: Any = None
 
     @property
     def key(self) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from ..methods.distance import attention_entropy
-from ..methods.rollout import RolloutSettings, fuse_heads, rollout_factor_of_fused
+from ..methods.rollout import HeadFusion, RolloutSettings, fuse_heads, rollout_factor_of_fused
 from .logits import attention_logits
 
 __all__ = [
@@ -110,6 +110,8 @@ def row_stats(
     on_block=None,
     values: torch.Tensor | None = None,
     budget: int | None = None,
+    fused_out: torch.Tensor | None = None,
+    fusion: HeadFusion = "mean",
 ) -> RowStats:
     """Reduce one layer's attention block by block, never holding more than one block of probabilities.
 
@@ -125,6 +127,8 @@ def row_stats(
             attention when asked for), or None.
         values: ``[batch, head, token, head_dim]`` v, to compute the layer's output from the same probabilities.
         budget: bytes of probabilities per block.
+        fused_out: ``[batch, query, key]`` to receive the layer's head-fused attention, or None.
+        fusion: the head fusion written into `fused_out`.
     """
     batch, heads, tokens, _ = q.shape
     p = num_prefix_tokens
@@ -146,8 +150,11 @@ def row_stats(
             distance.append(weighted / mass)
         if cls_index is not None and rows.start <= cls_index < rows.stop:
             cls_row = probs[..., cls_index - rows.start, :].clone()  # [batch, head, key]
+        if fused_out is not None:
+            fused_out[:, rows] = fuse_heads(probs, fusion)
         if settings is not None:
-            fused = fuse_heads(probs, settings.head_fusion)  # [batch, rows, key]
+            fused = fused_out[:, rows] if fused_out is not None and fusion == settings.head_fusion else (
+                fuse_heads(probs, settings.head_fusion))  # [batch, rows, key]
             factor.append(rollout_factor_of_fused(fused, settings, num_prefix_tokens=p, first_row=rows.start))
         del logits, probs
     return RowStats(

@@ -25,7 +25,7 @@ from ..errors import SettingsError
 from ..methods.rollout import HeadFusion, RolloutSettings, fuse_heads, rollout_factor_of_fused
 from .result import AnalysisResult
 
-__all__ = ["FUSED_BYTES", "FusedLayers", "fused_layers", "kept_bytes"]
+__all__ = ["FUSED_BYTES", "FusedLayers", "fused_layers", "kept_bytes", "layers_bytes"]
 
 FUSED_BYTES = 256 << 20  # most bytes of [layer, query, key] float32 head-fused layers kept (read at each build)
 
@@ -129,11 +129,17 @@ def _fused_blocks(result: AnalysisResult, layer: int, head_fusion: HeadFusion, i
         del probs
 
 
+def layers_bytes(depth: int, tokens: int, keep_bytes: int | None = None) -> int:
+    """Bytes of one image's ``[layer, query, key]`` float32 head-fused layers, or 0 when that is over `keep_bytes`
+    (default :data:`FUSED_BYTES`) and they are rebuilt at each push instead."""
+    size = depth * tokens * tokens * 4
+    return size if size <= (FUSED_BYTES if keep_bytes is None else keep_bytes) else 0
+
+
 def kept_bytes(result: AnalysisResult, keep_bytes: int | None = None) -> int:
     """Bytes :func:`fused_layers` keeps for `result`: its ``[layer, query, key]`` float32, or 0 over the guard."""
     _, depth, _, tokens, _ = result.attention_shape
-    size = depth * tokens * tokens * 4
-    return size if size <= (FUSED_BYTES if keep_bytes is None else keep_bytes) else 0
+    return layers_bytes(depth, tokens, keep_bytes)
 
 
 def fused_layers(result: AnalysisResult, head_fusion: HeadFusion, *, image: int = 0,

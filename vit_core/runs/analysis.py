@@ -31,13 +31,14 @@ from ..methods.patch_embed import patch_embed_components
 from ..methods.pos_embed import pos_embed_similarity
 from ..methods.readout import DistilledReadout, readout_weights, split_tokens
 from ..methods.relevance import streamed_relevance
-from ..methods.rollout import RolloutSettings, RolloutSink
+from ..methods.rollout import RolloutSettings, RolloutSink, fuse_heads
 from ..methods.token_attention import grid_of_keys, token_attention
 from ..models.geometry import geometry_of
 from ..models.loading import LoadedModel
 from ..models.types import Geometry
 from ..results.provenance import provenance_of
 from ..results.result import AnalysisResult
+from ..results.rollout_layers import FusedLayers
 
 __all__ = [
     "AnalysisResult", "RolloutSettings", "AnalysisSink", "AttentionKept", "ATTENTION_KEPT", "FULL_ATTENTION_BYTES",
@@ -88,6 +89,8 @@ class AnalysisSink:
         keep_qk: keep each layer's q and k (:attr:`qk`), from which any attention slice is rebuilt.
         keep_factors: keep the rollout factors of every layer (``[batch, query, key]`` each); False: keep
             none (read the rollout with :func:`vit_core.attention.store.push_rollout_row` from q and k).
+        keep_fused: keep every layer's head-fused attention (``settings.head_fusion``) in :attr:`fused`
+            ``[batch, layer, query, key]``, reduced in blocks of query rows (never by the fused kernel).
     """
 
     takes_logits = True  # the capture passes the pre-softmax scores too: entropy without a per-element log
@@ -101,6 +104,7 @@ class AnalysisSink:
         fused_kernel: bool | None = None,
         keep_qk: bool = False,
         keep_factors: bool = True,
+        keep_fused: bool = False,
     ) -> None:
         self.geometry = geometry
         self.settings = settings
@@ -121,6 +125,8 @@ class AnalysisSink:
         self.keep_qk = keep_qk
         self.keep_factors = keep_factors
         self.qk: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # per layer (q, k, scale), detached
+        self.keep_fused = keep_fused
+        self.fused: torch.Tensor | None = None  # [batch, layer, query, key] with keep_fused, host memory
 
     def reduce_qk(self, layer: int, q: torch.Tensor, k: torch.Tensor, scale: float, mask: torch.Tensor | None) -> bool:
         """Reduce one layer straight from q and k (the fused kernel on a GPU, blocks of query rows elsewhere);
@@ -132,7 +138,8 @@ class AnalysisSink:
                                    "keep the full attention instead.")
             self.qk.append((q.contiguous(), k.contiguous(), scale))  # a view would keep the layer's whole qkv
         with torch.no_grad():
-            if self.keep_factors and self._kernel_wanted(q, mask) and self._reduce_with_kernel(layer, q, k, scale, mask):
+            if (self.keep_factors and not self.keep_fused and self._kernel_wanted(q, mask)
+                    and self._reduce_with_kernel(layer, q, k, scale, mask)):
                 return True
             if self._blocks_wanted(q):
                 return self._reduce_in_blocks(layer, q, k, scale, mask)
@@ -141,7 +148,7 @@ class AnalysisSink:
     def computes_attention(self, q: torch.Tensor) -> bool:
         """Whether this sink computes the layer's attention output itself (:meth:`reduce_qkv`): on a CPU, where
         the fused kernel is no faster than the explicit softmax and computing attention twice is pure cost."""
-        return not q.is_cuda and not (self.keep_factors and self._kernel_wanted(q, None))
+        return not q.is_cuda and not (self.keep_factors and not self.keep_fused and self._kernel_wanted(q, None))
 
     def reduce_qkv(self, layer: int, q, k, v, scale: float, mask) -> torch.Tensor:
         """Reduce one layer and return its attention output ``[batch, head, token, head_dim]`` from the same
@@ -154,7 +161,23 @@ class AnalysisSink:
 
     def _blocks_wanted(self, q: torch.Tensor) -> bool:
         """Blocks of query rows on a CPU (no kernel there) and wherever one layer's probabilities are large."""
-        return not q.is_cuda or q.shape[-2] > fused_stats.MAX_TOKENS or not self.keep_factors
+        return not q.is_cuda or q.shape[-2] > fused_stats.MAX_TOKENS or not self.keep_factors or self.keep_fused
+
+    def _fused_of(self, layer: int, batch: int, tokens: int) -> torch.Tensor | None:
+        """Where `layer`'s head-fused attention ``[batch, query, key]`` goes (None without keep_fused)."""
+        if not self.keep_fused:
+            return None
+        if self.fused is None:
+            self.fused = torch.empty(batch, self.geometry.depth, tokens, tokens)
+        return self.fused[:, layer]
+
+    def fused_layers(self) -> list[FusedLayers]:
+        """Each image's head-fused layers kept with ``keep_fused`` (views of :attr:`fused`, no copy)."""
+        if self.fused is None:
+            raise CaptureError("no layer's attention was kept; keep the head-fused layers before the forward pass.")
+        batch, depth, tokens, _ = self.fused.shape
+        return [FusedLayers(self.settings.head_fusion, self.geometry.num_prefix_tokens, depth, tokens,
+                            fused=self.fused[image]) for image in range(batch)]
 
     def _reduce_in_blocks(self, layer: int, q, k, scale: float, mask, values=None):
         geometry = self.geometry
@@ -169,6 +192,8 @@ class AnalysisSink:
             settings=self.settings if self.keep_factors and layer >= self.settings.start_layer else None,
             on_block=(lambda rows, probs: blocks.append(probs.float().cpu())) if self.keep_attention else None,
             values=values,
+            fused_out=self._fused_of(layer, q.shape[0], q.shape[-2]),
+            fusion=self.settings.head_fusion,
         )
         if blocks:
             self.attention.append(blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2))
@@ -228,6 +253,8 @@ class AnalysisSink:
         probs = probs.detach()
         if self.keep_attention:
             self.attention.append(probs.float().cpu())
+        if self.keep_fused:
+            self._fused_of(layer, probs.shape[0], probs.shape[-1])[:] = fuse_heads(probs.float(), self.settings.head_fusion)
         if not entropy_uses_logits(probs):
             logits = None  # hold less
         self._pending.append((layer, probs, logits))
@@ -345,6 +372,7 @@ def analyze(
     model_views: bool = True,
     keep_pixels: bool = True,
     fused_kernel: bool | None = None,
+    fused_out: list[FusedLayers] | None = None,
 ) -> AnalysisResult:
     """Every array of the analysis file for one batch, with its provenance.
 
@@ -367,6 +395,9 @@ def analyze(
             reduced results only, leave it out (on a GPU, copying the input back dominated the analysis).
         fused_kernel: reduce each layer with one Triton kernel from q and k (see :class:`AnalysisSink`);
             None: where it can run (a GPU, Triton installed, attention not kept).
+        fused_out: a list that receives each image's head-fused layers (:class:`FusedLayers` of the rollout's
+            fusion, ``[layer, query, key]``: 90 MB per image at 518 px), what rollout rows for other settings
+            and query tokens are pushed through; the rollout is then read from them, not rebuilt from q and k.
 
     Returns:
         An :class:`~vit_core.results.result.AnalysisResult`: its fields (shapes documented there) are the .npz keys.
@@ -390,10 +421,11 @@ def analyze(
     if attention_bytes(geometry) > FULL_ATTENTION_BYTES:
         release_large_frees()
     batch, tokens = pixel_values.shape[0], geometry.num_tokens
-    keep_factors = batch * geometry.depth * tokens**2 * 4 <= FACTOR_BYTES
+    keep_fused = fused_out is not None
+    keep_factors = not keep_fused and batch * geometry.depth * tokens**2 * 4 <= FACTOR_BYTES
     sink = AnalysisSink(
         geometry, rollout, keep_attention=kept == "full", fused_kernel=fused_kernel,
-        keep_qk=kept == "qk" or not keep_factors, keep_factors=keep_factors,
+        keep_qk=kept == "qk" or not (keep_factors or keep_fused), keep_factors=keep_factors, keep_fused=keep_fused,
     )
     rel = None
     if relevance:  # one forward pass for everything: the sink sees it, its backward gives the relevance
@@ -407,7 +439,12 @@ def analyze(
         geometry, batch, logits.device, distilled=distilled, pool_attention=pool_attention,
         pool_include_prefix=geometry.pool_include_prefix,
     )  # [batch, token]: the readout is a row; pushed through the layers, never the full R
-    if keep_factors:
+    if keep_fused:
+        layers = sink.fused_layers()
+        rows = [layers[image].push(weights[image : image + 1].cpu(), rollout) for image in range(batch)]
+        row = torch.cat(rows).to(logits.device)
+        fused_out.extend(layers)
+    elif keep_factors:
         row = sink.rollout.left_product(weights)
     else:
         q, k, scales = zip(*sink.qk, strict=True)
