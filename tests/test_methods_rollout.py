@@ -75,6 +75,15 @@ def test_hand_computed_discard_keeps_prefix_weight():
     torch.testing.assert_close(out, torch.tensor([0.05, 0.0, 0.4, 0.0, 0.3], device=DEVICE))
 
 
+def test_discard_at_ties_drops_exactly_the_count_first_keys_first():
+    # tokens [cls, p0..p5], ratio 0.5 drops 3 of 6: p0 (lowest) and then two of the four tied 0.2 weights, the first
+    # in key order; a uniform row (an untrained model's) drops its first 3 patches, not all of them
+    row = torch.tensor([[0.1, 0.05, 0.2, 0.2, 0.25, 0.2, 0.2], [0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]], device=DEVICE)
+    out = discard_lowest(row, 0.5, num_prefix_tokens=1)
+    expected = torch.tensor([[0.1, 0.0, 0.0, 0.0, 0.25, 0.2, 0.2], [0.4, 0.0, 0.0, 0.0, 0.1, 0.1, 0.1]], device=DEVICE)
+    torch.testing.assert_close(out, expected)
+
+
 def test_start_layer_skips_earlier_layers():
     attention = _random_attention(0, 2, 4, 2, 6)
     late = attention_rollout(attention, RolloutSettings(start_layer=2), num_prefix_tokens=1)
