@@ -5,12 +5,13 @@ the cached analysis; each page in ``viz_app/pages`` is one view. The URL's query
 (``viz_app.links``). Run with ``streamlit run streamlit_app.py``.
 """
 
+import copy
 from pathlib import Path
 
 import streamlit as st
 
 from viz_app import crowd, first_screen, links, projector
-from viz_app.i18n import language_switch, t
+from viz_app.i18n import language, language_switch, t
 from viz_app.page_registry import FRAGMENT_PAGES, SECTIONS, PageSpec
 from viz_app.page_registry import PAGES as PAGE_SPECS
 from viz_app.sidebar import render_sidebar
@@ -24,13 +25,22 @@ links.read_language()  # before the first title: the page and navigation titles 
 st.set_page_config(page_title=t("intro.name"), page_icon=str(ICON), layout="wide")
 
 
-def _page(spec: PageSpec) -> st.Page:
-    """A page of viz_app/pages with its title in the current language; its url path (the file's name) never
-    changes, so links keep working in every language."""
-    return st.Page(spec.file, title=t(spec.label_key), url_path=spec.url_path or None, default=spec.default)
+def _page(spec: PageSpec, lang: str) -> st.Page:
+    """A page of viz_app/pages with its title in `lang`; its url path (the file's name) never changes, so links
+    keep working in every language."""
+    return st.Page(spec.file, title=t(spec.label_key, lang=lang), url_path=spec.url_path or None, default=spec.default)
 
 
-BUILT = {spec.name: _page(spec) for spec in PAGE_SPECS}  # the registry's pages, in its order
+@st.cache_resource(show_spinner=False)
+def _pages_in(lang: str) -> dict[str, st.Page]:
+    """The registry's pages, in its order, built once per language and process: each build resolves and checks its
+    file, and 13 of them on every run were a tenth of a class's server time (py-spy, 100 sessions)."""
+    return {spec.name: _page(spec, lang) for spec in PAGE_SPECS}
+
+
+# Each run navigates its own copies: st.navigation marks the page it chose as callable once, and the cached pages
+# are shared by every session's run at the same time.
+BUILT = {name: copy.copy(page) for name, page in _pages_in(language()).items()}
 LESSON = BUILT["lesson"]
 # The lesson heads the menu without a section title, so all 13 pages and the image picker fit above the fold at
 # 1280 x 720 (Streamlit folds a menu of more than 12 pages behind "View 3 more" unless expanded; that hid Figure 7).

@@ -280,3 +280,57 @@ def test_a_photos_presence_chart_draws_every_shape_it_names():
     drawn = [y for d in bars["data"] if d.get("type") == "bar" for y in d["y"]]
     assert sorted(drawn) == sorted(ctx.loaded.label_names), drawn
     assert str(len(ctx.loaded.label_names)) in bars["layout"]["title"]["text"]
+
+
+def test_a_class_on_one_step_shares_one_built_figure(monkeypatch):
+    """Students on the same lesson step draw the same figure, built once for all of them (plotly's validation was
+    paid once per student and rerun); the projector's large text and another language get figures of their own."""
+    from viz_app import figures, ui
+
+    built = []
+    real = figures.image_figure
+    monkeypatch.setattr(figures, "image_figure", lambda *a, **k: built.append(k) or real(*a, **k))
+    ui._shared_figures.clear()
+
+    def before(at: AppTest) -> str:
+        charts = [chart for chart in at.get("plotly_chart") if chart.proto.id and "lesson_before" in chart.proto.id]
+        assert len(charts) == 1, "the step's picture before an answer is missing"
+        return charts[0].proto.spec
+
+    try:
+        first, second = run_app(page="lesson"), run_app(page="lesson")
+        assert before(first) == before(second) and len(built) == 1
+        second.run()
+        assert len(built) == 1 and before(second) == before(first)
+        interact(second, lambda: second.toggle(key=state.PROJECTOR).set_value(True))
+        assert len(built) == 2 and before(second) != before(first)  # the projector's figure: larger text
+        assert json.loads(before(second))["layout"]["font"]["size"] > json.loads(before(first))["layout"].get(
+            "font", {}).get("size", 0)
+        run_app(page="lesson", lang="ko")
+        assert len(built) == 3
+    finally:
+        ui._shared_figures.clear()
+
+
+def test_the_pages_are_built_once_per_language_and_each_run_navigates_its_own(monkeypatch):
+    """The router's pages are built once per language and process (each build resolves and checks a file) and
+    every run navigates copies: two sessions on different pages each run their own, and Korean gets its titles."""
+    import streamlit as st
+
+    from viz_app.page_registry import PAGES
+
+    built = []
+    real = st.Page
+    monkeypatch.setattr(st, "Page", lambda *args, **kwargs: built.append(kwargs["title"]) or real(*args, **kwargs))
+    st.cache_resource.clear()
+    try:
+        lesson_view, query_view = run_app(page="lesson"), run_app(page="query")
+        assert len(built) == len(PAGES)
+        assert lesson_view.title[0].value == EN["nav.lesson"] and query_view.title[0].value == EN["nav.query"]
+        lesson_view.run()  # a rerun navigates a fresh copy: the chosen page runs again
+        assert not lesson_view.exception and lesson_view.title[0].value == EN["nav.lesson"]
+        korean = run_app(page="lesson", lang="ko")
+        assert len(built) == 2 * len(PAGES) and CATALOGUE["ko"]["nav.lesson"] in built[len(PAGES):]
+        assert korean.title[0].value == CATALOGUE["ko"]["nav.lesson"]
+    finally:
+        st.cache_resource.clear()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -20,6 +21,7 @@ from vit_core.models import predict
 from vit_core.models.loading import DEMO_MODEL_NAME
 
 from . import export, projector, resources, state
+from .byte_cache import ByteLRU
 from .catalogue import error_sentence
 from .figures import COLORSCALES
 from .i18n import language, t
@@ -32,6 +34,7 @@ __all__ = [
     "show_error",
     "colormap_select",
     "plotly",
+    "shared_figure",
     "patch_from_selection",
     "weights_label",
 ]
@@ -62,13 +65,37 @@ def _is_plain_word(word: str) -> bool:
     return word.isalpha() and word.islower() and word != "timm" and not timm.is_model(word)
 
 
-def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None) -> object:
-    """``st.plotly_chart`` with the app's defaults; clickable when `on_select` is given."""
-    fig = projector.enlarge(fig)
+def plotly(fig, *, key: str | None = None, on_select=None, height: int | None = None, shared: bool = False) -> object:
+    """``st.plotly_chart`` with the app's defaults; clickable when `on_select` is given. `shared`: a figure from
+    :func:`shared_figure`, enlarged for the projector already and never mutated here (other sessions draw it)."""
+    if not shared:
+        fig = projector.enlarge(fig)
     kwargs = {"key": key, "config": PLOT_CONFIG, "theme": "streamlit"}
     if on_select is not None:
         kwargs.update(on_select=on_select, selection_mode="points")
     return st.plotly_chart(fig, **kwargs)
+
+
+SHARED_FIGURE_BYTES = 64 << 20  # the figures every session draws alike, by the bytes of their JSON
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_figures() -> ByteLRU:
+    """Figures built once per process and drawn by every session (a class on the lesson's same step): one
+    computation per key, least recently used out first (a resource: the clear-cache menu clears it)."""
+    return ByteLRU(SHARED_FIGURE_BYTES, size=lambda entry: entry[1])
+
+
+def shared_figure(ctx: Context, parts: tuple, build) -> go.Figure:
+    """The figure ``build()`` makes for this model and image, `parts` (what else it depends on: the step, a layer),
+    the language and the projector mode, built once for every session that asks (plotly's validation of a figure
+    cost 5 to 10 ms, paid once per student and rerun before). Draw it with ``plotly(fig, shared=True)``."""
+    def made() -> tuple[go.Figure, int]:
+        fig = projector.enlarge(build())
+        return fig, len(fig.to_json())
+
+    key = (ctx.key, *parts, language(), projector.is_on())
+    return _shared_figures().get_or_compute(key, made)[0]
 
 
 def patch_from_selection(chart_key: str) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from viz_app import figures, inside_figures, lesson, links, projector, resources
 from viz_app.faithfulness_data import method_results
 from viz_app.ground_truth import CLEAR_MARGIN, describe_peak, objects_in_view, own_objects_clear, read_peak
 from viz_app.i18n import t
-from viz_app.ui import class_name, plotly, require_context, show_error
+from viz_app.ui import class_name, plotly, require_context, shared_figure, show_error
 
 ctx = require_context()
 g = ctx.geometry
@@ -104,25 +104,31 @@ def _question(step: str) -> tuple[str, dict[str, str], str] | None:
     return t("lesson.faithfulness.q", name=top.label), options, "faster" if race.rollout_faster else "slower"
 
 
+def _draw(parts: tuple, build, key: str | None = None) -> None:
+    """One of the lesson's figures: the same for every student at this step (and `parts`), so built once for the
+    class (:func:`viz_app.ui.shared_figure`), not once per student and rerun."""
+    plotly(shared_figure(ctx, parts, build), key=key, shared=True)
+
+
 def _figure(step: str) -> None:
     if step == "patches":
-        plotly(figures.patch_grid_figure(ctx.view, g.grid_size, g.patch_size, P), key="lesson_figure")
+        _draw((step,), lambda: figures.patch_grid_figure(ctx.view, g.grid_size, g.patch_size, P), "lesson_figure")
     elif step == "embedding":
-        plotly(figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance), key="lesson_figure")
+        _draw((step,), lambda: figures.filters_figure(a.patch_embed_pcs, a.patch_embed_pcs_variance), "lesson_figure")
     elif step == "position":
         if a.pos_embed_similarity is not None:
-            plotly(figures.pos_embed_tiles_figure(a.pos_embed_similarity), key="lesson_figure")
+            _draw((step,), lambda: figures.pos_embed_tiles_figure(a.pos_embed_similarity), "lesson_figure")
         else:
             st.info(t("lesson.position.none"))
     elif step == "attention":
         if cls is None:
             st.info(t("lesson.attention.none"))
         else:
-            plotly(figures.head_grid_figure(a.cls_attention[0][-1:], layers=[g.depth - 1],
-                                            **projector.head_grid_options(g.num_heads)), key="lesson_figure")
+            _draw((step,), lambda: figures.head_grid_figure(a.cls_attention[0][-1:], layers=[g.depth - 1],
+                                                            **projector.head_grid_options(g.num_heads)), "lesson_figure")
     elif step == "distance":
-        plotly(figures.head_metric_figure(a.mean_attention_distance[0], y_title=t("lesson.distance.axis")),
-               key="lesson_figure")
+        _draw((step,), lambda: figures.head_metric_figure(a.mean_attention_distance[0], y_title=t("lesson.distance.axis")),
+              "lesson_figure")
     elif step == "rollout":
         _rollout_step_through()
     elif step == "relevance":
@@ -156,15 +162,14 @@ def _outlier_and_registers() -> None:
     marked = [divmod(int(k) - P, gw) for k in found.outlier_token[first] if k >= P]
     left, right = st.columns(2)
     with left:
-        plotly(inside_figures.grid_value_figure(ctx.view, norms[P:].reshape(gh, gw), g.patch_size, marked=marked,
-                                                height=FIGURE_PX, colorbar_title=t("inside.norm_axis"),
-                                                title=t("inside.norm_map", layer=t("layer.n", layer=g.depth - 1))),
-               key="lesson_figure")
+        _draw(("registers", "norms"), lambda: inside_figures.grid_value_figure(
+            ctx.view, norms[P:].reshape(gh, gw), g.patch_size, marked=marked, height=FIGURE_PX,
+            colorbar_title=t("inside.norm_axis"), title=t("inside.norm_map", layer=t("layer.n", layer=g.depth - 1))),
+            "lesson_figure")
     with right:
-        plotly(inside_figures.norm_histogram_figure(norms[P:], cut, height=FIGURE_PX,
-                                                    prefix_norms={found.token_label(k): float(norms[k]) for k in range(P)},
-                                                    title=t("inside.histogram", layer=t("layer.n", layer=g.depth - 1))),
-               key="lesson_figure_second")
+        _draw(("registers", "histogram"), lambda: inside_figures.norm_histogram_figure(
+            norms[P:], cut, height=FIGURE_PX, prefix_norms={found.token_label(k): float(norms[k]) for k in range(P)},
+            title=t("inside.histogram", layer=t("layer.n", layer=g.depth - 1))), "lesson_figure_second")
 
 
 def _relevance_pair() -> None:
@@ -191,10 +196,10 @@ def _relevance_pair() -> None:
     columns = st.columns(2)
     for column, (target, heat) in zip(columns, maps.items(), strict=False):
         with column:
-            plotly(figures.overlay_figure(ctx.view, heat, g.patch_size, clickable=False, height=FIGURE_PX, boxes=boxes,
-                                          num_prefix_tokens=P,
-                                          title=t("rollout.relevance_for", name=class_name(ctx, target))),
-                   key="lesson_figure" if target == first else "lesson_figure_second")
+            _draw(("relevance", int(target)), lambda heat=heat, target=target: figures.overlay_figure(
+                ctx.view, heat, g.patch_size, clickable=False, height=FIGURE_PX, boxes=boxes, num_prefix_tokens=P,
+                title=t("rollout.relevance_for", name=class_name(ctx, target))),
+                "lesson_figure" if target == first else "lesson_figure_second")
 
 
 def _removal_race() -> None:
@@ -208,30 +213,37 @@ def _removal_race() -> None:
     st.markdown(t(reading, name=top.label))
     left, right = st.columns([2, 3])
     with left:
-        plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False, height=FIGURE_PX,
-                                      num_prefix_tokens=P, title=t("lesson.faithfulness.order")))
-    names = {
-        "rollout": t("lesson.faithfulness.rollout", auc=f"{race.rollout_auc:.3f}"),
-        "random": t("lesson.faithfulness.random", auc=f"{race.random_auc:.3f}"),
-    }
+        _draw(("faithfulness", "order"), lambda: figures.overlay_figure(
+            ctx.view, a.rollout[0], g.patch_size, clickable=False, height=FIGURE_PX, num_prefix_tokens=P,
+            title=t("lesson.faithfulness.order")))
+
+    def curves():
+        names = {
+            "rollout": t("lesson.faithfulness.rollout", auc=f"{race.rollout_auc:.3f}"),
+            "random": t("lesson.faithfulness.random", auc=f"{race.random_auc:.3f}"),
+        }
+        fig = figures.curves_figure(race.fractions, {"rollout": race.rollout, "random": race.random}, names=names,
+                                    height=FIGURE_PX, y_title=t("lesson.faithfulness.curves", name=top.label))
+        fig.update_layout(legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}, margin={"t": 40})  # on top: in view with the axes
+        return fig
+
     with right:
-        curves = figures.curves_figure(race.fractions, {"rollout": race.rollout, "random": race.random}, names=names,
-                                       height=FIGURE_PX, y_title=t("lesson.faithfulness.curves", name=top.label))
-        curves.update_layout(legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}, margin={"t": 40})  # on top: in view with the axes
-        plotly(curves, key="lesson_figure")
+        _draw(("faithfulness", "curves"), curves, "lesson_figure")
 
 
 def _rollout_step_through() -> None:
     """Layer by layer: the head-fused factor with the residual, the running product, and the class-token row."""
     if not a.has_attention:
-        plotly(figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False), key="lesson_figure")
+        _draw(("rollout",), lambda: figures.overlay_figure(ctx.view, a.rollout[0], g.patch_size, clickable=False),
+              "lesson_figure")
         return
     layer = st.slider(t("lesson.rollout.layer"), 0, g.depth - 1, g.depth - 1, key=state.LESSON_LAYER)
     query = cls if cls is not None else P  # without a class token, follow the first patch token
     if a.attention is None:  # a large model keeps q and k: the running product's row, without N x N matrices
         running = resources.running_rollout_rows(ctx, query)[layer]  # [N]
-        plotly(figures.overlay_figure(ctx.view, running[P:].reshape(gh, gw), g.patch_size, clickable=False,
-                                      height=360, title=t("lesson.rollout.row", layer=layer)), key="lesson_figure")
+        _draw(("rollout", "row", layer), lambda: figures.overlay_figure(
+            ctx.view, running[P:].reshape(gh, gw), g.patch_size, clickable=False, height=360,
+            title=t("lesson.rollout.row", layer=layer)), "lesson_figure")
         st.caption(t("lesson.rollout.caption", prefix=f"{100 * float(np.sum(running[:P])):.1f}%"))
         return
     steps = lesson.rollout_steps(a.attention, RolloutSettings(), P)
@@ -239,12 +251,14 @@ def _rollout_step_through() -> None:
     row = step.product[query, P:].reshape(gh, gw)  # [gh, gw]
     left, middle, right = st.columns(3)
     with left:
-        plotly(lesson.matrix_figure(step.factor, t("lesson.rollout.factor", layer=layer)))
+        _draw(("rollout", "factor", layer), lambda: lesson.matrix_figure(step.factor, t("lesson.rollout.factor", layer=layer)))
     with middle:
-        plotly(lesson.matrix_figure(step.product, t("lesson.rollout.product", layer=layer)))
+        _draw(("rollout", "product", layer),
+              lambda: lesson.matrix_figure(step.product, t("lesson.rollout.product", layer=layer)))
     with right:
-        plotly(figures.overlay_figure(ctx.view, row, g.patch_size, clickable=False, height=360,
-                                      title=t("lesson.rollout.row", layer=layer)), key="lesson_figure")
+        _draw(("rollout", "row", layer), lambda: figures.overlay_figure(
+            ctx.view, row, g.patch_size, clickable=False, height=360, title=t("lesson.rollout.row", layer=layer)),
+            "lesson_figure")
     st.caption(t("lesson.rollout.caption", prefix=f"{100 * float(np.sum(step.product[query, :P])):.1f}%"))
 
 
@@ -286,7 +300,7 @@ def _step_view() -> None:
                          horizontal=True)
     if answer is None:
         verdict.caption(t("lesson.predict_first"))
-        plotly(figures.image_figure(ctx.view, height=360), key="lesson_before")
+        _draw(("before",), lambda: figures.image_figure(ctx.view, height=360), "lesson_before")
         return
     if answer == right:
         verdict.success(t("lesson.right"), icon=":material/check_circle:")
