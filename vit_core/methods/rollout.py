@@ -108,11 +108,12 @@ def discard_lowest(fused: torch.Tensor, ratio: float, num_prefix_tokens: int) ->
     # (in key order) until `drop` are gone. One selection and a few passes: 2x faster than topk's indices.
     threshold = patch.kthvalue(drop, dim=-1, keepdim=True).values  # [..., query, 1]
     kept = patch > threshold
-    surplus = kept.sum(dim=-1, keepdim=True) < num_patches - drop  # rows where ties at the threshold went too
-    if surplus.any():
-        tied = patch == threshold
-        below = drop - (patch < threshold).sum(dim=-1, keepdim=True)  # ties to drop in each row
-        kept |= tied & (tied.cumsum(dim=-1) > below)
+    short = (kept.sum(dim=-1) < num_patches - drop).nonzero(as_tuple=True)  # rows whose ties at the threshold went
+    if len(short[0]):  # too (flat image regions give equal weights): those rows alone, in key order
+        rows, cut = patch[short], threshold[short]  # [rows, patch_key], [rows, 1]
+        tied = rows == cut
+        ties_to_drop = drop - (rows < cut).sum(dim=-1, keepdim=True)
+        kept[short] = (rows > cut) | (tied & (tied.cumsum(dim=-1) > ties_to_drop))
     patch = patch * kept
     return torch.cat([fused[..., :num_prefix_tokens], patch], dim=-1)
 
