@@ -82,6 +82,11 @@ def test_discard_at_ties_drops_exactly_the_count_first_keys_first():
     out = discard_lowest(row, 0.5, num_prefix_tokens=1)
     expected = torch.tensor([[0.1, 0.0, 0.0, 0.0, 0.25, 0.2, 0.2], [0.4, 0.0, 0.0, 0.0, 0.1, 0.1, 0.1]], device=DEVICE)
     torch.testing.assert_close(out, expected)
+    # ratio 0.75 keeps the fewer side (2 of 8 patches): the largest above the cut, then the last of the ties
+    row = torch.tensor([[0.2, 0.05, 0.3, 0.1, 0.1, 0.05, 0.1, 0.2, 0.1], [0.1] * 9], device=DEVICE)
+    out = discard_lowest(row, 0.75, num_prefix_tokens=1)
+    expected = torch.tensor([[0.2, 0, 0.3, 0, 0, 0, 0, 0.2, 0], [0.1, 0, 0, 0, 0, 0, 0, 0.1, 0.1]], device=DEVICE)
+    torch.testing.assert_close(out, expected)
 
 
 def test_start_layer_skips_earlier_layers():

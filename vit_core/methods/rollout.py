@@ -104,18 +104,27 @@ def discard_lowest(fused: torch.Tensor, ratio: float, num_prefix_tokens: int) ->
     if drop == 0:
         return fused
     patch = fused[..., num_prefix_tokens:]  # [..., query, patch_key]
-    # Below the drop-th smallest weight of each row everything goes; of the weights equal to it, the first ones
-    # (in key order) until `drop` are gone. One selection and a few passes: 2x faster than topk's indices.
-    threshold = patch.kthvalue(drop, dim=-1, keepdim=True).values  # [..., query, 1]
-    kept = patch > threshold
-    short = (kept.sum(dim=-1) < num_patches - drop).nonzero(as_tuple=True)  # rows whose ties at the threshold went
-    if len(short[0]):  # too (flat image regions give equal weights): those rows alone, in key order
-        rows, cut = patch[short], threshold[short]  # [rows, patch_key], [rows, 1]
-        tied = rows == cut
-        ties_to_drop = drop - (rows < cut).sum(dim=-1, keepdim=True)
-        kept[short] = (rows > cut) | (tied & (tied.cumsum(dim=-1) > ties_to_drop))
-    patch = patch * kept
-    return torch.cat([fused[..., :num_prefix_tokens], patch], dim=-1)
+    # The weights above a cut stay, and of the weights equal to it the last ones in key order until the count: one
+    # selection of the fewer side (the drop-th smallest, or the smallest of those kept) and a few passes, never
+    # topk's indices (2x dearer at ratio 0.5). Ties at the cut (flat image regions) are resolved row by row.
+    keep = num_patches - drop
+    if drop > keep:
+        cut = patch.topk(keep, dim=-1).values[..., -1:]  # [..., query, 1]: the smallest weight kept
+        kept = patch >= cut
+        wrong = kept.sum(dim=-1, dtype=torch.int32) > keep  # int32: 3x faster than the default int64
+    else:
+        cut = patch.kthvalue(drop, dim=-1, keepdim=True).values  # the largest weight dropped
+        kept = patch > cut
+        wrong = kept.sum(dim=-1, dtype=torch.int32) < keep
+    rows_with_ties = wrong.nonzero(as_tuple=True)
+    if len(rows_with_ties[0]):
+        rows, row_cut = patch[rows_with_ties], cut[rows_with_ties]  # [rows, patch_key], [rows, 1]
+        tied = rows == row_cut
+        ties_dropped = (rows >= row_cut).sum(dim=-1, keepdim=True) - keep  # the first ones in key order
+        kept[rows_with_ties] = (rows > row_cut) | (tied & (tied.cumsum(dim=-1) > ties_dropped))
+    out = fused.clone()  # the prefix keys as they are; the patch keys zeroed in place (no concatenation)
+    out[..., num_prefix_tokens:].mul_(kept)
+    return out
 
 
 def rollout_layer_matrix(attention: torch.Tensor, settings: RolloutSettings, *, num_prefix_tokens: int) -> torch.Tensor:
@@ -135,9 +144,10 @@ def rollout_factor_of_fused(
     ``first_row``: the query index of the first row given, when `fused` holds a block of rows (query
     ``first_row + i`` gets the identity at key ``first_row + i``); every step is row by row.
     """
-    fused = discard_lowest(fused, float(settings.discard_ratio), num_prefix_tokens)
+    kept = discard_lowest(fused, float(settings.discard_ratio), num_prefix_tokens)
     a = float(settings.residual_weight)
-    mixed = fused * (1.0 - a)  # a new tensor: (1 - a) F + a I, the identity added on the diagonal in place
+    # (1 - a) F + a I in a new tensor (discarding made one already: scaled in place), the identity added in place
+    mixed = kept.mul_(1.0 - a) if kept is not fused else fused * (1.0 - a)
     mixed.diagonal(offset=first_row, dim1=-2, dim2=-1).add_(a)
     return mixed / mixed.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(mixed.dtype).tiny)
 
