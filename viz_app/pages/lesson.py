@@ -280,7 +280,7 @@ def _step_view() -> None:
     step = STEPS[index]
     st.progress((index + 1) / len(STEPS), text=t("lesson.progress", n=index + 1, total=len(STEPS),
                                                     title=t(f"lesson.{step}.title")))
-    nav = st.columns([1, 1, 6])
+    nav = st.columns([2, 2, 5] if projector.is_on() else [1, 1, 6])  # the projector's large text: Back and Next in full
     nav[0].button(t("lesson.back"), key="lesson_back", on_click=_go, args=(-1,), disabled=index == 0,
                   icon=":material/arrow_back:", use_container_width=True)
     nav[1].button(t("lesson.next"), key="lesson_next", on_click=_go, args=(1,), disabled=index == len(STEPS) - 1,
