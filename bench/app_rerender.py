@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from machine import cpu_model  # noqa: E402  (bench/machine.py, beside this script)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from viz_app import resources, state  # noqa: E402
@@ -50,14 +51,6 @@ def memory_mb() -> tuple[float, float, float]:
     are mapped libraries (torch's CUDA build maps ~0.5 GB of them here), shared by every process that maps them."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
     return tuple(int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM", "RssFile"))
-
-
-def cpu_model() -> str:
-    """The CPU's model name (bench figures move with the machine: print it beside them)."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def open_model(at: AppTest, args: argparse.Namespace) -> None:

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model, machine_line  # bench/machine.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "assets" / "samples" / "chelsea.png"
 
@@ -189,10 +191,15 @@ def main() -> int:
     parser.add_argument("--old-tree", type=Path, help="a checkout of the old design to run beside this one")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", help="run only cases whose model name contains this")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "scale.json")
-    parser.add_argument("--svg", type=Path, default=ROOT / "bench" / "scale.svg")
+    parser.add_argument("--json", type=Path, help="default: bench/scale.json (with --only: bench/out/scale-ONLY.json)")
+    parser.add_argument("--svg", type=Path, help="default: bench/scale.svg (with --only: bench/out/scale-ONLY.svg)")
     parser.add_argument("--redraw", action="store_true", help="only draw the plot again from --json")
     args = parser.parse_args()
+    # a partial run (--only) never replaces the full table and plot that bench/RESULTS.md shows
+    stem = ROOT / "bench" / ("scale" if not args.only else f"out/scale-{args.only}")
+    args.json = args.json or stem.with_suffix(".json")
+    args.svg = args.svg or stem.with_suffix(".svg")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     if args.redraw:
         redraw(args.json, args.svg)
         return 0
@@ -213,7 +220,7 @@ def main() -> int:
                 rows.append(row)
     meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "threads": args.threads, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "image": IMAGE.name}
+            "image": IMAGE.name, "cpu": cpu_model()}
     import timm
     import torch
 
@@ -221,6 +228,7 @@ def main() -> int:
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     if rows:
         svg(rows, args.svg)
+    print(machine_line())
     print(table(rows))
     print(f"wrote {args.json} and {args.svg}")
     return 0
