@@ -153,8 +153,7 @@ def row_stats(
         if fused_out is not None:
             fused_out[:, rows] = fuse_heads(probs, fusion)
         if settings is not None:
-            fused = fused_out[:, rows] if fused_out is not None and fusion == settings.head_fusion else (
-                fuse_heads(probs, settings.head_fusion))  # [batch, rows, key]
+            fused = fuse_heads(probs, settings.head_fusion)  # [batch, rows, key]
             factor.append(rollout_factor_of_fused(fused, settings, num_prefix_tokens=p, first_row=rows.start))
         del logits, probs
     return RowStats(

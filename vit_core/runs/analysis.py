@@ -138,8 +138,7 @@ class AnalysisSink:
                                    "keep the full attention instead.")
             self.qk.append((q.contiguous(), k.contiguous(), scale))  # a view would keep the layer's whole qkv
         with torch.no_grad():
-            if (self.keep_factors and not self.keep_fused and self._kernel_wanted(q, mask)
-                    and self._reduce_with_kernel(layer, q, k, scale, mask)):
+            if self.keep_factors and self._kernel_wanted(q, mask) and self._reduce_with_kernel(layer, q, k, scale, mask):
                 return True
             if self._blocks_wanted(q):
                 return self._reduce_in_blocks(layer, q, k, scale, mask)
@@ -148,7 +147,7 @@ class AnalysisSink:
     def computes_attention(self, q: torch.Tensor) -> bool:
         """Whether this sink computes the layer's attention output itself (:meth:`reduce_qkv`): on a CPU, where
         the fused kernel is no faster than the explicit softmax and computing attention twice is pure cost."""
-        return not q.is_cuda and not (self.keep_factors and not self.keep_fused and self._kernel_wanted(q, None))
+        return not q.is_cuda and not (self.keep_factors and self._kernel_wanted(q, None))
 
     def reduce_qkv(self, layer: int, q, k, v, scale: float, mask) -> torch.Tensor:
         """Reduce one layer and return its attention output ``[batch, head, token, head_dim]`` from the same
@@ -221,7 +220,9 @@ class AnalysisSink:
         return bool(self._kernel_used)
 
     def _kernel_wanted(self, q: torch.Tensor, mask: torch.Tensor | None) -> bool:
-        if self.fused_kernel is False or self.keep_attention or mask is not None or _kernel_key(q) in _KERNEL_FAILED:
+        # the kernel writes neither the probabilities (keep_attention) nor the head-fused layers (keep_fused)
+        if (self.fused_kernel is False or self.keep_attention or self.keep_fused or mask is not None
+                or _kernel_key(q) in _KERNEL_FAILED):
             return False
         interpreted = self.fused_kernel is True and fused_stats.interpreting() and q.shape[-2] <= fused_stats.MAX_TOKENS
         return fused_stats.available(q) or interpreted
