@@ -93,9 +93,15 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _image_axes(fig: go.Figure, height: int | None = None, title: str | None = None) -> go.Figure:
-    fig.update_xaxes(visible=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain")
+def _image_axes(fig: go.Figure, height: int | None = None, title: str | None = None,
+                x_range: list[float] | None = None, y_range: list[float] | None = None) -> go.Figure:
+    """Hidden, square-pixel axes, no drag; `x_range` and `y_range` (y pointing down when it runs from the bottom edge
+    to the top) are set with the axes' other settings, one home for what five figures repeated."""
+    x_extra = {} if x_range is None else {"range": x_range}
+    y_extra = {} if y_range is None else {"range": y_range}
+    fig.update_xaxes(visible=False, showgrid=False, zeroline=False, constrain="domain", **x_extra)
+    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1, constrain="domain",
+                     **y_extra)
     fig.update_layout(
         margin=_MARGIN,
         title=title,
@@ -191,10 +197,7 @@ def image_figure(image: np.ndarray, *, title: str | None = None, height: int | N
     """The picture alone, pixel-exact and with its aspect ratio (a PNG, as every overlay's picture: a classroom's
     students each receive it, and the raw pixels as numbers were about twice its bytes and encoded at every draw)."""
     image = _as_rgb(image)
-    fig = _image_axes(go.Figure(picture_trace(image)), height, title)
-    fig.update_xaxes(range=[0, image.shape[1]])
-    fig.update_yaxes(range=[image.shape[0], 0])
-    return fig
+    return _image_axes(go.Figure(picture_trace(image)), height, title, [0, image.shape[1]], [image.shape[0], 0])
 
 
 def overlay_figure(
@@ -264,9 +267,7 @@ def overlay_figure(
         fig.add_trace(_patch_markers(heat.shape, patch_size, num_prefix_tokens, heat, _marker_px(heat.shape)))
     _selected_box(fig, selected, patch_size, "#00e5ff")
     _object_boxes(fig, boxes)
-    fig = _image_axes(fig, height, title)
-    fig.update_xaxes(range=[0, image.shape[1]])
-    fig.update_yaxes(range=[image.shape[0], 0])
+    fig = _image_axes(fig, height, title, [0, image.shape[1]], [image.shape[0], 0])
     return fig
 
 
@@ -316,9 +317,7 @@ def patch_grid_figure(
             )
         )
     _selected_box(fig, selected, patch_size, "#00e5ff")
-    fig = _image_axes(fig, None, title)
-    fig.update_xaxes(range=[0, image.shape[1]])
-    fig.update_yaxes(range=[image.shape[0], 0])
+    fig = _image_axes(fig, None, title, [0, image.shape[1]], [image.shape[0], 0])
     return fig
 
 
@@ -676,9 +675,7 @@ def pos_embed_tiles_figure(
             y1=r * th + gh - 0.5,
             line={"color": "#ff4b4b", "width": 2},
         )
-    fig = _image_axes(fig, None, title)
-    fig.update_xaxes(range=[-0.5, gw * tw - gap - 0.5])
-    fig.update_yaxes(range=[gh * th - gap - 0.5, -0.5])
+    fig = _image_axes(fig, None, title, [-0.5, gw * tw - gap - 0.5], [gh * th - gap - 0.5, -0.5])
     return fig
 
 

@@ -49,9 +49,7 @@ def grid_value_figure(
             x=[(c + 0.5) * pw for c in cols], y=[(r + 0.5) * ph for r in rows], mode="markers", name="outliers",
             marker={"symbol": "circle-open", "size": 16, "line": {"width": 3}, "color": _OUTLIER}, hoverinfo="skip",
         ))
-    fig = _image_axes(fig, height, title)
-    fig.update_xaxes(range=[0, values.shape[1] * pw])
-    fig.update_yaxes(range=[values.shape[0] * ph, 0])
+    fig = _image_axes(fig, height, title, [0, values.shape[1] * pw], [values.shape[0] * ph, 0])
     return fig
 
 
